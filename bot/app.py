@@ -1,0 +1,171 @@
+"""The FastAPI application and its lifespan: storage, intake writer, worker, scheduler.
+
+`create_app()` wires everything from explicit arguments; nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from bot import deliveries, metrics
+from bot.clock import Clock, SystemClock
+from bot.dispatch import Dispatcher
+from bot.github import SharedTransport, app_login, make_app_client
+from bot.intake import DeliveryWriter, InTransaction, build_router
+from bot.settings import Settings
+from bot.storage.db import make_engine
+from bot.web import build_web_router
+from bot.worker import EmbeddedWorker
+
+log = logging.getLogger(__name__)
+
+ServicesFactory = Callable[[Settings, Engine, Clock], dict[str, Any]]
+LoopHook = Callable[[asyncio.AbstractEventLoop, Dispatcher], Any]
+
+
+def default_services(settings: Settings, engine: Engine, clock: Clock) -> dict[str, Any]:
+    from bot.services import build_services
+
+    return build_services(settings, engine, clock)
+
+
+def make_dispatcher_factory(
+    settings: Settings, engine: Engine, clock: Clock, services: ServicesFactory
+) -> Callable[[], Awaitable[tuple[Dispatcher, Callable[[], Awaitable[None]]]]]:
+    async def factory() -> tuple[Dispatcher, Callable[[], Awaitable[None]]]:
+        transport = SharedTransport()
+        client = make_app_client(settings, transport)
+        login = settings_bot_login(settings)
+        if login is None:
+            try:
+                login = await app_login(client)
+            except Exception as exc:  # the forge may be briefly unreachable; bots are still typed
+                log.warning("could not read the App's login (%s); own events found by type", exc)
+        svc = services(settings, engine, clock)
+        dispatcher = Dispatcher(
+            settings=settings,
+            engine=engine,
+            clock=clock,
+            app_client=client,
+            bot_login=login,
+            mailer=svc.get("mailer"),
+            services=svc,
+        )
+        return dispatcher, transport.close
+
+    return factory
+
+
+def settings_bot_login(settings: Settings) -> str | None:
+    return getattr(settings, "bot_login", None) or None
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    run_worker: bool = True,
+    migrate: bool = True,
+    services: ServicesFactory = default_services,
+    on_worker_loop: LoopHook | None = None,
+    in_transaction: InTransaction | None = None,
+) -> FastAPI:
+    """`in_transaction`: scale-out web replicas enqueue a job with each stored delivery."""
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        if migrate:
+            from bot.migrate import upgrade
+
+            await asyncio.to_thread(upgrade, settings.database_url)
+        worker: EmbeddedWorker | None = None
+        if run_worker:
+            from bot.scheduler import start_scheduler
+
+            def loop_start(loop: asyncio.AbstractEventLoop, dispatcher: Dispatcher) -> None:
+                app.state.scheduler = start_scheduler(settings, engine, clock, dispatcher)
+                if on_worker_loop:
+                    on_worker_loop(loop, dispatcher)
+
+            worker = EmbeddedWorker(
+                engine,
+                clock,
+                make_dispatcher_factory(settings, engine, clock, services),
+                on_loop_start=loop_start,
+            )
+        writer = DeliveryWriter(
+            engine, on_stored=worker.wake if worker else None, in_transaction=in_transaction
+        )
+        writer.start()
+        app.state.engine = engine
+        app.state.writer = writer
+        app.state.worker = worker
+        app.state.scheduler = None
+        if worker:
+            await asyncio.to_thread(worker.start)
+        try:
+            yield
+        finally:
+            if worker:
+                scheduler = app.state.scheduler
+                if scheduler is not None:  # stop it on its own loop, before that loop ends
+
+                    async def _stop_scheduler() -> None:
+                        scheduler.shutdown(wait=False)
+
+                    await asyncio.to_thread(worker.call, _stop_scheduler(), 10)
+                    app.state.scheduler = None
+                await asyncio.to_thread(worker.stop)
+            writer.stop()
+            engine.dispose()
+
+    app = FastAPI(title="Veilleur", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.secrets = settings.webhook_secrets()
+    app.include_router(build_router())
+    app.include_router(build_web_router(settings))
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> Response:
+        return Response("ok\n", media_type="text/plain")
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> Response:
+        engine: Engine = request.app.state.engine
+
+        def ping() -> None:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        try:
+            await asyncio.to_thread(ping)
+        except Exception:
+            return Response("database unavailable\n", status_code=503, media_type="text/plain")
+        return Response("ready\n", media_type="text/plain")
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus(request: Request) -> Response:
+        engine: Engine = request.app.state.engine
+        try:
+            st = await asyncio.to_thread(deliveries.stats, engine, clock.now())
+            metrics.QUEUE_DEPTH.set(st.depth)
+            metrics.QUEUE_OLDEST_AGE.set(st.oldest_age_seconds)
+            for status in ("received", "processing", "done", "failed", "dead", "ignored"):
+                metrics.DELIVERIES_BY_STATUS.labels(status=status).set(st.by_status.get(status, 0))
+        except Exception as exc:
+            log.warning("queue gauges unavailable: %s", exc)
+        return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    return app

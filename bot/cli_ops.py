@@ -1,0 +1,85 @@
+"""Operator commands that act as the App: `veilleur remind`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+
+def _parse_at(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if at.tzinfo is None:
+        raise SystemExit("veilleur: --at needs a time zone, e.g. 2026-07-15T16:00:00+02:00")
+    return at
+
+
+async def open_dispatcher(settings: Any, clock: Any) -> tuple[Any, Any]:
+    from bot.app import default_services, make_dispatcher_factory
+    from bot.storage.db import make_engine
+
+    engine = make_engine(settings.database_url)
+    factory = make_dispatcher_factory(settings, engine, clock, default_services)
+    return await factory()
+
+
+def cmd_remind(args: argparse.Namespace) -> int:
+    from bot.cli import _settings
+    from bot.clock import FrozenClock
+    from bot.jobs import sweeper_for
+    from bot.migrate import upgrade
+
+    settings = _settings(args)
+    settings.require_app()
+    upgrade(settings.database_url)
+    at = _parse_at(args.at)
+
+    async def run() -> list[str]:
+        dispatcher, close = await open_dispatcher(settings, FrozenClock(at))
+        try:
+            result = await sweeper_for(dispatcher, dry_run=args.dry_run).run(at, org=args.org)
+            return list(result.actions)
+        finally:
+            await close()
+
+    actions = asyncio.run(run())
+    for line in actions:
+        print(line)
+    print(f"{len(actions)} action(s) as of {at.isoformat()}{' (dry-run)' if args.dry_run else ''}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.demo.runner import DemoOptions, run_demo
+
+    opts = DemoOptions(
+        fast=args.fast,
+        serve=not args.no_serve,
+        database_url=args.database_url,
+        port=args.port,
+        json_out=Path(args.json) if args.json else None,
+    )
+    run_demo(opts)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    demo = sub.add_parser("demo", help="six simulated weeks of a city's repositories, end to end")
+    demo.add_argument("--fast", action="store_true", help="no pauses (under a minute)")
+    demo.add_argument("--no-serve", action="store_true", help="exit after the summary")
+    demo.add_argument("--port", type=int, default=8000, help="dashboard port (default 8000)")
+    demo.add_argument("--json", help="also write a machine-readable summary to this file")
+    demo.set_defaults(func=cmd_demo)
+    remind = sub.add_parser("remind", help="run one SLA sweep as of an instant")
+    remind.add_argument("--org")
+    remind.add_argument("--at", help="ISO-8601 instant with a time zone (default: now)")
+    remind.add_argument("--dry-run", action="store_true", help="print what would be done")
+    remind.set_defaults(func=cmd_remind)
+    from bot.backfill_cli import register as register_backfill
+
+    register_backfill(sub)

@@ -1,0 +1,178 @@
+"""Delivery lifecycle in the database: claim, finish, fail with backoff, die, recover.
+
+The deliveries table is the embedded queue. A claim is one conditional UPDATE, so two
+processes sharing the database never process the same delivery at once. Deliveries of one
+item (repository and number) are taken in order of receipt: a later one waits while an
+earlier one is still pending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from bot.storage.models import Delivery, DeliveryStatus, HandlerRun
+
+S = DeliveryStatus
+LEASE = timedelta(minutes=10)
+
+
+def _ready(now: datetime):  # type: ignore[no-untyped-def]
+    d = Delivery
+    earlier = aliased(Delivery)
+    blocked = exists().where(
+        and_(
+            earlier.repo_full_name == d.repo_full_name,
+            earlier.item_number == d.item_number,
+            earlier.seq < d.seq,
+            earlier.status.in_([S.RECEIVED, S.FAILED, S.PROCESSING]),  # type: ignore[attr-defined]
+        )
+    )
+    return and_(
+        d.status.in_(S.PENDING),  # type: ignore[attr-defined]
+        or_(d.next_attempt_at.is_(None), d.next_attempt_at <= now),  # type: ignore[union-attr]
+        ~blocked,
+    )
+
+
+def claim_next(engine: Engine, now: datetime) -> Delivery | None:
+    """Take the oldest ready delivery, or None."""
+    with Session(engine, expire_on_commit=False) as s:
+        for _ in range(5):
+            guid = s.execute(
+                select(Delivery.guid).where(_ready(now)).order_by(Delivery.seq).limit(1)  # type: ignore[arg-type]
+            ).scalar()
+            if guid is None:
+                return None
+            claimed = s.execute(
+                update(Delivery)
+                .where(Delivery.guid == guid, Delivery.status.in_(S.PENDING))  # type: ignore[attr-defined]
+                .values(status=S.PROCESSING, locked_at=now, attempts=Delivery.attempts + 1)
+            ).rowcount
+            s.commit()
+            if claimed == 1:
+                return s.get(Delivery, guid)
+        return None
+
+
+def claim(engine: Engine, guid: str, now: datetime) -> Delivery | None:
+    """Take one named delivery (queue-engine mode), or None when it is not pending."""
+    with Session(engine, expire_on_commit=False) as s:
+        claimed = s.execute(
+            update(Delivery)
+            .where(
+                Delivery.guid == guid,
+                or_(
+                    Delivery.status.in_(S.PENDING),  # type: ignore[attr-defined]
+                    and_(Delivery.status == S.PROCESSING, Delivery.locked_at < now - LEASE),  # type: ignore[operator]
+                ),
+            )
+            .values(status=S.PROCESSING, locked_at=now, attempts=Delivery.attempts + 1)
+        ).rowcount
+        s.commit()
+        return s.get(Delivery, guid) if claimed else None
+
+
+def finish(engine: Engine, guid: str, now: datetime, *, ignored: bool = False) -> None:
+    with Session(engine) as s:
+        s.execute(
+            update(Delivery)
+            .where(Delivery.guid == guid)
+            .values(
+                status=S.IGNORED if ignored else S.DONE,
+                processed_at=now,
+                locked_at=None,
+                last_error=None,
+                next_attempt_at=None,
+            )
+        )
+        s.commit()
+
+
+def backoff(attempts: int, base_seconds: float) -> timedelta:
+    return timedelta(seconds=min(base_seconds * 2 ** max(attempts - 1, 0), 6 * 3600))
+
+
+def fail(
+    engine: Engine, guid: str, now: datetime, error: str, *, max_attempts: int, base_seconds: float
+) -> str:
+    """Record a failure; returns the new status (failed, to retry, or dead)."""
+    with Session(engine) as s:
+        delivery = s.get(Delivery, guid)
+        if delivery is None:
+            return S.DEAD
+        dead = delivery.attempts >= max_attempts
+        delivery.status = S.DEAD if dead else S.FAILED
+        delivery.last_error = error[:4000]
+        delivery.locked_at = None
+        delivery.next_attempt_at = None if dead else now + backoff(delivery.attempts, base_seconds)
+        s.add(delivery)
+        s.commit()
+        return delivery.status
+
+
+def release_stale(engine: Engine, now: datetime, *, everything: bool = False) -> int:
+    """Put deliveries a stopped process was working on back in the queue."""
+    cond = Delivery.status == S.PROCESSING
+    if not everything:
+        cond = and_(cond, Delivery.locked_at < now - LEASE)  # type: ignore[assignment,operator]
+    with Session(engine) as s:
+        n = s.execute(
+            update(Delivery).where(cond).values(status=S.RECEIVED, locked_at=None)
+        ).rowcount
+        s.commit()
+        return n
+
+
+def handler_done(engine: Engine, guid: str) -> set[str]:
+    with Session(engine) as s:
+        rows = s.execute(select(HandlerRun.handler).where(HandlerRun.delivery_guid == guid))
+        return {r[0] for r in rows}
+
+
+def mark_handler_done(engine: Engine, guid: str, handler: str, now: datetime) -> None:
+    with Session(engine) as s:
+        if s.get(HandlerRun, (guid, handler)) is None:
+            s.add(HandlerRun(delivery_guid=guid, handler=handler, finished_at=now))
+            s.commit()
+
+
+@dataclass
+class QueueStats:
+    by_status: dict[str, int]
+    depth: int
+    oldest_age_seconds: float
+
+
+def stats(engine: Engine, now: datetime) -> QueueStats:
+    with Session(engine) as s:
+        rows = s.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
+        by_status = {status: int(n) for status, n in rows}
+        oldest = s.execute(
+            select(func.min(Delivery.received_at)).where(
+                Delivery.status.in_([S.RECEIVED, S.FAILED, S.PROCESSING])  # type: ignore[attr-defined]
+            )
+        ).scalar()
+    depth = sum(by_status.get(k, 0) for k in (S.RECEIVED, S.FAILED, S.PROCESSING))
+    age = 0.0
+    if oldest is not None:
+        if oldest.tzinfo is None:
+            from datetime import UTC
+
+            oldest = oldest.replace(tzinfo=UTC)
+        age = max((now - oldest).total_seconds(), 0.0)
+    return QueueStats(by_status=by_status, depth=depth, oldest_age_seconds=age)
+
+
+def recent(engine: Engine, limit: int = 50, status: str | None = None) -> list[Delivery]:
+    with Session(engine) as s:
+        q = select(Delivery)
+        if status:
+            q = q.where(Delivery.status == status)
+        q = q.order_by(Delivery.seq.desc()).limit(limit)  # type: ignore[union-attr]
+        return list(s.scalars(q).all())

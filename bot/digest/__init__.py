@@ -1,0 +1,1 @@
+"""OSPO digest: contributor-health metrics computed from Veilleur's own record."""

@@ -1,0 +1,63 @@
+"""`veilleur digest --org ORG [--week YYYY-Www] [--format md|json|html|csv] [--lang fr|en]`.
+
+Reads the database only (no App credentials, no GitHub call): the record, and the last valid
+config of each repository stored in it. The default week is the last complete ISO week in the
+org's calendar time zone (Europe/Paris unless configured otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+FORMATS = ("md", "json", "html", "csv")
+
+
+def _parse_at(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if at.tzinfo is None:
+        raise SystemExit("veilleur: --at needs a time zone, e.g. 2026-07-20T09:00:00+02:00")
+    return at
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from bot.cli import _settings
+    from bot.digest.compute import compute_digest
+    from bot.digest.configs import OrgConfigs, stored_configs
+    from bot.digest.render import render_digest
+    from bot.storage.db import make_engine
+
+    settings = _settings(args)
+    engine = make_engine(settings.database_url)
+    try:
+        configs = OrgConfigs(args.org, None, stored_configs(engine, args.org))
+        digest = compute_digest(engine, args.org, args.week, now=_parse_at(args.at))
+    except ValueError as exc:
+        print(f"veilleur: {exc}", file=sys.stderr)
+        return 2
+    except (OperationalError, ProgrammingError) as exc:
+        print(f"veilleur: cannot read the database ({exc.orig}); run `veilleur db upgrade`?",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    finally:
+        engine.dispose()
+    lang = args.lang or configs.default.digest.language
+    sys.stdout.write(render_digest(digest, args.format, lang))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "digest", help="print an org's weekly contributor-health digest (from the database)"
+    )
+    p.add_argument("--org", required=True, help="GitHub organisation (repository owner)")
+    p.add_argument("--week", help="ISO week, e.g. 2026-W29 (default: the last complete week)")
+    p.add_argument("--format", choices=FORMATS, default="md")
+    p.add_argument("--lang", choices=["fr", "en"], help="default: the org's digest.language")
+    p.add_argument("--at", help=argparse.SUPPRESS)  # evaluation instant (tests, replays)
+    p.set_defaults(func=cmd_digest)

@@ -1,0 +1,74 @@
+"""Which config applies to each repository of an org when computing its digest."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from bot.config_schema import VeilleurConfig
+from bot.digest.metrics import Affiliation, Rules
+from bot.storage.models import ConfigRecord
+
+ConfigSource = Mapping[str, VeilleurConfig] | VeilleurConfig | None
+
+
+class OrgConfigs:
+    """Per-repository configs (given, or the last valid ones stored in the record)."""
+
+    def __init__(self, org: str, configs: ConfigSource, stored: Mapping[str, str] | None = None):
+        self.org = org
+        by_repo: dict[str, VeilleurConfig] = {}
+        if isinstance(configs, VeilleurConfig):
+            self.default = configs
+        else:
+            parsed: dict[str, VeilleurConfig] = {}
+            for repo, text in (stored or {}).items():
+                if text not in parsed:
+                    try:
+                        parsed[text] = VeilleurConfig.model_validate_json(text)
+                    except ValueError:
+                        continue
+                by_repo[repo.lower()] = parsed[text]
+            by_repo.update({k.lower(): v for k, v in (configs or {}).items()})
+            org_file = by_repo.get(f"{org}/.github".lower())
+            self.default = org_file or (by_repo[min(by_repo)] if by_repo else VeilleurConfig())
+        self.by_repo = by_repo
+        self._rules: dict[str, Rules] = {}
+        self._repo_rules: dict[str, Rules] = {}
+
+    def config(self, repo: str) -> VeilleurConfig:
+        return self.by_repo.get(repo.lower(), self.default)
+
+    def rules(self, repo: str) -> Rules:
+        """One `Rules` (and calendar tables) per distinct calendar and SLA section."""
+        found = self._repo_rules.get(repo)
+        if found is not None:
+            return found
+        cfg = self.config(repo)
+        key = cfg.calendar.model_dump_json() + cfg.sla.model_dump_json()
+        rules = self._rules.get(key)
+        if rules is None:
+            rules = self._rules[key] = Rules.from_config(cfg)
+        self._repo_rules[repo] = rules
+        return rules
+
+    def affiliation(self) -> Affiliation:
+        partners: dict[str, Any] = {}
+        for cfg in [self.default, *self.by_repo.values()]:
+            for p in cfg.partners:
+                partners.setdefault(p.name, p)
+        return Affiliation(tuple(partners.values()), self.default.labels.partner_prefix)
+
+
+def stored_configs(engine: Engine, org: str) -> dict[str, str]:
+    """The last valid config of each repository of `org` (`configs` table)."""
+    c = ConfigRecord.__table__.c  # type: ignore[attr-defined]
+    prefix = org.lower() + "/"
+    q = select(c.repo_full_name, c.valid_json).where(
+        func.substr(c.repo_full_name, 1, len(prefix)) == prefix, c.valid_json.is_not(None)
+    )
+    with engine.connect() as conn:
+        return {repo: text for repo, text in conn.execute(q)}

@@ -1,0 +1,138 @@
+"""The digest's data, shared by the CLI (md/json/html/csv), the weekly publication and the web
+dashboard. Plain dataclasses; `to_json()` gives the documented JSON form.
+
+JSON form (top-level keys at least): org, period{start,end}, metrics{time_to_first_response{
+median_business_hours, p90_business_hours, ...}, new_contributors, ...}, waiting[{repo, number,
+author, business_days_waiting}], organisations[{name, contributions}].
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class TimeToFirstResponse:
+    """CHAOSS "Time to First Response", in business hours (working hours on business days)."""
+
+    group: str  # "outside" | "inside"
+    items: int  # items opened in the period
+    answered: int
+    unanswered: int  # still without a response at the end of the period (reported, never dropped)
+    median_business_hours: float | None
+    p90_business_hours: float | None
+    within_sla_share: float | None  # answered within sla.first_response_days, over all items
+
+
+@dataclass
+class WaitingItem:
+    repo: str
+    number: int
+    title: str
+    author: str
+    author_class: str
+    organisation: str
+    business_days_waiting: float
+    overdue: bool
+    kind: str  # issue | pull
+    url: str | None = None
+
+
+@dataclass
+class Volume:
+    issues_opened: int = 0
+    issues_closed: int = 0
+    pulls_opened: int = 0
+    pulls_closed: int = 0
+    pulls_merged: int = 0
+
+
+@dataclass
+class NewContributor:
+    login: str
+    organisation: str
+    repo: str
+    number: int
+    kind: str
+    outcome: str  # answered | merged | waiting | closed
+
+
+@dataclass
+class OrganisationShare:
+    name: str  # partner name, company, or "independent"
+    contributions: int
+    new: bool = False  # first contribution in this period
+
+
+@dataclass
+class RepoHealth:
+    repo: str
+    open_outside_items: int
+    oldest_wait_business_days: float | None
+    ttfr_median_business_hours: float | None
+    last_maintainer_response: datetime | None
+    inactive: bool  # no maintainer response in 90 days
+
+
+@dataclass
+class TrendPoint:
+    week: str  # YYYY-Www
+    ttfr_median_business_hours: float | None
+    outside_opened: int
+    waiting_at_end: int
+
+
+@dataclass
+class Digest:
+    org: str
+    week: str
+    start: datetime
+    end: datetime
+    generated_at: datetime
+    ttfr_outside: TimeToFirstResponse
+    ttfr_inside: TimeToFirstResponse
+    volume: Volume
+    change_request_closure_ratio: float | None  # CHAOSS: PRs closed (incl. merged) / opened
+    waiting: list[WaitingItem] = field(default_factory=list)
+    new_contributors: list[NewContributor] = field(default_factory=list)
+    organisations: list[OrganisationShare] = field(default_factory=list)
+    new_organisations: list[str] = field(default_factory=list)
+    elephant_factor: int | None = None  # CHAOSS: fewest organisations making 50% of contributions
+    repositories: list[RepoHealth] = field(default_factory=list)
+    trend_4w: list[TrendPoint] = field(default_factory=list)
+    trend_12w: list[TrendPoint] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        def enc(value: Any) -> Any:
+            if isinstance(value, datetime):
+                return value.isoformat()
+            if isinstance(value, dict):
+                return {k: enc(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [enc(v) for v in value]
+            return value
+
+        return {
+            "org": self.org,
+            "week": self.week,
+            "period": {"start": enc(self.start), "end": enc(self.end)},
+            "generated_at": enc(self.generated_at),
+            "metrics": {
+                "time_to_first_response": enc(asdict(self.ttfr_outside)),
+                "time_to_first_response_inside": enc(asdict(self.ttfr_inside)),
+                "volume": asdict(self.volume),
+                "change_request_closure_ratio": self.change_request_closure_ratio,
+                "new_contributors": enc([asdict(c) for c in self.new_contributors]),
+                "elephant_factor": self.elephant_factor,
+                "new_organisations": list(self.new_organisations),
+            },
+            "waiting": enc([asdict(w) for w in self.waiting]),
+            "organisations": enc([asdict(o) for o in self.organisations]),
+            "repositories": enc([asdict(r) for r in self.repositories]),
+            "trends": {
+                "weeks_4": enc([asdict(t) for t in self.trend_4w]),
+                "weeks_12": enc([asdict(t) for t in self.trend_12w]),
+            },
+        }

@@ -1,0 +1,207 @@
+"""The digest as text: Markdown and HTML (templates `templates/<lang>/digest/`), CSV, JSON.
+
+Markdown goes through `bot.templating.Renderer` (sandboxed, every value escaped for Markdown,
+mentions broken). HTML uses a sandboxed environment of its own with HTML autoescaping over
+the same template folders, since Markdown escapes would show in HTML. The templates only
+receive `view()`'s plain data: numbers already formatted for the language.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2.sandbox import SandboxedEnvironment
+
+from bot.digest.model import Digest
+from bot.templating import FALLBACK_LANGUAGE, Renderer, RenderResult, plain_text
+
+REPORT = "digest/report"  # Markdown: CLI `--format md` and the OSPO issue
+REPORT_HTML = "digest/report.html.j2"  # HTML: CLI `--format html` and the mail's HTML part
+ISSUE_LIMIT = 50  # rows per list in the issue and mail (an issue body holds 65,536 chars)
+
+
+def _number(value: float | None, lang: str, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:,.{digits}f}".replace(",", "\u202f")
+    return text.replace(".", ",") if lang == "fr" else text.replace("\u202f", ",")
+
+
+def _percent(share: float | None, lang: str) -> str:
+    if share is None:
+        return "—"
+    number = _number(share * 100, lang, 0)
+    return f"{number}\u00a0%" if lang == "fr" else f"{number}%"
+
+
+def _ttfr(t: Any, lang: str) -> dict[str, Any]:
+    return {
+        "group": t.group,
+        "opened": t.items,
+        "answered": t.answered,
+        "unanswered": t.unanswered,
+        "median": _number(t.median_business_hours, lang),
+        "p90": _number(t.p90_business_hours, lang),
+        "within_sla": _percent(t.within_sla_share, lang),
+    }
+
+
+def view(d: Digest, lang: str, limit: int | None = None) -> dict[str, Any]:
+    """Template data: every figure of the digest, formatted; lists cut to `limit` rows."""
+
+    def cut(rows: list[Any]) -> list[Any]:
+        return rows if limit is None else rows[:limit]
+
+    last_day = (d.end - timedelta(microseconds=1)).date()
+    attention = [r for r in d.repositories if r.inactive or r.oldest_wait_business_days]
+    return {
+        "org": d.org,
+        "week": d.week,
+        "period_start": d.start.date().isoformat(),
+        "period_end": last_day.isoformat(),
+        "generated_at": d.generated_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "ttfr": [_ttfr(d.ttfr_outside, lang), _ttfr(d.ttfr_inside, lang)],
+        "volume": asdict(d.volume),
+        "closure_ratio": _percent(d.change_request_closure_ratio, lang),
+        "waiting": [
+            asdict(w) | {"days": _number(w.business_days_waiting, lang)} for w in cut(d.waiting)
+        ],
+        "waiting_total": len(d.waiting),
+        "waiting_more": len(d.waiting) - len(cut(d.waiting)),
+        "overdue_total": sum(w.overdue for w in d.waiting),
+        "new_contributors": [asdict(c) for c in cut(d.new_contributors)],
+        "new_contributors_total": len(d.new_contributors),
+        "organisations": [asdict(o) for o in cut(d.organisations)],
+        "organisations_total": len(d.organisations),
+        "new_organisations": list(d.new_organisations),
+        "elephant_factor": "—" if d.elephant_factor is None else d.elephant_factor,
+        "repositories": [
+            asdict(r)
+            | {
+                "oldest": _number(r.oldest_wait_business_days, lang),
+                "ttfr": _number(r.ttfr_median_business_hours, lang),
+                "last_response": (
+                    r.last_maintainer_response.date().isoformat()
+                    if r.last_maintainer_response
+                    else "—"
+                ),
+            }
+            for r in cut(attention)
+        ],
+        "repositories_more": len(attention) - len(cut(attention)),
+        "trends": [
+            asdict(p) | {"ttfr": _number(p.ttfr_median_business_hours, lang)} for p in d.trend_12w
+        ],
+    }
+
+
+def markdown(d: Digest, lang: str, renderer: Renderer, limit: int | None = None) -> RenderResult:
+    return renderer.render(REPORT, lang, **view(d, lang, limit))
+
+
+class HtmlRenderer:
+    """Sandboxed Jinja with HTML autoescaping, over `templates/<lang>/digest/*.html.j2`."""
+
+    def __init__(self, templates_dir: Path | str) -> None:
+        self.env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(templates_dir)),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def render(self, name: str, lang: str, **data: Any) -> RenderResult:
+        for candidate in dict.fromkeys([lang, FALLBACK_LANGUAGE]):
+            try:
+                template = self.env.get_template(f"{candidate}/{name}")
+            except TemplateNotFound:
+                continue
+            module = template.make_module(data)
+            raw_title = getattr(module, "title", None)
+            title = plain_text(" ".join(str(raw_title).split())) if raw_title else None
+            return RenderResult(str(module).strip() + "\n", name, candidate, title)
+        raise TemplateNotFound(f"{lang}/{name}")
+
+
+def html(d: Digest, lang: str, renderer: Renderer, limit: int | None = None) -> RenderResult:
+    return HtmlRenderer(renderer.templates_dir).render(REPORT_HTML, lang, **view(d, lang, limit))
+
+
+_CSV_FIELDS = [
+    "section", "repo", "number", "kind", "title", "author", "author_class", "organisation",
+    "business_days_waiting", "overdue", "url", "name", "contributions", "new",
+]  # fmt: skip
+
+
+def _cell(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def to_csv(d: Digest) -> str:
+    """One table: `section` is "waiting" (the waiting list) or "organisation"."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=_CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for w in d.waiting:
+        writer.writerow({k: _cell(v) for k, v in (asdict(w) | {"section": "waiting"}).items()})
+    for o in d.organisations:
+        writer.writerow({k: _cell(v) for k, v in (asdict(o) | {"section": "organisation"}).items()})
+    return out.getvalue()
+
+
+def to_json_text(d: Digest) -> str:
+    return json.dumps(d.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def render_digest(
+    d: Digest, fmt: str = "md", lang: str = "en", renderer: Renderer | None = None
+) -> str:
+    """The digest in one of the CLI's formats: md, html, csv or json."""
+    if fmt == "json":
+        return to_json_text(d)
+    if fmt == "csv":
+        return to_csv(d)
+    if fmt not in ("md", "html"):
+        raise ValueError(f"unknown digest format {fmt!r} (md, html, csv or json)")
+    make = html if fmt == "html" else markdown
+    return make(d, lang, renderer or Renderer()).text
+
+
+def email_data(d: Digest, limit: int = ISSUE_LIMIT) -> dict[str, Any]:
+    """Data of the existing `digest_email` template (plain-text part and subject)."""
+    answered = round((d.ttfr_outside.within_sla_share or 0.0) * d.ttfr_outside.items)
+    return {
+        "scope": d.org,
+        "period_start": d.start.date().isoformat(),
+        "period_end": (d.end - timedelta(microseconds=1)).date().isoformat(),
+        "totals": {
+            "new": d.ttfr_outside.items,
+            "answered": answered,
+            "overdue": sum(w.overdue for w in d.waiting),
+            "waiting": len(d.waiting),
+        },
+        "items": [
+            {
+                "repo": w.repo,
+                "number": w.number,
+                "title": w.title,
+                "author": w.author,
+                "author_class": w.author_class,
+                "business_days": int(w.business_days_waiting),
+                "overdue": w.overdue,
+                "responsible": [],
+            }
+            for w in d.waiting[:limit]
+        ],
+    }

@@ -1,0 +1,78 @@
+"""Periodic jobs, as one explicit list. Each is safe to run twice (its effects are keyed)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.clock import Clock
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def sweeper_for(dispatcher: Any, *, dry_run: bool = False) -> Any:
+    from bot.sweep import Sweeper
+
+    return Sweeper(
+        engine=dispatcher.engine,
+        services=dispatcher.services,
+        api_for=dispatcher.api_for,
+        bot_login=dispatcher.bot_login,
+        mailer=dispatcher.mailer,
+        dry_run=dispatcher.settings.dry_run or dry_run,
+    )
+
+
+async def sla_sweep(dispatcher: Any, clock: Clock) -> None:
+    result = await sweeper_for(dispatcher).run(clock.now())
+    if result.actions:
+        log.info("SLA sweep: %d actions", len(result.actions))
+
+
+async def redelivery_check(dispatcher: Any, clock: Clock) -> None:
+    """Ask GitHub to send again the deliveries of the last 24 h that never reached us."""
+    from bot.recovery import recover
+
+    if dispatcher.app_client is None:
+        return
+    await recover(
+        dispatcher.app_client, dispatcher.engine, clock.now(), dry_run=dispatcher.settings.dry_run
+    )
+
+
+async def backfill_refresh(dispatcher: Any, clock: Clock) -> None:
+    """Nightly: resume unfinished history imports, then import what changed since the last."""
+    from bot.backfill_jobs import nightly_refresh
+
+    await nightly_refresh(dispatcher, clock)
+
+
+def publisher_for(dispatcher: Any) -> Any:
+    from bot.digest.publish import DigestPublisher
+
+    return DigestPublisher(
+        engine=dispatcher.engine,
+        services=dispatcher.services,
+        api_for=dispatcher.api_for,
+        bot_login=dispatcher.bot_login,
+        mailer=dispatcher.mailer,
+        dry_run=dispatcher.settings.dry_run,
+    )
+
+
+async def digest_publication(dispatcher: Any, clock: Clock) -> None:
+    """Hourly: publish each org's weekly digest once its schedule has passed (exactly once
+    per org and week: see bot/digest/publish.py)."""
+    result = await publisher_for(dispatcher).run(clock.now())
+    if result.published:
+        log.info("digests published: %s", ", ".join(result.published))
+
+
+def JOBS(settings: Settings) -> list[tuple[str, Any, dict[str, Any]]]:  # noqa: N802
+    return [
+        ("sla-sweep", sla_sweep, {"trigger": "interval", "minutes": settings.sweep_minutes}),
+        ("redelivery-check", redelivery_check, {"trigger": "interval", "minutes": 10}),
+        ("backfill-refresh", backfill_refresh, {"trigger": "cron", "hour": 2, "minute": 30}),
+        ("digest-publication", digest_publication, {"trigger": "cron", "minute": 7}),
+    ]

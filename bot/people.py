@@ -1,0 +1,190 @@
+"""Who is this person to the project? Classes decided from facts, never from `author_association`.
+
+`author_association` is wrong for private org members (they show as CONTRIBUTOR), so it is
+only a hint. The facts are org and team membership, collaborator permission (triage or
+higher makes a maintainer), the configured partners and the account type. Answers are
+cached per (repository, login) with a TTL; membership events invalidate them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.clock import Clock
+from bot.storage.models import AuthorClassCache
+from handlers.base import is_bot_account
+
+log = logging.getLogger(__name__)
+
+MAINTAINER = "maintainer"
+MEMBER = "member"
+INTERNAL_PARTNER = "internal_partner"
+PARTNER = "partner"
+EXTERNAL = "external"
+BOT = "bot"
+
+TEAM_CLASSES = frozenset({MAINTAINER, MEMBER, INTERNAL_PARTNER})  # their answers are responses
+OUTSIDE_CLASSES = frozenset({PARTNER, EXTERNAL})  # their contributions are watched
+TRIAGE_OR_HIGHER = frozenset({"admin", "maintain", "write", "triage"})
+
+
+@dataclass(frozen=True)
+class Classification:
+    author_class: str
+    partner: str | None = None
+
+    @property
+    def is_outside(self) -> bool:
+        return self.author_class in OUTSIDE_CLASSES
+
+    @property
+    def is_team(self) -> bool:
+        return self.author_class in TEAM_CLASSES
+
+
+@dataclass
+class Facts:
+    login: str
+    is_bot: bool = False
+    permission: str | None = None
+    org_member: bool = False
+    maintainer_teams: set[str] = field(default_factory=set)
+    partner_orgs: set[str] = field(default_factory=set)  # partner GitHub orgs the person is in
+    email: str | None = None
+
+
+class PartnerLike(Protocol):
+    name: str
+    github_orgs: list[str]
+    logins: list[str]
+    email_domains: list[str]
+    internal: bool
+
+
+def match_partner(
+    login: str, email: str | None, in_orgs: set[str], partners: list[Any]
+) -> Any | None:
+    domain = email.rsplit("@", 1)[-1].lower() if email and "@" in email else None
+    for p in partners:
+        if login.lower() in {x.lower() for x in p.logins}:
+            return p
+        if in_orgs & {o.lower() for o in p.github_orgs}:
+            return p
+        if domain and domain in {d.lower().lstrip("@") for d in p.email_domains}:
+            return p
+    return None
+
+
+def classify(facts: Facts, maintainer_users: list[str], partners: list[Any]) -> Classification:
+    """Pure step: facts and config -> class."""
+    if facts.is_bot:
+        return Classification(BOT)
+    if facts.login.lower() in {u.lower() for u in maintainer_users} or facts.maintainer_teams:
+        return Classification(MAINTAINER)
+    if facts.permission in TRIAGE_OR_HIGHER:
+        return Classification(MAINTAINER)
+    if facts.org_member:
+        return Classification(MEMBER)
+    partner = match_partner(facts.login, facts.email, facts.partner_orgs, partners)
+    if partner is not None:
+        return Classification(INTERNAL_PARTNER if partner.internal else PARTNER, partner.name)
+    return Classification(EXTERNAL)
+
+
+class Classifier:
+    """Gathers facts through the API (cached) and classifies."""
+
+    def __init__(self, engine: Engine, clock: Clock, ttl_seconds: int, config_source: Any) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.ttl = timedelta(seconds=ttl_seconds)
+        self.config_source = config_source  # async (api, repo) -> config with maintainers/partners
+        self._profiles: dict[str, tuple[datetime, dict[str, Any]]] = {}
+
+    def _cached(self, scope: str, login: str, now: datetime) -> Classification | None:
+        with Session(self.engine) as s:
+            row = s.get(AuthorClassCache, (scope, login.lower()))
+            if row is None or row.expires_at <= now:
+                return None
+            return Classification(row.author_class, row.partner)
+
+    def _store(self, scope: str, login: str, result: Classification, now: datetime) -> None:
+        with Session(self.engine) as s:
+            row = s.get(AuthorClassCache, (scope, login.lower())) or AuthorClassCache(
+                org=scope, login=login.lower(), author_class=result.author_class, expires_at=now
+            )
+            row.author_class = result.author_class
+            row.partner = result.partner
+            row.expires_at = now + self.ttl
+            s.add(row)
+            s.commit()
+
+    def invalidate(self, login: str | None = None) -> int:
+        with Session(self.engine) as s:
+            stmt = delete(AuthorClassCache)
+            if login:
+                stmt = stmt.where(AuthorClassCache.login == login.lower())  # type: ignore[arg-type]
+            n = s.execute(stmt).rowcount
+            s.commit()
+            return int(n or 0)
+
+    async def classify(
+        self, api: Any, repo: str, user: dict[str, Any], event: Any = None
+    ) -> Classification:
+        login = str(user.get("login") or "")
+        if not login or is_bot_account(user):
+            return Classification(BOT if login else EXTERNAL)
+        now = self.clock.now()
+        cached = self._cached(repo, login, now)
+        if cached is not None:
+            return cached
+        config = await self.config_source(api, repo)
+        facts = await self.gather(api, repo, login, config)
+        result = classify(facts, list(config.maintainers.users), list(config.partners))
+        self._store(repo, login, result, now)
+        return result
+
+    async def gather(self, api: Any, repo: str, login: str, config: Any) -> Facts:
+        org = repo.split("/")[0]
+        facts = Facts(login=login)
+        facts.permission = await api.collaborator_permission(repo, login)
+        facts.org_member = await api.is_org_member(org, login)
+        for team in config.maintainers.teams:
+            slug = team.split("/")[-1].lstrip("@")
+            if await api.team_membership(org, slug, login) == "active":
+                facts.maintainer_teams.add(slug)
+        partners = list(config.partners)
+        outside = not (
+            facts.org_member or facts.permission in TRIAGE_OR_HIGHER or facts.maintainer_teams
+        )
+        if partners and outside:
+            for p in partners:
+                for porg in p.github_orgs:
+                    if await api.is_org_member(porg, login):
+                        facts.partner_orgs.add(porg.lower())
+        if outside:  # the public profile: partner e-mail domains, and the company for the digest
+            profile = await self.profile(api, login)
+            facts.email = profile.get("email")
+        return facts
+
+    async def profile(self, api: Any, login: str) -> dict[str, Any]:
+        """Public profile (company, e-mail), cached like classes."""
+        now = self.clock.now()
+        hit = self._profiles.get(login.lower())
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        data = await api.get_user(login) or {}
+        profile = {"company": data.get("company"), "email": data.get("email")}
+        self._profiles[login.lower()] = (now + self.ttl, profile)
+        return profile
+
+    def known_profile(self, login: str) -> dict[str, Any] | None:
+        hit = self._profiles.get(login.lower())
+        return hit[1] if hit else None

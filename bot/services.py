@@ -1,0 +1,40 @@
+"""Long-lived helpers that handlers share: config loader, author classifier, renderer, mailer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from bot.clock import Clock
+from bot.settings import Settings
+
+
+def build_services(settings: Settings, engine: Engine, clock: Clock) -> dict[str, Any]:
+    from bot.config import ConfigLoader
+    from bot.mail import make_mailer
+    from bot.overrides import TemplateOverrides
+    from bot.people import Classifier
+    from bot.templating import Renderer
+
+    loader = ConfigLoader(engine, clock, ttl_seconds=settings.config_cache_seconds)
+    branches: dict[str, str] = {}
+
+    async def config_for(api: Any, repo: str) -> Any:
+        branch = branches.get(repo)
+        if branch is None:
+            branch = branches[repo] = (await api.get_repo(repo)).get("default_branch") or "main"
+        return (await loader.for_repo(api, repo, branch)).config
+
+    renderer = Renderer()
+    overrides = TemplateOverrides(renderer, clock, settings.config_cache_seconds)
+
+    return {
+        "config": loader,
+        "overrides": overrides,
+        "config_for": config_for,
+        "branches": branches,
+        "classifier": Classifier(engine, clock, settings.membership_cache_seconds, config_for),
+        "renderer": renderer,
+        "mailer": make_mailer(settings),
+    }

@@ -1,0 +1,74 @@
+"""`create_forge_app(forge)`: the FastAPI app serving the forge's REST (and GraphQL) API."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bot.simforge import (
+    routes_app,
+    routes_issues,
+    routes_oauth,
+    routes_people,
+    routes_pulls,
+    routes_repos,
+    routes_search,
+)
+from bot.simforge.forge import Forge
+from bot.simforge.middleware import ForgeMiddleware
+from bot.simforge.rest import GitHubError, validation_failed
+
+ROUTE_MODULES = (
+    routes_app,
+    routes_repos,
+    routes_issues,
+    routes_pulls,
+    routes_people,
+    routes_search,
+)
+
+
+# The App's OAuth flow and the user-to-server routes: served, but listed apart because the
+# shared OpenAPI exercise does not sign users in (tests/test_web_oauth.py checks their shapes).
+OAUTH_ROUTERS = (routes_oauth.router, routes_oauth.web_router)
+
+
+def forge_routes() -> list[APIRoute]:
+    """Every route the forge serves (read from our routers: FastAPI may wrap included ones)."""
+    return [r for m in ROUTE_MODULES for r in m.router.routes if isinstance(r, APIRoute)]
+
+
+async def _github_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GitHubError)
+    return exc.response()
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    """Unknown routes and methods: GitHub answers 404 with its usual body."""
+    assert isinstance(exc, StarletteHTTPException)
+    status = 404 if exc.status_code in (404, 405) else exc.status_code
+    return GitHubError(status, "Not Found" if status == 404 else str(exc.detail)).response()
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    field = str(first.get("loc", ["", "?"])[-1])
+    return validation_failed("Request", field, "invalid").response()
+
+
+def create_forge_app(forge: Forge) -> FastAPI:
+    app = FastAPI(title="simforge", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.forge = forge
+    for module in ROUTE_MODULES:
+        app.include_router(module.router)
+    for oauth_router in OAUTH_ROUTERS:
+        app.include_router(oauth_router)
+    app.add_exception_handler(GitHubError, _github_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_middleware(ForgeMiddleware, forge=forge)
+    return app

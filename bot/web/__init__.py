@@ -1,0 +1,34 @@
+"""The web dashboard: sign-in with GitHub, HTML pages with SVG charts, and a JSON API.
+
+`build_web_router()` is mounted by `bot.app.create_app`. Modules: `session` (signed cookies),
+`oauth` (GitHub sign-in), `access` (who sees which repositories), `data` (digests, scoped),
+`charts` (SVG), `i18n` (fr/en), `context` (rendering), `pages`, `api`, `auth` (routes).
+
+`VEILLEUR_DASHBOARD_OPEN=true` serves everything without sign-in: it exists for
+`veilleur demo` and its made-up data only, and must never be set in production.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_web_router(settings: Settings | None = None) -> APIRouter:
+    from bot.web import api, auth, pages
+
+    if settings is not None and settings.dashboard_open:
+        log.warning(
+            "VEILLEUR_DASHBOARD_OPEN is on: the dashboard serves every repository, private ones "
+            "included, without sign-in. It is meant for `veilleur demo` only."
+        )
+    router = APIRouter()
+    router.include_router(auth.router)
+    router.include_router(api.router)
+    router.include_router(pages.router)
+    return router

@@ -1,0 +1,128 @@
+"""Who may see what on the dashboard.
+
+- open (`VEILLEUR_DASHBOARD_OPEN`, `veilleur demo` only): everything, without sign-in;
+- a signed-in user: the repositories they could access on GitHub when they signed in, plus
+  every public one when the public dashboard is on;
+- anyone else, with `VEILLEUR_PUBLIC_DASHBOARD`: public repositories only
+  (`Repository.private` False in Veilleur's record);
+- anyone else otherwise: nothing (sign-in required).
+
+Repositories are those in Veilleur's record (installed, not removed, installation not
+deleted); names are compared in lower case. A repository absent from the record is never
+shown to a scoped viewer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from bot.settings import Settings
+from bot.storage.models import Installation, Repository
+from bot.web.session import Viewer
+
+Mode = Literal["open", "user", "public"]
+
+
+@dataclass(frozen=True)
+class KnownRepo:
+    full_name: str
+    owner: str
+    private: bool
+
+
+@dataclass(frozen=True)
+class Access:
+    mode: Mode
+    viewer: Viewer | None = None
+    public_too: bool = False  # a signed-in user also sees public repositories
+
+    def allows(self, repo: KnownRepo) -> bool:
+        if self.mode == "open":
+            return True
+        if not repo.private and (self.mode == "public" or self.public_too):
+            return True
+        if self.viewer is None:
+            return False
+        owner, _, name = repo.full_name.lower().partition("/")
+        return name in self.viewer.repos.get(owner, frozenset())
+
+    @property
+    def label(self) -> str:
+        return self.viewer.login if self.viewer else self.mode
+
+
+def access_for(settings: Settings, viewer: Viewer | None) -> Access | None:
+    """What this request may see; None when it must sign in first."""
+    if settings.dashboard_open:
+        return Access("open", viewer)
+    if viewer is not None:
+        return Access("user", viewer, public_too=settings.public_dashboard)
+    if settings.public_dashboard:
+        return Access("public")
+    return None
+
+
+def known_repos(engine: Engine, org: str | None = None) -> list[KnownRepo]:
+    """Installed repositories in the record (of one org, case-insensitively, if given)."""
+    with Session(engine) as s:
+        live = {
+            i.id: i.account_login
+            for i in s.exec(select(Installation).where(Installation.deleted_at == None))  # noqa: E711
+        }
+        rows = s.exec(select(Repository).where(Repository.removed_at == None)).all()  # noqa: E711
+    out = [
+        KnownRepo(r.full_name, r.owner, r.private)
+        for r in rows
+        if r.installation_id in live and (org is None or r.owner.lower() == org.lower())
+    ]
+    return sorted(out, key=lambda r: r.full_name.lower())
+
+
+def installed_orgs(engine: Engine) -> list[str]:
+    with Session(engine) as s:
+        rows = s.exec(select(Installation).where(Installation.deleted_at == None)).all()  # noqa: E711
+    return sorted({i.account_login for i in rows if i.account_login}, key=str.lower)
+
+
+@dataclass(frozen=True)
+class OrgView:
+    org: str  # as spelled in the record
+    repos: tuple[KnownRepo, ...]  # the visible ones
+    total: int  # all installed repositories of the org
+
+    @property
+    def complete(self) -> bool:
+        return len(self.repos) == self.total
+
+    @property
+    def allowed(self) -> frozenset[str]:
+        return frozenset(r.full_name.lower() for r in self.repos)
+
+
+def visible_orgs(engine: Engine, access: Access) -> list[OrgView]:
+    by_org: dict[str, list[KnownRepo]] = {}
+    for repo in known_repos(engine):
+        by_org.setdefault(repo.owner.lower(), []).append(repo)
+    names = {o.lower(): o for o in installed_orgs(engine)}
+    out = []
+    for key, repos in sorted(by_org.items()):
+        seen = tuple(r for r in repos if access.allows(r))
+        if seen or (access.mode == "open" and key in names):
+            out.append(OrgView(names.get(key, repos[0].owner), seen, len(repos)))
+    if access.mode == "open":  # installed orgs without repositories in the record yet
+        present = {v.org.lower() for v in out}
+        out += [OrgView(n, (), 0) for k, n in names.items() if k not in present]
+    return sorted(out, key=lambda v: v.org.lower())
+
+
+def org_view(engine: Engine, access: Access, org: str) -> OrgView | None:
+    """The org as this viewer may see it; None when nothing of it is visible (or it is unknown:
+    the two are not told apart, so names of private orgs do not leak)."""
+    for view in visible_orgs(engine, access):
+        if view.org.lower() == org.lower():
+            return view
+    return None

@@ -1,0 +1,75 @@
+"""Sign-in routes: `/auth/login` → GitHub → `/auth/callback` → back where the visitor was;
+`/auth/logout`. See `bot.web.oauth` for the GitHub side and `bot.web.session` for cookies."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from bot.web import oauth, session
+from bot.web.context import WebContext, message, web_context
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/auth", include_in_schema=False)
+
+
+@router.get("/login")
+async def login(request: Request, next_path: str = Query("/", alias="next")) -> Response:
+    ctx = web_context(request)
+    target = session.safe_next(next_path)
+    settings = ctx.settings
+    if settings.dashboard_open:
+        return RedirectResponse(target, status_code=302)
+    if not oauth.configured(settings):
+        return message(ctx, ctx.t("signin_title"), ctx.t("signin_unconfigured"), status=503)
+    response = RedirectResponse("/", status_code=302)
+    state = session.new_state(response, request, settings, target)
+    redirect_uri = oauth.callback_url(settings, str(request.base_url))
+    response.headers["location"] = oauth.authorize_url(settings, redirect_uri, state)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/callback")
+async def callback(request: Request, code: str = "", state: str = "", error: str = "") -> Response:
+    ctx = web_context(request)
+    t, settings = ctx.t, ctx.settings
+    retry = {"action_url": "/auth/login", "action_label": t("try_again")}
+    if not oauth.configured(settings):
+        return message(ctx, t("signin_title"), t("signin_unconfigured"), status=503)
+    target = session.check_state(request, settings, state)
+    if target is None:
+        return _failed(ctx, t("signin_state"), 400, retry)
+    if error or not code:
+        return _failed(ctx, t("signin_denied"), 400, retry)
+    redirect_uri = oauth.callback_url(settings, str(request.base_url))
+    try:
+        token = await oauth.exchange_code(settings, code, redirect_uri)
+        viewer = await oauth.fetch_viewer(settings, token)
+    except oauth.SignInError as exc:
+        return _failed(ctx, str(exc), 502, retry)
+    response = RedirectResponse(target, status_code=302)
+    try:
+        session.write_viewer(response, request, settings, viewer)
+    except session.SessionTooLarge as exc:
+        log.warning("session for %s too large: %s", viewer.login, exc)
+        return _failed(ctx, t("signin_too_large"), 400, {})
+    session.clear_state(response)
+    log.info("dashboard sign-in: %s (%d repositories)", viewer.login, len(viewer.full_names()))
+    return response
+
+
+def _failed(ctx: WebContext, text: str, status: int, action: dict[str, str]) -> Response:
+    response = message(ctx, ctx.t("signin_failed_title"), text, status=status, **action)
+    session.clear_state(response)
+    return response
+
+
+@router.api_route("/logout", methods=["GET", "POST"])
+async def logout(request: Request) -> Response:
+    response = RedirectResponse("/", status_code=303)
+    session.clear_viewer(response)
+    return response

@@ -1,0 +1,121 @@
+"""HTML pages: `/` (organisations), `/orgs/{org}` (latest complete week) and
+`/orgs/{org}/digest/{week}` (one ISO week), rendered on the server with SVG charts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import time, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from bot.digest.model import Digest
+from bot.resources import templates_dir
+from bot.web import charts
+from bot.web.access import OrgView, org_view, visible_orgs
+from bot.web.context import WebContext, message, not_found, render, sign_in_page, web_context
+from bot.web.data import Shown, last_complete_week, load_digest, shift_week, valid_week
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/static/veilleur.css")
+async def stylesheet() -> Response:
+    css = (templates_dir() / "web" / "veilleur.css").read_text(encoding="utf-8")
+    return Response(css, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request) -> Response:
+    ctx = web_context(request)
+    if ctx.access is None:
+        return sign_in_page(ctx)
+    orgs = await asyncio.to_thread(visible_orgs, request.app.state.engine, ctx.access)
+    return render(ctx, "index.html", orgs=orgs)
+
+
+@router.get("/orgs/{org}", response_class=HTMLResponse)
+async def org_page(request: Request, org: str) -> Response:
+    return await _digest_page(request, org, None)
+
+
+@router.get("/orgs/{org}/digest/{week}", response_class=HTMLResponse)
+async def week_page(request: Request, org: str, week: str) -> Response:
+    return await _digest_page(request, org, week)
+
+
+async def _digest_page(request: Request, org: str, week: str | None) -> Response:
+    ctx = web_context(request)
+    if ctx.access is None:
+        return sign_in_page(ctx)
+    if week is not None and not valid_week(week):
+        return not_found(ctx, ctx.t("bad_week_text"))
+    view = await asyncio.to_thread(org_view, request.app.state.engine, ctx.access, org)
+    if view is None:
+        return not_found(ctx)
+    try:
+        shown = await asyncio.to_thread(
+            load_digest, request, view.org, week, _repos(ctx, view), view.complete
+        )
+    except ImportError:
+        log.error("the digest engine (bot.digest.compute) is not available")
+        return message(ctx, "503", "The digest engine is not available.", status=503)
+    return render(ctx, "org.html", **_page_data(ctx, view, shown, week))
+
+
+def _repos(ctx: WebContext, view: OrgView) -> frozenset[str] | None:
+    """None (no filtering) only in the open demo mode."""
+    assert ctx.access is not None
+    return None if ctx.access.mode == "open" else view.allowed
+
+
+def _page_data(ctx: WebContext, view: OrgView, shown: Shown, asked: str | None) -> dict[str, Any]:
+    d, t = shown.digest, ctx.t
+    latest = last_complete_week(ctx.request.app.state.clock.now())
+    midnight = d.end.timetz().replace(tzinfo=None) == time(0)
+    end = d.end - timedelta(microseconds=1) if midnight else d.end  # an exclusive end
+    trend = [(p.week.split("-")[-1], p.ttfr_median_business_hours) for p in d.trend_12w]
+    ages = charts.age_bins([w.business_days_waiting for w in d.waiting])
+    overdue_from = next((i for i, (_, n) in enumerate(ages) if n and _late_bin(d, i)), None)
+    orgs = [(o.name, o.contributions) for o in d.organisations]
+    api = f"/api/orgs/{quote(view.org)}/digest" + (f"?week={d.week}" if asked else "")
+    return {
+        "org": view.org,
+        "week": d.week,
+        "d": d,
+        "withheld": shown.withheld,
+        "latest": asked is None or asked == latest,
+        "prev_week": shift_week(d.week, -1),
+        "next_week": shift_week(d.week, 1) if d.week < latest else None,
+        "period_start": t.day(d.start),
+        "period_end": t.day(end),
+        "generated": t.stamp(d.generated_at),
+        "overdue": sum(1 for w in d.waiting if w.overdue),
+        "api_url": api,
+        "trend_svg": charts.line_chart(
+            trend,
+            label=t("chart_ttfr_label"),
+            empty=t("chart_empty"),
+            fmt=lambda v: t("hours", value=t.number(v, 0 if v == int(v) or v >= 10 else 1)),
+        ),
+        "age_svg": charts.column_chart(
+            ages,
+            label=t("chart_age_label"),
+            empty=t("chart_empty"),
+            highlight_from=overdue_from,
+        ),
+        "orgs_svg": charts.bar_chart(orgs, label=t("chart_orgs_label"), empty=t("chart_empty")),
+    }
+
+
+def _late_bin(d: Digest, index: int) -> bool:
+    """Bands from the first one holding an overdue item are drawn as late."""
+    waiting = d.waiting
+    edges = (0.0, *charts.AGE_EDGES, float("inf"))
+    low, high = edges[index], edges[index + 1]
+    return any(w.overdue and low <= w.business_days_waiting < high for w in waiting)

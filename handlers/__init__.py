@@ -1,0 +1,1 @@
+"""Feature handlers, one module per concern, composed by the explicit list in `bot.registry`."""

@@ -1,0 +1,420 @@
+"""Slash commands in comments: /triage /label /assign /unassign /ready /waiting-on /snooze /help.
+
+Pure part. `parse_commands` finds commands at the start of a line, skipping code and quotes
+(people paste commands when explaining them) and, on an edited comment, the commands that were
+already there (so an edit never runs a command twice). `plan_command` turns one command into
+intended actions, or raises `CommandError` with one short reason that the I/O step answers
+with the `command_error` template. `plan_comment` does both for a whole comment.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import shlex
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.actions import (
+    Action,
+    AddLabels,
+    EnsureLabel,
+    RecordState,
+    RemoveLabel,
+    SetAssignees,
+    UpsertComment,
+    marker,
+)
+from bot.storage.models import TimelineKind
+from bot.templating import T
+from handlers.base import Context, Event, UserError, is_bot_account
+from handlers.triage import LABEL_STYLE
+
+if TYPE_CHECKING:
+    from bot.config_schema import VeilleurConfig
+    from bot.templating import Renderer
+
+USAGE = {
+    "triage": "/triage accepted",
+    "label": "/label +name -name",
+    "assign": "/assign @user",
+    "unassign": "/unassign @user",
+    "ready": "/ready",
+    "waiting-on": "/waiting-on author",
+    "snooze": "/snooze 5d",
+    "help": "/help",
+}
+MAX_COMMANDS = 10  # per comment; more is a paste accident, not intent
+MAX_SNOOZE_DAYS = 90
+MAX_LABELS = 20
+MAX_ASSIGNEES = 10  # GitHub's limit per issue
+PERMISSION_RANK = {"read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
+_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # lower-case, without the slash
+    args: tuple[str, ...]
+    line: str  # as written, for replies
+
+    @property
+    def known(self) -> bool:
+        return self.name in USAGE
+
+
+class CommandError(UserError):
+    """A command that cannot run; `reason` selects the sentence of the `command_error` template."""
+
+    REASONS = ("unauthorised", "not_author", "invalid", "unknown", "disabled")
+
+    def __init__(self, reason: str, message: str, *, command: str, usage: str | None = None):
+        super().__init__(message)
+        self.reason = reason
+        self.command = command
+        self.usage = usage
+
+    def template_data(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "reason": self.reason,
+            "message": self.message,
+            "usage": self.usage,
+        }
+
+
+@dataclass(frozen=True)
+class Reply(Action):
+    """Answer in the thread with a template; `render_replies` turns it into an UpsertComment."""
+
+    repo: str
+    number: int
+    template: str
+    key: str  # stable per comment and command, so a redelivery edits instead of reposting
+    data: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    repo: str
+    number: int
+    is_pull: bool
+    author_login: str  # of the issue or pull request
+    commenter_login: str
+    commenter_permission: str | None  # admin | maintain | write | triage | read | None
+    config: VeilleurConfig
+    now: datetime
+    labels: tuple[str, ...] = ()  # current labels of the item
+    assignees: tuple[str, ...] = ()
+    commenter_class: str | None = None  # recorded with state changes, if known
+    comment_id: int | None = None
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
+_COMMAND = re.compile(r"^ {0,3}/([A-Za-z][A-Za-z-]*)(?:[ \t]+(.*))?$")
+
+
+def _prose_lines(body: str) -> list[str]:
+    """Lines outside fenced/indented code, quotes and HTML comments, inline code removed."""
+    out: list[str] = []
+    fence: str | None = None
+    for raw in _HTML_COMMENT.sub("", body.replace("\r\n", "\n")).split("\n"):
+        line = raw.rstrip()
+        opening = _FENCE.match(line)
+        if fence is not None:
+            mark = opening.group(1) if opening else ""
+            if mark and line.strip() == mark and mark[0] == fence[0] and len(mark) >= len(fence):
+                fence = None
+            continue
+        if opening:
+            fence = opening.group(1)
+            continue
+        if raw.startswith(("    ", "\t")) or raw.lstrip().startswith(">"):
+            continue
+        out.append(_INLINE_CODE.sub("", line))
+    return out
+
+
+def _split_args(rest: str) -> tuple[str, ...]:
+    try:
+        return tuple(shlex.split(rest))
+    except ValueError:  # an unbalanced quote: keep the words as they are
+        return tuple(rest.split())
+
+
+def _commands(body: str | None) -> list[Command]:
+    found: list[Command] = []
+    for line in _prose_lines(body or ""):
+        match = _COMMAND.match(line)
+        if not match:
+            continue
+        name = match.group(1).lower()
+        if name not in USAGE and not difflib.get_close_matches(name, USAGE, n=1, cutoff=0.8):
+            continue  # `/me`, `/cc`, a path...: not meant for us
+        found.append(Command(name, _split_args(match.group(2) or ""), line.strip()))
+    return found
+
+
+def parse_commands(body: str, previous_body: str | None = None) -> list[Command]:
+    """Commands in a comment; on an edit, only those not already in `previous_body`."""
+    seen = Counter((c.name, c.args) for c in _commands(previous_body))
+    new: list[Command] = []
+    for cmd in _commands(body):
+        if seen[(cmd.name, cmd.args)] > 0:
+            seen[(cmd.name, cmd.args)] -= 1
+            continue
+        new.append(cmd)
+    return new[:MAX_COMMANDS]
+
+
+# -- planning -----------------------------------------------------------------------------------
+
+
+def _invalid(cmd: Command, message: str) -> CommandError:
+    return CommandError("invalid", message, command=cmd.line, usage=USAGE.get(cmd.name))
+
+
+def _require_triage(cmd: Command, ctx: CommandContext) -> None:
+    if PERMISSION_RANK.get(ctx.commenter_permission or "", 0) < PERMISSION_RANK["triage"]:
+        raise CommandError("unauthorised", "it needs triage permission or higher", command=cmd.line)
+
+
+def _find(name: str, names: Sequence[str]) -> str | None:
+    """The item's label or assignee matching `name` (GitHub compares them case-insensitively)."""
+    return next((n for n in names if n.lower() == name.lower()), None)
+
+
+def _add_label(ctx: CommandContext, label: str, style: str) -> list[Action]:
+    if _find(label, ctx.labels) is not None:
+        return []
+    return [
+        EnsureLabel(ctx.repo, label, *LABEL_STYLE[style]),
+        AddLabels(ctx.repo, ctx.number, (label,)),
+    ]
+
+
+def _remove_label(ctx: CommandContext, label: str) -> list[Action]:
+    present = _find(label, ctx.labels)
+    return [RemoveLabel(ctx.repo, ctx.number, present)] if present is not None else []
+
+
+def _state(ctx: CommandContext, cmd: Command, kind: str, **data: Any) -> RecordState:
+    data.update(by=ctx.commenter_login, command=cmd.line)
+    if ctx.commenter_class:
+        data["by_class"] = ctx.commenter_class
+    return RecordState(kind=kind, repo=ctx.repo, number=ctx.number, data=data)
+
+
+def _turn(ctx: CommandContext, cmd: Command, who: str) -> list[Action]:
+    """Move the ball: swap the awaiting-* labels and record whose turn it is for the SLA."""
+    names = ctx.config.labels
+    if who == "author":
+        moves = _add_label(ctx, names.awaiting_author, "awaiting_author")
+        moves += _remove_label(ctx, names.awaiting_maintainer)
+    else:
+        moves = _add_label(ctx, names.awaiting_maintainer, "awaiting_maintainer")
+        moves += _remove_label(ctx, names.awaiting_author)
+    return [*moves, _state(ctx, cmd, TimelineKind.WAITING_ON, who=who)]
+
+
+def _help(cmd: Command, ctx: CommandContext) -> list[Action]:
+    return [Reply(ctx.repo, ctx.number, T.COMMAND_HELP, _reply_key(ctx, cmd))]
+
+
+def _triage(cmd: Command, ctx: CommandContext) -> list[Action]:
+    _require_triage(cmd, ctx)
+    if [a.lower() for a in cmd.args] != ["accepted"]:
+        raise _invalid(cmd, 'the only triage state is "accepted"')
+    return _remove_label(ctx, ctx.config.labels.needs_triage)
+
+
+def _label(cmd: Command, ctx: CommandContext) -> list[Action]:
+    _require_triage(cmd, ctx)
+    if not cmd.args:
+        raise _invalid(cmd, "name at least one label")
+    if len(cmd.args) > MAX_LABELS:
+        raise _invalid(cmd, f"at most {MAX_LABELS} labels at once")
+    add: dict[str, str] = {}
+    remove: dict[str, str] = {}
+    for arg in cmd.args:
+        sign, name = (arg[0], arg[1:].strip()) if arg[0] in "+-" else ("+", arg.strip())
+        if not 0 < len(name) <= 50 or "," in name:
+            raise _invalid(cmd, f"{arg!r} is not a label name (1 to 50 characters, no comma)")
+        (add if sign == "+" else remove)[name.lower()] = name
+    if both := sorted(set(add) & set(remove)):
+        raise _invalid(cmd, f"cannot both add and remove {add[both[0]]!r}")
+    new = tuple(n for n in add.values() if _find(n, ctx.labels) is None)
+    actions: list[Action] = [AddLabels(ctx.repo, ctx.number, new)] if new else []
+    for name in remove.values():
+        actions += _remove_label(ctx, name)
+    return actions
+
+
+def _people(cmd: Command, ctx: CommandContext) -> list[str]:
+    logins = [a.lstrip("@") for a in cmd.args] or [ctx.commenter_login]
+    for login in logins:
+        if not _LOGIN.match(login):
+            raise _invalid(cmd, f"{login!r} is not a GitHub user")
+    if len(logins) > MAX_ASSIGNEES:
+        raise _invalid(cmd, f"at most {MAX_ASSIGNEES} people at once")
+    return list(dict.fromkeys(logins))
+
+
+def _assign(cmd: Command, ctx: CommandContext) -> list[Action]:
+    _require_triage(cmd, ctx)
+    add = tuple(p for p in _people(cmd, ctx) if _find(p, ctx.assignees) is None)
+    return [SetAssignees(ctx.repo, ctx.number, add=add)] if add else []
+
+
+def _unassign(cmd: Command, ctx: CommandContext) -> list[Action]:
+    _require_triage(cmd, ctx)
+    found = (_find(p, ctx.assignees) for p in _people(cmd, ctx))
+    remove = tuple(p for p in found if p is not None)
+    return [SetAssignees(ctx.repo, ctx.number, remove=remove)] if remove else []
+
+
+def _ready(cmd: Command, ctx: CommandContext) -> list[Action]:
+    if ctx.commenter_login.lower() != ctx.author_login.lower():
+        if PERMISSION_RANK.get(ctx.commenter_permission or "", 0) < PERMISSION_RANK["triage"]:
+            raise CommandError(
+                "not_author", "only the author or a maintainer can use it", command=cmd.line
+            )
+    if cmd.args:
+        raise _invalid(cmd, "it takes no arguments")
+    return _turn(ctx, cmd, "maintainer")
+
+
+def _waiting_on(cmd: Command, ctx: CommandContext) -> list[Action]:
+    _require_triage(cmd, ctx)
+    who = {"author": "author", "maintainer": "maintainer", "maintainers": "maintainer"}.get(
+        cmd.args[0].lower() if len(cmd.args) == 1 else ""
+    )
+    if who is None:
+        raise _invalid(cmd, 'say "author" or "maintainer"')
+    return _turn(ctx, cmd, who)
+
+
+def _snooze(cmd: Command, ctx: CommandContext) -> list[Action]:
+    _require_triage(cmd, ctx)
+    match = re.fullmatch(r"(\d{1,4})\s*d?", cmd.args[0].lower()) if len(cmd.args) == 1 else None
+    days = int(match.group(1)) if match else 0
+    if not 1 <= days <= MAX_SNOOZE_DAYS:
+        raise _invalid(cmd, f"snooze for 1 to {MAX_SNOOZE_DAYS} days, like 5d")
+    until = ctx.now + timedelta(days=days)
+    state = _state(ctx, cmd, TimelineKind.SNOOZED, until=until.isoformat(), days=days)
+    return [*_remove_label(ctx, ctx.config.labels.overdue), state]
+
+
+_PLANS: dict[str, Callable[[Command, CommandContext], list[Action]]] = {
+    "help": _help,
+    "triage": _triage,
+    "label": _label,
+    "assign": _assign,
+    "unassign": _unassign,
+    "ready": _ready,
+    "waiting-on": _waiting_on,
+    "snooze": _snooze,
+}
+
+
+def plan_command(cmd: Command, ctx: CommandContext) -> list[Action]:
+    """Pure: the actions one command asks for, or `CommandError` saying why it cannot run."""
+    if not ctx.config.commands.enabled:
+        raise CommandError("disabled", "commands are turned off here", command=cmd.line)
+    plan = _PLANS.get(cmd.name)
+    if plan is None:
+        close = difflib.get_close_matches(cmd.name, USAGE, n=1, cutoff=0.8)
+        hint = f"; did you mean /{close[0]}?" if close else ""
+        raise CommandError("unknown", f"unknown command{hint}", command=cmd.line)
+    return plan(cmd, ctx)
+
+
+def _reply_key(ctx: CommandContext, cmd: Command) -> str:
+    digest = hashlib.sha256(cmd.line.encode()).hexdigest()[:12]
+    return f"{ctx.repo}#{ctx.number}:{ctx.comment_id or 0}:{digest}"
+
+
+def plan_comment(body: str, previous_body: str | None, ctx: CommandContext) -> list[Action]:
+    """Pure: every new command of a comment planned; refusals become `command_error` replies.
+
+    When commands are turned off, nothing happens (no reply either: nobody asked for them).
+    """
+    if not ctx.config.commands.enabled:
+        return []
+    actions: list[Action] = []
+    for cmd in parse_commands(body, previous_body):
+        try:
+            actions += plan_command(cmd, ctx)
+        except CommandError as err:
+            key = _reply_key(ctx, cmd)
+            actions.append(Reply(ctx.repo, ctx.number, T.COMMAND_ERROR, key, err.template_data()))
+    return actions
+
+
+def render_replies(actions: Sequence[Action], renderer: Renderer, lang: str) -> list[Action]:
+    """Replace each `Reply` with the comment it renders to, in the contributor's language."""
+    out: list[Action] = []
+    for action in actions:
+        if isinstance(action, Reply):
+            text = renderer.render(action.template, lang, **action.data).tagged
+            mark = marker("command-reply", action.key)
+            out.append(UpsertComment(action.repo, action.number, mark, text))
+        else:
+            out.append(action)
+    return out
+
+
+# -- I/O step ------------------------------------------------------------------------------------
+
+NAME = "commands"
+EVENTS = {("issue_comment", "created"), ("issue_comment", "edited")}
+
+
+async def handle(event: Event, ctx: Context) -> None:
+    """Run the commands of a new or edited comment (on an edit, only the new ones)."""
+    from bot.language import detect_language
+
+    repo, api, item = event.repo, ctx.github, event.item
+    comment = event.payload.get("comment") or {}
+    user = comment.get("user") or event.sender
+    if repo is None or api is None or item is None or is_bot_account(user):
+        return
+    previous = None
+    if event.action == "edited":
+        previous = ((event.payload.get("changes") or {}).get("body") or {}).get("from")
+    body = comment.get("body") or ""
+    if not parse_commands(body, previous):
+        return
+    branch = event.payload["repository"].get("default_branch") or "main"
+    resolved = await ctx.services["config"].for_repo(api, repo, branch)
+    cfg = resolved.config
+    if not cfg.commands.enabled:
+        return
+    login = user.get("login") or ""
+    who = await ctx.services["classifier"].classify(api, repo, user, event)
+    cctx = CommandContext(
+        repo=repo,
+        number=item["number"],
+        is_pull="pull_request" in item,
+        author_login=(item.get("user") or {}).get("login") or "",
+        commenter_login=login,
+        commenter_permission=await api.collaborator_permission(repo, login),
+        config=cfg,
+        now=ctx.now(),
+        labels=tuple(lbl.get("name", "") for lbl in item.get("labels") or []),
+        assignees=tuple(a.get("login", "") for a in item.get("assignees") or []),
+        commenter_class=who.author_class,
+        comment_id=comment.get("id"),
+    )
+    lang = detect_language(body, offered=tuple(cfg.languages), fallback=cfg.language)
+    renderer = await ctx.services["overrides"].renderer_for(api, repo)
+    actions = render_replies(plan_comment(body, previous, cctx), renderer, lang)
+    await ctx.apply(actions, dry_run=cfg.dry_run)

@@ -1,0 +1,262 @@
+"""Triage of outside contributions: labels, a welcome, what is missing, and whose turn it is.
+
+Pure step: `plan(TriageInput, renderer)` -> actions. I/O step: `handle` gathers the facts
+(config, author class, first-time status, PR files and commits, community links) first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from typing import Any
+
+from bot.actions import Action, AddLabels, EnsureLabel, UpsertComment, marker
+from bot.people import Classification
+from bot.templating import Renderer, T
+from handlers.base import Context, Event, is_bot_account
+
+NAME = "triage"
+EVENTS = {
+    ("issues", "opened"),
+    ("issues", "reopened"),
+    ("pull_request", "opened"),
+    ("pull_request", "reopened"),
+}
+
+LABEL_STYLE = {  # colour and description of each bot label, created when missing
+    "external": ("0e8a16", "Opened by someone outside the project"),
+    "first_time": ("7057ff", "First contribution to this repository"),
+    "needs_triage": ("fbca04", "A maintainer has not looked at this yet"),
+    "awaiting_maintainer": ("d93f0b", "Waiting for a maintainer's answer"),
+    "awaiting_author": ("c5def5", "Waiting for the author's answer"),
+    "overdue": ("b60205", "Waiting past the response time the project aims for"),
+    "partner": ("1d76db", "Opened by a partner organisation"),
+    "area": ("bfdadc", "Area of the project"),
+}
+
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_CHECKBOX = re.compile(r"^\s*[-*]\s*\[[ xX]\]\s*", re.M)
+_LINKED_ISSUE = re.compile(r"(?:^|[\s(])(?:[\w.-]+/[\w.-]+)?#\d+\b|/issues/\d+")
+_SIGNED_OFF = re.compile(r"^Signed-off-by: .+ <.+>$", re.M)
+
+
+@dataclass(frozen=True)
+class TriageInput:
+    repo: str
+    number: int
+    is_pull: bool
+    title: str
+    body: str
+    author: str
+    author_class: Classification
+    first_time: bool
+    lang: str
+    config: Any  # VeilleurConfig
+    files: tuple[str, ...] = ()
+    commit_messages: tuple[str, ...] = ()
+    links: dict[str, str | None] = field(default_factory=dict)
+
+
+def meaningful_text(body: str) -> str:
+    """The body without template scaffolding: comments, headings and empty checkboxes."""
+    text = _COMMENT.sub("", body)
+    text = _HEADING.sub("", text)
+    text = _CHECKBOX.sub("", text)
+    return " ".join(text.split())
+
+
+def missing_sections(body: str, required: list[str]) -> list[str]:
+    """Required headings that are absent or left empty."""
+    found: dict[str, str] = {}
+    matches = list(_HEADING.finditer(body))
+    for i, m in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(body)
+        found[m.group(1).strip().lower()] = meaningful_text(body[m.end() : end])
+    return [s for s in required if not found.get(s.strip().lower())]
+
+
+def pr_checks(inp: TriageInput) -> list[dict[str, Any]]:
+    cfg = inp.config.pr_checklist
+    checks: list[dict[str, Any]] = []
+    if cfg.tests:
+        ok = any(fnmatch(f, g) for f in inp.files for g in cfg.test_globs)
+        checks.append({"key": "tests", "ok": ok})
+    if cfg.changelog:
+        names = [n.lower() for n in getattr(cfg, "changelog_files", ["CHANGELOG.md"])]
+        ok = any(f.lower() in names or f.lower().startswith("changelog") for f in inp.files)
+        checks.append({"key": "changelog", "ok": ok})
+    if cfg.dco:
+        ok = bool(inp.commit_messages) and all(_SIGNED_OFF.search(m) for m in inp.commit_messages)
+        checks.append({"key": "dco", "ok": ok})
+    if cfg.linked_issue:
+        checks.append({"key": "linked_issue", "ok": bool(_LINKED_ISSUE.search(inp.body))})
+    return checks
+
+
+def area_labels(inp: TriageInput) -> list[str]:
+    areas = inp.config.areas
+    labels: list[str] = []
+    if inp.is_pull:
+        for area in areas.paths:
+            if any(fnmatch(f, area.glob) for f in inp.files):
+                labels.append(area.label)
+    else:
+        text = f" {inp.title} {inp.body} ".lower()
+        for area in areas.keywords:
+            words = [w.lower() for ws in area.words.values() for w in ws]
+            if any(re.search(rf"\b{re.escape(w)}\b", text) for w in words):
+                labels.append(area.label)
+    return list(dict.fromkeys(labels))
+
+
+def plan(inp: TriageInput, renderer: Renderer) -> list[Action]:
+    """Pure step: what to do about a just-opened outside contribution."""
+    if not inp.author_class.is_outside:
+        return []
+    cfg, names = inp.config, inp.config.labels
+    styled: list[tuple[str, str]] = []
+    if inp.author_class.partner:
+        styled.append((names.partner(inp.author_class.partner), "partner"))
+    else:
+        styled.append((names.external, "external"))
+    if inp.first_time:
+        styled.append((names.first_time, "first_time"))
+    styled.append((names.needs_triage, "needs_triage"))
+    styled += [(label, "area") for label in area_labels(inp)]
+
+    comments: list[Action] = []
+    needs_author = False
+    item = f"{inp.repo}#{inp.number}"
+    if (
+        cfg.welcome.enabled
+        and inp.first_time
+        and (cfg.welcome.pull_requests if inp.is_pull else cfg.welcome.issues)
+    ):
+        kind = "pull" if inp.is_pull else "issue"
+        text = renderer.render(
+            T.WELCOME_PULL if inp.is_pull else T.WELCOME_ISSUE,
+            inp.lang,
+            author=inp.author,
+            repo=inp.repo,
+            first_time=True,
+            response_days=cfg.sla.first_response_days,
+            partner=inp.author_class.partner,
+            **inp.links,
+        ).tagged
+        comments.append(
+            UpsertComment(
+                repo=inp.repo,
+                number=inp.number,
+                marker=marker("welcome", item),
+                body=text,
+                update_existing=False,
+                once=f"welcome:{inp.repo}:{inp.author.lower()}:{kind}",
+            )
+        )
+    if not inp.is_pull and cfg.request_info.enabled:
+        missing = missing_sections(inp.body, list(cfg.request_info.required_sections))
+        too_short = len(meaningful_text(inp.body)) < cfg.request_info.min_body_chars
+        if missing or too_short:
+            needs_author = True
+            text = renderer.render(
+                T.REQUEST_INFO_ISSUE,
+                inp.lang,
+                author=inp.author,
+                missing_sections=missing,
+                too_short=too_short,
+                min_body_chars=cfg.request_info.min_body_chars,
+            ).tagged
+            comments.append(UpsertComment(inp.repo, inp.number, marker("request-info", item), text))
+    if inp.is_pull and cfg.pr_checklist.enabled:
+        checks = pr_checks(inp)
+        if any(not c["ok"] for c in checks):
+            needs_author = True
+            text = renderer.render(
+                T.PR_CHECKLIST, inp.lang, author=inp.author, checks=checks
+            ).tagged
+            comments.append(UpsertComment(inp.repo, inp.number, marker("pr-checklist", item), text))
+    styled.append(
+        (names.awaiting_author, "awaiting_author")
+        if needs_author
+        else (names.awaiting_maintainer, "awaiting_maintainer")
+    )
+    labels = list(dict.fromkeys(name for name, _ in styled))
+    actions: list[Action] = [
+        EnsureLabel(inp.repo, name, *LABEL_STYLE[style]) for name, style in dict(styled).items()
+    ]
+    actions.append(AddLabels(inp.repo, inp.number, tuple(labels)))
+    return actions + comments
+
+
+# -- I/O step ---------------------------------------------------------------------------------
+
+
+async def community_links(api: Any, repo: str) -> dict[str, str | None]:
+    profile = await api.community_profile(repo) or {}
+    files = profile.get("files") or {}
+
+    def url(key: str) -> str | None:
+        value = files.get(key)
+        return value.get("html_url") if isinstance(value, dict) else None
+
+    return {
+        "contributing_url": url("contributing"),
+        "code_of_conduct_url": url("code_of_conduct_file") or url("code_of_conduct"),
+        "support_url": profile.get("documentation") or None,
+    }
+
+
+async def is_first_time(api: Any, repo: str, login: str, number: int) -> bool:
+    """Never opened an issue or PR here before (from the forge, not author_association)."""
+    mine = await api.list_issues(repo, creator=login, state="all", per_page=100)
+    return not any(i.get("number") != number for i in mine)
+
+
+async def handle(event: Event, ctx: Context) -> None:
+    from bot.language import detect_language
+
+    raw, repo, api = event.item, event.repo, ctx.github
+    if raw is None or repo is None or api is None:
+        return
+    services = ctx.services
+    resolved = await services["config"].for_repo(
+        api, repo, event.payload["repository"].get("default_branch") or "main"
+    )
+    cfg = resolved.config
+    author = raw.get("user") or {}
+    if is_bot_account(author) and cfg.ignore_bots:
+        return
+    who = await services["classifier"].classify(api, repo, author, event)
+    if not who.is_outside:
+        return
+    is_pull = event.name == "pull_request"
+    login = author.get("login", "")
+    files: tuple[str, ...] = ()
+    commits: tuple[str, ...] = ()
+    if is_pull:
+        files = tuple(f["filename"] for f in await api.list_pull_files(repo, raw["number"]))
+        if cfg.pr_checklist.enabled and cfg.pr_checklist.dco:
+            commits = tuple(
+                (c.get("commit") or {}).get("message", "")
+                for c in await api.list_pull_commits(repo, raw["number"])
+            )
+    text = f"{raw.get('title') or ''}\n{raw.get('body') or ''}"
+    inp = TriageInput(
+        repo=repo,
+        number=raw["number"],
+        is_pull=is_pull,
+        title=raw.get("title") or "",
+        body=raw.get("body") or "",
+        author=login,
+        author_class=who,
+        first_time=await is_first_time(api, repo, login, raw["number"]),
+        lang=detect_language(text, offered=tuple(cfg.languages), fallback=cfg.language),
+        config=cfg,
+        files=files,
+        commit_messages=commits,
+        links=await community_links(api, repo),
+    )
+    renderer = await services["overrides"].renderer_for(api, repo)
+    await ctx.apply(plan(inp, renderer), dry_run=cfg.dry_run)

@@ -1,0 +1,125 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), settings, webhook signing, payloads."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings, load_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared" / "github"
+WEBHOOK_EXAMPLES = SHARED / "webhook-examples"
+PG_URL = os.environ.get("VEILLEUR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SECRET = "test-webhook-secret"
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL.replace("+psycopg", ""), connect_timeout=2):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_available() -> bool:
+    ok = _pg_available()
+    if not ok and os.environ.get("CI"):
+        pytest.fail("PostgreSQL on 127.0.0.1:5432 is required in CI")
+    return ok
+
+
+def _pg_schema_url(schema: str) -> str:
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'veilleur.db'}"
+
+
+@pytest.fixture
+def pg_url(pg_available: bool) -> Iterator[str]:
+    if not pg_available:
+        pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432")
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    raw = PG_URL.replace("+psycopg", "")
+    with psycopg.connect(raw, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield _pg_schema_url(schema)
+    finally:
+        with psycopg.connect(raw, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Run the test on both backends."""
+    name = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def migrated(db_url: str) -> str:
+    from bot.migrate import upgrade
+
+    upgrade(db_url)
+    return db_url
+
+
+def make_settings(db_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": db_url,
+        "webhook_secret": SECRET,
+        "retry_base_seconds": 0.01,
+        "log_format": "text",
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_headers(
+    event: str, body: bytes, guid: str | None = None, secret: str = SECRET
+) -> dict[str, str]:
+    return {
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": guid or str(uuid.uuid4()),
+        "X-Hub-Signature-256": sign(body, secret),
+        "Content-Type": "application/json",
+    }
+
+
+def example_payloads() -> list[tuple[str, str, Path]]:
+    """(event, file stem, path) for every real payload file."""
+    out = []
+    for path in sorted(WEBHOOK_EXAMPLES.glob("*/*.json")):
+        out.append((path.parent.name, path.name.removesuffix(".payload.json"), path))
+    return out
+
+
+from tests.harness import city, harness, harness_factory  # noqa: E402, F401
+from tests.simforge_fixtures import (  # noqa: E402, F401
+    app_keypair,
+    forge,
+    forge_clock,
+    forge_server,
+    forge_settings,
+    webhook_sink,
+)
+from tests.smtp_fixtures import smtp  # noqa: E402, F401

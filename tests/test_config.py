@@ -1,0 +1,371 @@
+"""Repository configuration: line-accurate errors, layered merge, and the TTL-cached loader."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, SQLModel
+
+from bot.clock import FrozenClock
+from bot.config import (
+    CONFIG_PATH,
+    ConfigError,
+    ConfigLoader,
+    check_file,
+    deep_merge,
+    load_default,
+    parse_config_text,
+    validate_layers,
+)
+from bot.config_schema import VeilleurConfig
+from bot.storage.db import make_engine
+from bot.storage.models import ConfigRecord
+
+REPO = ".github/veilleur.yml"
+ORG = "acme/.github/.github/veilleur.yml"
+
+
+def repo_layer(text: str) -> tuple[dict, str]:
+    data, errors = parse_config_text(text, REPO)
+    assert errors == []
+    return data, REPO
+
+
+def validate(text: str, org: str | None = None) -> tuple[VeilleurConfig | None, list[ConfigError]]:
+    org_layer = (parse_config_text(org, ORG)[0], ORG) if org is not None else None
+    return validate_layers(load_default(), org_layer, repo_layer(text))
+
+
+# -- defaults -------------------------------------------------------------------------------------
+
+
+def test_default_file_equals_model_defaults() -> None:
+    config, errors = validate_layers(load_default(), None, None)
+    assert errors == []
+    assert config == VeilleurConfig()
+
+
+def test_every_default_key_is_documented_by_a_comment() -> None:
+    """Each key of default.yml has a comment on the line above it or at the end of its line."""
+    from bot.resources import config_dir
+
+    lines = (config_dir() / "default.yml").read_text().splitlines()
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or ":" not in stripped:
+            continue
+        above = lines[i - 1].strip() if i else ""
+        assert above.startswith("#") or " # " in line, f"undocumented key on line {i + 1}: {line}"
+
+
+# -- errors with their line -----------------------------------------------------------------------
+
+
+def test_unknown_key_is_reported_on_its_line() -> None:
+    text = "language: fr\nlabels:\n  overdue: late\n  extrnal: outside\n"
+    config, errors = validate(text)
+    assert config is None
+    assert len(errors) == 1
+    err = errors[0]
+    assert (err.file, err.line, err.column, err.path) == (REPO, 4, 3, "labels.extrnal")
+    assert str(err).startswith(".github/veilleur.yml:4: labels.extrnal: unknown key")
+    assert '"external"' in err.message  # a hint for the typo
+
+
+def test_wrong_type_is_reported_on_its_line_and_column() -> None:
+    text = "sla:\n  enabled: true\n  first_response_days: soon\n"
+    _, errors = validate(text)
+    assert [(e.line, e.column, e.path) for e in errors] == [(3, 24, "sla.first_response_days")]
+    assert errors[0].message == "must be a whole number (got 'soon')"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "path", "needle"),
+    [
+        ("calendar:\n  timezone: Europe/Pariss\n", 2, "calendar.timezone", "time zone"),
+        ("calendar:\n  country: ZZ\n", 2, "calendar.country", "ZZ"),
+        ("calendar:\n  country: FR\n  subdivision: Mars\n", 3, "calendar.subdivision", "FR"),
+        (
+            "calendar:\n  working_hours:\n    start: '18:00'\n    end: '09:00'\n",
+            4,
+            "calendar.working_hours.end",
+            "later",
+        ),
+        ("calendar:\n  working_hours: {start: 25:00}\n", 2, "calendar.working_hours.start", "time"),
+        (
+            "calendar:\n  closures:\n    - from: 2025-12-24\n      to: 2025-12-20\n",
+            4,
+            "calendar.closures[0].to",
+            "before",
+        ),
+        ("calendar:\n  workdays: [mon, funday]\n", 2, "calendar.workdays[1]", "mon"),
+        ("digest:\n  schedule:\n    hour: 24\n", 3, "digest.schedule.hour", "23"),
+        ("digest:\n  language: nl\n", 2, "digest.language", "fr"),
+        ("language: es\n", 1, "language", "languages"),
+        ("maintainers:\n  users: [alice, 'not a login']\n", 2, "maintainers.users[1]", "login"),
+        ("ospo:\n  emails: [ospo@example.org, nope]\n", 2, "ospo.emails[1]", "e-mail"),
+        (
+            "stale:\n  nudge_after_days: 10\n  close_after_days: 5\n",
+            3,
+            "stale.close_after_days",
+            "",
+        ),
+        ("partners:\n  - name: Acme\n    colour: red\n", 3, "partners[0].colour", "unknown key"),
+        ("partners:\n  - logins: [bob]\n", 2, "partners[0].name", "missing"),
+        ("welcome: 3\n", 1, "welcome", ""),
+    ],
+)
+def test_invalid_values_point_at_their_line(text: str, line: int, path: str, needle: str) -> None:
+    _, errors = validate(text)
+    assert [(e.file, e.line, e.path) for e in errors] == [(REPO, line, path)], errors
+    assert needle in errors[0].message
+
+
+def test_yaml_syntax_error_has_its_line() -> None:
+    data, errors = parse_config_text("labels:\n  external: ext\n  overdue: [late\nsla: {}\n", REPO)
+    assert data == {}
+    assert len(errors) == 1
+    assert errors[0].line == 4 and errors[0].file == REPO
+    assert "YAML syntax error" in str(errors[0])
+
+
+def test_duplicate_key_and_non_mapping_are_errors() -> None:
+    _, dup = parse_config_text("language: fr\nlanguage: en\n", REPO)
+    assert dup and dup[0].line == 2 and "duplicate" in dup[0].message
+    _, seq = parse_config_text("- language\n", REPO)
+    assert seq and seq[0].line == 1
+
+
+def test_empty_file_is_valid() -> None:
+    data, errors = parse_config_text("# nothing yet\n", REPO)
+    assert errors == [] and data == {}
+    assert validate_layers(load_default(), None, (data, REPO))[1] == []
+
+
+def test_error_in_org_file_names_the_org_file() -> None:
+    org = "labels:\n  overdue: late\n  overdu: late\n"
+    _, errors = validate("language: fr\n", org=org)
+    assert [(e.file, e.line, e.path) for e in errors] == [(ORG, 3, "labels.overdu")]
+
+
+def test_error_under_a_replaced_list_belongs_to_the_file_that_replaced_it() -> None:
+    org = "areas:\n  paths:\n    - glob: 'docs/**'\n      label: docs\n"
+    repo = "# repo\nareas:\n  paths:\n    - glob: 'src/**'\n"
+    _, errors = validate(repo, org=org)
+    assert [(e.file, e.line, e.path) for e in errors] == [(REPO, 4, "areas.paths[0].label")]
+
+
+def test_a_default_clashing_with_a_user_value_is_reported_in_the_user_file() -> None:
+    _, errors = validate("# only French here\nlanguages: [fr]\n")
+    assert [(e.file, e.line, e.path) for e in errors] == [(REPO, None, "language")]
+    assert "(default value)" in errors[0].message and "fr" in errors[0].message
+
+
+def test_check_file(tmp_path: Path) -> None:
+    good = tmp_path / "good.yml"
+    good.write_text("language: fr\nwelcome: {enabled: false}\n")
+    assert check_file(good) == []
+    bad = tmp_path / "bad.yml"
+    bad.write_text("language: fr\nsla:\n  remind_every: 2\n")
+    [error] = check_file(bad)
+    assert (
+        str(error) == f'{bad}:3: sla.remind_every: unknown key; did you mean "remind_every_days"?'
+    )
+    assert check_file(tmp_path / "missing.yml")[0].line is None
+
+
+# -- merging --------------------------------------------------------------------------------------
+
+
+def test_deep_merge_mappings_merge_and_lists_replace() -> None:
+    base = {"a": {"x": 1, "y": [1, 2]}, "b": 1}
+    over = {"a": {"y": [3]}, "c": 2}
+    assert deep_merge(base, over) == {"a": {"x": 1, "y": [3]}, "b": 1, "c": 2}
+    assert base == {"a": {"x": 1, "y": [1, 2]}, "b": 1}  # inputs untouched
+    assert deep_merge({"a": {"x": 1}}, {"a": None}) == {"a": {"x": 1}}  # empty section: no change
+
+
+def test_precedence_repo_over_org_over_default() -> None:
+    org = "language: fr\nsla:\n  first_response_days: 4\n  follow_up_days: 6\n"
+    repo = "sla:\n  first_response_days: 2\n"
+    config, errors = validate(repo, org=org)
+    assert errors == [] and config is not None
+    assert config.language == "fr"  # org over default
+    assert config.sla.first_response_days == 2  # repo over org
+    assert config.sla.follow_up_days == 6  # org kept where the repo is silent
+    assert config.sla.remind_every_days == 2  # default kept where both are silent
+
+
+def test_repo_can_turn_off_a_default() -> None:
+    config, errors = validate("welcome: {enabled: false}\ncommands:\n  enabled: false\n")
+    assert errors == [] and config is not None
+    assert config.welcome.enabled is False and config.welcome.issues is True
+    assert config.commands.enabled is False
+
+
+def test_closure_alias_and_round_trip_through_json() -> None:
+    text = "calendar:\n  closures:\n    - {from: 2025-12-24, to: 2026-01-02, reason: break}\n"
+    config, errors = validate(text)
+    assert errors == [] and config is not None
+    closure = config.calendar.closures[0]
+    assert (closure.from_.isoformat(), closure.to.isoformat()) == ("2025-12-24", "2026-01-02")
+    again = VeilleurConfig.model_validate_json(config.model_dump_json(by_alias=True))
+    assert again == config
+
+
+def test_logins_may_carry_an_at_sign() -> None:
+    config, _ = validate("maintainers:\n  users: ['@alice']\n  teams: ['@core']\n")
+    assert config is not None
+    assert config.maintainers.users == ["alice"] and config.maintainers.teams == ["core"]
+
+
+# -- the loader -----------------------------------------------------------------------------------
+
+
+class FakeAPI:
+    """Serves files from a dict and counts calls, like `GitHubAPI.get_file`."""
+
+    def __init__(self, files: dict[tuple[str, str], str]) -> None:
+        self.files = files
+        self.calls: list[tuple[str, str, str | None]] = []
+        self.fail = False
+
+    async def get_file(self, repo: str, path: str, ref: str | None = None) -> str | None:
+        self.calls.append((repo, path, ref))
+        if self.fail:
+            raise RuntimeError("GitHub is down")
+        return self.files.get((repo, path))
+
+
+T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
+    engine = make_engine(f"sqlite:///{tmp_path / 'cfg.db'}")
+    SQLModel.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(T0)
+
+
+@pytest.fixture
+def api() -> FakeAPI:
+    return FakeAPI(
+        {
+            ("acme/app", CONFIG_PATH): "sla:\n  first_response_days: 2\n",
+            ("acme/.github", CONFIG_PATH): "language: fr\n",
+        }
+    )
+
+
+async def test_loader_merges_and_caches_within_ttl(engine, clock, api) -> None:  # type: ignore[no-untyped-def]
+    loader = ConfigLoader(engine, clock, ttl_seconds=300)
+    first = await loader.for_repo(api, "acme/app", "main")
+    assert first.errors == []
+    assert first.config.language == "fr" and first.config.sla.first_response_days == 2
+    assert first.source_files == ("config/default.yml", ORG, CONFIG_PATH)
+    assert ("acme/app", CONFIG_PATH, "main") in api.calls
+    calls = len(api.calls)
+    clock.advance(timedelta(seconds=299))
+    assert (await loader.for_repo(api, "acme/app", "main")).config == first.config
+    assert len(api.calls) == calls  # cached
+    # A second process (fresh loader, same database) uses the stored config without calls.
+    other = ConfigLoader(engine, clock, ttl_seconds=300)
+    stored = await other.for_repo(api, "acme/app", "main")
+    assert stored.config == first.config and stored.source_files == first.source_files
+    assert len(api.calls) == calls
+    clock.advance(timedelta(seconds=2))
+    await loader.for_repo(api, "acme/app", "main")
+    assert len(api.calls) == calls + 2  # expired: org and repo files fetched again
+
+
+async def test_invalidation_refetches(engine, clock, api) -> None:  # type: ignore[no-untyped-def]
+    loader = ConfigLoader(engine, clock, ttl_seconds=3600)
+    await loader.for_repo(api, "acme/app", "main")
+    api.files[("acme/app", CONFIG_PATH)] = "sla:\n  first_response_days: 1\n"
+    loader.invalidate("acme/app")
+    assert (await loader.for_repo(api, "acme/app", "main")).config.sla.first_response_days == 1
+    api.files[("acme/.github", CONFIG_PATH)] = "language: de\n"
+    loader.invalidate_org("acme")
+    assert (await loader.for_repo(api, "acme/app", "main")).config.language == "de"
+
+
+async def test_push_touching_the_config_invalidates(engine, clock, api) -> None:  # type: ignore[no-untyped-def]
+    loader = ConfigLoader(engine, clock, ttl_seconds=3600)
+    await loader.for_repo(api, "acme/app", "main")
+    repo = {"full_name": "acme/app", "default_branch": "main"}
+    other = {"ref": "refs/heads/main", "repository": repo, "commits": [{"modified": ["README"]}]}
+    assert loader.on_push(other) is False
+    branch = {"ref": "refs/heads/dev", "repository": repo, "commits": [{"modified": [CONFIG_PATH]}]}
+    assert loader.on_push(branch) is False
+    push = {"ref": "refs/heads/main", "repository": repo, "commits": [{"added": [CONFIG_PATH]}]}
+    assert loader.on_push(push) is True
+    org_repo = {"full_name": "acme/.github", "default_branch": "main"}
+    org_push = {
+        "ref": "refs/heads/main",
+        "repository": org_repo,
+        "commits": [{"modified": [CONFIG_PATH]}],
+    }
+    assert loader.on_push(org_push) is True
+    calls = len(api.calls)
+    await loader.for_repo(api, "acme/app", "main")
+    assert len(api.calls) == calls + 2
+
+
+async def test_invalid_file_falls_back_to_last_valid(engine, clock, api) -> None:  # type: ignore[no-untyped-def]
+    loader = ConfigLoader(engine, clock, ttl_seconds=60)
+    good = await loader.for_repo(api, "acme/app", "main")
+    api.files[("acme/app", CONFIG_PATH)] = "sla:\n  first_response_days: 1\n  bogus: 1\n"
+    clock.advance(timedelta(seconds=61))
+    bad = await loader.for_repo(api, "acme/app", "main")
+    assert bad.config == good.config  # last valid one
+    assert [(e.line, e.path) for e in bad.errors] == [(3, "sla.bogus")]
+    # The fallback survives a restart, and the errors are kept with it.
+    restarted = await ConfigLoader(engine, clock, ttl_seconds=60).for_repo(api, "acme/app", "main")
+    assert restarted.config == good.config and restarted.errors == bad.errors
+    # Syntax errors too.
+    api.files[("acme/app", CONFIG_PATH)] = "sla: [\n"
+    loader.invalidate("acme/app")
+    broken = await loader.for_repo(api, "acme/app", "main")
+    assert broken.config == good.config and broken.errors[0].message.startswith("YAML syntax")
+    # Fixed again: errors are gone (the caller closes its issue).
+    api.files[("acme/app", CONFIG_PATH)] = "sla:\n  first_response_days: 5\n"
+    loader.invalidate("acme/app")
+    fixed = await loader.for_repo(api, "acme/app", "main")
+    assert fixed.errors == [] and fixed.config.sla.first_response_days == 5
+    with Session(engine) as session:
+        record = session.get(ConfigRecord, "acme/app")
+        assert record is not None and json.loads(record.errors_json or "{}")["errors"] == []
+
+
+async def test_never_valid_file_uses_defaults_and_org(engine, clock) -> None:  # type: ignore[no-untyped-def]
+    api = FakeAPI(
+        {("acme/.github", CONFIG_PATH): "language: nl\n", ("acme/app", CONFIG_PATH): "x: 1\n"}
+    )
+    resolved = await ConfigLoader(engine, clock, 60).for_repo(api, "acme/app", "main")
+    assert resolved.config.language == "nl"
+    assert [e.path for e in resolved.errors] == ["x"]
+
+
+async def test_fetch_failure_serves_the_stored_config(engine, clock, api) -> None:  # type: ignore[no-untyped-def]
+    loader = ConfigLoader(engine, clock, ttl_seconds=60)
+    good = await loader.for_repo(api, "acme/app", "main")
+    clock.advance(timedelta(minutes=5))
+    api.fail = True
+    assert (await loader.for_repo(api, "acme/app", "main")).config == good.config
+    with pytest.raises(RuntimeError):
+        await loader.for_repo(api, "acme/other", "main")
+
+
+async def test_no_files_at_all_gives_defaults(engine, clock) -> None:  # type: ignore[no-untyped-def]
+    resolved = await ConfigLoader(engine, clock, 60).for_repo(FakeAPI({}), "acme/app", "main")
+    assert resolved.errors == [] and resolved.config == VeilleurConfig()
+    assert resolved.source_files == ("config/default.yml",)
