@@ -155,4 +155,6 @@ class Dispatcher:
         log.info("user error in %s: %s", handler.name, err.message)
         if repo and number:
             mark = marker(f"error-{handler.name}", f"{event.delivery}")
-            await ctx.apply([UpsertComment(repo=repo, number=number, marker=mark, body=err.message)])
+            await ctx.apply(
+                [UpsertComment(repo=repo, number=number, marker=mark, body=err.message)]
+            )

@@ -116,7 +116,9 @@ class Executor:
         key = f"dry-run:{self.delivery or 'cli'}:{len(self.performed)}:{hash(desc) & 0xFFFFFFFF:x}"
         try:
             with Session(self.engine) as s:
-                s.add(ActionLog(key=key, done_at=self.clock.now(), dry_run=True, detail=desc[:2000]))
+                s.add(
+                    ActionLog(key=key, done_at=self.clock.now(), dry_run=True, detail=desc[:2000])
+                )
                 s.commit()
         except IntegrityError:
             pass

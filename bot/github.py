@@ -61,9 +61,7 @@ def is_ambiguous(exc: BaseException) -> bool:
 def creates(exc: GitHubException) -> bool:
     request = _request_of(exc)
     return (
-        request is not None
-        and request.method == "POST"
-        and bool(_CREATES.search(request.url.path))
+        request is not None and request.method == "POST" and bool(_CREATES.search(request.url.path))
     )
 
 
@@ -336,9 +334,7 @@ class GitHubAPI:
 
     async def list_pull_files(self, repo: str, number: int) -> list[dict[str, Any]]:
         return (
-            await self._req(
-                "GET", f"/repos/{repo}/pulls/{number}/files", params={"per_page": 100}
-            )
+            await self._req("GET", f"/repos/{repo}/pulls/{number}/files", params={"per_page": 100})
             or []
         )
 

@@ -25,7 +25,9 @@ def scheduled_jobs(settings: Settings) -> list[tuple[str, Any, dict[str, Any]]]:
     return jobs.JOBS(settings)
 
 
-def start_scheduler(settings: Settings, engine: Engine, clock: Clock, dispatcher: Any) -> AsyncIOScheduler:
+def start_scheduler(
+    settings: Settings, engine: Engine, clock: Clock, dispatcher: Any
+) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     for job_id, func, trigger in scheduled_jobs(settings):
         scheduler.add_job(

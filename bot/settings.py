@@ -80,9 +80,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _one_key_source(self) -> Settings:
         if self.private_key is not None and self.private_key_path is not None:
-            raise ValueError(
-                "set only one of VEILLEUR_PRIVATE_KEY and VEILLEUR_PRIVATE_KEY_PATH"
-            )
+            raise ValueError("set only one of VEILLEUR_PRIVATE_KEY and VEILLEUR_PRIVATE_KEY_PATH")
         return self
 
     @property

@@ -112,7 +112,9 @@ def parse(event: Event, now: datetime) -> Recorded | None:
             kind = K.MERGED
             item["merged_at"] = ts(raw.get("merged_at")) or when
         if kind == K.OPENED:
-            entries.append(Entry(K.OPENED, item["created_at"] or when, raw.get("user") or sender, "opened"))
+            entries.append(
+                Entry(K.OPENED, item["created_at"] or when, raw.get("user") or sender, "opened")
+            )
         elif kind in (K.CLOSED, K.MERGED):
             at = ts(raw.get("merged_at")) if kind == K.MERGED else None
             at = at or item["closed_at"] or when
@@ -121,13 +123,21 @@ def parse(event: Event, now: datetime) -> Recorded | None:
                 item["closed_by"] = sender.get("login")
         elif kind in (K.LABELED, K.UNLABELED):
             name = (p.get("label") or {}).get("name", "")
-            entries.append(Entry(kind, when, sender, f"{kind}:{name}:{when.isoformat()}", {"label": name}))
+            entries.append(
+                Entry(kind, when, sender, f"{kind}:{name}:{when.isoformat()}", {"label": name})
+            )
         elif kind in (K.ASSIGNED, K.UNASSIGNED):
             who = (p.get("assignee") or {}).get("login", "")
-            entries.append(Entry(kind, when, sender, f"{kind}:{who}:{when.isoformat()}", {"assignee": who}))
+            entries.append(
+                Entry(kind, when, sender, f"{kind}:{who}:{when.isoformat()}", {"assignee": who})
+            )
         elif kind == K.REVIEW_REQUESTED:
-            who = (p.get("requested_reviewer") or {}).get("login") or (p.get("requested_team") or {}).get("slug", "")
-            entries.append(Entry(kind, when, sender, f"{kind}:{who}:{when.isoformat()}", {"reviewer": who}))
+            who = (p.get("requested_reviewer") or {}).get("login") or (
+                p.get("requested_team") or {}
+            ).get("slug", "")
+            entries.append(
+                Entry(kind, when, sender, f"{kind}:{who}:{when.isoformat()}", {"reviewer": who})
+            )
         elif kind == K.PUSHED:
             sha = p.get("after") or (raw.get("head") or {}).get("sha", "")
             entries.append(Entry(kind, when, sender, f"pushed:{sha}", {"sha": sha}))
@@ -143,10 +153,14 @@ def parse(event: Event, now: datetime) -> Recorded | None:
         if event.name == "pull_request_review_comment":
             detail["review_comment"] = True
         if action == "created":
-            entries.append(Entry(K.COMMENTED, at, comment.get("user") or sender, f"comment:{cid}", detail))
+            entries.append(
+                Entry(K.COMMENTED, at, comment.get("user") or sender, f"comment:{cid}", detail)
+            )
         elif action == "edited":
             at = ts(comment.get("updated_at")) or when
-            entries.append(Entry(K.COMMENT_EDITED, at, sender, f"comment-edit:{cid}:{at.isoformat()}", detail))
+            entries.append(
+                Entry(K.COMMENT_EDITED, at, sender, f"comment-edit:{cid}:{at.isoformat()}", detail)
+            )
     elif event.name == "pull_request_review":
         review = p.get("review") or {}
         rid = review.get("id")
@@ -154,7 +168,9 @@ def parse(event: Event, now: datetime) -> Recorded | None:
             at = ts(review.get("submitted_at")) or when
             state = str(review.get("state") or "").lower()
             detail = {"review_id": rid, "state": state, "body": (review.get("body") or "")[:4000]}
-            entries.append(Entry(K.REVIEWED, at, review.get("user") or sender, f"review:{rid}", detail))
+            entries.append(
+                Entry(K.REVIEWED, at, review.get("user") or sender, f"review:{rid}", detail)
+            )
     return Recorded(repo=repo, item=item, author=raw.get("user") or {}, entries=entries)
 
 
@@ -176,7 +192,9 @@ async def handle(event: Event, ctx: Context) -> None:
             profile = await classifier.profile(ctx.github, author)
             rec.item["author_company"] = profile.get("company")
             email = profile.get("email") or ""
-            rec.item["author_email_domain"] = email.rsplit("@", 1)[-1].lower() if "@" in email else None
+            rec.item["author_email_domain"] = (
+                email.rsplit("@", 1)[-1].lower() if "@" in email else None
+            )
     else:
         for e in rec.entries:
             if is_bot_account(e.actor):

@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from bot import deliveries
 from bot.app import create_app
+from bot.backfill_jobs import SERVICE as BACKFILL_TASKS
 from bot.clock import FrozenClock
 from bot.jobs import sweeper_for
 from bot.settings import Settings
@@ -126,7 +127,8 @@ class Harness:
         return self.app.state.worker
 
     def wait(self, timeout: float = 30.0) -> None:
-        """Until every delivery (and every echo of Veilleur's own actions) is processed."""
+        """Until every delivery (and every echo of Veilleur's own actions) is processed, and
+        every history import started by one has ended (it runs beside the queue)."""
         deadline = time.monotonic() + timeout
         quiet = 0
         while time.monotonic() < deadline:
@@ -137,12 +139,18 @@ class Harness:
                         Delivery.status.in_([DeliveryStatus.RECEIVED, DeliveryStatus.PROCESSING])  # type: ignore[attr-defined]
                     )
                 ).first()
-            quiet = quiet + 1 if busy is None else 0
+            importing = bool(self.imports_running())
+            quiet = quiet + 1 if busy is None and not importing else 0
             if quiet >= 3:
                 return
             self.worker.wake()
             time.sleep(0.02)
         raise TimeoutError("Veilleur did not finish processing in time")
+
+    def imports_running(self) -> int:
+        dispatcher = self.worker.dispatcher
+        tasks = dispatcher.services.get(BACKFILL_TASKS) if dispatcher is not None else None
+        return len(tasks.tasks) if tasks is not None else 0
 
     def failures(self) -> list[Delivery]:
         with Session(self.engine) as s:

@@ -14,7 +14,14 @@ from bot.settings import SettingsError, load_settings
 
 def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VEILLEUR_")}
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize(
@@ -22,14 +29,25 @@ def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Completed
     [
         ({"VEILLEUR_WEBHOOK_SECRET": "s"}, "VEILLEUR_APP_ID"),
         ({"VEILLEUR_APP_ID": "12"}, "VEILLEUR_PRIVATE_KEY"),
-        ({"VEILLEUR_APP_ID": "12", "VEILLEUR_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\nnope\n-----END RSA PRIVATE KEY-----"}, "VEILLEUR_PRIVATE_KEY"),
-        ({"VEILLEUR_APP_ID": "12", "VEILLEUR_PRIVATE_KEY_PATH": "/nonexistent/key.pem"}, "VEILLEUR_PRIVATE_KEY_PATH"),
+        (
+            {
+                "VEILLEUR_APP_ID": "12",
+                "VEILLEUR_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\nnope\n-----END RSA PRIVATE KEY-----",
+            },
+            "VEILLEUR_PRIVATE_KEY",
+        ),
+        (
+            {"VEILLEUR_APP_ID": "12", "VEILLEUR_PRIVATE_KEY_PATH": "/nonexistent/key.pem"},
+            "VEILLEUR_PRIVATE_KEY_PATH",
+        ),
         ({"VEILLEUR_APP_ID": "twelve"}, "VEILLEUR_APP_ID"),
         ({"VEILLEUR_PORT": "http"}, "VEILLEUR_PORT"),
         ({"VEILLEUR_DATABASE_URL": "mysql://x"}, "VEILLEUR_DATABASE_URL"),
     ],
 )
-def test_serve_refuses_to_start_with_one_sentence(env: dict[str, str], named: str, tmp_path: Path) -> None:
+def test_serve_refuses_to_start_with_one_sentence(
+    env: dict[str, str], named: str, tmp_path: Path
+) -> None:
     proc = run(["serve"], env, tmp_path)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

@@ -43,6 +43,7 @@ class RecordedRequest:
     response_json: Any
     response_headers: dict[str, str] = field(default_factory=dict)
     fault: bool = False
+    arrival: int = 0  # requests are logged when answered; this is the order they arrived in
 
 
 class Forge(ItemOps):

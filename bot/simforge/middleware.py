@@ -106,7 +106,8 @@ class ForgeMiddleware:
 
         fault = self.forge.faults.take(method, path)
         headers = self.forge.rate_headers(_resource(path)) | STATIC_HEADERS
-        headers["x-github-request-id"] = f"SIMF:{self.forge.new_id():X}"
+        arrival = self.forge.new_id()
+        headers["x-github-request-id"] = f"SIMF:{arrival:X}"
         capture = _Capture(send, headers)
         try:
             if fault is not None and fault.delay:
@@ -121,7 +122,7 @@ class ForgeMiddleware:
             capture.status = capture.status or 500  # a forge bug: still logged, then re-raised
             raise
         finally:
-            self._record(scope, bytes(request_body), capture, fault)
+            self._record(scope, bytes(request_body), capture, fault, arrival)
 
     async def _fail(self, fault: Fault, scope: Scope, receive: Receive, capture: _Capture) -> None:
         token = ""
@@ -133,7 +134,12 @@ class ForgeMiddleware:
         await JSONResponse(body, status_code=status, headers=headers)(scope, receive, capture.send)
 
     def _record(
-        self, scope: Scope, request_body: bytes, capture: _Capture, fault: Fault | None
+        self,
+        scope: Scope,
+        request_body: bytes,
+        capture: _Capture,
+        fault: Fault | None,
+        arrival: int,
     ) -> None:
         from bot.simforge.forge import RecordedRequest
 
@@ -148,5 +154,6 @@ class ForgeMiddleware:
             response_json=_json(bytes(capture.body)),
             response_headers=capture.headers,
             fault=fault is not None,
+            arrival=arrival,
         )
         self.forge.record(entry)
