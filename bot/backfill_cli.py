@@ -134,7 +134,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 1 if stats.failed else 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("backfill", help="import an organization's issue and pull request history")
     p.add_argument("--org", required=True)
     p.add_argument("--since", help="only items updated since this date (e.g. 2024-01-31)")

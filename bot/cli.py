@@ -141,10 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Feature modules add their sub-commands here (remind, digest, backfill, worker, demo).
-EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
+EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
-def _digest_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _digest_commands(sub: argparse._SubParsersAction) -> None:
     from bot.digest.cli import register
 
     register(sub)

@@ -68,7 +68,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="six simulated weeks of a city's repositories, end to end")
     demo.add_argument("--fast", action="store_true", help="no pauses (under a minute)")
     demo.add_argument("--no-serve", action="store_true", help="exit after the summary")

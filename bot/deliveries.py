@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.storage.models import Delivery, DeliveryStatus, HandlerRun
 
@@ -22,20 +22,20 @@ S = DeliveryStatus
 LEASE = timedelta(minutes=10)
 
 
-def _ready(now: datetime):  # type: ignore[no-untyped-def]
+def _ready(now: datetime) -> ColumnElement[bool]:
     d = Delivery
     earlier = aliased(Delivery)
     blocked = exists().where(
         and_(
-            earlier.repo_full_name == d.repo_full_name,
-            earlier.item_number == d.item_number,
-            earlier.seq < d.seq,
-            earlier.status.in_([S.RECEIVED, S.FAILED, S.PROCESSING]),  # type: ignore[attr-defined]
+            col(earlier.repo_full_name) == d.repo_full_name,
+            col(earlier.item_number) == d.item_number,
+            col(earlier.seq) < d.seq,
+            col(earlier.status).in_([S.RECEIVED, S.FAILED, S.PROCESSING]),
         )
     )
     return and_(
-        d.status.in_(S.PENDING),  # type: ignore[attr-defined]
-        or_(d.next_attempt_at.is_(None), d.next_attempt_at <= now),  # type: ignore[union-attr]
+        col(d.status).in_(S.PENDING),
+        or_(col(d.next_attempt_at).is_(None), col(d.next_attempt_at) <= now),
         ~blocked,
     )
 
@@ -45,13 +45,13 @@ def claim_next(engine: Engine, now: datetime) -> Delivery | None:
     with Session(engine, expire_on_commit=False) as s:
         for _ in range(5):
             guid = s.execute(
-                select(Delivery.guid).where(_ready(now)).order_by(Delivery.seq).limit(1)  # type: ignore[arg-type]
+                select(col(Delivery.guid)).where(_ready(now)).order_by(col(Delivery.seq)).limit(1)
             ).scalar()
             if guid is None:
                 return None
-            claimed = s.execute(
+            claimed = s.exec(
                 update(Delivery)
-                .where(Delivery.guid == guid, Delivery.status.in_(S.PENDING))  # type: ignore[attr-defined]
+                .where(col(Delivery.guid) == guid, col(Delivery.status).in_(S.PENDING))
                 .values(status=S.PROCESSING, locked_at=now, attempts=Delivery.attempts + 1)
             ).rowcount
             s.commit()
@@ -63,13 +63,16 @@ def claim_next(engine: Engine, now: datetime) -> Delivery | None:
 def claim(engine: Engine, guid: str, now: datetime) -> Delivery | None:
     """Take one named delivery (queue-engine mode), or None when it is not pending."""
     with Session(engine, expire_on_commit=False) as s:
-        claimed = s.execute(
+        claimed = s.exec(
             update(Delivery)
             .where(
-                Delivery.guid == guid,
+                col(Delivery.guid) == guid,
                 or_(
-                    Delivery.status.in_(S.PENDING),  # type: ignore[attr-defined]
-                    and_(Delivery.status == S.PROCESSING, Delivery.locked_at < now - LEASE),  # type: ignore[operator]
+                    col(Delivery.status).in_(S.PENDING),
+                    and_(
+                        col(Delivery.status) == S.PROCESSING,
+                        col(Delivery.locked_at) < now - LEASE,
+                    ),
                 ),
             )
             .values(status=S.PROCESSING, locked_at=now, attempts=Delivery.attempts + 1)
@@ -82,7 +85,7 @@ def finish(engine: Engine, guid: str, now: datetime, *, ignored: bool = False) -
     with Session(engine) as s:
         s.execute(
             update(Delivery)
-            .where(Delivery.guid == guid)
+            .where(col(Delivery.guid) == guid)
             .values(
                 status=S.IGNORED if ignored else S.DONE,
                 processed_at=now,
@@ -118,20 +121,20 @@ def fail(
 
 def release_stale(engine: Engine, now: datetime, *, everything: bool = False) -> int:
     """Put deliveries a stopped process was working on back in the queue."""
-    cond = Delivery.status == S.PROCESSING
+    cond: ColumnElement[bool] = col(Delivery.status) == S.PROCESSING
     if not everything:
-        cond = and_(cond, Delivery.locked_at < now - LEASE)  # type: ignore[assignment,operator]
+        cond = and_(cond, col(Delivery.locked_at) < now - LEASE)
     with Session(engine) as s:
-        n = s.execute(
-            update(Delivery).where(cond).values(status=S.RECEIVED, locked_at=None)
-        ).rowcount
+        n = s.exec(update(Delivery).where(cond).values(status=S.RECEIVED, locked_at=None)).rowcount
         s.commit()
         return n
 
 
 def handler_done(engine: Engine, guid: str) -> set[str]:
     with Session(engine) as s:
-        rows = s.execute(select(HandlerRun.handler).where(HandlerRun.delivery_guid == guid))
+        rows = s.execute(
+            select(col(HandlerRun.handler)).where(col(HandlerRun.delivery_guid) == guid)
+        )
         return {r[0] for r in rows}
 
 
@@ -151,11 +154,13 @@ class QueueStats:
 
 def stats(engine: Engine, now: datetime) -> QueueStats:
     with Session(engine) as s:
-        rows = s.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
+        rows = s.execute(
+            select(col(Delivery.status), func.count()).group_by(col(Delivery.status))
+        ).all()
         by_status = {status: int(n) for status, n in rows}
         oldest = s.execute(
-            select(func.min(Delivery.received_at)).where(
-                Delivery.status.in_([S.RECEIVED, S.FAILED, S.PROCESSING])  # type: ignore[attr-defined]
+            select(func.min(col(Delivery.received_at))).where(
+                col(Delivery.status).in_([S.RECEIVED, S.FAILED, S.PROCESSING])
             )
         ).scalar()
     depth = sum(by_status.get(k, 0) for k in (S.RECEIVED, S.FAILED, S.PROCESSING))
@@ -173,6 +178,6 @@ def recent(engine: Engine, limit: int = 50, status: str | None = None) -> list[D
     with Session(engine) as s:
         q = select(Delivery)
         if status:
-            q = q.where(Delivery.status == status)
-        q = q.order_by(Delivery.seq.desc()).limit(limit)  # type: ignore[union-attr]
+            q = q.where(col(Delivery.status) == status)
+        q = q.order_by(col(Delivery.seq).desc()).limit(limit)
         return list(s.scalars(q).all())

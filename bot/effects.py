@@ -84,7 +84,7 @@ class Executor:
                 done.append(f"(dry-run) {desc}")
                 continue
             if isinstance(action, SendEmail):
-                # Mail cannot be taken back: claim first, so a crash loses it rather than repeats it.
+                # Mail cannot be taken back: claim first; a crash loses it, never repeats it.
                 if once and not self._claim(once, desc):
                     continue
                 await self._perform(action)

@@ -1,4 +1,5 @@
-"""Prometheus metrics. Counters live in-process; queue gauges are read from the database at scrape."""
+"""Prometheus metrics. Counters live in-process; queue gauges are read from the database
+at scrape."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.clock import Clock
 from bot.storage.models import AuthorClassCache
@@ -130,8 +130,8 @@ class Classifier:
         with Session(self.engine) as s:
             stmt = delete(AuthorClassCache)
             if login:
-                stmt = stmt.where(AuthorClassCache.login == login.lower())  # type: ignore[arg-type]
-            n = s.execute(stmt).rowcount
+                stmt = stmt.where(col(AuthorClassCache.login) == login.lower())
+            n = s.exec(stmt).rowcount
             s.commit()
             return int(n or 0)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import sla
 from bot.actions import (
@@ -65,9 +65,9 @@ class SweepResult:
 
 def _open_outside_items(s: Session, repo: str) -> list[Item]:
     q = select(Item).where(
-        Item.repo_full_name == repo,
-        Item.state == "open",
-        Item.author_class.in_(OUTSIDE_CLASSES),  # type: ignore[union-attr]
+        col(Item.repo_full_name) == repo,
+        col(Item.state) == "open",
+        col(Item.author_class).in_(OUTSIDE_CLASSES),
     )
     return list(s.scalars(q))
 
@@ -75,9 +75,9 @@ def _open_outside_items(s: Session, repo: str) -> list[Item]:
 def _entries(s: Session, repo: str) -> dict[int, list[TimelineEntry]]:
     q = (
         select(TimelineEntry)
-        .where(TimelineEntry.repo_full_name == repo)
-        .order_by(TimelineEntry.occurred_at)
-    )  # type: ignore[arg-type]
+        .where(col(TimelineEntry.repo_full_name) == repo)
+        .order_by(col(TimelineEntry.occurred_at))
+    )
     out: dict[int, list[TimelineEntry]] = defaultdict(list)
     for e in s.scalars(q):
         out[e.number].append(e)
@@ -85,15 +85,16 @@ def _entries(s: Session, repo: str) -> dict[int, list[TimelineEntry]]:
 
 
 def _done_keys(s: Session, prefix: str) -> dict[str, datetime]:
-    q = select(ActionLog.key, ActionLog.done_at).where(
-        ActionLog.key.startswith(prefix), ActionLog.dry_run.is_(False)
-    )  # type: ignore[attr-defined]
+    q = select(col(ActionLog.key), col(ActionLog.done_at)).where(
+        col(ActionLog.key).startswith(prefix), col(ActionLog.dry_run).is_(False)
+    )
     return {k: at for k, at in s.execute(q)}
 
 
 def mentions_on(s: Session, day: str) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
-    for key in s.scalars(select(ActionLog.key).where(ActionLog.key.startswith(f"mention:{day}:"))):  # type: ignore[attr-defined]
+    q = select(col(ActionLog.key)).where(col(ActionLog.key).startswith(f"mention:{day}:"))
+    for key in s.scalars(q):
         counts[key.split(":")[2]] += 1
     return counts
 
@@ -129,10 +130,10 @@ class Sweeper:
 
     def repositories(self, org: str | None) -> list[Repository]:
         with Session(self.engine) as s:
-            q = select(Repository).where(Repository.removed_at.is_(None))  # type: ignore[union-attr]
+            q = select(Repository).where(col(Repository.removed_at).is_(None))
             if org:
-                q = q.where(Repository.owner == org)
-            return list(s.scalars(q.order_by(Repository.full_name)))
+                q = q.where(col(Repository.owner) == org)
+            return list(s.scalars(q.order_by(col(Repository.full_name))))
 
     async def run(self, at: datetime, org: str | None = None) -> SweepResult:
         result = SweepResult()
@@ -439,7 +440,7 @@ class Sweeper:
         if not target:
             return
         with Session(self.engine) as s:
-            repo = s.scalars(select(Repository).where(Repository.full_name == target)).first()
+            repo = s.scalars(select(Repository).where(col(Repository.full_name) == target)).first()
         api = self.api_for(repo.installation_id if repo else None)
         if api is None:
             log.warning("ospo.repository %s is not installed; escalations only by mail", target)

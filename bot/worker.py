@@ -10,8 +10,8 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
@@ -20,6 +20,8 @@ from bot.clock import Clock
 from bot.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Builds the dispatcher inside the worker loop (where the HTTP connection pool lives) and
 # returns it with an async cleanup callback.
@@ -69,10 +71,10 @@ class EmbeddedWorker:
         if self._thread:
             self._thread.join(timeout=30)
 
-    def call(self, coro: Awaitable[Any], timeout: float | None = None) -> Any:
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run a coroutine on the worker loop from another thread (CLI, tests, scheduler)."""
         assert self._loop is not None
-        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
+        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
         return fut.result(timeout)
 
     def _thread_main(self) -> None:

@@ -4,7 +4,8 @@ A handler module exposes:
 - `NAME`: a short stable name (used in handler_runs, logs and metrics);
 - `EVENTS`: a set of (event, action) pairs; action `None` matches every action of that event;
 - `async def handle(event: Event, ctx: Context) -> None`: the I/O step. It gathers facts,
-  calls the module's pure step (payload + config + facts -> actions), then `await ctx.apply(actions)`.
+  calls the module's pure step (payload + config + facts -> actions), then
+  `await ctx.apply(actions)`.
 """
 
 from __future__ import annotations

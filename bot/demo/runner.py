@@ -13,7 +13,7 @@ from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.app import create_app
 from bot.clock import FrozenClock
@@ -66,10 +66,10 @@ def wait_idle(engine: Any, forge: Forge, worker: Any, timeout: float = 60.0) -> 
         forge.settle()
         with Session(engine) as s:
             busy = s.scalars(
-                select(Delivery.guid).where(
-                    Delivery.status.in_([DeliveryStatus.RECEIVED, DeliveryStatus.PROCESSING])
+                select(col(Delivery.guid)).where(
+                    col(Delivery.status).in_([DeliveryStatus.RECEIVED, DeliveryStatus.PROCESSING])
                 )
-            ).first()  # type: ignore[attr-defined]
+            ).first()
         quiet = quiet + 1 if busy is None else 0
         if quiet >= 2:
             return

@@ -51,7 +51,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "digest", help="print an org's weekly contributor-health digest (from the database)"
     )

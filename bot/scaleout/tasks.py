@@ -59,7 +59,7 @@ class Runtime:
 
 
 def runtime(context: JobContext) -> Runtime:
-    return context.additional_context["veilleur"]  # type: ignore[no-any-return]
+    return context.additional_context["veilleur"]
 
 
 class DeliveryRetry(Exception):

@@ -119,7 +119,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register_cli(sub: argparse._SubParsersAction) -> None:
     w = sub.add_parser(
         "worker", help="run queue workers (PostgreSQL scale-out; web: `serve --no-worker`)"
     )

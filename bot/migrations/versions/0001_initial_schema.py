@@ -8,9 +8,8 @@ Create Date: 2026-11-23 18:06:21.480831
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401
+import sqlmodel.sql.sqltypes  # the explicit submodule lets type checkers resolve sqlmodel.sql
 from alembic import op
-
 
 revision = "0001"
 down_revision = None
