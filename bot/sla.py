@@ -55,8 +55,10 @@ class SlaDefaults:
 
 def sla_setting(cfg: Any, name: str) -> Any:
     """`cfg.name` (or `cfg["name"]`, or `cfg.sla.name`), else the default."""
-    if cfg is not None and not isinstance(cfg, Mapping) and hasattr(cfg, "sla"):
-        cfg = cfg.sla
+    if cfg is not None and not isinstance(cfg, Mapping):
+        fields = getattr(type(cfg), "model_fields", None)  # pydantic: no failing getattr
+        if ("sla" in fields) if fields is not None else hasattr(cfg, "sla"):
+            cfg = cfg.sla
     value = cfg.get(name) if isinstance(cfg, Mapping) else getattr(cfg, name, None)
     return getattr(SlaDefaults, name) if value is None else value
 
@@ -200,12 +202,23 @@ def _team_response_ball(e: EntryLike, current: str | None) -> str | None:
     return AUTHOR if current == AUTHOR else None
 
 
-def _replay(item: ItemLike, entries: Iterable[EntryLike], bot_logins: Iterable[str]) -> _Tracker:
+def replay(
+    item: ItemLike,
+    entries: Iterable[EntryLike],
+    bot_logins: Iterable[str],
+    *,
+    in_order: bool = False,
+    balls: list[str | None] | None = None,
+) -> _Tracker:
+    """Fold the entries into a `_Tracker`. `in_order`: the entries are already sorted by
+    time, with aware UTC instants (the digest's). `balls` receives who holds the ball after
+    each entry, so one replay answers "who owed the next move" at every instant."""
     author = (item.author_login or "").lower()
     eligible = item.author_class in OUTSIDE_AUTHORS
     tr = _Tracker(_utc(item.created_at), eligible)
     bots = frozenset(b.lower() for b in bot_logins)
-    for e in sorted(entries, key=lambda x: _utc(x.occurred_at)):
+    ordered = entries if in_order else sorted(entries, key=lambda x: _utc(x.occurred_at))
+    for e in ordered:
         t, detail = _utc(e.occurred_at), e.detail or {}
         is_author = bool(author) and (e.actor_login or "").lower() == author
         is_bot = not is_author and _is_bot(e, bots)
@@ -236,6 +249,8 @@ def _replay(item: ItemLike, entries: Iterable[EntryLike], bot_logins: Iterable[s
                 tr.author_moved(t)
         elif e.kind == K.SNOOZED and trusted:
             tr.snooze(t, _parse_instant(detail.get("until")))
+        if balls is not None:
+            balls.append(tr.ball)
     return tr
 
 
@@ -265,7 +280,7 @@ def waiting_state(
 ) -> WaitingState:
     """The item's waiting state at `now`, from its timeline alone."""
     now = _utc(now)
-    tr = _replay(item, [e for e in entries if _utc(e.occurred_at) <= now], bot_logins)
+    tr = replay(item, [e for e in entries if _utc(e.occurred_at) <= now], bot_logins)
     snoozed_until = tr.snoozes[-1][1] if tr.snoozes and tr.snoozes[-1][1] > now else None
     if item.state != "open" or not tr.eligible or tr.ball is None:
         return WaitingState(None, None, None, 0.0, tr.first_response_at, snoozed_until, False)
@@ -408,7 +423,7 @@ def ball_holder(
     """Who owes the next move once `entries` (cut at the instant by the caller) are replayed:
     "maintainer", "author" or None, with `waiting_state`'s rules but without its clock
     arithmetic (cheap enough to ask at many instants)."""
-    tr = _replay(item, entries, bot_logins)
+    tr = replay(item, entries, bot_logins)
     if item.state != "open" or not tr.eligible:
         return None
     return tr.ball
@@ -425,7 +440,15 @@ def waiting_clock(
     """`waiting_state`'s (waiting_on, business_days_waiting, overdue), without the due and
     escalation instants: the digest asks it for thousands of items at once."""
     now = _utc(now)
-    tr = _replay(item, [e for e in entries if _utc(e.occurred_at) <= now], bot_logins)
+    tr = replay(item, [e for e in entries if _utc(e.occurred_at) <= now], bot_logins)
+    return clock_of(item, tr, now, calendar, sla)
+
+
+def clock_of(
+    item: ItemLike, tr: _Tracker, now: datetime, calendar: BusinessCalendar, sla: Any = None
+) -> tuple[str | None, float, bool]:
+    """`waiting_clock` from a replay already done (of the entries up to `now`)."""
+    now = _utc(now)
     if item.state != "open" or not tr.eligible or tr.ball is None:
         return None, 0.0, False
     if tr.ball == AUTHOR:

@@ -25,6 +25,7 @@ from bot.digest.metrics import (
     Affiliation,
     EntryRecord,
     ItemRecord,
+    Rules,
     Track,
     elephant_factor,
     first_response,
@@ -98,6 +99,27 @@ def test_waiting_clock_agrees_with_waiting_state(entries: list[EntryRecord], hou
     assert clock == (state.waiting_on, state.business_days_waiting, state.overdue)
     holder = sla.ball_holder(item, [e for e in entries if e.occurred_at <= now], ("bot[bot]",))
     assert holder == state.waiting_on
+
+
+@settings(max_examples=200, deadline=None)
+@given(timelines(), st.lists(st.integers(0, 60 * 24), min_size=1, max_size=6))
+def test_one_replay_per_track_answers_every_instant(
+    entries: list[EntryRecord], offsets: list[int]
+) -> None:
+    """`Track` replays its timeline once and reads the answers at each instant off it; they
+    are the answers of a replay cut at each instant."""
+    item = ItemRecord("o/r", 1, "issue", "t", "alice", "external", paris(2026, 3, 2, 10))
+    rules = Rules(BASE, None, 2.0)
+    instants = sorted({paris(2026, 3, 2, 10) + timedelta(hours=h) for h in offsets})
+    end = instants[-1]
+    upto_end = [e for e in entries if e.occurred_at <= end]
+    track = Track(item, list(upto_end), frozenset({"bot[bot]"}), rules=rules)
+    for at in instants:
+        cut = [e for e in upto_end if e.occurred_at <= at]
+        state = sla.waiting_state(track.as_of(at), cut, at, SLOW, ("bot[bot]",))
+        assert track.waiting_at(at) == (state.waiting_on == sla.MAINTAINER)
+    expected = sla.waiting_clock(track.as_of(end), upto_end, end, SLOW, ("bot[bot]",))
+    assert track.clock_at(end, rules) == expected
 
 
 def test_state_is_rebuilt_from_the_record_at_each_instant() -> None:

@@ -13,6 +13,7 @@ Everything else is computed in Python in one pass over those rows (`bot.digest.a
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -239,6 +240,20 @@ def load_last_responses(
 
 
 @contextmanager
+def collector_paused() -> Iterator[None]:
+    """The digest builds a few hundred thousand small objects that all live until it ends;
+    the cyclic collector would walk them again and again (a third of the run) and free
+    nothing. Paused for the computation only."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@contextmanager
 def _timed(timings: dict[str, float] | None, name: str) -> Iterator[None]:
     started = time.perf_counter()
     yield
@@ -278,6 +293,21 @@ def compute_digest(
     valid configs stored in the record. `repos`: compute over these repositories only (a
     partial view; "new" contributors and organisations are then judged within them too).
     `timings` (optional) receives the seconds spent per phase."""
+    with collector_paused():
+        return _compute(engine, org, week, now, configs, bot_logins, repos, url_base, timings)
+
+
+def _compute(
+    engine: Engine,
+    org: str,
+    week: str | None,
+    now: datetime | None,
+    configs: ConfigSource,
+    bot_logins: Iterable[str],
+    repos: Sequence[str] | None,
+    url_base: str | None,
+    timings: dict[str, float] | None,
+) -> Digest:
     now = (now or datetime.now(UTC)).astimezone(UTC)
     with _timed(timings, "configs"):
         stored = None if isinstance(configs, VeilleurConfig) else stored_configs(engine, org)
@@ -289,25 +319,17 @@ def compute_digest(
     window = min(weeks[0][1], end - timedelta(days=INACTIVE_DAYS))
     bots = frozenset(b.lower() for b in bot_logins if b)
     affiliation = cfgs.affiliation()
-    where = _item_filter(org, start, end, window, repos)
+    tracks = build_tracks(engine, org, weeks, window, repos, bots, cfgs, timings)
     with engine.connect() as conn:
-        with _timed(timings, "items"):
-            items = load_items(conn, where)
-        with _timed(timings, "entries"):
-            entries = load_entries(conn, where, end)
         with _timed(timings, "aggregates"):
+            names = load_repositories(conn, org, repos)
             authors = [
-                i.author_login for i in items if i.group == "outside" and i.created_at >= start
+                tr.item.author_login
+                for tr in tracks
+                if tr.item.group == "outside" and tr.item.created_at >= start
             ]
             first_seen = load_first_seen(conn, org, authors, repos)
             earlier = load_earlier_organisations(conn, org, start, affiliation, repos)
-            names = load_repositories(conn, org, repos)
-        with _timed(timings, "tracks"):
-            tracks = [
-                Track(i, entries.get((i.repo, i.number), []), bots, rules=cfgs.rules(i.repo))
-                for i in items
-            ]
-        with _timed(timings, "aggregates"):
             quiet = _quiet_repositories(tracks, names, end)
             older = load_last_responses(conn, org, quiet, end) if quiet else {}
     with _timed(timings, "metrics"):
@@ -328,6 +350,31 @@ def compute_digest(
         )
     result.start, result.end = local_weeks[-1][1], local_weeks[-1][2]  # shown in local time
     return result
+
+
+def build_tracks(
+    engine: Engine,
+    org: str,
+    weeks: Sequence[Week],
+    window: datetime,
+    repos: Sequence[str] | None,
+    bots: frozenset[str],
+    cfgs: OrgConfigs,
+    timings: dict[str, float] | None = None,
+) -> list[Track]:
+    """The tracks of the items that can matter (of `repos` only, if given)."""
+    start, end = weeks[-1][1], weeks[-1][2]
+    where = _item_filter(org, start, end, window, repos)
+    with engine.connect() as conn:
+        with _timed(timings, "items"):
+            items = load_items(conn, where)
+        with _timed(timings, "entries"):
+            entries = load_entries(conn, where, end)
+    with _timed(timings, "tracks"):
+        return [
+            Track(i, entries.get((i.repo, i.number), []), bots, rules=cfgs.rules(i.repo))
+            for i in items
+        ]
 
 
 def _quiet_repositories(tracks: Sequence[Track], names: Sequence[str], end: datetime) -> list[str]:

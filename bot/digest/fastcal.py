@@ -30,6 +30,9 @@ class PrefixCalendar(BusinessCalendar):
         super().__init__(*args, **kwargs)
         self._tables: dict[int, tuple[list[int], list[int]]] = {}
         self._spans: dict[tuple[datetime, datetime], Fraction] = {}
+        self._positions: dict[datetime, tuple[int, int, int]] = {}
+        self._origin: int | None = None
+        self._offsets: dict[int, int] = {}
         self._bounds: dict[date, tuple[datetime, datetime]] = {}
         self._windows: dict[date, tuple[datetime, datetime]] = {}
 
@@ -95,28 +98,54 @@ class PrefixCalendar(BusinessCalendar):
         return (overlap // _US if overlap > timedelta(0) else 0), length
 
     def business_time_between(self, start: datetime, end: datetime) -> Fraction:
+        """The base class's sum per local day, as the difference of two positions: business
+        days before each instant's local day, plus the elapsed part of that day if it is a
+        business day (the days in between count 1 each, as in the sum)."""
         if start.tzinfo is None or end.tzinfo is None:
             return super().business_time_between(start, end)  # raises the base class's error
-        s, e = start.astimezone(UTC), end.astimezone(UTC)
-        cached = self._spans.get((s, e))
+        if end <= start:
+            return Fraction(0)
+        key = (start, end)  # aware datetimes hash and compare as instants
+        cached = self._spans.get(key)
         if cached is not None:
             return cached
-        first, last = self._local_date(s), self._local_date(e)
-        if e <= s or (last - first).days < _SHORT_DAYS:
-            result = super().business_time_between(s, e)
+        days_s, part_s, len_s = self._position(start)
+        days_e, part_e, len_e = self._position(end)
+        if len_s == len_e:  # one exact fraction instead of three
+            result = Fraction((days_e - days_s) * len_s + part_e - part_s, len_s)
         else:
-            whole, _ = self._whole_days(first + timedelta(days=1), last)
-            (head, head_len), (tail, tail_len) = (
-                self._day_part(first, s, e),
-                self._day_part(last, s, e),
-            )
-            if head_len == tail_len:  # one exact fraction instead of three
-                result = Fraction(head + tail + whole * head_len, head_len)
-            else:
-                result = Fraction(head, head_len) + whole + Fraction(tail, tail_len)
+            result = days_e - days_s + Fraction(part_e, len_e) - Fraction(part_s, len_s)
         if len(self._spans) < _SPAN_CACHE:
-            self._spans[(s, e)] = result
+            self._spans[key] = result
         return result
+
+    def _position(self, t: datetime) -> tuple[int, int, int]:
+        """(business days before t's local day, micros of that day elapsed at t if it is a
+        business day else 0, the day's length in micros), days counted from `_origin`."""
+        found = self._positions.get(t)
+        if found is not None:
+            return found
+        day = self._local_date(t)
+        lo, hi = self._day_bounds(day)
+        length = (hi - lo) // _US
+        before = self._days_before(day)
+        part = (t - lo) // _US if self.is_business_day(day) else 0
+        found = (before, part, length)
+        if len(self._positions) < _SPAN_CACHE:
+            self._positions[t] = found
+        return found
+
+    def _days_before(self, day: date) -> int:
+        """Business days from 1 January of `_origin` (the earliest year asked) to `day`."""
+        if self._origin is None or day.year < self._origin:
+            self._origin, self._offsets = day.year, {}
+            self._positions.clear()  # their counts start from the old origin
+        offset = self._offsets.get(day.year)
+        if offset is None:
+            offset = sum(self._year_tables(y)[0][-1] for y in range(self._origin, day.year))
+            self._offsets[day.year] = offset
+        count, _ = self._year_tables(day.year)
+        return offset + count[day.timetuple().tm_yday - 1]
 
     def _nth_business_day(self, first: date, k: int) -> date | None:
         """The k-th (1-based) business day on or after `first`."""

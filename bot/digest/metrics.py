@@ -179,8 +179,11 @@ class Track:
     # (waiting_on, business days waiting, overdue) at the last instant given to
     # `waiting_ranges` (set there when `rules` is known)
     final_state: tuple[str | None, float, bool] | None = None
-    _holders: dict[int, str | None] = field(default_factory=dict)
     _ttfr: dict[int, float | None] = field(default_factory=dict)
+    # One replay of all the entries (`_fold`): who held the ball after each of them, and the
+    # replay's end state for the clock at the period end.
+    _balls: list[str | None] | None = None
+    _final: Any = None
 
     def __post_init__(self) -> None:
         """One pass over the entries: instants, state changes, merge, first and last
@@ -232,9 +235,14 @@ class Track:
         n = bisect_right(self.times, at)
         if n == 0:
             return True  # an outside item nobody has touched yet
-        if n not in self._holders:
-            self._holders[n] = sla.ball_holder(self.as_of(at), self.entries[:n], self.bots)
-        return self._holders[n] == sla.MAINTAINER
+        balls = self._balls if self._balls is not None else self._fold()
+        return balls[n - 1] == sla.MAINTAINER  # `sla.ball_holder` of the first n entries
+
+    def _fold(self) -> list[str | None]:
+        balls: list[str | None] = []
+        self._final = sla.replay(self.item, self.entries, self.bots, in_order=True, balls=balls)
+        self._balls = balls
+        return balls
 
     def waiting_ranges(self, instants: Sequence[datetime]) -> list[tuple[int, int]]:
         """Index ranges [k0, k1) of the sorted `instants` at which the item waits for a
@@ -265,6 +273,10 @@ class Track:
         """(waiting_on, business days waiting, overdue) at `at`, as `bot.sla.waiting_state`
         says from the entries up to `at`."""
         n = bisect_right(self.times, at)
+        if n == len(self.entries):  # the usual case: entries are read up to the period end
+            if self._balls is None:
+                self._fold()
+            return sla.clock_of(self.as_of(at), self._final, at, rules.calendar, rules.sla)
         return sla.waiting_clock(
             self.as_of(at), self.entries[:n], at, rules.calendar, self.bots, rules.sla
         )
