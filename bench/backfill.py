@@ -1,6 +1,6 @@
 """History import benchmark: requests per 1,000 items and items/s against the simulated forge.
 
-    /work/venv/bin/python bench/backfill.py [--repos 5] [--items 400] [--comments 3]
+    .venv/bin/python bench/backfill.py [--repos 5] [--items 400] [--comments 3]
                                             [--db sqlite|postgres] [--progress]
 
 Seeds an organization (a maintainer team, a partner organization, `.github/veilleur.yml`)

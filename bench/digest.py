@@ -1,6 +1,6 @@
 """Digest benchmark: one year of history for 500 repositories, then `compute_digest` timed.
 
-    /work/venv/bin/python bench/digest.py [--db sqlite|postgres|both] [--items 200000]
+    .venv/bin/python bench/digest.py [--db sqlite|postgres|both] [--items 200000]
                                           [--repos 500] [--orgs 1] [--runs 3] [--keep]
                                           [--url DATABASE_URL] [--proposed-indexes]
 
@@ -8,7 +8,7 @@ The record is generated straight into a migrated database (SQLAlchemy core execu
 deterministic seed): ~10 timeline entries per item (comments, reviews, pushes, labels,
 closes, merges, snoozes, slash commands), outside and inside authors, partners, companies,
 bots, stored configs. PostgreSQL gets a dedicated schema, dropped afterwards unless --keep.
-Target: one org's digest in under 5 s. Results: a table, bench/results/digest-<db>.json
+Target: one org's digest in under 5 s. Results: a table, bench/results/digest-<db>[-<N>orgs].json
 (wall and CPU seconds, and the load average: the machine may be shared). `--url` times a
 database generated earlier (--keep); `--proposed-indexes` adds the index suggested for
 `items` first.
@@ -303,7 +303,8 @@ def report(
         "proposed_indexes": args.proposed_indexes, **timing, "target_seconds": 5.0,
         "python": platform.python_version(), "cpus": os.cpu_count(),
     }  # fmt: skip
-    out = HERE / "results" / f"digest-{db}.json"
+    suffix = f"-{args.orgs}orgs" if args.orgs > 1 else ""
+    out = HERE / "results" / f"digest-{db}{suffix}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     return result

@@ -1,6 +1,6 @@
 """Intake benchmark: Veilleur's `POST /webhooks/github` against a bare endpoint, driven by wrk.
 
-    /work/venv/bin/python bench/intake.py [--duration 15] [--connections 32] [--threads 2]
+    .venv/bin/python bench/intake.py [--duration 15] [--connections 32] [--threads 2]
                                           [--db sqlite|postgres] [--workers 1]
 
 Servers are uvicorn subprocesses on 127.0.0.1 with the same settings: the real app

@@ -1,6 +1,6 @@
 """Scale benchmark: end-to-end deliveries per second, webhook received -> every GitHub call done.
 
-    /work/venv/bin/python bench/scale.py [--deliveries 5000] [--levels sqlite,pg1,pg2,pg4]
+    .venv/bin/python bench/scale.py [--deliveries 5000] [--levels sqlite,pg1,pg2,pg4]
 
 Each level gets a fresh simulated forge (in this process, over HTTP, answering at once) and a
 fresh database, then the same load (`tests.scaleout_support.build_load`: issues opened by a
