@@ -136,3 +136,13 @@ async def test_orphans_and_periodic_jobs_once_per_period(pg_url: str) -> None:
             await tick.func(SimpleNamespace(additional_context={"veilleur": rt}), timestamp=stamp)
         assert ran == [1]
     engine.dispose()
+
+
+def test_the_stalled_job_reclaim_holds_no_lock_a_dead_worker_could_keep() -> None:
+    """A reclaim job running on a worker that is SIGKILLed stays "doing"; with a job lock it
+    would block every later reclaim, and so the dead worker's deliveries, for good."""
+    app = make_app("postgresql+psycopg://u@127.0.0.1:5432/test")  # never opened
+    register(app, [], "* * * * * */15")
+    reclaim = app.tasks["veilleur.queue.reclaim-stalled"]
+    assert reclaim.lock is None
+    assert reclaim.queueing_lock == "veilleur.queue.reclaim-stalled"  # never piles up

@@ -35,6 +35,20 @@ RECEIVED = "veilleur_deliveries_received_total"
 WORKER = "--concurrency 4 --heartbeat 1 --stalled-after 4 --reclaim-every 2".split()
 
 
+def diagnose(url: str, expected: int) -> str:
+    """What is left when the deliveries do not all get done: counts, then each one not done
+    with its job's state."""
+    left = q(
+        url,
+        "SELECT d.guid, d.status, d.attempts, d.next_attempt_at, d.last_error, "
+        "array_agg(j.status::text || ':' || coalesce(j.worker_id::text, '-')) "
+        "FROM deliveries d LEFT JOIN procrastinate_jobs j ON j.args->>'guid' = d.guid "
+        "WHERE d.status <> 'done' GROUP BY 1, 2, 3, 4, 5 LIMIT 20",
+    )
+    workers = q(url, "SELECT id, last_heartbeat FROM procrastinate_workers")
+    return f"expected {expected}, {status_counts(url)}; not done: {left}; workers: {workers}"
+
+
 def scrape(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     return {
         (s.name, frozenset(s.labels.items())): s.value
@@ -114,7 +128,10 @@ def test_5000_webhooks_two_replicas_four_workers_one_killed(
         st = status_counts(url)
         return st.get("done", 0) == load.guids == sum(st.values())
 
-    wait_until(all_done, 150, "not all deliveries done", procs)
+    try:
+        wait_until(all_done, 150, "not all deliveries done", procs)
+    except TimeoutError as exc:
+        raise TimeoutError(f"{exc}: {diagnose(url, load.guids)}") from None
     elapsed = time.monotonic() - started
 
     stuck = "SELECT id FROM procrastinate_jobs WHERE status = 'doing' AND worker_id = %s"

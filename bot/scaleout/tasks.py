@@ -273,11 +273,14 @@ def register(app: App, jobs: list[tuple[str, Any, dict[str, Any]]], reclaim_cron
 
     reclaim_name, orphans_name = "veilleur.queue.reclaim-stalled", "veilleur.queue.enqueue-orphans"
 
+    # No `lock` here, only a queueing lock: a reclaim job running on a worker that dies would
+    # keep its lock while "doing", and no later reclaim could run to free it (nor anything
+    # else the dead worker held). Two reclaims at once are harmless: releasing a delivery is
+    # a conditional update, and a job retried twice fails the second time, which is ignored.
     @app.periodic(cron=reclaim_cron, periodic_id="reclaim")
     @app.task(
         name=reclaim_name,
         queue=QUEUE_PERIODIC,
-        lock=reclaim_name,
         queueing_lock=reclaim_name,
         pass_context=True,
     )
