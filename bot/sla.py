@@ -211,8 +211,9 @@ def replay(
     balls: list[str | None] | None = None,
 ) -> _Tracker:
     """Fold the entries into a `_Tracker`. `in_order`: the entries are already sorted by
-    time, with aware UTC instants (the digest's). `balls` receives who holds the ball after
-    each entry, so one replay answers "who owed the next move" at every instant."""
+    time (the digest's tracks), so they are not sorted again. `balls` receives who holds
+    the ball after each entry, so one replay answers "who owed the next move" at every
+    instant."""
     author = (item.author_login or "").lower()
     eligible = item.author_class in OUTSIDE_AUTHORS
     tr = _Tracker(_utc(item.created_at), eligible)

@@ -319,8 +319,8 @@ def _compute(
     window = min(weeks[0][1], end - timedelta(days=INACTIVE_DAYS))
     bots = frozenset(b.lower() for b in bot_logins if b)
     affiliation = cfgs.affiliation()
-    tracks = build_tracks(engine, org, weeks, window, repos, bots, cfgs, timings)
     with engine.connect() as conn:
+        tracks = build_tracks(conn, org, weeks, window, repos, bots, cfgs, timings)
         with _timed(timings, "aggregates"):
             names = load_repositories(conn, org, repos)
             authors = [
@@ -353,7 +353,7 @@ def _compute(
 
 
 def build_tracks(
-    engine: Engine,
+    conn: Connection,
     org: str,
     weeks: Sequence[Week],
     window: datetime,
@@ -365,11 +365,10 @@ def build_tracks(
     """The tracks of the items that can matter (of `repos` only, if given)."""
     start, end = weeks[-1][1], weeks[-1][2]
     where = _item_filter(org, start, end, window, repos)
-    with engine.connect() as conn:
-        with _timed(timings, "items"):
-            items = load_items(conn, where)
-        with _timed(timings, "entries"):
-            entries = load_entries(conn, where, end)
+    with _timed(timings, "items"):
+        items = load_items(conn, where)
+    with _timed(timings, "entries"):
+        entries = load_entries(conn, where, end)
     with _timed(timings, "tracks"):
         return [
             Track(i, entries.get((i.repo, i.number), []), bots, rules=cfgs.rules(i.repo))

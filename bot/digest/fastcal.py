@@ -18,7 +18,7 @@ from typing import Any
 from bot.calendar import BusinessCalendar
 
 _US = timedelta(microseconds=1)
-_SHORT_DAYS = 3  # spans over fewer local days than this go to the base class
+_SHORT_DAYS = 3  # working hours: spans over fewer local days go to the base class
 _SEARCH_LIMIT_YEARS = 50
 _SPAN_CACHE = 200_000  # spans remembered (waiting_state asks the same span up to 3 times)
 
@@ -86,16 +86,6 @@ class PrefixCalendar(BusinessCalendar):
             micros += us[last] - us[offset]
             day = upto
         return days, micros
-
-    def _day_part(self, day: date, s: datetime, e: datetime) -> tuple[int, int]:
-        """The base class's term for one local day, overlap of [s, e) / the day's length, as
-        (overlap, length) in microseconds."""
-        lo, hi = self._day_bounds(day)
-        length = (hi - lo) // _US
-        if not self.is_business_day(day):
-            return 0, length
-        overlap = min(hi, e) - max(lo, s)
-        return (overlap // _US if overlap > timedelta(0) else 0), length
 
     def business_time_between(self, start: datetime, end: datetime) -> Fraction:
         """The base class's sum per local day, as the difference of two positions: business

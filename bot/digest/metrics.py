@@ -235,14 +235,15 @@ class Track:
         n = bisect_right(self.times, at)
         if n == 0:
             return True  # an outside item nobody has touched yet
-        balls = self._balls if self._balls is not None else self._fold()
-        return balls[n - 1] == sla.MAINTAINER  # `sla.ball_holder` of the first n entries
+        return self._fold()[n - 1] == sla.MAINTAINER  # `sla.ball_holder` of the first n entries
 
     def _fold(self) -> list[str | None]:
-        balls: list[str | None] = []
-        self._final = sla.replay(self.item, self.entries, self.bots, in_order=True, balls=balls)
-        self._balls = balls
-        return balls
+        """Replay the entries once (then kept): who held the ball after each one."""
+        if self._balls is None:
+            balls: list[str | None] = []
+            self._final = sla.replay(self.item, self.entries, self.bots, in_order=True, balls=balls)
+            self._balls = balls
+        return self._balls
 
     def waiting_ranges(self, instants: Sequence[datetime]) -> list[tuple[int, int]]:
         """Index ranges [k0, k1) of the sorted `instants` at which the item waits for a
@@ -274,8 +275,7 @@ class Track:
         says from the entries up to `at`."""
         n = bisect_right(self.times, at)
         if n == len(self.entries):  # the usual case: entries are read up to the period end
-            if self._balls is None:
-                self._fold()
+            self._fold()
             return sla.clock_of(self.as_of(at), self._final, at, rules.calendar, rules.sla)
         return sla.waiting_clock(
             self.as_of(at), self.entries[:n], at, rules.calendar, self.bots, rules.sla
