@@ -24,6 +24,7 @@ from bot.github import GitHubAPI
 from bot.logs import delivery_context
 from bot.registry import Handler, build, handlers_for
 from bot.settings import Settings
+from bot.storage import payloads
 from bot.storage.models import Delivery
 from handlers.base import Context, Event, UserError
 
@@ -94,7 +95,7 @@ class Dispatcher:
                 metrics.DELIVERY_LATENCY.observe(max(waited, 0.0))
 
     async def process(self, delivery: Delivery) -> None:
-        payload = orjson.loads(delivery.payload)
+        payload = orjson.loads(payloads.unpack(delivery.payload))
         event = Event(
             name=delivery.event,
             action=delivery.action,

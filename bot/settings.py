@@ -45,7 +45,11 @@ class Settings(BaseSettings):
     github_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one API call.")
     config_cache_seconds: int = Field(300, ge=0, description="TTL of repository config.")
     membership_cache_seconds: int = Field(3600, ge=0, description="TTL of author classes.")
-    web_workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes.")
+    intake_writer: Literal["auto", "process", "thread"] = Field(
+        "auto",
+        description="Who commits webhooks: a writer process (auto: with a SQLite file) or a "
+        "thread of the web process (auto: PostgreSQL).",
+    )
     smtp_host: str | None = Field(None, description="SMTP server for OSPO mail.")
     smtp_port: int = Field(25, ge=1, le=65535)
     smtp_username: str | None = None

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from bot.app import create_app
-from bot.intake import MAX_BODY_BYTES
+from bot.intake import MAX_BODY_BYTES, _read_body, _TooLarge, row_from_body, row_from_payload
+from bot.storage import payloads
 from bot.storage.db import make_engine
 from bot.storage.models import Delivery, DeliveryStatus
 from tests.conftest import SECRET, example_payloads, make_settings, sign, webhook_headers
@@ -24,9 +26,10 @@ def client_for(db_url: str, **overrides: object) -> TestClient:
     return TestClient(create_app(settings, run_worker=False))
 
 
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    with client_for(db_url) as c:
+@pytest.fixture(params=["process", "thread"])
+def client(db_url: str, request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    """Both writers: a process of its own (the default with SQLite) and a thread."""
+    with client_for(db_url, intake_writer=request.param) as c:
         yield c
 
 
@@ -61,14 +64,15 @@ def test_every_real_payload_is_stored(client: TestClient, db_url: str) -> None:
             continue
         assert status == 202, (event, path.name)
         inst = payload.get("installation")
-        expected[guid] = (event, payload.get("action"), inst.get("id") if inst else None)
+        expected[guid] = (event, payload.get("action"), inst.get("id") if inst else None, body)
     rows = {d.guid: d for d in stored(db_url)}
     assert set(rows) == set(expected)
-    for guid, (event, action, inst) in expected.items():
+    for guid, (event, action, inst, body) in expected.items():
         row = rows[guid]
         assert (row.event, row.action, row.installation_id) == (event, action, inst)
         assert row.status == DeliveryStatus.RECEIVED and row.received_at is not None
-        assert json.loads(row.payload)  # the payload is kept whole
+        assert row.payload[:4] == payloads.MAGIC  # stored compressed
+        assert payloads.unpack(row.payload) == body  # and kept whole, byte for byte
 
 
 @pytest.mark.parametrize(
@@ -125,7 +129,42 @@ def test_missing_headers_and_bad_json(client: TestClient, db_url: str) -> None:
     assert client.post("/webhooks/github", content=body, headers=no_guid).status_code == 400
     assert post(client, "issues", b"not json{")[0] == 400
     assert post(client, "issues", b"[1, 2]")[0] == 400
+    assert post(client, "issues", b"")[0] == 400
+    assert post(client, "issues", b'{"title": "\xff"}')[0] == 400  # not UTF-8
     assert stored(db_url) == []
+
+
+def test_only_post_is_routed(client: TestClient) -> None:
+    assert client.get("/webhooks/github").status_code == 405
+
+
+def test_row_fields_read_lazily_match_the_parsed_payload() -> None:
+    """The intake reads its few fields with simdjson without building the payload; the result
+    must be what reading the whole parsed payload gives, on every real example."""
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    for event, _stem, path in EXAMPLES:
+        body = path.read_bytes()
+        lazy = row_from_body("g", event, body, now)
+        parsed = row_from_payload("g", event, body, json.loads(body), now)
+        assert lazy == parsed, path
+    assert sum(1 for e, _, p in EXAMPLES if row_from_body("g", e, p.read_bytes(), now).item_number)
+    odd = b'{"action": 3, "installation": {"id": "12"}, "number": true, "repository": []}'
+    row = row_from_body("g", "issues", odd, now)
+    assert (row.action, row.installation_id, row.item_number, row.repo_full_name) == (None,) * 4
+
+
+async def test_a_body_over_the_limit_is_not_read_whole() -> None:
+    chunks = [{"type": "http.request", "body": b"x" * 1000, "more_body": True}] * 100
+    calls = 0
+
+    async def receive() -> dict[str, object]:
+        nonlocal calls
+        calls += 1
+        return chunks[calls - 1]
+
+    with pytest.raises(_TooLarge):
+        await _read_body(receive, 4500)
+    assert calls == 5
 
 
 def test_oversized_body_is_refused(sqlite_url: str) -> None:

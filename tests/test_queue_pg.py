@@ -14,7 +14,7 @@ from procrastinate.periodic import PeriodicDeferrer
 
 from bot.cli import main
 from bot.clock import SystemClock
-from bot.intake import DeliveryRow, DeliveryWriter
+from bot.intake_store import DeliveryRow, DeliveryWriter
 from bot.scaleout.queue import TASK_DELIVERY, conninfo, intake_hook, item_lock, make_app
 from bot.scaleout.tasks import (
     DeliveryBusy,

@@ -16,8 +16,10 @@ from bot import deliveries
 from bot.cli import main as cli_main
 from bot.clock import FrozenClock
 from bot.dispatch import Dispatcher
-from bot.intake import DeliveryWriter, row_from_payload
+from bot.intake import row_from_payload
+from bot.intake_store import DeliveryWriter
 from bot.registry import build
+from bot.storage import payloads
 from bot.storage.db import make_engine
 from bot.storage.models import Delivery, DeliveryStatus
 from handlers.base import Context, Event, UserError
@@ -190,3 +192,27 @@ def test_deliveries_command_shows_status(
     assert cli_main(["--database-url", migrated, "deliveries"]) == 0
     out = capsys.readouterr().out
     assert guid in out and "dead" in out and "RuntimeError: boom" in out
+
+
+async def test_compressed_and_legacy_raw_payloads_reach_handlers_alike(
+    engine: Any, migrated: str
+) -> None:
+    """Rows hold lz4 frames since the intake compresses; rows written before hold raw JSON."""
+    clock = FrozenClock(T0)
+    seen: list[dict[str, Any]] = []
+
+    class Capture(Recorder):
+        async def handle(self, event: Event, ctx: Context) -> None:
+            seen.append(event.payload)
+
+    payload = {"action": "opened", "issue": {"number": 7, "title": "Été"}}
+    (compressed,) = await store(engine, [payload])
+    legacy = str(uuid.uuid4())
+    with Session(engine) as s:
+        s.add(Delivery(guid=legacy, seq=2**62, event="issues", action="opened",
+                       received_at=T0, payload=orjson.dumps(payload)))  # fmt: skip
+        s.commit()
+    assert status(engine, compressed).payload[:4] == payloads.MAGIC
+    assert await drain(engine, dispatcher(migrated, engine, clock, Capture("cap")), clock) == 2
+    assert seen == [payload, payload]
+    assert status(engine, legacy).status == DeliveryStatus.DONE

@@ -22,7 +22,7 @@ from procrastinate import App, PsycopgConnector, SyncPsycopgConnector
 from procrastinate.jobs import Job
 from sqlalchemy.engine import Connection, make_url
 
-from bot.intake import DeliveryRow, InTransaction
+from bot.intake_store import DeliveryRow, InTransaction
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, wal_autocheckpoint: int | None = None) -> Engine:
+    """`wal_autocheckpoint`: WAL pages past which a commit copies the WAL back (SQLite's
+    default: 1,000); the intake writer raises it and checkpoints from another thread."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=False
@@ -28,6 +30,15 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+
+
+def sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL; None for PostgreSQL or an in-memory database."""
+    parsed = make_url(url)
+    db = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not db or db == ":memory:":
+        return None
+    return None if db.startswith("file::memory:") or "mode=memory" in url else db
 
 
 @contextmanager
