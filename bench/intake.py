@@ -224,6 +224,11 @@ def main() -> int:
                 "PYTHONPATH": str(ROOT),
             }
             data = write_data(tmp)
+            from bot.app import use_writer_process
+            from bot.settings import load_settings
+
+            server_settings = load_settings(database_url=url, webhook_secret=SECRET)
+            writer = "process" if use_writer_process(server_settings, None) else "thread"
             load = os.getloadavg()[0]
             bare, plain = run_one(
                 "bare", ["/webhooks/github", "/webhooks/github-plain"], args, env, tmp, data
@@ -241,7 +246,7 @@ def main() -> int:
     print(
         f"\n{args.duration}s per endpoint, {args.connections} connections, {args.threads} wrk "
         f"threads, {args.workers} uvicorn worker(s), {os.cpu_count()} CPUs, load average "
-        f"{load:.1f} before the run; {database}\n"
+        f"{load:.1f} before the run; {database}; intake writer: {writer}\n"
     )
     print("| endpoint | 202/s | p50 ms | p99 ms | max ms | non-2xx | stored / acked (202) |")
     print("|---|---:|---:|---:|---:|---:|---|")
@@ -277,6 +282,7 @@ def main() -> int:
                     **{k: v for k, v in vars(args).items() if k not in ("serve", "port")},
                     "cpus": os.cpu_count(),
                     "database": database,
+                    "intake_writer": writer,
                     "git": git,
                     "drain_s": DRAIN_SECONDS,
                     "load_average_before": load,

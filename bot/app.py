@@ -16,12 +16,13 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from starlette.types import ASGIApp
 
 from bot import deliveries, metrics
 from bot.clock import Clock, SystemClock
 from bot.dispatch import Dispatcher
 from bot.github import SharedTransport, app_login, make_app_client
-from bot.intake import build_router
+from bot.intake import build_router, webhook_first
 from bot.intake_process import ProcessWriter
 from bot.intake_store import DeliveryWriter, InTransaction
 from bot.settings import Settings, SettingsError
@@ -70,6 +71,13 @@ def make_dispatcher_factory(
 
 def settings_bot_login(settings: Settings) -> str | None:
     return getattr(settings, "bot_login", None) or None
+
+
+class VeilleurApp(FastAPI):
+    """FastAPI, with the webhook route served ahead of the middleware stack (webhook_first)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return webhook_first(super().build_middleware_stack())
 
 
 def use_writer_process(settings: Settings, in_transaction: InTransaction | None) -> bool:
@@ -166,7 +174,7 @@ def create_app(
             gc.unfreeze()  # an app stopped in a longer process (tests) can be freed
             engine.dispose()
 
-    app = FastAPI(title="Veilleur", version="0.1.0", lifespan=lifespan)
+    app = VeilleurApp(title="Veilleur", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.clock = clock
     app.state.secrets = settings.webhook_secrets()

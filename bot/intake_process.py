@@ -144,6 +144,18 @@ class _Link(asyncio.Protocol):
         self.transport: asyncio.WriteTransport | None = None
         self.closed = asyncio.get_running_loop().create_future()
         self._buf = bytearray()
+        self._outbox: list[bytes] = []
+
+    def send(self, parts: tuple[bytes, ...]) -> None:
+        """Queue a request: what one turn of the event loop queues goes out in one write."""
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._outbox.extend(parts)
+
+    def flush(self) -> None:
+        out, self._outbox = self._outbox, []
+        if out and self.transport is not None and not self.transport.is_closing():
+            self.transport.writelines(out)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.WriteTransport, transport)  # uvloop's is not a subclass
@@ -226,6 +238,7 @@ class ProcessWriter:
     async def stop(self) -> None:
         link, self._link = self._link, None
         if link and link.transport and not link.transport.is_closing():
+            link.flush()
             link.transport.write_eof()  # the writer answers what it holds, then exits
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(link.closed), 10)
@@ -242,8 +255,7 @@ class ProcessWriter:
         self._next_id += 1
         fut: asyncio.Future[str] = self._loop.create_future()
         link.waiting[self._next_id] = fut
-        assert link.transport is not None
-        link.transport.writelines(encode_request(self._next_id, row))
+        link.send(encode_request(self._next_id, row))
         return await fut
 
     async def _restart(self) -> _Link:

@@ -217,3 +217,14 @@ def test_health_ready_metrics(client: TestClient) -> None:
     assert "veilleur_deliveries_received_total" in text
     assert 'veilleur_deliveries{status="received"} 1.0' in text
     assert "veilleur_queue_depth 1.0" in text
+
+
+def test_webhooks_behind_a_path_prefix(sqlite_url: str) -> None:
+    """Served ahead of the middleware stack, the route still honours the ASGI root_path."""
+    settings = make_settings(sqlite_url)
+    with TestClient(create_app(settings, run_worker=False), root_path="/veilleur") as c:
+        body = b'{"action": "opened"}'
+        headers = webhook_headers("issues", body)
+        assert c.post("/webhooks/github", content=body, headers=headers).status_code == 202
+        assert c.get("/healthz").status_code == 200
+    assert len(stored(sqlite_url)) == 1
