@@ -26,6 +26,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -45,6 +46,7 @@ _READY = b"R"
 _URL_ENV = "VEILLEUR_INTAKE_WRITER_DATABASE_URL"
 _LOG_ENV = "VEILLEUR_INTAKE_WRITER_LOG"
 _CHUNK = 1 << 20
+RESTART_PAUSE_SECONDS = 1.0  # after a failed restart, requests get 503 at once for this long
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -204,6 +206,7 @@ class ProcessWriter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
         self._next_id = 0
+        self._no_restart_before = 0.0
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -261,12 +264,18 @@ class ProcessWriter:
     async def _restart(self) -> _Link:
         async with self._lock:
             if self._link is None or self._link.closed.done():
+                if time.monotonic() < self._no_restart_before:  # not one spawn per request
+                    raise WriterUnavailable("the intake writer process failed to restart")
                 log.error("the intake writer process exited; starting a new one")
                 if self._link and self._link.transport:
                     self._link.transport.close()
                 self._link = None
                 await asyncio.to_thread(self._reap)
-                await self.start()
+                try:
+                    await self.start()
+                except WriterUnavailable:
+                    self._no_restart_before = time.monotonic() + RESTART_PAUSE_SECONDS
+                    raise
             assert self._link is not None
             return self._link
 

@@ -169,3 +169,33 @@ async def test_the_writer_outlives_signals_meant_for_its_process_group(sqlite_ur
     process = writer.process
     await writer.stop()
     assert process.returncode == 0
+
+
+async def test_a_writer_that_cannot_restart_is_not_respawned_for_every_request(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "db").mkdir()
+    url = f"sqlite:///{tmp_path / 'db' / 'veilleur.db'}"
+    upgrade(url)
+    writer = ProcessWriter(url)
+    await writer.start()
+    assert writer.process is not None and writer._link is not None
+    writer.process.kill()
+    await asyncio.wait_for(writer._link.closed, 10)
+    (tmp_path / "db").rename(tmp_path / "moved")  # the database cannot be opened any more
+
+    def row() -> DeliveryRow:
+        return DeliveryRow(str(uuid.uuid4()), "issues", None, None, None, None, T0, b"{}")
+
+    with pytest.raises(WriterUnavailable, match="did not start"):
+        await writer.store(row())
+    spawns: list[object] = []
+    monkeypatch.setattr(writer, "_spawn", lambda: spawns.append(1))
+    with pytest.raises(WriterUnavailable, match="failed to restart"):
+        await writer.store(row())
+    assert spawns == []  # refused at once, no new process
+    monkeypatch.undo()
+    (tmp_path / "moved").rename(tmp_path / "db")
+    writer._no_restart_before = 0.0  # the pause is over
+    assert await writer.store(row()) == Stored.NEW
+    await writer.stop()
