@@ -115,16 +115,17 @@ def _answer(text: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
 
 
 class WebhookEndpoint:
-    """The route as a plain ASGI app. The busiest route of all reads its four headers and its
-    body straight from the ASGI messages: no Request or Response objects, no exception
-    wrapping (bench/README: the request path costs what it must, signature and JSON check).
-    A body over the limit is refused before it is read whole."""
+    """The route as a plain ASGI app: the busiest route of all reads its four headers and its
+    body straight from the ASGI messages, with no Request or Response objects to build, so
+    that its cost is mostly the signature and the JSON check (bench/README). A body over the
+    limit is refused before it is read whole."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         status, text = await self.handle(scope, receive)
         if status:
             body, headers = _answer(text)
-            await send({"type": "http.response.start", "status": status, "headers": headers})
+            start = {"type": "http.response.start", "status": status, "headers": list(headers)}
+            await send(start)
             await send({"type": "http.response.body", "body": body})
 
     async def handle(self, scope: Scope, receive: Receive) -> tuple[int, str]:
