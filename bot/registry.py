@@ -14,6 +14,7 @@ from handlers import (
     installations,
     membership,
     records,
+    repositories,
     triage,
     turn,
 )
@@ -21,6 +22,7 @@ from handlers import (
 # Order matters: `records` runs first so feature handlers see the item in the record.
 HANDLER_MODULES: list[ModuleType] = [
     installations,
+    repositories,
     backfill,
     membership,
     records,
