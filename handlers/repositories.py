@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, exists, update
+from sqlalchemy import and_, delete, exists, func, update
 from sqlmodel import Session, col
 
 from bot.storage.models import (
+    ActionLog,
     BackfillCursor,
     ConfigRecord,
     Delivery,
@@ -120,6 +121,18 @@ def rekey(session: Session, old: str, new: str) -> None:
         )
         .values(repo_full_name=new)
     )
+    # Keys of effects already carried out ("welcome:owner/repo:...", "sla:owner/repo#12:..."):
+    # moved too, so a rename does not welcome or remind anyone twice.
+    done = ActionLog.__table__  # type: ignore[attr-defined]
+    other_done = done.alias("other")
+    for before, after in ((f":{old}:", f":{new}:"), (f":{old}#", f":{new}#")):
+        moved = func.replace(done.c.key, before, after)
+        session.execute(
+            update(done)
+            .where(done.c.key.contains(before, autoescape=True))
+            .where(~exists().where(other_done.c.key == moved))
+            .values(key=moved)
+        )
     # Deliveries keep their order per item under the new name; the config is fetched again.
     session.execute(
         update(Delivery).where(col(Delivery.repo_full_name) == old).values(repo_full_name=new)

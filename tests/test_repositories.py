@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from bot.registry import HANDLER_MODULES
 from bot.storage.db import make_engine
 from bot.storage.models import (
+    ActionLog,
     BackfillCursor,
     ConfigRecord,
     Delivery,
@@ -102,6 +103,9 @@ async def test_a_rename_moves_the_record_of_its_items(engine: Any) -> None:
                        received_at=NOW, payload=b"{}"))  # fmt: skip
         s.add(ConfigRecord(repo_full_name=old, fetched_at=NOW, valid_json="{}"))
         s.add(BackfillCursor(repo_full_name=old, kind="issues", items=3))
+        for key in (f"welcome:{old}:ana:issue", f"sla:{old}#1:first_response:reminder:1",
+                    f"welcome:{old}-fork:ana:issue"):  # fmt: skip
+            s.add(ActionLog(key=key, done_at=NOW))
         s.commit()
     await repositories.handle(event, ctx(engine))
     with Session(engine) as s:
@@ -114,6 +118,9 @@ async def test_a_rename_moves_the_record_of_its_items(engine: Any) -> None:
         assert s.get(ConfigRecord, old) is None  # fetched again under the new name
         assert s.get(BackfillCursor, (new, "issues")) is not None
         assert moved is not None and (moved.full_name, moved.owner) == (new, "Octocoders")
+        keys = set(s.exec(select(ActionLog.key)))
+        assert keys == {f"welcome:{new}:ana:issue", f"sla:{new}#1:first_response:reminder:1",
+                        f"welcome:{old}-fork:ana:issue"}  # fmt: skip
 
 
 async def test_a_transfer_changes_the_owner_of_its_items(engine: Any) -> None:
