@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, exists, func, update
+from sqlalchemy import Table, and_, delete, exists, func, update
 from sqlmodel import Session, col
 
 from bot.storage.models import (
@@ -81,46 +81,9 @@ def rekey(session: Session, old: str, new: str) -> None:
     """Move the record of `old` to `new`. A row that already exists under the new name (an
     event processed before the rename's) wins; the old row then stays where it was."""
     owner = new.split("/")[0]
-    item = Item.__table__  # type: ignore[attr-defined]
-    other_item = item.alias("other")
-    session.execute(
-        update(item)
-        .where(item.c.repo_full_name == old)
-        .where(
-            ~exists().where(
-                and_(other_item.c.repo_full_name == new, other_item.c.number == item.c.number)
-            )
-        )
-        .values(repo_full_name=new, owner=owner)
-    )
-    entry = TimelineEntry.__table__  # type: ignore[attr-defined]
-    other = entry.alias("other")
-    session.execute(
-        update(entry)
-        .where(entry.c.repo_full_name == old)
-        .where(
-            ~exists().where(
-                and_(
-                    other.c.repo_full_name == new,
-                    other.c.number == entry.c.number,
-                    other.c.source_key == entry.c.source_key,
-                )
-            )
-        )
-        .values(repo_full_name=new)
-    )
-    cursor = BackfillCursor.__table__  # type: ignore[attr-defined]
-    other_cursor = cursor.alias("other")
-    session.execute(
-        update(cursor)
-        .where(cursor.c.repo_full_name == old)
-        .where(
-            ~exists().where(
-                and_(other_cursor.c.repo_full_name == new, other_cursor.c.kind == cursor.c.kind)
-            )
-        )
-        .values(repo_full_name=new)
-    )
+    _move(session, Item.__table__, old, new, ("number",), owner=owner)  # type: ignore[attr-defined]
+    _move(session, TimelineEntry.__table__, old, new, ("number", "source_key"))  # type: ignore[attr-defined]
+    _move(session, BackfillCursor.__table__, old, new, ("kind",))  # type: ignore[attr-defined]
     # Keys of effects already carried out ("welcome:owner/repo:...", "sla:owner/repo#12:..."):
     # moved too, so a rename does not welcome or remind anyone twice.
     done = ActionLog.__table__  # type: ignore[attr-defined]
@@ -138,6 +101,20 @@ def rekey(session: Session, old: str, new: str) -> None:
         update(Delivery).where(col(Delivery.repo_full_name) == old).values(repo_full_name=new)
     )
     session.execute(delete(ConfigRecord).where(col(ConfigRecord.repo_full_name) == old))
+
+
+def _move(
+    session: Session, table: Table, old: str, new: str, unique: tuple[str, ...], **also: str
+) -> None:
+    """Rows of `old` to `new`, but where a row with the same `unique` columns is there."""
+    other = table.alias("other")
+    clash = and_(other.c.repo_full_name == new, *(other.c[c] == table.c[c] for c in unique))
+    session.execute(
+        update(table)
+        .where(table.c.repo_full_name == old)
+        .where(~exists().where(clash))
+        .values(repo_full_name=new, **also)
+    )
 
 
 async def handle(event: Event, ctx: Context) -> None:
