@@ -91,7 +91,7 @@ class BusinessCalendar:
         if self.country:
             try:  # fail at construction (config validation), not in the middle of a sweep
                 holidays_lib.country_holidays(self.country, subdiv=self.subdivision, years=[])
-            except (NotImplementedError, KeyError) as exc:
+            except (NotImplementedError, KeyError) as exc:  # how `holidays` refuses a code
                 raise ValueError(str(exc)) from exc
 
     def __repr__(self) -> str:

@@ -224,9 +224,9 @@ class Calendar(Strict):
             return value
         import holidays
 
-        try:
+        try:  # the library itself decides: it also takes aliases ("Alsace-Moselle" for FR)
             holidays.country_holidays(country, subdiv=value)
-        except (NotImplementedError, KeyError):
+        except (NotImplementedError, KeyError):  # how `holidays` refuses a code it lacks
             known = ", ".join(_countries().get(country, [])) or "none"
             raise ValueError(f"unknown subdivision of {country} (known: {known})") from None
         return value

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import hmac
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,8 +19,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot import metrics
 from bot.intake_store import DeliveryRow, Stored
-
-log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 25 * 1024 * 1024
 

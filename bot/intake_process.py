@@ -98,14 +98,13 @@ def serve(sock: socket.socket, group: GroupWriter) -> None:
         del buf[:used]
         for first in range(0, len(requests), MAX_GROUP):
             part = requests[first : first + MAX_GROUP]
-            try:
-                outcomes = group.write([row for _, row in part])
-                answers = [
-                    [rid, outcome, None] for (rid, _), outcome in zip(part, outcomes, strict=True)
-                ]
-            except Exception as exc:  # database down: every request of the group gets a 503
-                log.error("storing %d deliveries failed: %s", len(part), exc)
-                answers = [[rid, None, f"{type(exc).__name__}: {exc}"] for rid, _ in part]
+            outcomes = group.write_or_fail([row for _, row in part])
+            answers = [
+                [rid, None, f"{type(o).__name__}: {o}"]
+                if isinstance(o, Exception)
+                else [rid, o, None]
+                for (rid, _), o in zip(part, outcomes, strict=True)
+            ]
             body = orjson.dumps(answers)
             sock.sendall(_ANSWER.pack(len(body)) + body)
 

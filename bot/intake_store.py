@@ -135,6 +135,15 @@ class GroupWriter:
                 self._also(conn, rows, outcomes)
         return outcomes
 
+    def write_or_fail(self, rows: list[DeliveryRow]) -> list[str | Exception]:
+        """`write`, or, when the group cannot be stored (database down), the same exception
+        for each row: every request of the group is then answered 503."""
+        try:
+            return list(self.write(rows))
+        except Exception as exc:
+            log.error("storing %d deliveries failed: %s", len(rows), exc)
+            return [exc] * len(rows)
+
     def _next_seq(self) -> int:
         # Microseconds since the epoch, strictly increasing in this process: order of receipt.
         seq = max(time.time_ns() // 1000, self._seq_last + 1)
@@ -247,9 +256,6 @@ class DeliveryWriter:
         self._queue.put((row, future, loop))
         return await future
 
-    def _write(self, rows: list[DeliveryRow]) -> list[str]:
-        return self.group.write(rows)
-
     def _run(self) -> None:
         while True:
             first = self._queue.get()
@@ -265,11 +271,7 @@ class DeliveryWriter:
                     self._queue.put(None)
                     break
                 group.append(nxt)
-            try:
-                outcomes: list[Any] = self._write([row for row, _, _ in group])
-            except Exception as exc:  # database down: every request of the group gets a 503
-                log.error("storing %d deliveries failed: %s", len(group), exc)
-                outcomes = [exc] * len(group)
+            outcomes = self.group.write_or_fail([row for row, _, _ in group])
             # One wake-up per event loop for the whole group, not one per request.
             by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[str], Any]]] = {}
             for (_, fut, loop), outcome in zip(group, outcomes, strict=True):

@@ -78,8 +78,8 @@ def test_each_delivery_is_stored_with_its_job_or_not_at_all(pg_url: str) -> None
     engine = make_engine(pg_url)
     writer = DeliveryWriter(engine, in_transaction=intake_hook(pg_url))
     rows = _rows(5)
-    assert writer._write(rows) == ["new"] * 5
-    assert writer._write(rows[:2]) == ["pending"] * 2  # no second job for a known GUID
+    assert writer.group.write(rows) == ["new"] * 5
+    assert writer.group.write(rows[:2]) == ["pending"] * 2  # no second job for a known GUID
     jobs = q(pg_url, "SELECT args->>'guid', lock FROM procrastinate_jobs ORDER BY id")
     assert jobs == [(r.guid, item_lock(r.repo_full_name, r.item_number)) for r in rows]
 
@@ -91,7 +91,7 @@ def test_each_delivery_is_stored_with_its_job_or_not_at_all(pg_url: str) -> None
 
     broken = DeliveryWriter(engine, in_transaction=fails_after_deferring)
     with pytest.raises(RuntimeError):
-        broken._write(_rows(3))
+        broken.group.write(_rows(3))
     assert q(pg_url, "SELECT count(*) FROM deliveries")[0][0] == 5
     assert q(pg_url, "SELECT count(*) FROM procrastinate_jobs")[0][0] == 5
     engine.dispose()
@@ -101,7 +101,7 @@ def test_each_delivery_is_stored_with_its_job_or_not_at_all(pg_url: str) -> None
 async def test_orphans_and_periodic_jobs_once_per_period(pg_url: str) -> None:
     main(["--database-url", pg_url, "db", "upgrade"])
     engine = make_engine(pg_url)
-    DeliveryWriter(engine)._write(_rows(4))  # stored without jobs (embedded mode, say)
+    DeliveryWriter(engine).group.write(_rows(4))  # stored without jobs (embedded mode, say)
     settings = make_settings(pg_url)
     ran: list[int] = []
 

@@ -11,9 +11,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 
-def make_engine(url: str, *, pool_size: int = 5, wal_autocheckpoint: int | None = None) -> Engine:
-    """`wal_autocheckpoint`: WAL pages past which a commit copies the WAL back (SQLite's
-    default: 1,000); the intake writer raises it and checkpoints from another thread."""
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=False
