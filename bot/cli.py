@@ -188,6 +188,17 @@ def _digest_commands(sub: argparse._SubParsersAction) -> None:
 EXTRA_COMMANDS.append(_digest_commands)
 
 
+def _operator_commands(sub: argparse._SubParsersAction) -> None:
+    from bot.doctor.cli import register as register_doctor
+    from bot.setup.cli import register as register_setup
+
+    register_setup(sub)
+    register_doctor(sub)
+
+
+EXTRA_COMMANDS.append(_operator_commands)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
