@@ -148,8 +148,9 @@ def _page(status: int, title: str, body: str) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(title=html.escape(title), body=text), status_code=status)
 
 
-def run_setup(plan: SetupPlan, host: str, port: int, out: TextIO = sys.stdout) -> int:
+def run_setup(plan: SetupPlan, host: str, port: int, out: TextIO | None = None) -> int:
     """Serve the setup page until the App is registered (0) or the user interrupts (130)."""
+    out = out or sys.stdout
     envfile.refuse_to_overwrite(plan.env_path, plan.force)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
