@@ -94,7 +94,7 @@ def check_smtp(settings: Settings, timeout: float = 5.0) -> Check:
     return ok("SMTP", f"{where} accepts connections")
 
 
-OAUTH_SETTINGS = ("oauth_client_id", "oauth_client_secret", "session_secret", "public_url")
+OAUTH_SETTINGS = ("oauth_client_id", "oauth_client_secret", "session_secret")
 
 
 def check_oauth(settings: Settings) -> Check:
@@ -109,5 +109,5 @@ def check_oauth(settings: Settings) -> Check:
             f"partly configured: {', '.join(missing)} missing",
             "set them all (`veilleur setup` writes them), or none to turn sign-in off",
         )
-    callback = f"{str(settings.public_url).rstrip('/')}/auth/callback"
-    return ok("dashboard sign-in", f"configured; GitHub must list {callback} as callback URL")
+    base = (settings.public_url or "https://<your host>").rstrip("/")
+    return ok("dashboard sign-in", f"configured; the App's callback URL: {base}/auth/callback")
