@@ -61,6 +61,19 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.backup import BackupError, backup
+
+    try:
+        print(backup(_settings(args).database_url, Path(args.file), force=args.force))
+    except BackupError as exc:
+        print(f"veilleur: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_deliveries(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -120,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
         "revision", nargs="?", default="head", help="Alembic revision to reach (default: head)"
     )
     up.set_defaults(func=cmd_db_upgrade)
+    bk = dbsub.add_parser("backup", help="copy the database to FILE while Veilleur runs")
+    bk.add_argument("file", help="where to write the backup (SQLite file or pg_dump archive)")
+    bk.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    bk.set_defaults(func=cmd_db_backup)
 
     dl = sub.add_parser("deliveries", help="list recent deliveries and their status")
     dl.add_argument("--limit", type=int, default=50, help="rows to show (default 50)")
