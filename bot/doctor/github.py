@@ -4,6 +4,7 @@ installations and their repositories, and each repository's configuration."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
@@ -28,6 +29,7 @@ CREDENTIALS_FIX = (
     "one if it was lost or revoked)"
 )
 WEBHOOK_PATH = "/webhooks/github"
+CONFIG_FETCHES_AT_ONCE = 8  # many repositories: a few requests in flight, not hundreds
 
 
 def app_client(settings: Settings) -> GitHub[AppAuthStrategy]:
@@ -209,17 +211,26 @@ async def check_configs(
     default = load_default()
     bad: list[str] = []
     total = 0
+    limit = asyncio.Semaphore(CONFIG_FETCHES_AT_ONCE)
+
+    async def fetch(api: GitHubAPI, repo: str) -> str | None:
+        async with limit:
+            return await api.get_file(repo, CONFIG_PATH)
+
     for inst_id, repos in installs.items():
         api = GitHubAPI(gh, inst_id)
-        org_layers: dict[str, Any] = {}
-        for repo in repos:
-            full, owner = repo["full_name"], repo["full_name"].split("/", 1)[0]
-            if owner not in org_layers:
-                text = await api.get_file(f"{owner}/.github", CONFIG_PATH)
-                org_layers[owner] = _layer(text, org_file_name(owner), bad)
-            repo_layer = _layer(await api.get_file(full, CONFIG_PATH), f"{full}/{CONFIG_PATH}", bad)
+        names = [r["full_name"] for r in repos]
+        owners = sorted({name.split("/", 1)[0] for name in names})
+        texts = await asyncio.gather(*(fetch(api, f"{o}/.github") for o in owners))
+        org_layers = {
+            o: _layer(t, org_file_name(o), bad) for o, t in zip(owners, texts, strict=True)
+        }
+        repo_texts = await asyncio.gather(*(fetch(api, name) for name in names))
+        for full, text in zip(names, repo_texts, strict=True):
+            repo_layer = _layer(text, f"{full}/{CONFIG_PATH}", bad)
             total += 1
-            _, errors = validate_layers(default, org_layers[owner], repo_layer)
+            org_layer = org_layers[full.split("/", 1)[0]]
+            _, errors = validate_layers(default, org_layer, repo_layer)
             bad += [str(e) for e in errors]
     if bad:
         unique = list(dict.fromkeys(bad))
