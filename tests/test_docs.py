@@ -33,7 +33,7 @@ def _requirement_names(lock: str) -> set[str]:
     import re
 
     return {
-        _normal(re.split(r"[=;\s]", line, maxsplit=1)[0])
+        _normal(re.split(r"[\[=;\s]", line, maxsplit=1)[0])
         for line in lock.splitlines()
         if line and line[0].isalnum()
     }
@@ -66,6 +66,19 @@ def test_the_lock_files_pin_every_dependency_with_hashes() -> None:
         pins = [line for line in lock.splitlines() if line and line[0].isalnum()]
         assert pins and all("==" in line for line in pins)
         assert lock.count("--hash=sha256:") >= len(pins)
+    shared = _pins(runtime).items() - _pins(test).items()
+    assert shared == set(), "the two locks disagree: run .ci/lock"
+
+
+def _pins(lock: str) -> dict[str, str]:
+    import re
+
+    found = {}
+    for line in lock.splitlines():
+        match = re.match(r"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([^ ;\\]+)", line)
+        if match:
+            found[_normal(match[1])] = match[2]
+    return found
 
 
 def test_ci_and_the_dockerfile_install_from_the_lock() -> None:

@@ -11,13 +11,13 @@ import stat
 import threading
 import time
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
 import pytest
 
 from bot.cli import main
+from bot.demo.registration import Forms
 from bot.settings import Settings
 from bot.simforge import Forge, ForgeServer
 from tests import simforge_fixtures as fx
@@ -28,22 +28,6 @@ app_keypair = fx.app_keypair
 forge_server = fx.forge_server
 
 PUBLIC_URL = "https://veilleur.ville.example"
-
-
-class Forms(HTMLParser):
-    """The forms of a page: (action, method, {name: value}) as a browser would submit them."""
-
-    def __init__(self, page: str) -> None:
-        super().__init__()
-        self.forms: list[tuple[str, str, dict[str, str]]] = []
-        self.feed(page)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.forms.append((a.get("action", ""), a.get("method", "get"), {}))
-        elif tag == "input" and self.forms and a.get("name"):
-            self.forms[-1][2][a["name"]] = a.get("value", "")
 
 
 def _free_port() -> int:
