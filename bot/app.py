@@ -174,7 +174,11 @@ def create_app(
             gc.unfreeze()  # an app stopped in a longer process (tests) can be freed
             engine.dispose()
 
-    app = VeilleurApp(title="Veilleur", version="0.1.0", lifespan=lifespan)
+    # No /docs nor /redoc: their scripts come from a CDN, which city networks often filter;
+    # the OpenAPI description itself is served at /openapi.json (see README).
+    app = VeilleurApp(
+        title="Veilleur", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
     app.state.clock = clock
     app.state.secrets = settings.webhook_secrets()

@@ -136,7 +136,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("backfill", help="import an organization's issue and pull request history")
-    p.add_argument("--org", required=True)
+    p.add_argument("--org", required=True, help="the organisation (or user) to import")
     p.add_argument("--since", help="only items updated since this date (e.g. 2024-01-31)")
     p.add_argument("--restart", action="store_true", help="ignore the saved progress")
     p.add_argument("--page-size", type=int, default=100, help=argparse.SUPPRESS)

@@ -61,6 +61,19 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.backup import BackupError, backup
+
+    try:
+        print(backup(_settings(args).database_url, Path(args.file), force=args.force))
+    except BackupError as exc:
+        print(f"veilleur: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_deliveries(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -101,12 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="veilleur",
         description="Make sure no outside contribution is silently ignored.",
     )
-    parser.add_argument("--database-url", help="overrides VEILLEUR_DATABASE_URL")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--database-url", help=DATABASE_URL_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the web app, worker and scheduler")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    serve.add_argument("--host", help="address to listen on (overrides VEILLEUR_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (overrides VEILLEUR_PORT)")
     serve.add_argument(
         "--no-worker", action="store_true", help="web only (scale-out: run `veilleur worker`)"
     )
@@ -115,18 +129,28 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database migrations")
     dbsub = db.add_subparsers(dest="db_command", required=True)
     up = dbsub.add_parser("upgrade", help="apply Alembic migrations")
-    up.add_argument("revision", nargs="?", default="head")
+    up.add_argument(
+        "revision", nargs="?", default="head", help="Alembic revision to reach (default: head)"
+    )
     up.set_defaults(func=cmd_db_upgrade)
+    bk = dbsub.add_parser("backup", help="copy the database to FILE while Veilleur runs")
+    bk.add_argument("file", help="where to write the backup (SQLite file or pg_dump archive)")
+    bk.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    bk.set_defaults(func=cmd_db_backup)
 
     dl = sub.add_parser("deliveries", help="list recent deliveries and their status")
-    dl.add_argument("--limit", type=int, default=50)
-    dl.add_argument("--status", choices=["received", "processing", "done", "failed", "dead"])
+    dl.add_argument("--limit", type=int, default=50, help="rows to show (default 50)")
+    dl.add_argument(
+        "--status",
+        choices=["received", "processing", "done", "failed", "dead"],
+        help="only deliveries in this state",
+    )
     dl.set_defaults(func=cmd_deliveries)
 
     cfg = sub.add_parser("config", help="repository configuration")
     cfgsub = cfg.add_subparsers(dest="config_command", required=True)
     chk = cfgsub.add_parser("check", help="validate a .github/veilleur.yml file")
-    chk.add_argument("file")
+    chk.add_argument("file", help="path of the veilleur.yml file to check")
     chk.set_defaults(func=cmd_config_check)
 
     from bot import cli_ops
@@ -137,7 +161,35 @@ def build_parser() -> argparse.ArgumentParser:
     register_worker(sub)
     for register in EXTRA_COMMANDS:
         register(sub)
+    _accept_database_url_everywhere(parser)
     return parser
+
+
+DATABASE_URL_HELP = "database URL (overrides VEILLEUR_DATABASE_URL)"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("veilleur")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
+
+
+def _accept_database_url_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`veilleur db upgrade --database-url URL` as well as `veilleur --database-url URL db
+    upgrade`: every sub-command takes the option, and leaves the main one's value alone when
+    it is not given (SUPPRESS)."""
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for child in set(action.choices.values()):
+            if "--database-url" not in child._option_string_actions:
+                child.add_argument(
+                    "--database-url", default=argparse.SUPPRESS, help=DATABASE_URL_HELP
+                )
+            _accept_database_url_everywhere(child)
 
 
 # Feature modules add their sub-commands here (remind, digest, backfill, worker, demo).
@@ -151,6 +203,17 @@ def _digest_commands(sub: argparse._SubParsersAction) -> None:
 
 
 EXTRA_COMMANDS.append(_digest_commands)
+
+
+def _operator_commands(sub: argparse._SubParsersAction) -> None:
+    from bot.doctor.cli import register as register_doctor
+    from bot.setup.cli import register as register_setup
+
+    register_setup(sub)
+    register_doctor(sub)
+
+
+EXTRA_COMMANDS.append(_operator_commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -76,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--json", help="also write a machine-readable summary to this file")
     demo.set_defaults(func=cmd_demo)
     remind = sub.add_parser("remind", help="run one SLA sweep as of an instant")
-    remind.add_argument("--org")
+    remind.add_argument("--org", help="only this organisation (default: every one)")
     remind.add_argument("--at", help="ISO-8601 instant with a time zone (default: now)")
     remind.add_argument("--dry-run", action="store_true", help="print what would be done")
     remind.set_defaults(func=cmd_remind)

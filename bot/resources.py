@@ -20,3 +20,9 @@ def templates_dir() -> Path:
 
 def config_dir() -> Path:
     return data_dir("config")
+
+
+def data_file(name: str) -> Path:
+    """A packaged top-level file (e.g. `app-manifest.json`), installed or in the checkout."""
+    installed = _PKG / "_data" / name
+    return installed if installed.is_file() else _PKG.parent / name

@@ -27,13 +27,19 @@ from bot.settings import load_settings
 from bot.simforge import AppKeyPair, Forge, ForgeServer, RecordedRequest, ThreadedServer
 from bot.simforge.app import forge_routes
 from tests import simforge_fixtures as fx
+from tests.conftest import REPO_ROOT
 from tests.simforge_fixtures import FORGE_START, WebhookSink, World, seed_world
 
 app_keypair = fx.app_keypair  # the session fixture
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SPEC_PATH = SHARED / "github" / "openapi" / "api.github.com.json"
-NOT_IN_REST_DESCRIPTION = {"/graphql"}  # GraphQL has its own schema, not in the REST file
+NOT_IN_REST_DESCRIPTION = {  # GraphQL has its own schema; github.com pages are not REST
+    "/graphql",
+    "/settings/apps/new",
+    "/settings/apps/new/confirm",
+    "/organizations/{org}/settings/apps/new",
+}
 DROPPED = {"nullable", "discriminator", "example", "examples", "xml", "externalDocs"}
 NAME_MAPS = {"properties", "patternProperties", "definitions"}
 # Errata: operations whose inlined schema contradicts the component it was inlined from.
@@ -210,7 +216,20 @@ async def _exercise(forge: Forge, url: str, keys: AppKeyPair, w: World) -> None:
         await raw.post(f"/repos/{w.foreign_repo}/issues", headers=auth, json={"title": "x"})  # 403
         await raw.post(f"/repos/{repo}/labels", headers=auth, content=b"{oops")  # 400
         await raw.get(f"/repos/{w.private_repo}/contents/", headers=auth)  # a root listing
+        await raw.get("/installation/repositories", headers=auth, params={"per_page": 1})
+        await client.arequest("GET", "/app/hook/config")
+        await _register_from_manifest(raw)  # last: the new App replaces the forge's
     forge.settle()
+
+
+async def _register_from_manifest(raw: httpx.AsyncClient) -> None:
+    """The manifest flow's REST step: a code converts once (201), then is unknown (404)."""
+    manifest = json.loads((REPO_ROOT / "app-manifest.json").read_text())
+    await raw.post("/settings/apps/new", data={"manifest": json.dumps(manifest)})
+    sent = await raw.post("/settings/apps/new/confirm", data={"manifest": json.dumps(manifest)})
+    code = httpx.URL(sent.headers["location"]).params["code"]
+    assert (await raw.post(f"/app-manifests/{code}/conversions")).status_code == 201
+    assert (await raw.post(f"/app-manifests/{code}/conversions")).status_code == 404
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from bot.app import create_app
 from bot.clock import FrozenClock
 from bot.demo import script, world
+from bot.demo.registration import register
 from bot.settings import load_settings
 from bot.simforge import Forge, ForgeServer, ThreadedServer, generate_app_keypair
 from bot.storage.models import Delivery, DeliveryStatus
@@ -104,11 +105,15 @@ class Demo:
         smtp = Controller(self.mailbox, hostname="127.0.0.1", port=smtp_port)
         smtp.start()
         forge_server = ForgeServer(forge).start()
+        registered, printed = register(
+            forge_server.url, world.ORG, Path(tmp.name), "https://veilleur.paris.example"
+        )
+        self.say(f"veilleur setup (on the simulated forge): {printed.splitlines()[0]}")
         settings = load_settings(
-            app_id=forge.the_app.id,
-            private_key=keys.private_pem,
+            app_id=registered.app_id,
+            private_key=registered.private_key,
             github_api_url=forge_server.url,
-            webhook_secret=forge.webhook_secret,
+            webhook_secret=registered.webhook_secret,
             database_url=db_url,
             smtp_host="127.0.0.1",
             smtp_port=smtp_port,

@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--org", required=True, help="GitHub organisation (repository owner)")
     p.add_argument("--week", help="ISO week, e.g. 2026-W29 (default: the last complete week)")
-    p.add_argument("--format", choices=FORMATS, default="md")
+    p.add_argument("--format", choices=FORMATS, default="md", help="output format (default md)")
     p.add_argument("--lang", choices=["fr", "en"], help="default: the org's digest.language")
     p.add_argument("--at", help=argparse.SUPPRESS)  # evaluation instant (tests, replays)
     p.set_defaults(func=cmd_digest)

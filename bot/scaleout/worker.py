@@ -136,5 +136,7 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
         "--reclaim-every", type=int, default=15, help="seconds between stalled-job checks"
     )
     w.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on this port")
-    w.add_argument("--metrics-host", default="127.0.0.1")
+    w.add_argument(
+        "--metrics-host", default="127.0.0.1", help="address of /metrics (default 127.0.0.1)"
+    )
     w.set_defaults(func=cmd_worker)

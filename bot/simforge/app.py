@@ -10,7 +10,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.simforge import (
     routes_app,
+    routes_installation,
     routes_issues,
+    routes_manifest,
     routes_oauth,
     routes_people,
     routes_pulls,
@@ -28,12 +30,16 @@ ROUTE_MODULES = (
     routes_pulls,
     routes_people,
     routes_search,
+    routes_manifest,  # the App's manifest conversion and webhook configuration
+    routes_installation,
 )
 
 
 # The App's OAuth flow and the user-to-server routes: served, but listed apart because the
 # shared OpenAPI exercise does not sign users in (tests/test_web_oauth.py checks their shapes).
 OAUTH_ROUTERS = (routes_oauth.router, routes_oauth.web_router)
+# github.com pages of the App manifest flow (`veilleur setup`): not REST, so not described.
+WEB_ROUTERS = (routes_manifest.web_router,)
 
 
 def forge_routes() -> list[APIRoute]:
@@ -67,6 +73,8 @@ def create_forge_app(forge: Forge) -> FastAPI:
         app.include_router(module.router)
     for oauth_router in OAUTH_ROUTERS:
         app.include_router(oauth_router)
+    for web_router in WEB_ROUTERS:
+        app.include_router(web_router)
     app.add_exception_handler(GitHubError, _github_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
