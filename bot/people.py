@@ -8,6 +8,7 @@ cached per (repository, login) with a TTL; membership events invalidate them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -152,26 +153,33 @@ class Classifier:
         return result
 
     async def gather(self, api: Any, repo: str, login: str, config: Any) -> Facts:
+        """Only the look-ups that can change the answer, the independent ones at once: teams
+        only for org members (a team member is an org member), partner orgs and the public
+        profile only for people outside the org."""
         org = repo.split("/")[0]
         facts = Facts(login=login)
-        facts.permission = await api.collaborator_permission(repo, login)
-        facts.org_member = await api.is_org_member(org, login)
-        for team in config.maintainers.teams:
-            slug = team.split("/")[-1].lstrip("@")
-            if await api.team_membership(org, slug, login) == "active":
-                facts.maintainer_teams.add(slug)
-        partners = list(config.partners)
-        outside = not (
-            facts.org_member or facts.permission in TRIAGE_OR_HIGHER or facts.maintainer_teams
+        if login.lower() in {u.lower() for u in config.maintainers.users}:
+            return facts  # a maintainer by configuration: nothing to ask
+        facts.permission, facts.org_member = await asyncio.gather(
+            api.collaborator_permission(repo, login), api.is_org_member(org, login)
         )
-        if partners and outside:
-            for p in partners:
-                for porg in p.github_orgs:
-                    if await api.is_org_member(porg, login):
-                        facts.partner_orgs.add(porg.lower())
-        if outside:  # the public profile: partner e-mail domains, and the company for the digest
-            profile = await self.profile(api, login)
-            facts.email = profile.get("email")
+        if facts.org_member and facts.permission not in TRIAGE_OR_HIGHER:
+            slugs = [team.split("/")[-1].lstrip("@") for team in config.maintainers.teams]
+            states = await asyncio.gather(*(api.team_membership(org, s, login) for s in slugs))
+            facts.maintainer_teams = {
+                s for s, st in zip(slugs, states, strict=True) if st == "active"
+            }
+        if facts.org_member or facts.permission in TRIAGE_OR_HIGHER:
+            return facts
+        partner_orgs = [porg for p in config.partners for porg in p.github_orgs]
+        # the public profile: partner e-mail domains, and the company for the digest
+        profile, *memberships = await asyncio.gather(
+            self.profile(api, login), *(api.is_org_member(porg, login) for porg in partner_orgs)
+        )
+        facts.partner_orgs = {
+            porg.lower() for porg, member in zip(partner_orgs, memberships, strict=True) if member
+        }
+        facts.email = profile.get("email")
         return facts
 
     async def profile(self, api: Any, login: str) -> dict[str, Any]:
