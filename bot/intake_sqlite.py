@@ -9,6 +9,7 @@ the two row for row.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from datetime import UTC, datetime
@@ -33,13 +34,28 @@ def sqlite_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-class SqliteGroupWriter:
-    """Writes groups of rows, each in one transaction, like `GroupWriter`, on one connection."""
+WAL_CHECK_EVERY = 64  # groups between two looks at the log's size (one stat call)
+RESTART_WAIT_MS = 50  # the longest a RESTART checkpoint waits for readers to move on
 
-    def __init__(self, path: str) -> None:
+
+class SqliteGroupWriter:
+    """Writes groups of rows, each in one transaction, like `GroupWriter`, on one connection.
+
+    Keeps the write-ahead log bounded: SQLite's automatic checkpoints copy the log back but
+    can only start it over once no reader uses it, so readers that never all pause (worker,
+    dashboard, digest) let it grow. Past `WAL_SIZE_LIMIT_BYTES`, the writer asks for a RESTART
+    checkpoint that waits at most `RESTART_WAIT_MS` for readers: it either starts the log
+    over, which `journal_size_limit` then cuts back, or gives up and tries again later.
+    Intake never waits longer than that for a reader."""
+
+    def __init__(self, path: str, *, bound_wal: bool = True) -> None:
         self.conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         sqlite_pragmas.apply(self.conn)
         self._seq_last = 0
+        self._wal = f"{path}-wal"
+        self._groups = 0
+        self.bound_wal = bound_wal
+        self.restarts = 0  # checkpoints that started the log over (bench/wal.py)
 
     def close(self) -> None:
         self.conn.close()
@@ -66,6 +82,9 @@ class SqliteGroupWriter:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        self._groups += 1
+        if self.bound_wal and self._groups % WAL_CHECK_EVERY == 0:
+            self._bound_wal()
         outcomes = [""] * len(rows)
         for i, outcome in zip(order, written, strict=True):
             outcomes[i] = outcome
@@ -78,6 +97,22 @@ class SqliteGroupWriter:
         except Exception as exc:
             log.error("storing %d deliveries failed: %s", len(rows), exc)
             return [exc] * len(rows)
+
+    def _bound_wal(self) -> None:
+        try:
+            if os.path.getsize(self._wal) <= sqlite_pragmas.WAL_SIZE_LIMIT_BYTES:
+                return
+        except OSError:
+            return
+        conn = self.conn
+        conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+        try:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            self.restarts += 0 if busy else 1
+        except sqlite3.OperationalError as exc:  # busy: a reader is in the log; next time
+            log.debug("WAL restart deferred: %s", exc)
+        finally:
+            conn.execute("PRAGMA busy_timeout=30000")
 
     def _next_seq(self) -> int:
         seq = max(time.time_ns() // 1000, self._seq_last + 1)

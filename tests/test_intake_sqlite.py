@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text, update
 
 from bot.intake_rows import DeliveryRow, Stored
@@ -91,3 +92,35 @@ def test_the_writer_process_imports_no_orm(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "none", out.stdout + out.stderr
+
+
+def test_the_writer_starts_an_oversized_log_over_once_readers_move_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from bot import intake_sqlite
+    from bot.storage import sqlite_pragmas
+
+    monkeypatch.setattr(sqlite_pragmas, "WAL_SIZE_LIMIT_BYTES", 256 * 1024)
+    monkeypatch.setattr(intake_sqlite, "WAL_CHECK_EVERY", 1)
+    path = tmp_path / "w.db"
+    upgrade(f"sqlite:///{path}")
+    writer = SqliteGroupWriter(str(path))
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM deliveries").fetchone()  # an old snapshot, held
+    big = bytes(range(256)) * 64  # 16 kB that lz4 cannot shrink much
+    for g in range(40):
+        writer.write([DeliveryRow(f"g{g}-{i}", "issues", None, 1, "o/r", 1, T0, big)
+                      for i in range(8)])  # fmt: skip
+    assert writer.restarts == 0  # the reader pins the log: nothing to do without waiting on it
+    grown = (tmp_path / "w.db-wal").stat().st_size
+    assert grown > 256 * 1024
+    reader.execute("COMMIT")
+    writer.write([row("after")])
+    assert writer.restarts == 1
+    writer.write([row("next")])  # the log starts over from its beginning
+    _, frames, _ = reader.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert 0 < frames * 4096 < grown / 10  # (journal_size_limit cuts the file past 64 MiB)
+    writer.close()
