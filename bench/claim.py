@@ -156,7 +156,7 @@ def run_one(kind: str, size: int, layout: str, args: argparse.Namespace) -> dict
             "claim_ms_all": [round(x, 3) for x in after],
         }
         started, drained = time.perf_counter(), 0
-        while drained < min(500, size - args.claims):
+        while drained < min(500, size // 2):
             guid = _guid(engine)
             assert guid is not None
             deliveries.finish(engine, guid, NOW)
