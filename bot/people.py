@@ -35,6 +35,12 @@ TEAM_CLASSES = frozenset({MAINTAINER, MEMBER, INTERNAL_PARTNER})  # their answer
 OUTSIDE_CLASSES = frozenset({PARTNER, EXTERNAL})  # their contributions are watched
 TRIAGE_OR_HIGHER = frozenset({"admin", "maintain", "write", "triage"})
 
+_PROFILE_AND_ORGS = """
+query($login: String!) {
+  user(login: $login) { company email organizations(first: 100) { nodes { login } } }
+}
+"""
+
 
 @dataclass(frozen=True)
 class Classification:
@@ -171,16 +177,34 @@ class Classifier:
             }
         if facts.org_member or facts.permission in TRIAGE_OR_HIGHER:
             return facts
-        partner_orgs = [porg for p in config.partners for porg in p.github_orgs]
-        # the public profile: partner e-mail domains, and the company for the digest
-        profile, *memberships = await asyncio.gather(
-            self.profile(api, login), *(api.is_org_member(porg, login) for porg in partner_orgs)
-        )
-        facts.partner_orgs = {
-            porg.lower() for porg, member in zip(partner_orgs, memberships, strict=True) if member
-        }
-        facts.email = profile.get("email")
+        # The public profile (partner e-mail domains, the company the digest credits) and, with
+        # partner orgs configured, the person's visible orgs: one GraphQL query for both.
+        partner_orgs = {porg.lower() for p in config.partners for porg in p.github_orgs}
+        visible: set[str] | None = None
+        if partner_orgs:
+            visible = await self._profile_and_orgs(api, login)
+        if visible is None:  # no partner orgs, or the query failed: REST, one call each
+            profile, *memberships = await asyncio.gather(
+                self.profile(api, login), *(api.is_org_member(o, login) for o in partner_orgs)
+            )
+            visible = {o for o, member in zip(partner_orgs, memberships, strict=True) if member}
+        facts.partner_orgs = visible & partner_orgs
+        facts.email = (self.known_profile(login) or {}).get("email")
         return facts
+
+    async def _profile_and_orgs(self, api: Any, login: str) -> set[str] | None:
+        """Caches the public profile and returns the orgs GitHub shows the person in (public
+        memberships, as `GET /orgs/{org}/members/{login}` shows them); None on failure."""
+        try:
+            data = await api.graphql(_PROFILE_AND_ORGS, {"login": login})
+        except Exception as exc:  # a GraphQL error (unknown user...): the REST path decides
+            log.info("profile query for %s failed (%s); asking REST", login, exc)
+            return None
+        user = (data or {}).get("user") or {}
+        profile = {"company": user.get("company"), "email": user.get("email") or None}
+        self._profiles[login.lower()] = (self.clock.now() + self.ttl, profile)
+        nodes = (user.get("organizations") or {}).get("nodes") or []
+        return {str(n["login"]).lower() for n in nodes if isinstance(n, dict) and n.get("login")}
 
     async def profile(self, api: Any, login: str) -> dict[str, Any]:
         """Public profile (company, e-mail), cached like classes."""

@@ -35,8 +35,8 @@ def test_a_new_outside_issue_in_steady_state(harness: Harness, city: City) -> No
     assert f"GET {PROFILE}" not in second  # community profile cached per repository
     assert f"GET {COMMENTS}" not in second  # a fresh issue has no comment to look for
     assert f"POST {COMMENTS}" in second  # the welcome is still posted
-    # permission, org membership, profile, partner org, first time, labels, welcome
-    assert len(second) <= 7, second
+    # permission, org membership, profile and partner orgs (GraphQL), first time, labels, welcome
+    assert len(second) <= 6, second
 
 
 def test_a_label_event_forgets_label_existence(harness: Harness, city: City) -> None:
