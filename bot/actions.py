@@ -59,6 +59,9 @@ class UpsertComment(Action):
     # False: an existing marked comment is left as it is (a welcome is sent once, not refreshed).
     update_existing: bool = True
     once: str | None = None
+    # The item had no comment when the event was sent (an issue just opened): unless a post of
+    # this marker was already attempted, there is nothing to look for before posting.
+    item_had_no_comments: bool = False
 
 
 @dataclass(frozen=True)

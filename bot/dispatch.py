@@ -138,6 +138,7 @@ class Dispatcher:
             mailer=self.mailer,
             dry_run=self.settings.dry_run,
             delivery=event.delivery,
+            repo_cache=self.services.get("repo_cache"),
         )
         return Context(
             settings=self.settings,

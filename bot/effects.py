@@ -32,7 +32,8 @@ from bot.actions import (
     UpsertIssue,
 )
 from bot.clock import Clock
-from bot.github import GitHubAPI, is_ambiguous
+from bot.github import GitHubAPI, is_ambiguous, status_of
+from bot.repo_cache import RepoCache
 from bot.storage.models import ActionLog, TimelineEntry
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Executor:
         mailer: Any = None,
         dry_run: bool = False,
         delivery: str | None = None,
+        repo_cache: RepoCache | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -69,6 +71,7 @@ class Executor:
         self.mailer = mailer
         self.dry_run = dry_run
         self.delivery = delivery
+        self.repo_cache = repo_cache
         self.performed: list[str] = []  # descriptions, for the CLI and tests
 
     async def apply(self, actions: Sequence[Action], *, dry_run: bool = False) -> list[str]:
@@ -137,10 +140,14 @@ class Executor:
         if api is None:
             raise RuntimeError(f"no GitHub installation to perform {action.describe()}")
         if isinstance(action, EnsureLabel):
-            if await api.get_label(action.repo, action.name) is None:
-                await api.create_label(action.repo, action.name, action.color, action.description)
+            await self._ensure_label(api, action)
         elif isinstance(action, AddLabels):
-            await api.add_labels(action.repo, action.number, list(action.labels))
+            try:
+                await api.add_labels(action.repo, action.number, list(action.labels))
+            except Exception as exc:
+                if status_of(exc) in (404, 422):  # a label we believed in is gone: look again
+                    self._forget_labels(action.repo)
+                raise
         elif isinstance(action, RemoveLabel):
             await api.remove_label(action.repo, action.number, action.label)
         elif isinstance(action, SetIssueState):
@@ -169,6 +176,20 @@ class Executor:
         else:  # pragma: no cover - a new Action type without an effect is a programming error
             raise TypeError(f"no effect for {type(action).__name__}")
 
+    async def _ensure_label(self, api: GitHubAPI, action: EnsureLabel) -> None:
+        """Created when missing; a label seen once is not looked up again (bot/repo_cache.py)."""
+        cache = self.repo_cache
+        if cache is not None and cache.label_known(action.repo, action.name):
+            return
+        if await api.get_label(action.repo, action.name) is None:
+            await api.create_label(action.repo, action.name, action.color, action.description)
+        if cache is not None:
+            cache.label_exists(action.repo, action.name)
+
+    def _forget_labels(self, repo: str) -> None:
+        if self.repo_cache is not None:
+            self.repo_cache.forget_labels(repo)
+
     def _is_ours(self, user: dict[str, Any] | None) -> bool:
         if not user:
             return False
@@ -178,11 +199,21 @@ class Executor:
 
     async def _upsert_comment(self, api: GitHubAPI, action: UpsertComment) -> None:
         body = f"{action.marker}\n{action.body}"
+        if action.item_had_no_comments:
+            # Nobody had commented when the event was sent, and we never tried to post this
+            # marker here (the attempt is recorded first): there is no comment to look for.
+            attempt = f"comment-attempt:{action.repo}#{action.number}:{action.marker}"[:300]
+            if not self._seen(attempt) and self._claim(attempt, "posting"):
+                await self._create_comment(api, action, body)
+                return
         for comment in await api.list_comments(action.repo, action.number):
             if action.marker in (comment.get("body") or "") and self._is_ours(comment.get("user")):
                 if action.update_existing and comment.get("body") != body:
                     await api.update_comment(action.repo, comment["id"], body)
                 return
+        await self._create_comment(api, action, body)
+
+    async def _create_comment(self, api: GitHubAPI, action: UpsertComment, body: str) -> None:
         try:
             await api.create_comment(action.repo, action.number, body)
         except Exception as exc:

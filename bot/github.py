@@ -65,6 +65,11 @@ def creates(exc: GitHubException) -> bool:
     )
 
 
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status of a failed request, or None when there was no answer."""
+    return exc.response.status_code if isinstance(exc, RequestFailed) else None
+
+
 def _fault_kind(exc: GitHubException) -> str:
     if isinstance(exc, RateLimitExceeded):
         return "rate_limited"

@@ -29,11 +29,11 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Protocol, cast
 
 import orjson
 
-from bot.intake_store import MAX_GROUP, DeliveryRow, GroupWriter, Stored
+from bot.intake_rows import MAX_GROUP, DeliveryRow, Stored
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,29 @@ def decode_requests(buf: bytearray) -> tuple[list[tuple[int, DeliveryRow]], int]
     return out, pos
 
 
-def serve(sock: socket.socket, group: GroupWriter) -> None:
+class Writer(Protocol):
+    def write_or_fail(self, rows: list[DeliveryRow]) -> list[str | Exception]: ...
+    def close(self) -> None: ...
+
+
+def open_writer(url: str) -> Writer:
+    """Plain sqlite3 for a SQLite file (this process then never imports SQLAlchemy, SQLModel
+    or pydantic); SQLAlchemy's `GroupWriter` for PostgreSQL. Fails when it cannot read."""
+    if url.startswith("sqlite:///"):
+        from bot.intake_sqlite import SqliteGroupWriter
+
+        writer = SqliteGroupWriter(url.removeprefix("sqlite:///").split("?", 1)[0])
+        writer.check()
+        return writer
+    from bot.intake_store import GroupWriter
+
+    group = GroupWriter.for_url(url)
+    with group.engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+    return group
+
+
+def serve(sock: socket.socket, group: Writer) -> None:
     """The writer process's loop: read requests, commit them in groups, answer each group."""
     buf = bytearray()
     while True:
@@ -120,9 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     level, fmt = os.environ.get(_LOG_ENV, "INFO:json").split(":")
     logs.configure(level, fmt)
     sock = socket.socket(fileno=int(args[0]))
-    group = GroupWriter.for_url(os.environ[_URL_ENV])
-    with group.engine.connect() as conn:  # a database it cannot open fails the start, not a request
-        conn.exec_driver_sql("SELECT 1")
+    group = open_writer(os.environ[_URL_ENV])  # a database it cannot open fails the start
     # Its heap is its imports: keep the collector from walking them under load.
     gc.collect()
     gc.freeze()

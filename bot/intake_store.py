@@ -14,8 +14,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -23,37 +21,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
+from bot.intake_rows import MAX_GROUP, DeliveryRow, Stored
 from bot.storage import payloads
 from bot.storage.db import make_engine
 from bot.storage.models import Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
 
-MAX_GROUP = 512  # rows per commit; 512 x 11 parameters stays under SQLite's and PostgreSQL's limits
 _COLUMNS = (
     "guid", "seq", "event", "action", "installation_id", "repo_full_name", "item_number",
     "received_at", "payload", "status", "attempts",
 )  # fmt: skip
-
-
-class Stored:
-    NEW = "new"  # stored now: 202
-    REQUEUED = "requeued"  # had failed before, queued again: 202
-    PENDING = "pending"  # already stored and not done yet: 202
-    DONE = "done"  # already processed: 200
-    FRESH = (NEW, REQUEUED)  # the worker has something new to do
-
-
-@dataclass
-class DeliveryRow:
-    guid: str
-    event: str
-    action: str | None
-    installation_id: int | None
-    repo_full_name: str | None
-    item_number: int | None
-    received_at: datetime
-    payload: bytes  # the JSON body as received; compressed when written
 
 
 # Called inside the transaction that stores a group, with the rows stored or requeued by it.

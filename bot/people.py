@@ -8,6 +8,7 @@ cached per (repository, login) with a TTL; membership events invalidate them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +34,12 @@ BOT = "bot"
 TEAM_CLASSES = frozenset({MAINTAINER, MEMBER, INTERNAL_PARTNER})  # their answers are responses
 OUTSIDE_CLASSES = frozenset({PARTNER, EXTERNAL})  # their contributions are watched
 TRIAGE_OR_HIGHER = frozenset({"admin", "maintain", "write", "triage"})
+
+_PROFILE_AND_ORGS = """
+query($login: String!) {
+  user(login: $login) { company email organizations(first: 100) { nodes { login } } }
+}
+"""
 
 
 @dataclass(frozen=True)
@@ -152,27 +159,52 @@ class Classifier:
         return result
 
     async def gather(self, api: Any, repo: str, login: str, config: Any) -> Facts:
+        """Only the look-ups that can change the answer, the independent ones at once: teams
+        only for org members (a team member is an org member), partner orgs and the public
+        profile only for people outside the org."""
         org = repo.split("/")[0]
         facts = Facts(login=login)
-        facts.permission = await api.collaborator_permission(repo, login)
-        facts.org_member = await api.is_org_member(org, login)
-        for team in config.maintainers.teams:
-            slug = team.split("/")[-1].lstrip("@")
-            if await api.team_membership(org, slug, login) == "active":
-                facts.maintainer_teams.add(slug)
-        partners = list(config.partners)
-        outside = not (
-            facts.org_member or facts.permission in TRIAGE_OR_HIGHER or facts.maintainer_teams
+        if login.lower() in {u.lower() for u in config.maintainers.users}:
+            return facts  # a maintainer by configuration: nothing to ask
+        facts.permission, facts.org_member = await asyncio.gather(
+            api.collaborator_permission(repo, login), api.is_org_member(org, login)
         )
-        if partners and outside:
-            for p in partners:
-                for porg in p.github_orgs:
-                    if await api.is_org_member(porg, login):
-                        facts.partner_orgs.add(porg.lower())
-        if outside:  # the public profile: partner e-mail domains, and the company for the digest
-            profile = await self.profile(api, login)
-            facts.email = profile.get("email")
+        if facts.org_member and facts.permission not in TRIAGE_OR_HIGHER:
+            slugs = [team.split("/")[-1].lstrip("@") for team in config.maintainers.teams]
+            states = await asyncio.gather(*(api.team_membership(org, s, login) for s in slugs))
+            facts.maintainer_teams = {
+                s for s, st in zip(slugs, states, strict=True) if st == "active"
+            }
+        if facts.org_member or facts.permission in TRIAGE_OR_HIGHER:
+            return facts
+        # The public profile (partner e-mail domains, the company the digest credits) and, with
+        # partner orgs configured, the person's visible orgs: one GraphQL query for both.
+        partner_orgs = {porg.lower() for p in config.partners for porg in p.github_orgs}
+        visible: set[str] | None = None
+        if partner_orgs:
+            visible = await self._profile_and_orgs(api, login)
+        if visible is None:  # no partner orgs, or the query failed: REST, one call each
+            profile, *memberships = await asyncio.gather(
+                self.profile(api, login), *(api.is_org_member(o, login) for o in partner_orgs)
+            )
+            visible = {o for o, member in zip(partner_orgs, memberships, strict=True) if member}
+        facts.partner_orgs = visible & partner_orgs
+        facts.email = (self.known_profile(login) or {}).get("email")
         return facts
+
+    async def _profile_and_orgs(self, api: Any, login: str) -> set[str] | None:
+        """Caches the public profile and returns the orgs GitHub shows the person in (public
+        memberships, as `GET /orgs/{org}/members/{login}` shows them); None on failure."""
+        try:
+            data = await api.graphql(_PROFILE_AND_ORGS, {"login": login})
+        except Exception as exc:  # a GraphQL error (unknown user...): the REST path decides
+            log.info("profile query for %s failed (%s); asking REST", login, exc)
+            return None
+        user = (data or {}).get("user") or {}
+        profile = {"company": user.get("company"), "email": user.get("email") or None}
+        self._profiles[login.lower()] = (self.clock.now() + self.ttl, profile)
+        nodes = (user.get("organizations") or {}).get("nodes") or []
+        return {str(n["login"]).lower() for n in nodes if isinstance(n, dict) and n.get("login")}
 
     async def profile(self, api: Any, login: str) -> dict[str, Any]:
         """Public profile (company, e-mail), cached like classes."""

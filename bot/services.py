@@ -15,6 +15,7 @@ def build_services(settings: Settings, engine: Engine, clock: Clock) -> dict[str
     from bot.mail import make_mailer
     from bot.overrides import TemplateOverrides
     from bot.people import Classifier
+    from bot.repo_cache import RepoCache
     from bot.templating import Renderer
 
     loader = ConfigLoader(engine, clock, ttl_seconds=settings.config_cache_seconds)
@@ -37,4 +38,5 @@ def build_services(settings: Settings, engine: Engine, clock: Clock) -> dict[str
         "classifier": Classifier(engine, clock, settings.membership_cache_seconds, config_for),
         "renderer": renderer,
         "mailer": make_mailer(settings),
+        "repo_cache": RepoCache(clock),
     }

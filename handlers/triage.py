@@ -6,6 +6,7 @@ Pure step: `plan(TriageInput, renderer)` -> actions. I/O step: `handle` gathers 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -57,6 +58,7 @@ class TriageInput:
     files: tuple[str, ...] = ()
     commit_messages: tuple[str, ...] = ()
     links: dict[str, str | None] = field(default_factory=dict)
+    no_comments: bool = False  # nobody had commented when the event was sent
 
 
 def meaningful_text(body: str) -> str:
@@ -153,6 +155,7 @@ def plan(inp: TriageInput, renderer: Renderer) -> list[Action]:
                 body=text,
                 update_existing=False,
                 once=f"welcome:{inp.repo}:{inp.author.lower()}:{kind}",
+                item_had_no_comments=inp.no_comments,
             )
         )
     if not inp.is_pull and cfg.request_info.enabled:
@@ -168,7 +171,15 @@ def plan(inp: TriageInput, renderer: Renderer) -> list[Action]:
                 too_short=too_short,
                 min_body_chars=cfg.request_info.min_body_chars,
             ).tagged
-            comments.append(UpsertComment(inp.repo, inp.number, marker("request-info", item), text))
+            comments.append(
+                UpsertComment(
+                    inp.repo,
+                    inp.number,
+                    marker("request-info", item),
+                    text,
+                    item_had_no_comments=inp.no_comments,
+                )
+            )
     if inp.is_pull and cfg.pr_checklist.enabled:
         checks = pr_checks(inp)
         if any(not c["ok"] for c in checks):
@@ -176,7 +187,15 @@ def plan(inp: TriageInput, renderer: Renderer) -> list[Action]:
             text = renderer.render(
                 T.PR_CHECKLIST, inp.lang, author=inp.author, checks=checks
             ).tagged
-            comments.append(UpsertComment(inp.repo, inp.number, marker("pr-checklist", item), text))
+            comments.append(
+                UpsertComment(
+                    inp.repo,
+                    inp.number,
+                    marker("pr-checklist", item),
+                    text,
+                    item_had_no_comments=inp.no_comments,
+                )
+            )
     styled.append(
         (names.awaiting_author, "awaiting_author")
         if needs_author
@@ -193,8 +212,12 @@ def plan(inp: TriageInput, renderer: Renderer) -> list[Action]:
 # -- I/O step ---------------------------------------------------------------------------------
 
 
-async def community_links(api: Any, repo: str) -> dict[str, str | None]:
-    profile = await api.community_profile(repo) or {}
+async def community_links(api: Any, repo: str, cache: Any = None) -> dict[str, str | None]:
+    """Links of the welcome, from the community profile (cached per repository)."""
+    if cache is not None:
+        profile = await cache.community_profile(repo, lambda: api.community_profile(repo)) or {}
+    else:
+        profile = await api.community_profile(repo) or {}
     files = profile.get("files") or {}
 
     def url(key: str) -> str | None:
@@ -233,15 +256,29 @@ async def handle(event: Event, ctx: Context) -> None:
         return
     is_pull = event.name == "pull_request"
     login = author.get("login", "")
-    files: tuple[str, ...] = ()
-    commits: tuple[str, ...] = ()
-    if is_pull:
-        files = tuple(f["filename"] for f in await api.list_pull_files(repo, raw["number"]))
-        if cfg.pr_checklist.enabled and cfg.pr_checklist.dco:
-            commits = tuple(
-                (c.get("commit") or {}).get("message", "")
-                for c in await api.list_pull_commits(repo, raw["number"])
-            )
+    number = raw["number"]
+
+    async def pull_files() -> tuple[str, ...]:
+        if not is_pull:
+            return ()
+        return tuple(f["filename"] for f in await api.list_pull_files(repo, number))
+
+    async def commit_messages() -> tuple[str, ...]:
+        if not (is_pull and cfg.pr_checklist.enabled and cfg.pr_checklist.dco):
+            return ()
+        return tuple(
+            (c.get("commit") or {}).get("message", "")
+            for c in await api.list_pull_commits(repo, number)
+        )
+
+    # Independent look-ups, at the same time: one round trip of waiting instead of four.
+    files, commits, first_time, links, renderer = await asyncio.gather(
+        pull_files(),
+        commit_messages(),
+        is_first_time(api, repo, login, number),
+        community_links(api, repo, services.get("repo_cache")),
+        services["overrides"].renderer_for(api, repo),
+    )
     text = f"{raw.get('title') or ''}\n{raw.get('body') or ''}"
     inp = TriageInput(
         repo=repo,
@@ -251,12 +288,12 @@ async def handle(event: Event, ctx: Context) -> None:
         body=raw.get("body") or "",
         author=login,
         author_class=who,
-        first_time=await is_first_time(api, repo, login, raw["number"]),
+        first_time=first_time,
         lang=detect_language(text, offered=tuple(cfg.languages), fallback=cfg.language),
         config=cfg,
         files=files,
         commit_messages=commits,
-        links=await community_links(api, repo),
+        links=links,
+        no_comments=event.action == "opened" and raw.get("comments") == 0,
     )
-    renderer = await services["overrides"].renderer_for(api, repo)
     await ctx.apply(plan(inp, renderer), dry_run=cfg.dry_run)

@@ -9,7 +9,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -61,11 +70,22 @@ class DeliveryStatus:
     PENDING = (RECEIVED, FAILED)
 
 
+# The claim walks only the deliveries still to do, in order of receipt (bot/deliveries.py):
+# a partial index stays as small as the backlog however many rows are done.
+ACTIVE_ROWS = text("status IN ('received', 'failed', 'processing')")
+
+
 class Delivery(SQLModel, table=True):
     __tablename__ = "deliveries"
     __table_args__ = (
         Index("ix_deliveries_status_next", "status", "next_attempt_at"),
         Index("ix_deliveries_item_seq", "repo_full_name", "item_number", "seq"),
+        Index(
+            "ix_deliveries_active_seq",
+            "seq",
+            sqlite_where=ACTIVE_ROWS,
+            postgresql_where=ACTIVE_ROWS,
+        ),
     )
 
     guid: str = Field(primary_key=True, max_length=64)

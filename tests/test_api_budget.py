@@ -1,0 +1,102 @@
+"""The API budget: what a repository's caches spare, and what forgets them (bot/repo_cache.py).
+
+Counted from the simulated forge's request log. bench/api_budget.py replays longer traffic.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.simforge import payloads
+from handlers import repo_cache
+from tests.harness import City, Harness
+
+BODY = "The map page stays blank on mobile since the last update. Could you look? Thank you."
+LABEL = "/repos/{owner}/{repo}/labels/{name}"
+PROFILE = "/repos/{owner}/{repo}/community/profile"
+COMMENTS = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
+
+
+def new_issue(h: Harness, city: City, login: str) -> list[str]:
+    """Requests the forge received for one new outside issue by a new person."""
+    h.forge.add_user(login)
+    start = len(h.forge.requests)
+    h.forge.scenario.open_issue(city.repo, login, f"Blank map ({login})", BODY)
+    h.wait()
+    assert h.failures() == []
+    return [f"{r.method} {r.template}" for r in h.forge.requests[start:]]
+
+
+def test_a_new_outside_issue_in_steady_state(harness: Harness, city: City) -> None:
+    first = new_issue(harness, city, "visitor1")
+    assert f"GET {LABEL}" in first and f"GET {PROFILE}" in first
+    second = new_issue(harness, city, "visitor2")
+    assert f"GET {LABEL}" not in second  # label existence cached per repository
+    assert f"GET {PROFILE}" not in second  # community profile cached per repository
+    assert f"GET {COMMENTS}" not in second  # a fresh issue has no comment to look for
+    assert f"POST {COMMENTS}" in second  # the welcome is still posted
+    # permission, org membership, profile and partner orgs (GraphQL), first time, labels, welcome
+    assert len(second) <= 6, second
+
+
+def test_a_label_event_forgets_label_existence(harness: Harness, city: City) -> None:
+    new_issue(harness, city, "visitor1")
+    forge = harness.forge
+    # A maintainer deletes `needs-triage`: the `label` event makes Veilleur look again.
+    repo = forge.get_repo(city.repo)
+    with forge.lock:
+        gone = repo.labels.pop("needs-triage")
+        name, body = payloads.label_event(forge, repo, gone, city.maintainer)
+    forge.emit((name, body | {"action": "deleted"}))
+    harness.wait()
+    again = new_issue(harness, city, "visitor2")
+    assert again.count(f"GET {LABEL}") >= 1
+    assert "needs-triage" in repo.labels  # created again, with its colour
+    assert repo.labels["needs-triage"].color == "fbca04"
+
+
+def test_a_push_to_a_profile_file_forgets_the_profile(harness: Harness, city: City) -> None:
+    new_issue(harness, city, "visitor1")
+    harness.forge.scenario.push_files(city.repo, "main", city.maintainer, {"src/app.js": "x"})
+    harness.wait()
+    assert f"GET {PROFILE}" not in new_issue(harness, city, "visitor2")
+    harness.forge.scenario.push_files(
+        city.repo, "main", city.maintainer, {"CONTRIBUTING.md": "# How to help"}
+    )
+    harness.wait()
+    assert f"GET {PROFILE}" in new_issue(harness, city, "visitor3")
+
+
+def test_push_plan_reads_only_the_default_branch_and_profile_files() -> None:
+    def push(ref: str, *paths: str, commits: int = 1) -> dict[str, object]:
+        return {
+            "ref": ref,
+            "repository": {"default_branch": "main"},
+            "commits": [{"added": [], "modified": list(paths), "removed": []}] * commits,
+        }
+
+    assert repo_cache.plan("push", push("refs/heads/main", "docs/CODE_OF_CONDUCT.md")) == [
+        "profile"
+    ]
+    assert repo_cache.plan("push", push("refs/heads/main", ".github/SUPPORT.md")) == ["profile"]
+    assert repo_cache.plan("push", push("refs/heads/main", "src/readme_parser.py")) == []
+    assert repo_cache.plan("push", push("refs/heads/fix", "CONTRIBUTING.md")) == []
+    assert repo_cache.plan("push", push("refs/heads/main", "a.py", commits=20)) == ["profile"]
+    assert repo_cache.plan("label", {"action": "edited"}) == ["labels"]
+
+
+def test_a_404_when_adding_labels_forgets_them_and_the_retry_looks_again(
+    harness: Harness, city: City
+) -> None:
+    new_issue(harness, city, "visitor1")
+    harness.forge.inject("POST", r"/issues/\d+/labels$", status=404)
+    harness.forge.add_user("visitor2")
+    start = len(harness.forge.requests)
+    n = harness.forge.scenario.open_issue(city.repo, "visitor2", "Blank map", BODY)
+    harness.wait()
+    harness.clock.advance(timedelta(minutes=5))  # the failed delivery's retry is due
+    harness.wait()
+    seen = [f"{r.method} {r.template}" for r in harness.forge.requests[start:]]
+    assert seen.count(f"GET {LABEL}") >= 1  # looked again after the 404
+    assert "needs-triage" in harness.labels(city.repo, n)
+    assert harness.failures() == []

@@ -1,0 +1,126 @@
+"""The writer process's plain-sqlite3 writer stores what `GroupWriter` stores, and the writer
+process imports neither SQLAlchemy, SQLModel nor pydantic."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text, update
+
+from bot.intake_rows import DeliveryRow, Stored
+from bot.intake_sqlite import SqliteGroupWriter
+from bot.intake_store import GroupWriter
+from bot.migrate import upgrade
+from bot.storage.db import make_engine
+from bot.storage.models import Delivery
+
+T0 = datetime(2026, 7, 10, 14, 0, 0, 123456, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def row(guid: str, number: int | None = 7, at: datetime = T0) -> DeliveryRow:
+    return DeliveryRow(
+        guid, "issues", "opened", 42, "o/r", number, at, b'{"n": "%s"}' % guid.encode()
+    )
+
+
+def _scenario(write: object, url: str) -> tuple[list[list[str]], list[tuple[object, ...]]]:
+    """New rows, a duplicate inside a group, a redelivery of a failed and of a done one."""
+    engine = make_engine(url)
+    outcomes = [write([row("b"), row("a", None), row("b")])]  # type: ignore[operator]
+    with engine.begin() as conn:
+        table = Delivery.__table__  # type: ignore[attr-defined]
+        conn.execute(update(table).where(table.c.guid == "a").values(status="failed", attempts=2))
+        conn.execute(update(table).where(table.c.guid == "b").values(status="done"))
+    later = T0 + timedelta(hours=2)
+    outcomes.append(write([row("c", at=later), row("a", None), row("b")]))  # type: ignore[operator]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT guid, event, action, installation_id, repo_full_name, item_number,"
+                " received_at, payload, status, attempts, next_attempt_at FROM deliveries"
+                " ORDER BY guid"
+            )
+        ).all()
+        seqs = conn.execute(text("SELECT guid FROM deliveries ORDER BY seq")).scalars().all()
+    engine.dispose()
+    return outcomes, [tuple(r) for r in rows] + [tuple(seqs)]
+
+
+def test_same_rows_and_outcomes_as_the_sqlalchemy_writer(tmp_path: Path) -> None:
+    results = []
+    for name in ("orm", "plain"):
+        url = f"sqlite:///{tmp_path / name}.db"
+        upgrade(url)
+        if name == "orm":
+            writer: GroupWriter | SqliteGroupWriter = GroupWriter.for_url(url)
+        else:
+            writer = SqliteGroupWriter(str(tmp_path / f"{name}.db"))
+        results.append(_scenario(writer.write, url))
+        writer.close()
+    (orm_outcomes, orm_rows), (plain_outcomes, plain_rows) = results
+    assert plain_outcomes == [
+        [Stored.NEW, Stored.NEW, Stored.PENDING],
+        [Stored.NEW, Stored.REQUEUED, Stored.DONE],
+    ]
+    assert plain_outcomes == orm_outcomes
+    assert plain_rows == orm_rows
+    engine = make_engine(f"sqlite:///{tmp_path / 'plain'}.db")
+    with engine.connect() as conn:  # read back through the model: aware UTC, same instant
+        stored = conn.execute(text("SELECT received_at FROM deliveries WHERE guid = 'c'")).scalar()
+    engine.dispose()
+    assert stored == "2026-07-10 16:00:00.123456"
+
+
+def test_the_writer_process_imports_no_orm(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    upgrade(url)
+    code = (
+        "import sys\n"
+        "from bot.intake_process import open_writer\n"
+        f"w = open_writer({url!r})\n"
+        "w.close()\n"
+        "heavy = sorted(m for m in ('sqlalchemy', 'sqlmodel', 'pydantic', 'alembic', 'fastapi')"
+        " if m in sys.modules)\n"
+        "print(','.join(heavy) or 'none')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "none", out.stdout + out.stderr
+
+
+def test_the_writer_starts_an_oversized_log_over_once_readers_move_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from bot import intake_sqlite
+    from bot.storage import sqlite_pragmas
+
+    monkeypatch.setattr(sqlite_pragmas, "WAL_SIZE_LIMIT_BYTES", 256 * 1024)
+    monkeypatch.setattr(intake_sqlite, "WAL_CHECK_EVERY", 1)
+    path = tmp_path / "w.db"
+    upgrade(f"sqlite:///{path}")
+    writer = SqliteGroupWriter(str(path))
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM deliveries").fetchone()  # an old snapshot, held
+    big = bytes(range(256)) * 64  # 16 kB that lz4 cannot shrink much
+    for g in range(40):
+        writer.write([DeliveryRow(f"g{g}-{i}", "issues", None, 1, "o/r", 1, T0, big)
+                      for i in range(8)])  # fmt: skip
+    assert writer.restarts == 0  # the reader pins the log: nothing to do without waiting on it
+    grown = (tmp_path / "w.db-wal").stat().st_size
+    assert grown > 256 * 1024
+    reader.execute("COMMIT")
+    writer.write([row("after")])
+    assert writer.restarts == 1
+    writer.write([row("next")])  # the log starts over from its beginning
+    _, frames, _ = reader.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert 0 < frames * 4096 < grown / 10  # (journal_size_limit cuts the file past 64 MiB)
+    writer.close()
