@@ -13,7 +13,6 @@ import asyncio
 import functools
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,12 +26,12 @@ from bot.settings import load_settings
 from bot.simforge import AppKeyPair, Forge, ForgeServer, RecordedRequest, ThreadedServer
 from bot.simforge.app import forge_routes
 from tests import simforge_fixtures as fx
+from tests.conftest import SHARED, need
 from tests.simforge_fixtures import FORGE_START, WebhookSink, World, seed_world
 
 app_keypair = fx.app_keypair  # the session fixture
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-SPEC_PATH = SHARED / "github" / "openapi" / "api.github.com.json"
+SPEC_PATH = SHARED / "openapi" / "api.github.com.json"
 NOT_IN_REST_DESCRIPTION = {"/graphql"}  # GraphQL has its own schema, not in the REST file
 DROPPED = {"nullable", "discriminator", "example", "examples", "xml", "externalDocs"}
 NAME_MAPS = {"properties", "patternProperties", "definitions"}
@@ -46,7 +45,10 @@ ERRATA: dict[tuple[str, str, int], Any] = {
     },
 }
 
-pytestmark = pytest.mark.skipif(not SPEC_PATH.exists(), reason=f"{SPEC_PATH} is missing")
+
+@pytest.fixture(autouse=True)
+def _spec() -> None:
+    need(SPEC_PATH)
 
 
 # -- OpenAPI 3.0 → JSON Schema -----------------------------------------------------------------
