@@ -22,9 +22,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from bot import logs
     from bot.app import create_app
-    from bot.migrate import upgrade
-
     from bot.cli_errors import bind
+    from bot.migrate import upgrade
 
     settings = _settings(args)
     run_worker = not args.no_worker

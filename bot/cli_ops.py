@@ -69,10 +69,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from bot.cli_errors import port_or_zero
+
     demo = sub.add_parser("demo", help="six simulated weeks of a city's repositories, end to end")
     demo.add_argument("--fast", action="store_true", help="no pauses (under a minute)")
     demo.add_argument("--no-serve", action="store_true", help="exit after the summary")
-    demo.add_argument("--port", type=int, default=8000, help="dashboard port (default 8000)")
+    demo.add_argument(
+        "--port", type=port_or_zero, default=8000, help="dashboard port (default 8000; 0: any)"
+    )
     demo.add_argument("--json", help="also write a machine-readable summary to this file")
     demo.set_defaults(func=cmd_demo)
     remind = sub.add_parser("remind", help="run one SLA sweep as of an instant")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 log = logging.getLogger("veilleur.intake")
 
-NO_SECRET = (
+REFUSING_ALL = (
     "VEILLEUR_WEBHOOK_SECRET is empty, so every webhook is refused: set it to the App's "
     "webhook secret"
 )
@@ -33,7 +33,7 @@ class RefusalLog:
         now = self.clock()
         if self.last is not None and now - self.last < self.every:
             return False
-        why = reason if secret_set else NO_SECRET
+        why = reason if secret_set else REFUSING_ALL
         log.warning("webhook refused (%d since the last report): %s", self.unlogged, why)
         self.last, self.unlogged = now, 0
         return True

@@ -74,9 +74,7 @@ def _unknown_org(org: str, known: set[str], url: str) -> str:
 
     where = make_url(url).render_as_string(hide_password=True)
     near = [k for k in sorted(known) if k.lower() == org.lower()]
-    hint = (
-        f"did you mean {near[0]}?" if near else f"it knows: {', '.join(sorted(known)) or 'none'}"
-    )
+    hint = f"did you mean {near[0]}?" if near else f"it knows: {', '.join(sorted(known)) or 'none'}"
     return f"veilleur: no organisation {org!r} in the database {where} ({hint})."
 
 

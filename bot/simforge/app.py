@@ -12,6 +12,7 @@ from bot.simforge import (
     routes_app,
     routes_issues,
     routes_oauth,
+    routes_pages,
     routes_people,
     routes_pulls,
     routes_repos,
@@ -34,6 +35,8 @@ ROUTE_MODULES = (
 # The App's OAuth flow and the user-to-server routes: served, but listed apart because the
 # shared OpenAPI exercise does not sign users in (tests/test_web_oauth.py checks their shapes).
 OAUTH_ROUTERS = (routes_oauth.router, routes_oauth.web_router)
+# github.com's pages of issues and pull requests (the demo's dashboard links to them).
+PAGE_ROUTERS = (routes_pages.router,)
 
 
 def forge_routes() -> list[APIRoute]:
@@ -67,6 +70,8 @@ def create_forge_app(forge: Forge) -> FastAPI:
         app.include_router(module.router)
     for oauth_router in OAUTH_ROUTERS:
         app.include_router(oauth_router)
+    for page_router in PAGE_ROUTERS:
+        app.include_router(page_router)
     app.add_exception_handler(GitHubError, _github_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
