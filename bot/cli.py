@@ -29,6 +29,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     run_worker = not args.no_worker
     if run_worker:
         settings.require_app()
+    host, port = args.host or settings.host, args.port or settings.port
+    sock = bind(host, port, how_to_change="--port (or VEILLEUR_PORT)")  # taken: one sentence
     logs.configure(settings.log_level, settings.log_format)
     hook = None
     if not run_worker and settings.is_postgres:  # scale-out web replica: enqueue jobs too
@@ -38,8 +40,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         hook = intake_hook(settings.database_url)
     else:
         upgrade(settings.database_url)
-    host, port = args.host or settings.host, args.port or settings.port
-    sock = bind(host, port, how_to_change="--port (or VEILLEUR_PORT)")  # taken: one sentence
     app = create_app(settings, run_worker=run_worker, migrate=False, in_transaction=hook)
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
