@@ -61,7 +61,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         fast=args.fast,
         serve=not args.no_serve,
         database_url=args.database_url,
-        port=args.port,
+        port=args.port if args.port is not None else (0 if args.no_serve else 8000),
         json_out=Path(args.json) if args.json else None,
     )
     run_demo(opts)
@@ -75,7 +75,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--fast", action="store_true", help="no pauses (under a minute)")
     demo.add_argument("--no-serve", action="store_true", help="exit after the summary")
     demo.add_argument(
-        "--port", type=port_or_zero, default=8000, help="dashboard port (default 8000; 0: any)"
+        "--port",
+        type=port_or_zero,
+        help="dashboard port (default 8000; with --no-serve, any free port; 0: any)",
     )
     demo.add_argument("--json", help="also write a machine-readable summary to this file")
     demo.set_defaults(func=cmd_demo)
