@@ -31,9 +31,18 @@ def cmd_remind(args: argparse.Namespace) -> int:
     from bot.clock import FrozenClock
     from bot.jobs import sweeper_for
     from bot.migrate import upgrade
+    from bot.settings import SettingsError
 
     settings = _settings(args)
-    settings.require_app()
+    try:
+        settings.require_app()
+    except SettingsError as exc:
+        if not args.dry_run:
+            raise
+        raise SettingsError(  # the sweep decides from the record, but reads each repository's
+            f"{str(exc).rstrip('.')}: even a dry run reads each repository's configuration, "
+            "templates and CODEOWNERS from GitHub as the App."
+        ) from None
     upgrade(settings.database_url)
     at = _parse_at(args.at)
 

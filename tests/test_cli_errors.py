@@ -201,3 +201,25 @@ def test_refusals_are_logged_once_a_minute_with_their_count(
         "webhook refused (101 since the last report): bad signature",
     ]
 
+
+@pytest.mark.parametrize(
+    ("argv", "port"),
+    [
+        (["demo", "--fast", "--no-serve"], 0),  # the simulation needs no known port
+        (["demo", "--fast"], 8000),  # the dashboard is served: the documented default
+        (["demo", "--no-serve", "--port", "8123"], 8123),
+    ],
+)
+def test_demo_port(monkeypatch: pytest.MonkeyPatch, argv: list[str], port: int) -> None:
+    import bot.demo.runner
+
+    seen: list[int] = []
+    monkeypatch.setattr(bot.demo.runner, "run_demo", lambda opts: seen.append(opts.port))
+    assert main(argv) == 0 and seen == [port]
+
+
+def test_remind_dry_run_says_why_it_needs_the_app(
+    capsys: pytest.CaptureFixture[str], sqlite_url: str
+) -> None:
+    err = one_sentence(capsys, ["--database-url", sqlite_url, "remind", "--dry-run"])
+    assert "VEILLEUR_APP_ID" in err and "even a dry run reads" in err

@@ -20,7 +20,9 @@ def test_issue_and_pull_pages_show_the_conversation_escaped(
         pull = client.get(f"/{w.repo}/pull/{p}")
         missing = client.get(f"/{w.repo}/issues/999")
     assert issue.status_code == 200 and issue.headers["content-type"].startswith("text/html")
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; map" in issue.text and "<script>" not in issue.text
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt; map" in issue.text and "<script>" not in issue.text
+    )
     assert "Thanks, **looking** at it &lt;b&gt;now&lt;/b&gt;" in issue.text
     assert w.maintainer in issue.text and w.outsider in issue.text
     assert pull.status_code == 200 and "Fix typo" in pull.text and "pull request" in pull.text
