@@ -19,6 +19,8 @@ from bot.demo.world import OSPO_EMAIL, P
 from bot.templating import T
 
 PARIS = ZoneInfo("Europe/Paris")
+# The whole demo runs once for the module (about 3 minutes on a busy shared machine).
+pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")

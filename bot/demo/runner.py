@@ -251,8 +251,9 @@ class Demo:
                 for kind, tag in wanted.items():
                     if c.user == bot and tag in c.body and kind not in found:
                         ref = f"{r.full_name}#{c.issue_number}"
-                        found[kind] = f"{ref}, {c.created_at:%a %d %b %H:%M}\n{visible(c.body)}"
-        mail = self.mailbox.messages[0] if self.mailbox.messages else None
+                        when = c.created_at.astimezone(script.PARIS)
+                        found[kind] = f"{ref}, {when:%a %d %b %H:%M}\n{visible(c.body)}"
+        mail = next((m for m in self.mailbox.messages if "escalation" in (m["key"] or "")), None)
         if mail:
             found["escalation_mail"] = (
                 f"To: {', '.join(mail['to'])}\nSubject: {mail['subject']}\n\n{mail['text']}"
