@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -41,6 +42,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         upgrade(settings.database_url)
     app = create_app(settings, run_worker=run_worker, migrate=False, in_transaction=hook)
+    bound_host, bound_port = sock.getsockname()[:2]
+    logging.getLogger("veilleur").info("listening on http://%s:%d", bound_host, bound_port)
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
