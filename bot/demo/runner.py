@@ -323,7 +323,8 @@ class Demo:
             world.ORG,
             None,
             now=self.clock.now(),
-            url_base=self.forge.html_url,  # links to the simulated forge's pages
+            # the dashboard's links come from the same setting: the simulated forge's pages
+            url_base=self.app.state.settings.github_web_url,
         )
         out: dict[str, Any] = {"week": d.week, "json": d.to_json()}
         try:
