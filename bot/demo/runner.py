@@ -54,7 +54,9 @@ class Mailbox:
                 "to": list(envelope.rcpt_tos),
                 "subject": str(msg["Subject"]),
                 "key": msg["X-Veilleur-Key"],
-                "text": body.get_content() if isinstance(body, EmailMessage) else "",
+                "text": (body.get_content() if isinstance(body, EmailMessage) else "").replace(
+                    "\r\n", "\n"
+                ),
             }
         )
         return "250 OK"
@@ -129,9 +131,8 @@ class Demo:
             log_format="text",
         )
         self.app = app = create_app(settings, clock=self.clock)
-        self.server = ThreadedServer(
-            app, host=self.opts.host, port=self.opts.port, lifespan="on"
-        ).start()
+        self.server = ThreadedServer(app, host=self.opts.host, port=self.opts.port, lifespan="on")
+        self.server.start(timeout=120)  # migrations and the writer process, on a slow machine
         try:
             forge.webhook_url = f"{self.server.url}/webhooks/github"
             self.say(f"Simulated forge on {forge_server.url}; Veilleur on {self.server.url}")
