@@ -25,6 +25,7 @@ from bot.github import SharedTransport, app_login, make_app_client
 from bot.intake import build_router, webhook_first
 from bot.intake_process import ProcessWriter
 from bot.intake_store import DeliveryWriter, InTransaction
+from bot.refusals import REFUSING_ALL, RefusalLog
 from bot.settings import Settings, SettingsError
 from bot.storage.db import make_engine, sqlite_file
 from bot.web import build_web_router
@@ -113,6 +114,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not app.state.secrets:
+            log.warning("%s; /readyz answers 503 until then.", REFUSING_ALL)
         engine = make_engine(settings.database_url)
         if migrate:
             from bot.migrate import upgrade
@@ -182,6 +185,7 @@ def create_app(
     app.state.settings = settings
     app.state.clock = clock
     app.state.secrets = settings.webhook_secrets()
+    app.state.refusals = RefusalLog()
     app.include_router(build_router())
     app.include_router(build_web_router(settings))
 
@@ -197,6 +201,10 @@ def create_app(
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
 
+        if not request.app.state.secrets:  # up, but every webhook would be refused
+            return Response(
+                f"not ready: {REFUSING_ALL}\n", status_code=503, media_type="text/plain"
+            )
         try:
             await asyncio.to_thread(ping)
         except Exception:

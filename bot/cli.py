@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from bot.cli_errors import database_problem, port_number
 from bot.settings import Settings, SettingsError, load_settings
 
 
@@ -21,12 +23,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from bot import logs
     from bot.app import create_app
+    from bot.cli_errors import bind
     from bot.migrate import upgrade
 
     settings = _settings(args)
     run_worker = not args.no_worker
     if run_worker:
         settings.require_app()
+    host, port = args.host or settings.host, args.port or settings.port
+    sock = bind(host, port, how_to_change="--port (or VEILLEUR_PORT)")  # taken: one sentence
     logs.configure(settings.log_level, settings.log_format)
     hook = None
     if not run_worker and settings.is_postgres:  # scale-out web replica: enqueue jobs too
@@ -37,13 +42,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         upgrade(settings.database_url)
     app = create_app(settings, run_worker=run_worker, migrate=False, in_transaction=hook)
-    uvicorn.run(
-        app,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        log_config=None,
-        access_log=False,
-    )
+    bound_host, bound_port = sock.getsockname()[:2]
+    logging.getLogger("veilleur").info("listening on http://%s:%d", bound_host, bound_port)
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 
@@ -120,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the web app, worker and scheduler")
     serve.add_argument("--host", help="address to listen on (overrides VEILLEUR_HOST)")
-    serve.add_argument("--port", type=int, help="port to listen on (overrides VEILLEUR_PORT)")
+    serve.add_argument(
+        "--port", type=port_number, help="port to listen on (overrides VEILLEUR_PORT)"
+    )
     serve.add_argument(
         "--no-worker", action="store_true", help="web only (scale-out: run `veilleur worker`)"
     )
@@ -216,6 +220,25 @@ def _operator_commands(sub: argparse._SubParsersAction) -> None:
 EXTRA_COMMANDS.append(_operator_commands)
 
 
+def _database_sentence(args: argparse.Namespace, exc: Exception) -> str | None:
+    """One sentence for a database the settings point at but that cannot be used."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        import psycopg
+
+        driver_errors: tuple[type[BaseException], ...] = (DBAPIError, psycopg.Error)
+    except ImportError:  # pragma: no cover - psycopg is a main dependency
+        driver_errors = (DBAPIError,)
+    if not isinstance(exc, driver_errors):
+        return None
+    try:
+        url = _settings(args).database_url
+    except SettingsError:
+        return None
+    return database_problem(exc, url)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -223,6 +246,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except SettingsError as exc:
         print(f"veilleur: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        sentence = _database_sentence(args, exc)
+        if sentence is None:
+            raise
+        print(f"veilleur: {sentence}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -31,9 +31,18 @@ def cmd_remind(args: argparse.Namespace) -> int:
     from bot.clock import FrozenClock
     from bot.jobs import sweeper_for
     from bot.migrate import upgrade
+    from bot.settings import SettingsError
 
     settings = _settings(args)
-    settings.require_app()
+    try:
+        settings.require_app()
+    except SettingsError as exc:
+        if not args.dry_run:
+            raise
+        raise SettingsError(  # the sweep decides from the record, but reads each repository's
+            f"{str(exc).rstrip('.')}: even a dry run reads each repository's configuration, "
+            "templates and CODEOWNERS from GitHub as the App."
+        ) from None
     upgrade(settings.database_url)
     at = _parse_at(args.at)
 
@@ -61,7 +70,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         fast=args.fast,
         serve=not args.no_serve,
         database_url=args.database_url,
-        port=args.port,
+        port=args.port if args.port is not None else (0 if args.no_serve else 8000),
         json_out=Path(args.json) if args.json else None,
     )
     run_demo(opts)
@@ -69,10 +78,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from bot.cli_errors import port_or_zero
+
     demo = sub.add_parser("demo", help="six simulated weeks of a city's repositories, end to end")
     demo.add_argument("--fast", action="store_true", help="no pauses (under a minute)")
     demo.add_argument("--no-serve", action="store_true", help="exit after the summary")
-    demo.add_argument("--port", type=int, default=8000, help="dashboard port (default 8000)")
+    demo.add_argument(
+        "--port",
+        type=port_or_zero,
+        help="dashboard port (default 8000; with --no-serve, any free port; 0: any)",
+    )
     demo.add_argument("--json", help="also write a machine-readable summary to this file")
     demo.set_defaults(func=cmd_demo)
     remind = sub.add_parser("remind", help="run one SLA sweep as of an instant")

@@ -21,6 +21,7 @@ from bot import metrics
 from bot.intake_store import DeliveryRow, Stored
 
 MAX_BODY_BYTES = 25 * 1024 * 1024
+SIGNATURE_REFUSED = "invalid or missing X-Hub-Signature-256"
 
 
 def signature_ok(body: bytes, header: str | None, secrets: list[bytes]) -> bool:
@@ -143,7 +144,10 @@ class WebhookEndpoint:
             return 0, ""
         if not signature_ok(body, found.get(b"x-hub-signature-256"), state.secrets):
             metrics.WEBHOOKS_REJECTED.labels(reason="signature").inc()
-            return 401, "invalid or missing X-Hub-Signature-256"
+            refusals = getattr(state, "refusals", None)
+            if refusals is not None:
+                refusals.refused(SIGNATURE_REFUSED, secret_set=bool(state.secrets))
+            return 401, SIGNATURE_REFUSED
         event = found.get(b"x-github-event")
         guid = found.get(b"x-github-delivery")
         if not event or not guid or len(guid) > 64:

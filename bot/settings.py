@@ -15,6 +15,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 
 
+BOTH_KEYS = (
+    "VEILLEUR_PRIVATE_KEY and VEILLEUR_PRIVATE_KEY_PATH are both set: set only one of the two"
+)
+
+
 class SettingsError(Exception):
     """A setting is missing or malformed; the message is one sentence naming it."""
 
@@ -84,7 +89,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _one_key_source(self) -> Settings:
         if self.private_key is not None and self.private_key_path is not None:
-            raise ValueError("set only one of VEILLEUR_PRIVATE_KEY and VEILLEUR_PRIVATE_KEY_PATH")
+            raise ValueError(BOTH_KEYS)
         return self
 
     @property
@@ -134,7 +139,10 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = str(err["loc"][0]) if err["loc"] else "?"
+        if not err["loc"]:  # a rule across settings: its message names them
+            message = str(err.get("ctx", {}).get("error") or err["msg"])
+            raise SettingsError(f"{message.rstrip('.')}.") from None
+        field = str(err["loc"][0])
         raise SettingsError(
             f"VEILLEUR_{field.upper()} is invalid: {err['msg'].rstrip('.')}."
         ) from None

@@ -8,16 +8,39 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from bot.settings import Settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared" / "github"
+# The test material beside the worktree; VEILLEUR_TEST_SHARED points elsewhere (the suite's own
+# test of what happens when it is missing uses that).
+SHARED_ROOT = Path(os.environ.get("VEILLEUR_TEST_SHARED") or REPO_ROOT.parent / "shared")
+SHARED = SHARED_ROOT / "github"
 WEBHOOK_EXAMPLES = SHARED / "webhook-examples"
 PG_URL = os.environ.get("VEILLEUR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECRET = "test-webhook-secret"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def missing(reason: str) -> NoReturn:
+    """Material a test needs is absent: skipped on a developer's machine, a failure in CI, where
+    a skipped test would hide that nothing was checked."""
+    if in_ci():
+        pytest.fail(f"{reason} (required when CI=true)", pytrace=False)
+    pytest.skip(reason)
+
+
+def need(path: Path) -> Path:
+    """`path` (test material under ../shared), or skip/fail as `missing` says."""
+    if not path.exists():
+        missing(f"{path} is missing")
+    return path
 
 
 def _pg_available() -> bool:
@@ -106,7 +129,9 @@ def webhook_headers(
 
 
 def example_payloads() -> list[tuple[str, str, Path]]:
-    """(event, file stem, path) for every real payload file."""
+    """(event, file stem, path) for every real payload file (at collection: none in CI fails)."""
+    if in_ci():
+        need(WEBHOOK_EXAMPLES)
     out = []
     for path in sorted(WEBHOOK_EXAMPLES.glob("*/*.json")):
         out.append((path.parent.name, path.name.removesuffix(".payload.json"), path))

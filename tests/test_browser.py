@@ -19,6 +19,7 @@ import pytest
 
 from bot.simforge import Forge
 from bot.simforge.routes_oauth import oauth
+from tests.conftest import missing
 from tests.harness import City, Harness
 
 CHROMIUM = os.environ.get("VEILLEUR_CHROMIUM", "/usr/bin/chromium")
@@ -35,14 +36,11 @@ BODY = "Bonjour, la carte de mon quartier ne se charge pas sur mon téléphone q
 
 def _chromium() -> str:
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium; .ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        missing(f"Chromium not found at {CHROMIUM} (apt-get install chromium; .ci/run does)")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        pytest.skip("playwright is not installed (pip install -e '.[test]')")
+        missing("playwright is not installed (pip install -e '.[test]')")
     return CHROMIUM
 
 

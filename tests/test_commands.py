@@ -232,14 +232,16 @@ def test_state_records_the_commenter_class() -> None:
     assert isinstance(state, RecordState) and state.data["by_class"] == "maintainer"
 
 
-PRIVILEGED = [
-    "/triage accepted",
-    "/label +bug",
-    "/assign",
-    "/unassign @carol",
-    "/waiting-on author",
-    "/snooze 3d",
-]
+# Each privileged command and the actions it plans once allowed (its first action's details are
+# checked by PLANS above; here: that the permission lets the real plan through, not an empty one).
+PRIVILEGED: dict[str, list[type]] = {
+    "/triage accepted": [RemoveLabel],
+    "/label +bug": [AddLabels],
+    "/assign": [SetAssignees],
+    "/unassign @carol": [SetAssignees],
+    "/waiting-on author": [RecordState],
+    "/snooze 3d": [RemoveLabel, RecordState],
+}
 
 
 @pytest.mark.parametrize("line", PRIVILEGED)
@@ -253,7 +255,9 @@ def test_privileged_commands_need_triage(line: str, permission: str | None) -> N
 @pytest.mark.parametrize("line", PRIVILEGED)
 @pytest.mark.parametrize("permission", ["triage", "write", "maintain", "admin"])
 def test_privileged_commands_allowed_from_triage_up(line: str, permission: str) -> None:
-    plan_command(cmd(line), ctx(commenter_permission=permission))
+    actions = plan_command(cmd(line), ctx(commenter_permission=permission))
+    assert [type(a) for a in actions] == PRIVILEGED[line]
+    assert actions == plan_command(cmd(line), ctx(commenter_permission="admin"))
 
 
 @pytest.mark.parametrize("permission", [None, "read"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from datetime import datetime
@@ -12,11 +13,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlmodel import Session
 
 from bot.demo.world import OSPO_EMAIL, P
 from bot.templating import T
 
 PARIS = ZoneInfo("Europe/Paris")
+# The whole demo runs once for the module (about 3 minutes on a busy shared machine).
+pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +48,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "What Veilleur did" in proc.stdout
-    return json.loads(Path(out).read_text())
+    return json.loads(Path(out).read_text()) | {"stdout": proc.stdout, "cwd": str(out.parent)}
 
 
 def comments(demo: dict[str, Any], key: str, template: str) -> list[dict[str, Any]]:
@@ -113,3 +117,84 @@ def test_labels_and_commands(demo: dict[str, Any]) -> None:
     ical = demo["labels"]["ical"]
     assert "amélioration" in ical and "needs-triage" not in ical and "urgent" not in ical
     assert len(comments(demo, "ical", T.COMMAND_ERROR)) == 1
+
+
+def test_demo_prints_what_the_bot_wrote_in_full(demo: dict[str, Any]) -> None:
+    written, out = demo["written"], demo["stdout"]
+    assert set(written) == {"welcome", "reminder", "escalation", "escalation_mail"}
+    form = demo["story"]["form"]
+    assert written["welcome"].startswith(f"{form['repo']}#{form['number']}, ")
+    assert "welkom" in written["welcome"] and "@jan-gent" in written["welcome"]
+    assert "1 sur 3" in written["reminder"] or "1 of 3" in written["reminder"]
+    assert "10 jours ouvrés" in written["escalation"]
+    assert f"To: {OSPO_EMAIL}" in written["escalation_mail"]
+    for title, kind in [
+        ("== A welcome, in Dutch ==", "welcome"),
+        ("== A reminder to the maintainers ==", "reminder"),
+        ("== An escalation note ==", "escalation"),
+        ("== The escalation mail to the OSPO ==", "escalation_mail"),
+    ]:
+        assert f"{title}\n{written[kind].rstrip()}\n" in out  # the whole text, not a summary
+        assert "<!--" not in written[kind]  # as the forge shows it: no hidden markers
+
+
+def test_demo_data_is_kept_and_the_printed_commands_work(
+    demo: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    kept = Path(demo["cwd"]) / "veilleur-demo.db"
+    assert demo["database_url"] == f"sqlite:///{kept}" and kept.is_file()
+    out = demo["stdout"]
+    explore = out.split("== Explore the demo's data", 1)[1].splitlines()[1:]
+    commands = [shlex.split(line)[1:] for line in explore if line.startswith("veilleur ")]
+    assert [c[2] for c in commands] == ["digest", "deliveries"]
+    assert commands[0][1] == demo["database_url"] and "--week" in commands[0]
+    capsys.readouterr()
+    assert main(commands[0]) == 0
+    digest = capsys.readouterr().out
+    assert demo["digest"]["week"] in digest and "lutece-carto" in digest
+    assert main(commands[1]) == 0
+    listed = capsys.readouterr().out
+    assert "issues." in listed and "done" in listed
+
+
+def test_demo_links_point_at_the_simulated_forge(demo: dict[str, Any]) -> None:
+    forge_url = demo["forge_url"]
+    assert forge_url.startswith("http://127.0.0.1:")
+    urls = [w["url"] for w in demo["digest"]["json"]["waiting"]]
+    assert urls and all(u.startswith(f"{forge_url}/paris/") for u in urls)
+    assert "https://github.com" not in demo["stdout"]
+
+
+def test_a_second_demo_starts_afresh_on_its_kept_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The simulated forge is new at each run: the demo's own file is replaced, not reused."""
+    from bot.demo.runner import demo_database
+
+    monkeypatch.chdir(tmp_path)
+    kept = tmp_path / "veilleur-demo.db"
+    kept.write_bytes(b"yesterday's demo")
+    (tmp_path / "veilleur-demo.db-wal").write_bytes(b"wal")
+    assert demo_database(None) == f"sqlite:///{kept}"
+    assert not kept.exists() and not (tmp_path / "veilleur-demo.db-wal").exists()
+
+
+def test_the_demo_refuses_a_named_database_that_holds_data(tmp_path: Path) -> None:
+    from bot.demo.runner import demo_database
+    from bot.migrate import upgrade
+    from bot.settings import SettingsError
+    from bot.storage.db import make_engine
+    from bot.storage.models import Delivery
+
+    url = f"sqlite:///{tmp_path / 'prod.db'}"
+    upgrade(url)
+    assert demo_database(url) == url  # empty: fine
+    engine = make_engine(url)
+    with Session(engine) as s:
+        s.add(Delivery(guid="g1", event="ping", received_at=datetime.now(PARIS), payload=b"{}"))
+        s.commit()
+    engine.dispose()
+    with pytest.raises(SettingsError, match="needs an empty database"):
+        demo_database(url)

@@ -160,13 +160,16 @@ async def test_the_writer_outlives_signals_meant_for_its_process_group(sqlite_ur
     upgrade(sqlite_url)
     writer = ProcessWriter(sqlite_url)
     await writer.start()
-    assert writer.process is not None
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        os.kill(writer.process.pid, sig)
-    await asyncio.sleep(0.3)
-    row = DeliveryRow(str(uuid.uuid4()), "issues", "opened", None, None, None, T0, b"{}")
-    assert await writer.store(row) == Stored.NEW
     process = writer.process
+    assert process is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        os.kill(process.pid, sig)
+    # No sleep: a pending signal is acted on before the writer reads its next request, so once
+    # this answer is back the signals have done whatever they would do. A writer they killed
+    # would be respawned by `store` (a new process id) or fail the request.
+    row = DeliveryRow(str(uuid.uuid4()), "issues", "opened", None, None, None, T0, b"{}")
+    assert await asyncio.wait_for(writer.store(row), 10) == Stored.NEW
+    assert writer.process is process and process.poll() is None
     await writer.stop()
     assert process.returncode == 0
 

@@ -14,7 +14,7 @@ from bot.storage.db import make_engine
 from bot.storage.models import Installation, Item, Repository, TimelineEntry, TimelineKind
 from handlers import installations, records
 from handlers.base import Context, Event
-from tests.conftest import WEBHOOK_EXAMPLES
+from tests.conftest import WEBHOOK_EXAMPLES, need
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 RECORDED_EVENTS = [
@@ -50,28 +50,38 @@ def engine(migrated: str) -> Any:
     "event,name,kind",
     [
         ("issues", "opened", TimelineKind.OPENED),
-        (
-            "issues",
-            "closed" if (WEBHOOK_EXAMPLES / "issues/closed.payload.json").exists() else "reopened",
-            None,
-        ),
+        ("issues", "reopened", TimelineKind.REOPENED),
         ("issues", "labeled", TimelineKind.LABELED),
         ("issues", "assigned", TimelineKind.ASSIGNED),
         ("issue_comment", "created", TimelineKind.COMMENTED),
         ("pull_request", "opened", TimelineKind.OPENED),
+        ("pull_request", "reopened", TimelineKind.REOPENED),
         ("pull_request", "synchronize", TimelineKind.PUSHED),
         ("pull_request_review", "submitted", TimelineKind.REVIEWED),
     ],
 )
-def test_parse_real_payloads(event: str, name: str, kind: str | None) -> None:
+def test_parse_real_payloads(event: str, name: str, kind: str) -> None:
     path = WEBHOOK_EXAMPLES / event / f"{name}.payload.json"
-    if not path.exists():
-        pytest.skip(f"no example {path.name}")
+    need(path)
     rec = records.parse(load(event, name), NOW)
     assert rec is not None
     assert rec.item["number"] > 0 and rec.item["author_login"]
-    if kind:
-        assert [e.kind for e in rec.entries] == [kind]
+    assert [e.kind for e in rec.entries] == [kind]
+
+
+def test_issue_closed_is_recorded_as_closed(engine: Any) -> None:
+    """The examples hold no `issues.closed`: the real `reopened` one, closed as GitHub sends it."""
+    need(WEBHOOK_EXAMPLES / "issues" / "reopened.payload.json")
+    ev = load("issues", "reopened")
+    ev.payload["action"] = "closed"
+    ev.payload["issue"] |= {"state": "closed", "closed_at": "2026-11-23T11:00:00Z"}
+    ev = Event("issues", "closed", "guid-issues-closed", ev.payload, ev.installation_id)
+    rec = records.parse(ev, NOW)
+    assert rec is not None
+    assert [e.kind for e in rec.entries] == [TimelineKind.CLOSED]
+    records.write(ctx(engine), rec, {})
+    with Session(engine) as s:
+        assert s.exec(select(Item)).one().state == "closed"
 
 
 def test_every_recorded_payload_parses(engine: Any) -> None:

@@ -13,7 +13,6 @@ import asyncio
 import functools
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,13 +26,12 @@ from bot.settings import load_settings
 from bot.simforge import AppKeyPair, Forge, ForgeServer, RecordedRequest, ThreadedServer
 from bot.simforge.app import forge_routes
 from tests import simforge_fixtures as fx
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, SHARED, need
 from tests.simforge_fixtures import FORGE_START, WebhookSink, World, seed_world
 
 app_keypair = fx.app_keypair  # the session fixture
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-SPEC_PATH = SHARED / "github" / "openapi" / "api.github.com.json"
+SPEC_PATH = SHARED / "openapi" / "api.github.com.json"
 NOT_IN_REST_DESCRIPTION = {  # GraphQL has its own schema; github.com pages are not REST
     "/graphql",
     "/settings/apps/new",
@@ -52,7 +50,10 @@ ERRATA: dict[tuple[str, str, int], Any] = {
     },
 }
 
-pytestmark = pytest.mark.skipif(not SPEC_PATH.exists(), reason=f"{SPEC_PATH} is missing")
+
+@pytest.fixture(autouse=True)
+def _spec() -> None:
+    need(SPEC_PATH)
 
 
 # -- OpenAPI 3.0 → JSON Schema -----------------------------------------------------------------

@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,13 +19,12 @@ from bot.github import make_app_client
 from bot.settings import Settings
 from bot.simforge import Forge, ForgeServer
 from tests import simforge_fixtures as fx
+from tests.conftest import SHARED, need
 from tests.simforge_fixtures import WebhookSink, World, seed_world
 
 app_keypair, forge_clock, forge = fx.app_keypair, fx.forge_clock, fx.forge
 forge_server, forge_settings, webhook_sink = fx.forge_server, fx.forge_settings, fx.webhook_sink
-SCHEMA = (
-    Path(__file__).resolve().parents[2] / "shared" / "github" / "webhook-schema" / "schema.json"
-)
+SCHEMA = SHARED / "webhook-schema" / "schema.json"
 
 
 @pytest.fixture
@@ -36,7 +34,7 @@ def world(forge: Forge) -> World:
 
 @functools.cache
 def _definitions() -> dict[str, Any]:
-    return json.loads(SCHEMA.read_text())["definitions"]
+    return json.loads(need(SCHEMA).read_text())["definitions"]
 
 
 def schema_problems(event: str, payload: dict[str, Any]) -> list[str]:

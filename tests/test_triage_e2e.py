@@ -14,6 +14,21 @@ def bot_comments_with(h: Harness, repo: str, n: int, tag: str) -> list[object]:
     return [c for c in h.comments(repo, n) if tag in c.body]
 
 
+def outside_control(h: Harness, city: City) -> int:
+    """An outside contributor's issue opened beside a case that must get nothing: once the
+    harness is idle, its welcome proves the bot was running, so silence was its choice."""
+    return h.forge.scenario.open_issue(
+        city.repo,
+        city.citizen_en,
+        "Search is slow",
+        "Searching for a street name takes more than ten seconds on the public portal.",
+    )
+
+
+def assert_control_welcomed(h: Harness, city: City, n: int) -> None:
+    assert len(bot_comments_with(h, city.repo, n, template_tag(T.WELCOME_ISSUE, "en"))) == 1
+
+
 def test_external_first_issue_in_french(harness: Harness, city: City) -> None:
     n = harness.forge.scenario.open_issue(
         city.repo,
@@ -61,11 +76,13 @@ def test_private_member_marked_contributor_gets_nothing(harness: Harness, city: 
         "Refonte du module",
         "Je propose de refondre le module de recherche pour accélérer les requêtes.",
     )
-    harness.wait()
     payload = harness.forge.events("issues", "opened")[-1].payload
+    control = outside_control(harness, city)
+    harness.wait()
     assert payload["issue"]["author_association"] in ("CONTRIBUTOR", "NONE")  # the misleading hint
     assert harness.labels(city.repo, n) == set()
     assert harness.comments(city.repo, n) == []
+    assert_control_welcomed(harness, city, control)
 
 
 def test_partner_city_and_internal_supplier(harness: Harness, city: City) -> None:
@@ -86,14 +103,19 @@ def test_partner_city_and_internal_supplier(harness: Harness, city: City) -> Non
     assert "partner: Lyon" in labels and "external" not in labels and "needs-triage" in labels
     assert harness.labels(city.repo, s) == set()  # internal supplier counts as the team
     assert harness.comments(city.repo, s) == []
+    assert (
+        len(bot_comments_with(harness, city.repo, p, f"veilleur-template:{T.WELCOME_ISSUE}/")) == 1
+    )
 
 
 def test_bot_author_is_ignored(harness: Harness, city: City) -> None:
     n = harness.forge.scenario.open_issue(
         city.repo, city.other_bot, "Update dependency foo to v2", "This PR updates foo."
     )
+    control = outside_control(harness, city)
     harness.wait()
     assert harness.labels(city.repo, n) == set() and harness.comments(city.repo, n) == []
+    assert_control_welcomed(harness, city, control)
 
 
 def test_empty_issue_gets_one_request_for_info(harness: Harness, city: City) -> None:
@@ -158,7 +180,9 @@ def test_welcome_at_most_once_per_repository_and_user(harness: Harness, city: Ci
     )
     harness.wait()
     assert "first-time-contributor" in harness.labels(city.repo, first)
-    assert "first-time-contributor" not in harness.labels(city.repo, second)
+    assert len([c for c in harness.comments(city.repo, first) if WELCOME in c.body]) == 1
+    second_labels = harness.labels(city.repo, second)
+    assert "external" in second_labels and "first-time-contributor" not in second_labels
     assert [c for c in harness.comments(city.repo, second) if WELCOME in c.body] == []
 
 
@@ -305,5 +329,9 @@ def test_contributor_text_is_never_template_code(harness: Harness, city: City) -
         city.repo, "{{7*7}}", "{% raw %}@paris/mainteneurs {{ config }}", ""
     )
     harness.wait()
-    bodies = " ".join(c.body for c in harness.comments(city.repo, n))
+    comments = harness.comments(city.repo, n)
+    bodies = " ".join(c.body for c in comments)
+    # the welcome and the request for information were written, with the login as data
+    tags = {f"veilleur-template:{T.WELCOME_ISSUE}/", f"veilleur-template:{T.REQUEST_INFO_ISSUE}/"}
+    assert {t for t in tags if any(t in c.body for c in comments)} == tags
     assert "49" not in bodies and "@paris/mainteneurs" not in bodies

@@ -13,6 +13,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from bot.simforge import Forge
 from bot.simforge.routes_oauth import oauth
+from tests.conftest import need
 from tests.harness import City, Harness
 from tests.test_simforge_openapi import SPEC_PATH, problems
 
@@ -140,8 +141,8 @@ def test_the_forge_sign_in_form(dash: Harness, forge: Forge) -> None:
         assert client.get("/user", headers={"Authorization": "Bearer ghu_nope"}).status_code == 401
 
 
-@pytest.mark.skipif(not SPEC_PATH.exists(), reason=f"{SPEC_PATH} is missing")
 def test_user_to_server_answers_have_githubs_shapes(dash: Harness, forge: Forge) -> None:
+    need(SPEC_PATH)
     sign_in(forge, "marie")
     sign_in(forge, "alice")
     with httpx.Client(base_url=forge.api_url, timeout=10) as client:

@@ -3,32 +3,39 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import socket
 import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email import message_from_bytes
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from bot.app import create_app
+from bot.cli_errors import bind
 from bot.clock import FrozenClock
 from bot.demo import script, world
 from bot.demo.registration import register
-from bot.settings import load_settings
+from bot.settings import SettingsError, load_settings
 from bot.simforge import Forge, ForgeServer, ThreadedServer, generate_app_keypair
 from bot.storage.models import Delivery, DeliveryStatus
+from bot.templating import T
+
+DEFAULT_DB = "veilleur-demo.db"  # in the working directory, kept after the demo
 
 
 @dataclass
 class DemoOptions:
     fast: bool = False
     serve: bool = True
-    database_url: str | None = None
+    database_url: str | None = None  # default: DEFAULT_DB, replaced at each run
     host: str = "127.0.0.1"
     port: int = 8000
     json_out: Path | None = None
@@ -42,12 +49,16 @@ class Mailbox:
     messages: list[dict[str, Any]] = field(default_factory=list)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        msg = message_from_bytes(envelope.content)
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        body = msg.get_body(preferencelist=("plain",)) if isinstance(msg, EmailMessage) else None
         self.messages.append(
             {
                 "to": list(envelope.rcpt_tos),
                 "subject": str(msg["Subject"]),
                 "key": msg["X-Veilleur-Key"],
+                "text": (body.get_content() if isinstance(body, EmailMessage) else "").replace(
+                    "\r\n", "\n"
+                ),
             }
         )
         return "250 OK"
@@ -96,23 +107,26 @@ class Demo:
     def run(self) -> dict[str, Any]:
         from aiosmtpd.controller import Controller
 
+        bind(self.opts.host, self.opts.port, how_to_change="--port (0: any free port)").close()
+        self.db_url = db_url = demo_database(self.opts.database_url)
         keys = generate_app_keypair()
         self.forge = forge = Forge(self.clock, app_key=keys)
         world.seed(forge)
-        tmp = tempfile.TemporaryDirectory(prefix="veilleur-demo-")
-        db_url = self.opts.database_url or f"sqlite:///{Path(tmp.name) / 'demo.db'}"
         smtp_port = free_port()
         smtp = Controller(self.mailbox, hostname="127.0.0.1", port=smtp_port)
         smtp.start()
         forge_server = ForgeServer(forge).start()
-        registered, printed = register(
-            forge_server.url, world.ORG, Path(tmp.name), "https://veilleur.paris.example"
-        )
+        with tempfile.TemporaryDirectory(prefix="veilleur-demo-setup-") as setup_dir:
+            registered, printed = register(
+                forge_server.url, world.ORG, Path(setup_dir), "https://veilleur.paris.example"
+            )
         self.say(f"veilleur setup (on the simulated forge): {printed.splitlines()[0]}")
+        forge.html_url = forge_server.url  # the forge's own pages: the dashboard links there
         settings = load_settings(
             app_id=registered.app_id,
             private_key=registered.private_key,
             github_api_url=forge_server.url,
+            github_web_url=forge_server.url,
             webhook_secret=registered.webhook_secret,
             database_url=db_url,
             smtp_host="127.0.0.1",
@@ -124,16 +138,17 @@ class Demo:
             log_format="text",
         )
         self.app = app = create_app(settings, clock=self.clock)
-        self.server = ThreadedServer(
-            app, host=self.opts.host, port=self.opts.port, lifespan="on"
-        ).start()
+        self.server = ThreadedServer(app, host=self.opts.host, port=self.opts.port, lifespan="on")
+        self.server.start(timeout=120)  # migrations and the writer process, on a slow machine
         try:
             forge.webhook_url = f"{self.server.url}/webhooks/github"
             self.say(f"Simulated forge on {forge_server.url}; Veilleur on {self.server.url}")
+            self.say(f"Demo data: {db_url}")
             forge.scenario.install(world.ORG)
             self._idle()
             self._play()
             result = self.summary()
+            self.explore(result)
             if self.opts.json_out:
                 self.opts.json_out.write_text(
                     json.dumps(result, indent=2, ensure_ascii=False, default=str)
@@ -148,7 +163,6 @@ class Demo:
             forge_server.stop()
             smtp.stop()
             forge.close()
-            tmp.cleanup()
 
     def _idle(self) -> None:
         wait_idle(self.app.state.engine, self.forge, self.app.state.worker)
@@ -230,6 +244,46 @@ class Demo:
                     )
         return out
 
+    def written(self) -> dict[str, str]:
+        """One message of each kind, as the forge shows it: the Dutch welcome, the first
+        reminder, the first escalation note; and the escalation mail."""
+        wanted = {
+            "welcome": f"veilleur-template:{T.WELCOME_ISSUE}/nl",
+            "reminder": f"veilleur-template:{T.REMINDER}/",
+            "escalation": f"veilleur-template:{T.ESCALATION_ISSUE}/",
+        }
+        found: dict[str, str] = {}
+        bot = self.forge.bot_login
+        for r in self.forge.repos.values():
+            for c in sorted(r.comments.values(), key=lambda c: (c.created_at, c.id)):
+                for kind, tag in wanted.items():
+                    if c.user == bot and tag in c.body and kind not in found:
+                        ref = f"{r.full_name}#{c.issue_number}"
+                        when = c.created_at.astimezone(script.PARIS)
+                        found[kind] = f"{ref}, {when:%a %d %b %H:%M}\n{visible(c.body)}"
+        mail = next((m for m in self.mailbox.messages if "escalation" in (m["key"] or "")), None)
+        if mail:
+            found["escalation_mail"] = (
+                f"To: {', '.join(mail['to'])}\nSubject: {mail['subject']}\n\n{mail['text']}"
+            )
+        return found
+
+    def explore(self, result: dict[str, Any]) -> None:
+        """What the bot wrote, in full, and the commands to explore the kept data."""
+        titles = {
+            "welcome": "A welcome, in Dutch",
+            "reminder": "A reminder to the maintainers",
+            "escalation": "An escalation note",
+            "escalation_mail": "The escalation mail to the OSPO",
+        }
+        for kind, text in result["written"].items():
+            self.say(f"\n== {titles[kind]} ==\n{text.rstrip()}")
+        week = (result.get("digest") or {}).get("week")
+        db = f"--database-url {shlex.quote(self.db_url)}"
+        self.say("\n== Explore the demo's data (kept until the next demo) ==")
+        self.say(f"veilleur {db} digest --org {world.ORG}" + (f" --week {week}" if week else ""))
+        self.say(f"veilleur {db} deliveries")
+
     def summary(self) -> dict[str, Any]:
         comments = self.bot_comments()
         counts = Counter(c["template"] for c in comments)
@@ -250,6 +304,9 @@ class Demo:
                 and i.title == "Contributions waiting for an answer"
             ],
             "digest": digest,
+            "written": self.written(),
+            "database_url": self.db_url,
+            "forge_url": self.forge.html_url,
         }
         self.say("\n== What Veilleur did ==")
         self.say(f"labelled outside contributions: {sum(1 for v in labels.values() if v)}")
@@ -269,7 +326,14 @@ class Demo:
             from bot.digest.compute import compute_digest
         except ImportError:
             return None
-        d = compute_digest(self.app.state.engine, world.ORG, None, now=self.clock.now())
+        d = compute_digest(
+            self.app.state.engine,
+            world.ORG,
+            None,
+            now=self.clock.now(),
+            # the dashboard's links come from the same setting: the simulated forge's pages
+            url_base=self.app.state.settings.github_web_url,
+        )
         out: dict[str, Any] = {"week": d.week, "json": d.to_json()}
         try:
             from bot.digest.render import render_digest
@@ -278,6 +342,39 @@ class Demo:
         except ImportError:
             pass
         return out
+
+
+def visible(body: str) -> str:
+    """A comment as the forge shows it: without Veilleur's hidden markers."""
+    return re.sub(r"<!--.*?-->\n?", "", body, flags=re.DOTALL).strip()
+
+
+def demo_database(url: str | None) -> str:
+    """The demo's database: its own file, started afresh (the simulated forge is new at each
+    run, so yesterday's record would not match it), or an empty database the user named."""
+    if url is None:
+        path = Path.cwd() / DEFAULT_DB
+        for leftover in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    from sqlalchemy import inspect
+
+    from bot.storage.db import make_engine
+
+    engine = make_engine(load_settings(database_url=url).database_url)
+    try:
+        tables = inspect(engine).get_table_names()
+        if "deliveries" in tables:
+            with Session(engine) as s:
+                used = s.scalars(select(col(Delivery.guid)).limit(1)).first() is not None
+            if used:
+                raise SettingsError(
+                    f"The demo needs an empty database, and {url} already holds deliveries: "
+                    f"name another with --database-url, or leave it out to use ./{DEFAULT_DB}."
+                )
+    finally:
+        engine.dispose()
+    return url
 
 
 def run_demo(opts: DemoOptions) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 FORMATS = ("md", "json", "html", "csv")
 
@@ -35,6 +36,10 @@ def cmd_digest(args: argparse.Namespace) -> int:
     settings = _settings(args)
     engine = make_engine(settings.database_url)
     try:
+        known = known_orgs(engine)
+        if args.org not in known:
+            print(_unknown_org(args.org, known, settings.database_url), file=sys.stderr)
+            return 2
         configs = OrgConfigs(args.org, None, stored_configs(engine, args.org))
         digest = compute_digest(engine, args.org, args.week, now=_parse_at(args.at))
     except ValueError as exc:
@@ -49,6 +54,28 @@ def cmd_digest(args: argparse.Namespace) -> int:
     lang = args.lang or configs.default.digest.language
     sys.stdout.write(render_digest(digest, args.format, lang))
     return 0
+
+
+def known_orgs(engine: Any) -> set[str]:
+    """Owners Veilleur has a record of: installations, repositories, items."""
+    from sqlmodel import Session, col, select
+
+    from bot.storage.models import Installation, Item, Repository
+
+    with Session(engine) as s:
+        found = set(s.exec(select(Installation.account_login).distinct()).all())
+        found |= set(s.exec(select(Repository.owner).distinct()).all())
+        names = s.exec(select(col(Item.repo_full_name)).distinct()).all()
+    return found | {n.split("/", 1)[0] for n in names}
+
+
+def _unknown_org(org: str, known: set[str], url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    where = make_url(url).render_as_string(hide_password=True)
+    near = [k for k in sorted(known) if k.lower() == org.lower()]
+    hint = f"did you mean {near[0]}?" if near else f"it knows: {', '.join(sorted(known)) or 'none'}"
+    return f"veilleur: no organisation {org!r} in the database {where} ({hint})."
 
 
 def register(sub: argparse._SubParsersAction) -> None:

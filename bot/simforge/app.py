@@ -14,6 +14,7 @@ from bot.simforge import (
     routes_issues,
     routes_manifest,
     routes_oauth,
+    routes_pages,
     routes_people,
     routes_pulls,
     routes_repos,
@@ -40,6 +41,8 @@ ROUTE_MODULES = (
 OAUTH_ROUTERS = (routes_oauth.router, routes_oauth.web_router)
 # github.com pages of the App manifest flow (`veilleur setup`): not REST, so not described.
 WEB_ROUTERS = (routes_manifest.web_router,)
+# github.com's pages of issues and pull requests (the demo's dashboard links to them).
+PAGE_ROUTERS = (routes_pages.router,)
 
 
 def forge_routes() -> list[APIRoute]:
@@ -75,6 +78,8 @@ def create_forge_app(forge: Forge) -> FastAPI:
         app.include_router(oauth_router)
     for web_router in WEB_ROUTERS:
         app.include_router(web_router)
+    for page_router in PAGE_ROUTERS:
+        app.include_router(page_router)
     app.add_exception_handler(GitHubError, _github_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
