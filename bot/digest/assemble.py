@@ -204,9 +204,7 @@ def repo_health(
     return out
 
 
-def trends(
-    inp: Inputs, outside: Sequence[Track], end: datetime
-) -> tuple[list[TrendPoint], list[Track]]:
+def trends(inp: Inputs, outside: Sequence[Track]) -> tuple[list[TrendPoint], list[Track]]:
     """The trend points, and the tracks waiting for a maintainer at the period end."""
     instants = [we for _, _, we in inp.weeks]
     starts = [ws for _, ws, _ in inp.weeks]
@@ -224,12 +222,14 @@ def trends(
             if b == count:
                 waiting_at_end.append(tr)
     points, running = [], 0
-    for k, (week, _, _) in enumerate(inp.weeks):
+    for k, (week, _, week_end) in enumerate(inp.weeks):
         running += diff[k]
+        # Responses up to the week's own end, as in that week's digest: a past week's row
+        # is the same in every later trend.
         hours = [
             h
             for tr in opened[k]
-            if (h := tr.ttfr_hours(inp.rules_for(tr.item.repo), end)) is not None
+            if (h := tr.ttfr_hours(inp.rules_for(tr.item.repo), week_end)) is not None
         ]
         points.append(TrendPoint(week, median_or_none(hours), len(opened[k]), running))
     return points, waiting_at_end
@@ -241,7 +241,7 @@ def assemble(inp: Inputs) -> Digest:
     inside = [tr for tr in inp.tracks if tr.item.group == "inside"]
     opened_out = [tr for tr in outside if _in(tr.item.created_at, start, end)]
     opened_in = [tr for tr in inside if _in(tr.item.created_at, start, end)]
-    points, waiting_tracks = trends(inp, outside, end)
+    points, waiting_tracks = trends(inp, outside)
     waiting = waiting_list(inp, waiting_tracks, end)
     vol = volume(outside, start, end)
     pulls_done = vol.pulls_closed + vol.pulls_merged

@@ -58,7 +58,8 @@ the 12 trend weeks, the last response to an outside item up to the period end, a
 
 **Trends.** The same figures for the 4 and 12 weeks ending with the digest's week (oldest
 first): outside items opened, median Time to First Response of those items (responses up to
-this digest's period end), and items waiting for a maintainer at each week's end.
+that week's end, so a week's row equals its own digest's figure in every later trend), and
+items waiting for a maintainer at each week's end.
 """
 
 from __future__ import annotations
