@@ -215,7 +215,7 @@ async def is_first_time(api: Any, repo: str, login: str, number: int) -> bool:
 
 
 async def handle(event: Event, ctx: Context) -> None:
-    from bot.language import detect_language
+    from bot.language import item_language
 
     raw, repo, api = event.item, event.repo, ctx.github
     if raw is None or repo is None or api is None:
@@ -242,7 +242,7 @@ async def handle(event: Event, ctx: Context) -> None:
                 (c.get("commit") or {}).get("message", "")
                 for c in await api.list_pull_commits(repo, raw["number"])
             )
-    text = f"{raw.get('title') or ''}\n{raw.get('body') or ''}"
+    lang = await item_language(raw, cfg.languages, cfg.language)
     inp = TriageInput(
         repo=repo,
         number=raw["number"],
@@ -252,7 +252,7 @@ async def handle(event: Event, ctx: Context) -> None:
         author=login,
         author_class=who,
         first_time=await is_first_time(api, repo, login, raw["number"]),
-        lang=detect_language(text, offered=tuple(cfg.languages), fallback=cfg.language),
+        lang=lang,
         config=cfg,
         files=files,
         commit_messages=commits,
