@@ -162,6 +162,24 @@ def new_contributors(inp: Inputs, opened: Sequence[Track], end: datetime) -> lis
     return out
 
 
+QUIET, ACTIVE, UNANSWERED = "quiet", "active", "unanswered"
+
+
+def health_status(
+    open_lately: bool, oldest_waiting: datetime | None, last_response: datetime | None,
+    since: datetime,
+) -> str:  # fmt: skip
+    """A repository's flag at the period end (`since`: 90 days before it):
+    - "unanswered": an outside item waiting for a maintainer was opened over 90 days ago and
+      no maintainer has responded to any outside item for 90 days;
+    - "quiet": no outside item was open at any time in the last 90 days (nothing to answer);
+    - "active": anything else (outside items answered, or waiting for less than 90 days)."""
+    silent = last_response is None or last_response < since
+    if oldest_waiting is not None and oldest_waiting < since and silent:
+        return UNANSWERED
+    return ACTIVE if open_lately else QUIET
+
+
 def repo_health(
     inp: Inputs, outside: Sequence[Track], waiting: Sequence[WaitingItem], end: datetime
 ) -> list[RepoHealth]:
@@ -177,6 +195,7 @@ def repo_health(
         key = w.repo.lower()
         oldest[key] = max(oldest.get(key, 0.0), w.business_days_waiting)
     older = {k.lower(): v for k, v in inp.last_responses.items()}
+    waiting_keys = {(w.repo.lower(), w.number) for w in waiting}
     out = []
     for key, repo in names.items():
         tracks = by_repo.get(key, [])
@@ -189,7 +208,13 @@ def repo_health(
         ]
         responses = [t for tr in tracks if (t := tr.last_response) is not None]
         last = max(responses, default=None) or older.get(key)
-        needed = any(open_during(tr, since, end) for tr in tracks)
+        waiting_since = min(
+            (tr.item.created_at for tr in tracks if (key, tr.item.number) in waiting_keys),
+            default=None,
+        )
+        status = health_status(
+            any(open_during(tr, since, end) for tr in tracks), waiting_since, last, since
+        )
         out.append(
             RepoHealth(
                 repo=repo,
@@ -197,7 +222,8 @@ def repo_health(
                 oldest_wait_business_days=oldest.get(key),
                 ttfr_median_business_hours=median_or_none(hours),
                 last_maintainer_response=last,
-                inactive=needed and (last is None or last < since),
+                inactive=status == UNANSWERED,
+                status=status,
             )
         )
     out.sort(key=lambda r: (-(r.oldest_wait_business_days or -1.0), -r.open_outside_items, r.repo))

@@ -53,8 +53,10 @@ organisation of their own.
 
 **Repository health.** Per repository: outside items open at the period end, the longest
 current wait (business days), the Time to First Response median of outside items opened in
-the 12 trend weeks, the last response to an outside item up to the period end, and an
-*inactive* flag when outside items were open in the last 90 days but none got a response.
+the 12 trend weeks, the last response to an outside item up to the period end, and a status
+(`bot.digest.assemble.health_status`): *unanswered* when an outside item waiting for a
+maintainer was opened over 90 days ago and no outside item got a response in the last 90 days,
+*quiet* when no outside item was open in the last 90 days, else *active*.
 
 **Trends.** The same figures for the 4 and 12 weeks ending with the digest's week (oldest
 first): outside items opened, median Time to First Response of those items (responses up to

@@ -73,7 +73,8 @@ class RepoHealth:
     oldest_wait_business_days: float | None
     ttfr_median_business_hours: float | None
     last_maintainer_response: datetime | None
-    inactive: bool  # no maintainer response in 90 days
+    inactive: bool  # status == "unanswered" (kept for readers of the JSON form)
+    status: str = "active"  # unanswered | quiet | active (bot.digest.assemble.health_status)
 
 
 @dataclass
