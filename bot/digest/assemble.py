@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot import sla
 from bot.digest.metrics import (
@@ -29,6 +30,8 @@ from bot.digest.model import (
     NewContributor,
     OrganisationShare,
     RepoHealth,
+    Retention,
+    Returner,
     TimeToFirstResponse,
     TrendPoint,
     Volume,
@@ -36,6 +39,7 @@ from bot.digest.model import (
 )
 
 Week = tuple[str, datetime, datetime]  # (YYYY-Www, start, end: the week's end or now)
+RETURN_WINDOW = timedelta(weeks=12)  # CHAOSS retention: a second contribution within it
 
 
 @dataclass
@@ -51,6 +55,10 @@ class Inputs:
     repos: Sequence[str] = ()  # repositories to report on even without items
     last_responses: Mapping[str, datetime] = field(default_factory=dict)  # repo -> older ones
     url_base: str | None = "https://github.com"
+    # Outside contributions opened in the 24 weeks before the period end (retention):
+    # (login, created_at, repo, number, company, e-mail domain, labels)
+    contributions: Sequence[tuple[str, datetime, str, int, str | None, str | None, list[str]]] = ()
+    cohort: tuple[datetime, datetime] | None = None  # default: 24 to 12 weeks before the end
 
 
 def _in(t: datetime | None, start: datetime, end: datetime) -> bool:
@@ -180,6 +188,30 @@ def health_status(
     return ACTIVE if open_lately else QUIET
 
 
+def retention(inp: Inputs, end: datetime) -> Retention:
+    """Who of the cohort (first contribution 24 to 12 weeks before `end`) came back within
+    12 weeks. Only contributions up to `end` are read, so the figure never changes later."""
+    cohort_start, cohort_end = inp.cohort or (end - 2 * RETURN_WINDOW, end - RETURN_WINDOW)
+    by_login: dict[str, list[tuple[datetime, str, int, Any]]] = defaultdict(list)
+    for login, at, repo, number, company, domain, labels in inp.contributions:
+        if at < end:
+            by_login[login.casefold()].append((at, repo, number, (login, company, domain, labels)))
+    out = []
+    for key, rows in by_login.items():
+        rows.sort(key=lambda r: (r[0], r[1], r[2]))
+        first_at, repo, number, (login, company, domain, labels) = rows[0]
+        if (
+            inp.first_seen.get(key, first_at) < first_at
+            or not cohort_start <= first_at < cohort_end
+        ):
+            continue  # contributed before the cohort, or first seen outside it
+        second = next((r[0] for r in rows[1:] if r[0] < first_at + RETURN_WINDOW), None)
+        org = inp.affiliation.organisation(login, company, domain, labels)
+        out.append(Returner(login, org, repo, number, first_at, second is not None, second))
+    out.sort(key=lambda c: (c.first_at, c.repo, c.number))
+    return Retention(cohort_start, cohort_end, out)
+
+
 def repo_health(
     inp: Inputs, outside: Sequence[Track], waiting: Sequence[WaitingItem], end: datetime
 ) -> list[RepoHealth]:
@@ -292,4 +324,5 @@ def assemble(inp: Inputs) -> Digest:
         repositories=repo_health(inp, outside, waiting, end),
         trend_4w=points[-4:],
         trend_12w=points[-12:],
+        retention=retention(inp, end),
     )

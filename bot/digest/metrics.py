@@ -38,6 +38,10 @@ organisation (their earliest issue or pull request in any of its repositories) w
 the period, with the outcome of that contribution at the period end: `merged`, `closed`,
 `answered` (open, with a response) or `waiting` (open, without one).
 
+**Retention (CHAOSS).** Of the outside authors whose first contribution to the organisation
+was opened in the 12 weeks ending 12 weeks before the period end, those who opened a second
+one within 12 weeks of their first (`bot.digest.assemble.retention`).
+
 **Contributing organisations.** Each outside contribution (issue or pull request opened in the
 period) is credited to a configured partner (by `partners[].logins`, then
 `partners[].email_domains` against the author's public e-mail domain, then the item's

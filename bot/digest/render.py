@@ -96,9 +96,24 @@ def view(d: Digest, lang: str, limit: int | None = None) -> dict[str, Any]:
             for r in cut(attention)
         ],
         "repositories_more": len(attention) - len(cut(attention)),
+        "retention": _retention(d, lang),
         "trends": [
             asdict(p) | {"ttfr": _number(p.ttfr_median_business_hours, lang)} for p in d.trend_12w
         ],
+    }
+
+
+def _retention(d: Digest, lang: str) -> dict[str, Any] | None:
+    r = d.retention
+    if r is None:
+        return None
+    last_day = (r.cohort_end - timedelta(microseconds=1)).date()
+    return {
+        "start": r.cohort_start.date().isoformat(),
+        "end": last_day.isoformat(),
+        "new": r.new,
+        "came_back": r.came_back,
+        "share": _percent(r.share, lang),
     }
 
 
