@@ -80,6 +80,7 @@ class BusinessCalendar:
         self.timezone = timezone
         self.tz: tzinfo = ZoneInfo(timezone)
         self.country = country.upper() if country else None
+        # Fails at construction (config validation), not in the middle of a sweep.
         self.subdivision = regional_holidays.resolve_subdivision(self.country, subdivision)
         self.workdays = frozenset(workdays)
         if not self.workdays or not self.workdays <= set(range(7)):
@@ -105,11 +106,6 @@ class BusinessCalendar:
         if self._worked_names and not self.country:
             raise ValueError("holiday names in working_days need a country")
         self._holiday_cache: dict[int, frozenset[date]] = {}
-        if self.country:  # fail at construction (config validation), not in a sweep
-            try:
-                regional_holidays.public_holidays(self.country, self.subdivision, 2000)
-            except (NotImplementedError, KeyError) as exc:  # how `holidays` refuses a code
-                raise ValueError(str(exc)) from exc
 
     def __repr__(self) -> str:
         return (

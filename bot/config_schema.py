@@ -204,7 +204,7 @@ class Calendar(Strict):
     workdays: Annotated[list[Weekday], Field(min_length=1)] = ["mon", "tue", "wed", "thu", "fri"]
     closures: list[Closure] = []
     working_hours: WorkingHours = WorkingHours()
-    # Regional days the `holidays` package does not know (e.g. Wallonia's 27 September):
+    # Local days off neither `holidays` nor `bot.regional_holidays` knows:
     # "MM-DD" recurs every year, "YYYY-MM-DD" is one day.
     extra_holidays: list[Annotated[str, Field(pattern=r"^(\d{4}-)?\d{2}-\d{2}$")]] = []
     # Days worked although they are public holidays (or weekend days): "YYYY-MM-DD", a

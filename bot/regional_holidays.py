@@ -56,9 +56,15 @@ NAME_YEARS = range(2020, 2041)  # years searched for a holiday named in `working
 
 def resolve_subdivision(country: str | None, subdivision: str | None) -> str | None:
     """The `holidays` code for what a user wrote, or ValueError saying what to write."""
-    if not country or not subdivision:
+    if not country:
         return subdivision or None
     country = country.upper()
+    if not subdivision:
+        try:
+            holidays_lib.country_holidays(country, years=[])
+        except (NotImplementedError, KeyError):
+            raise ValueError(f"no public holidays known for country {country!r}") from None
+        return None
     key = subdivision.strip().casefold()
     refused = _REFUSED.get(country, {}).get(key)
     if refused:
