@@ -186,7 +186,8 @@ def load_contributions(
     credits them to an organisation (retention)."""
     q = select(
         I.c.author_login, _ts(conn, I.c.created_at), I.c.repo_full_name, I.c.number,
-        I.c.author_company, I.c.author_email_domain, cast(I.c.labels, String),
+        I.c.author_company, I.c.author_email_domain,
+        case((I.c.author_class == "partner", cast(I.c.labels, String))),  # only partners' count
     ).where(
         I.c.owner == org, I.c.created_at >= since, I.c.created_at < end,
         I.c.author_class.in_(sorted(OUTSIDE)),
@@ -357,7 +358,7 @@ def _compute(
                 if tr.item.group == "outside" and tr.item.created_at >= start
             ]
             contributions = load_contributions(conn, org, cohort[0], end, repos)
-            authors += [c[0] for c in contributions]
+            authors += _cohort_candidates(contributions, cohort)
             first_seen = load_first_seen(conn, org, authors, repos)
             earlier = load_earlier_organisations(conn, org, start, affiliation, repos)
             quiet = _quiet_repositories(tracks, names, end)
@@ -412,6 +413,19 @@ def build_tracks(
             Track(i, entries.get((i.repo, i.number), []), bots, rules=cfgs.rules(i.repo))
             for i in items
         ]
+
+
+def _cohort_candidates(
+    contributions: Sequence[tuple[Any, ...]], cohort: tuple[datetime, datetime]
+) -> list[str]:
+    """Logins whose earliest contribution of the retention window is in the cohort's weeks:
+    only theirs can be first contributions (the others need no first-seen lookup)."""
+    earliest: dict[str, tuple[datetime, str]] = {}
+    for login, at, *_ in contributions:
+        key = login.casefold()
+        if key not in earliest or at < earliest[key][0]:
+            earliest[key] = (at, login)
+    return [login for at, login in earliest.values() if cohort[0] <= at < cohort[1]]
 
 
 def _quiet_repositories(tracks: Sequence[Track], names: Sequence[str], end: datetime) -> list[str]:
