@@ -8,7 +8,10 @@ as exactly one day and `add_business_days` is the exact inverse of `business_day
 Definitions:
 - A **business day** is a local date (in the calendar's time zone) that is a workday
   (Mon-Fri by default), not a public holiday of the configured country/subdivision (from the
-  `holidays` package, plus any `extra_holidays`), and not inside a closure (inclusive range).
+  `holidays` package and `bot.regional_holidays`, plus any `extra_holidays`), and not inside
+  a closure (inclusive range); or a date listed in `working_days` (worked whatever its
+  weekday or holiday), unless it is inside a closure. A holiday named in `working_days`
+  ("Lundi de Pentecôte") is worked every year.
 - `business_days_between(start, end)` sums, over each local calendar day, the overlap of
   [start, end) with that day divided by the real length of that day, for business days only.
 - `add_business_days(start, n)` is the smallest instant t with business_days_between(start, t)
@@ -20,13 +23,14 @@ Definitions:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays as holidays_lib
+from bot import regional_holidays
 
 _US = timedelta(microseconds=1)
 _ONE_DAY = timedelta(days=1)
@@ -41,6 +45,7 @@ DEFAULT_WORKDAYS: tuple[int, ...] = (0, 1, 2, 3, 4)
 DEFAULT_WORKING_HOURS: tuple[time, time] = (time(9), time(18))
 
 Closure = tuple[date, date]
+_DAY_RE = re.compile(r"^(\d{4}-)?\d{2}-\d{2}$")
 
 
 def _require_aware(*instants: datetime) -> None:
@@ -65,13 +70,18 @@ class BusinessCalendar:
         closures: Iterable[Closure] = (),
         working_hours: tuple[time, time] = DEFAULT_WORKING_HOURS,
         extra_holidays: Iterable[date | tuple[int, int]] = (),
+        working_days: Iterable[date | tuple[int, int] | str] = (),
     ) -> None:
         """`extra_holidays`: one-off dates, or (month, day) pairs recurring every year
-        (e.g. (9, 27) for a regional day the `holidays` package does not know)."""
+        (e.g. (9, 27) for a regional day the `holidays` package does not know).
+        `working_days`: days worked although they are holidays or weekend days: dates,
+        (month, day) pairs, or holiday names ("Lundi de Pentecôte", in any language the
+        `holidays` package has for the country)."""
         self.timezone = timezone
         self.tz: tzinfo = ZoneInfo(timezone)
-        self.country = country or None
-        self.subdivision = subdivision or None
+        self.country = country.upper() if country else None
+        # Fails at construction (config validation), not in the middle of a sweep.
+        self.subdivision = regional_holidays.resolve_subdivision(self.country, subdivision)
         self.workdays = frozenset(workdays)
         if not self.workdays or not self.workdays <= set(range(7)):
             raise ValueError(f"workdays must be a non-empty subset of 0..6, got {sorted(workdays)}")
@@ -87,32 +97,37 @@ class BusinessCalendar:
         self._extra_yearly = frozenset(
             (int(d[0]), int(d[1])) for d in extra_holidays if not isinstance(d, date)
         )
+        worked = list(working_days)
+        self._worked_dates = frozenset(d for d in worked if isinstance(d, date))
+        self._worked_yearly = frozenset(
+            (int(d[0]), int(d[1])) for d in worked if isinstance(d, tuple | list)
+        )
+        self._worked_names = tuple(d for d in worked if isinstance(d, str))
+        if self._worked_names and not self.country:
+            raise ValueError("holiday names in working_days need a country")
         self._holiday_cache: dict[int, frozenset[date]] = {}
-        if self.country:
-            try:  # fail at construction (config validation), not in the middle of a sweep
-                holidays_lib.country_holidays(self.country, subdiv=self.subdivision, years=[])
-            except (NotImplementedError, KeyError) as exc:  # how `holidays` refuses a code
-                raise ValueError(str(exc)) from exc
 
     def __repr__(self) -> str:
         return (
             f"BusinessCalendar(timezone={self.timezone!r}, country={self.country!r}, "
             f"subdivision={self.subdivision!r}, workdays={sorted(self.workdays)}, "
-            f"closures={len(self.closures)}, working_hours={self.working_hours})"
+            f"closures={len(self.closures)}, working_hours={self.working_hours}, "
+            f"working_days={len(self._worked_dates) + len(self._worked_yearly)}"
+            f"+{len(self._worked_names)} names)"
         )
 
     # --- days -------------------------------------------------------------------------------
 
     def holidays_in(self, year: int) -> frozenset[date]:
-        """Public holidays of one year (cached: the `holidays` package is slow to build)."""
+        """Public holidays of one year, less those worked (cached: the `holidays` package is
+        slow to build)."""
         cached = self._holiday_cache.get(year)
         if cached is None:
             days: set[date] = set()
             if self.country:
-                days.update(
-                    holidays_lib.country_holidays(
-                        self.country, subdiv=self.subdivision, years=year
-                    ).keys()
+                days.update(regional_holidays.public_holidays(self.country, self.subdivision, year))
+                days -= regional_holidays.named_days(
+                    self.country, self.subdivision, year, self._worked_names
                 )
             days.update(d for d in self._extra_dates if d.year == year)
             for month, day in self._extra_yearly:
@@ -120,6 +135,7 @@ class BusinessCalendar:
                     days.add(date(year, month, day))
                 except ValueError:  # 29 Feb in a common year
                     pass
+            days = {d for d in days if not self.is_worked(d)}
             cached = self._holiday_cache[year] = frozenset(days)
         return cached
 
@@ -129,11 +145,18 @@ class BusinessCalendar:
     def is_closed(self, day: date) -> bool:
         return any(a <= day <= b for a, b in self.closures)
 
+    def is_worked(self, day: date) -> bool:
+        """Listed as a date in `working_days` (worked whatever its weekday)."""
+        return day in self._worked_dates or (day.month, day.day) in self._worked_yearly
+
     def is_business_day(self, day: date) -> bool:
-        """A workday that is neither a public holiday nor inside a closure."""
-        return (
-            day.weekday() in self.workdays and not self.is_holiday(day) and not self.is_closed(day)
-        )
+        """A workday that is neither a public holiday nor inside a closure, or a day listed
+        in `working_days` outside closures."""
+        if self.is_closed(day):
+            return False
+        if self.is_worked(day):
+            return True
+        return day.weekday() in self.workdays and not self.is_holiday(day)
 
     def _local_instant(self, day: date, at: time) -> datetime:
         """UTC instant of a local wall time (a time skipped by DST maps to the jump instant)."""
@@ -272,6 +295,9 @@ class BusinessCalendar:
         extra = _field(cfg, "extra_holidays")
         if extra:
             kwargs["extra_holidays"] = [_parse_extra_holiday(x) for x in extra]
+        worked = _field(cfg, "working_days")
+        if worked:
+            kwargs["working_days"] = [_parse_working_day(x) for x in worked]
         return cls(**kwargs)
 
 
@@ -363,3 +389,13 @@ def _parse_extra_holiday(value: Any) -> date | tuple[int, int]:
     if len(text) == 5 and text[2] == "-":
         return int(text[:2]), int(text[3:])
     return parse_date(text)
+
+
+def _parse_working_day(value: Any) -> date | tuple[int, int] | str:
+    """A date, a recurring `MM-DD`, or a holiday's name."""
+    if isinstance(value, date | list | tuple):
+        return _parse_extra_holiday(value)
+    text = str(value).strip()
+    if _DAY_RE.match(text):
+        return _parse_extra_holiday(text)
+    return text

@@ -31,7 +31,16 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$")
 _OSPO_TEAM_RE = re.compile(r"^@?[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
 _LANG_RE = re.compile(r"^[a-z]{2}$")
+_DAY_RE = re.compile(r"^(\d{4}-)?\d{2}-\d{2}$")
 _HHMM_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::00)?$")
+
+
+def _check_day(text: str) -> None:
+    """A `YYYY-MM-DD` or `MM-DD` that is a real day."""
+    try:
+        date.fromisoformat(text if len(text) == 10 else f"2000-{text}")
+    except ValueError:
+        raise ValueError(f"{text!r} is not a day (YYYY-MM-DD or MM-DD)") from None
 
 
 def _strip_at(value: Any) -> Any:
@@ -195,9 +204,12 @@ class Calendar(Strict):
     workdays: Annotated[list[Weekday], Field(min_length=1)] = ["mon", "tue", "wed", "thu", "fri"]
     closures: list[Closure] = []
     working_hours: WorkingHours = WorkingHours()
-    # Regional days the `holidays` package does not know (e.g. Wallonia's 27 September):
+    # Local days off neither `holidays` nor `bot.regional_holidays` knows:
     # "MM-DD" recurs every year, "YYYY-MM-DD" is one day.
     extra_holidays: list[Annotated[str, Field(pattern=r"^(\d{4}-)?\d{2}-\d{2}$")]] = []
+    # Days worked although they are public holidays (or weekend days): "YYYY-MM-DD", a
+    # recurring "MM-DD", or a holiday's name ("Lundi de Pentecôte", the journée de solidarité).
+    working_days: list[Annotated[str, Field(min_length=1, max_length=80)]] = []
 
     @field_validator("timezone")
     @classmethod
@@ -222,14 +234,31 @@ class Calendar(Strict):
         country = info.data.get("country")
         if value is None or country is None:
             return value
-        import holidays
+        from bot.regional_holidays import resolve_subdivision
 
-        try:  # the library itself decides: it also takes aliases ("Alsace-Moselle" for FR)
-            holidays.country_holidays(country, subdiv=value)
-        except (NotImplementedError, KeyError):  # how `holidays` refuses a code it lacks
-            known = ", ".join(_countries().get(country, [])) or "none"
-            raise ValueError(f"unknown subdivision of {country} (known: {known})") from None
+        resolve_subdivision(country, value)  # its ValueError says what to write instead
         return value
+
+    @field_validator("working_days")
+    @classmethod
+    def _worked(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        from bot.regional_holidays import holiday_names, resolve_subdivision
+
+        for v in values:
+            if _DAY_RE.match(v.strip()):
+                _check_day(v.strip())
+        country = info.data.get("country")
+        names = [v for v in values if not _DAY_RE.match(v.strip())]
+        if not names or country is None or "subdivision" not in info.data:
+            return values
+        known = holiday_names(country, resolve_subdivision(country, info.data["subdivision"]))
+        unknown = [n for n in names if n.strip().casefold() not in known]
+        if unknown:
+            raise ValueError(
+                f"no holiday of {country} is called {unknown[0]!r} (use a date like "
+                f'"2026-05-25", or a name from the `holidays` package, e.g. "Lundi de Pentecôte")'
+            )
+        return values
 
 
 class Sla(Strict):

@@ -380,7 +380,7 @@ EVENTS = {("issue_comment", "created"), ("issue_comment", "edited")}
 
 async def handle(event: Event, ctx: Context) -> None:
     """Run the commands of a new or edited comment (on an edit, only the new ones)."""
-    from bot.language import detect_language
+    from bot.language import item_language
 
     repo, api, item = event.repo, ctx.github, event.item
     comment = event.payload.get("comment") or {}
@@ -414,7 +414,8 @@ async def handle(event: Event, ctx: Context) -> None:
         commenter_class=who.author_class,
         comment_id=comment.get("id"),
     )
-    lang = detect_language(body, offered=tuple(cfg.languages), fallback=cfg.language)
+    # The conversation's language (the item's title and body), not the command line's.
+    lang = await item_language(item, cfg.languages, cfg.language)
     renderer = await ctx.services["overrides"].renderer_for(api, repo)
     actions = render_replies(plan_comment(body, previous, cctx), renderer, lang)
     await ctx.apply(actions, dry_run=cfg.dry_run)

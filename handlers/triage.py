@@ -238,7 +238,7 @@ async def is_first_time(api: Any, repo: str, login: str, number: int) -> bool:
 
 
 async def handle(event: Event, ctx: Context) -> None:
-    from bot.language import detect_language
+    from bot.language import item_language
 
     raw, repo, api = event.item, event.repo, ctx.github
     if raw is None or repo is None or api is None:
@@ -272,14 +272,14 @@ async def handle(event: Event, ctx: Context) -> None:
         )
 
     # Independent look-ups, at the same time: one round trip of waiting instead of four.
-    files, commits, first_time, links, renderer = await asyncio.gather(
+    files, commits, first_time, links, renderer, lang = await asyncio.gather(
         pull_files(),
         commit_messages(),
         is_first_time(api, repo, login, number),
         community_links(api, repo, services.get("repo_cache")),
         services["overrides"].renderer_for(api, repo),
+        item_language(raw, cfg.languages, cfg.language),
     )
-    text = f"{raw.get('title') or ''}\n{raw.get('body') or ''}"
     inp = TriageInput(
         repo=repo,
         number=raw["number"],
@@ -289,7 +289,7 @@ async def handle(event: Event, ctx: Context) -> None:
         author=login,
         author_class=who,
         first_time=first_time,
-        lang=detect_language(text, offered=tuple(cfg.languages), fallback=cfg.language),
+        lang=lang,
         config=cfg,
         files=files,
         commit_messages=commits,

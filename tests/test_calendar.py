@@ -57,15 +57,12 @@ def test_regional_holiday_from_the_package_alsace_moselle() -> None:
 
 
 def test_belgian_regional_day_wallonia_vs_flanders() -> None:
-    """BE subdivisions in `holidays` are the Communities and only carry *school* holidays, so the
-    French Community day (27 Sep) and Flemish day (11 Jul) come from `extra_holidays`."""
+    """BE subdivisions in `holidays` are the Communities and carry none of their own days:
+    the French Community day (27 Sep) and the Flemish day (11 Jul) are built in
+    (`bot.regional_holidays`)."""
     base = {"timezone": "Europe/Brussels", "country": "BE"}
-    wallonia = BusinessCalendar.from_config(
-        {**base, "subdivision": "French", "extra_holidays": ["09-27"]}
-    )
-    flanders = BusinessCalendar.from_config(
-        {**base, "subdivision": "Flemish", "extra_holidays": ["07-11"]}
-    )
+    wallonia = BusinessCalendar.from_config({**base, "subdivision": "French"})
+    flanders = BusinessCalendar.from_config({**base, "subdivision": "Flemish"})
     national = BusinessCalendar.from_config(base)
     monday = date(2027, 9, 27)
     assert wallonia.is_holiday(monday) and not wallonia.is_business_day(monday)

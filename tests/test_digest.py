@@ -226,3 +226,22 @@ def test_empty_org(migrated: str) -> None:
     assert d.change_request_closure_ratio is None and d.elephant_factor is None
     assert d.waiting == [] and d.organisations == [] and len(d.trend_12w) == 12
     assert END - d.start == timedelta(days=7)
+
+
+def test_a_week_has_the_same_figures_in_its_digest_and_in_every_later_trend(
+    record: Record,
+) -> None:
+    """#5 (opened in W27) is first answered by its close on 21 July, in W30: W27's row of
+    W30's trend must still say what W27's own digest said."""
+    afterwards(record)
+    own = {w: digest(record, w) for w in ("2026-W27", "2026-W28", "2026-W29", "2026-W30")}
+    for week, d in own.items():
+        row = d.trend_4w[-1]
+        assert row.week == week
+        assert row.ttfr_median_business_hours == d.ttfr_outside.median_business_hours
+        assert row.outside_opened == d.ttfr_outside.items
+        for later in own.values():
+            if later.week > week:
+                (again,) = [p for p in later.trend_12w if p.week == week]
+                assert again == row, (week, later.week)
+    assert own["2026-W30"].trend_4w[0].ttfr_median_business_hours == 1.0  # not #5's close

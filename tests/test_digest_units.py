@@ -222,9 +222,17 @@ def test_cli_formats(db: tuple[str, Record], capsys: Any) -> None:
     assert "&lt;script&gt;" in page and "<script>" not in page
     rows = list(csv.DictReader(io.StringIO(run_cli(capsys, url, "--format", "csv"))))
     waiting = [r for r in rows if r["section"] == "waiting"]
-    assert waiting[0]["repo"] == "paris/dormant" and waiting[0]["overdue"] == "True"
-    assert any(r["title"].startswith("'=HYPERLINK") for r in waiting)  # no formula
-    assert {r["name"] for r in rows if r["section"] == "organisation"} >= {"acme", "Lyon"}
+    assert waiting[0]["item"] == "paris/dormant#1"
+    dormant = {r["metric"]: r["value"] for r in waiting if r["item"] == "paris/dormant#1"}
+    assert (dormant["overdue"], dormant["kind"]) == ("true", "issue")
+    assert float(dormant["business_days_waiting"]) > 100
+    sections = {r["section"] for r in rows}
+    assert sections >= {"time_to_first_response", "volume", "metrics", "repositories", "trend"}
+    ttfr = {r["metric"]: r["value"] for r in rows if r["item"] == "outside"}
+    assert ttfr["items"] == "6" and ttfr["median_business_hours"]
+    assert {r["week"] for r in rows} == {"2026-W29"} and {r["org"] for r in rows} == {"paris"}
+    assert any(r["value"].startswith("'=HYPERLINK") for r in waiting)  # no formula
+    assert {r["item"] for r in rows if r["section"] == "organisations"} >= {"acme", "Lyon"}
 
 
 def test_cli_errors(db: tuple[str, Record], capsys: Any) -> None:

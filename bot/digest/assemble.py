@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot import sla
 from bot.digest.metrics import (
@@ -29,6 +30,8 @@ from bot.digest.model import (
     NewContributor,
     OrganisationShare,
     RepoHealth,
+    Retention,
+    Returner,
     TimeToFirstResponse,
     TrendPoint,
     Volume,
@@ -36,6 +39,7 @@ from bot.digest.model import (
 )
 
 Week = tuple[str, datetime, datetime]  # (YYYY-Www, start, end: the week's end or now)
+RETURN_WINDOW = timedelta(weeks=12)  # CHAOSS retention: a second contribution within it
 
 
 @dataclass
@@ -51,6 +55,10 @@ class Inputs:
     repos: Sequence[str] = ()  # repositories to report on even without items
     last_responses: Mapping[str, datetime] = field(default_factory=dict)  # repo -> older ones
     url_base: str | None = "https://github.com"
+    # Outside contributions opened in the 24 weeks before the period end (retention):
+    # (login, created_at, repo, number, company, e-mail domain, labels)
+    contributions: Sequence[tuple[str, datetime, str, int, str | None, str | None, list[str]]] = ()
+    cohort: tuple[datetime, datetime] | None = None  # default: 24 to 12 weeks before the end
 
 
 def _in(t: datetime | None, start: datetime, end: datetime) -> bool:
@@ -162,6 +170,48 @@ def new_contributors(inp: Inputs, opened: Sequence[Track], end: datetime) -> lis
     return out
 
 
+QUIET, ACTIVE, UNANSWERED = "quiet", "active", "unanswered"
+
+
+def health_status(
+    open_lately: bool, oldest_waiting: datetime | None, last_response: datetime | None,
+    since: datetime,
+) -> str:  # fmt: skip
+    """A repository's flag at the period end (`since`: 90 days before it):
+    - "unanswered": an outside item waiting for a maintainer was opened over 90 days ago and
+      no maintainer has responded to any outside item for 90 days;
+    - "quiet": no outside item was open at any time in the last 90 days (nothing to answer);
+    - "active": anything else (outside items answered, or waiting for less than 90 days)."""
+    silent = last_response is None or last_response < since
+    if oldest_waiting is not None and oldest_waiting < since and silent:
+        return UNANSWERED
+    return ACTIVE if open_lately else QUIET
+
+
+def retention(inp: Inputs, end: datetime) -> Retention:
+    """Who of the cohort (first contribution 24 to 12 weeks before `end`) came back within
+    12 weeks. Only contributions up to `end` are read, so the figure never changes later."""
+    cohort_start, cohort_end = inp.cohort or (end - 2 * RETURN_WINDOW, end - RETURN_WINDOW)
+    by_login: dict[str, list[tuple[datetime, str, int, Any]]] = defaultdict(list)
+    for login, at, repo, number, company, domain, labels in inp.contributions:
+        if at < end:
+            by_login[login.casefold()].append((at, repo, number, (login, company, domain, labels)))
+    out = []
+    for key, rows in by_login.items():
+        rows.sort(key=lambda r: (r[0], r[1], r[2]))
+        first_at, repo, number, (login, company, domain, labels) = rows[0]
+        if (
+            inp.first_seen.get(key, first_at) < first_at
+            or not cohort_start <= first_at < cohort_end
+        ):
+            continue  # contributed before the cohort, or first seen outside it
+        second = next((r[0] for r in rows[1:] if r[0] < first_at + RETURN_WINDOW), None)
+        org = inp.affiliation.organisation(login, company, domain, labels)
+        out.append(Returner(login, org, repo, number, first_at, second is not None, second))
+    out.sort(key=lambda c: (c.first_at, c.repo, c.number))
+    return Retention(cohort_start, cohort_end, out)
+
+
 def repo_health(
     inp: Inputs, outside: Sequence[Track], waiting: Sequence[WaitingItem], end: datetime
 ) -> list[RepoHealth]:
@@ -177,6 +227,7 @@ def repo_health(
         key = w.repo.lower()
         oldest[key] = max(oldest.get(key, 0.0), w.business_days_waiting)
     older = {k.lower(): v for k, v in inp.last_responses.items()}
+    waiting_keys = {(w.repo.lower(), w.number) for w in waiting}
     out = []
     for key, repo in names.items():
         tracks = by_repo.get(key, [])
@@ -189,7 +240,13 @@ def repo_health(
         ]
         responses = [t for tr in tracks if (t := tr.last_response) is not None]
         last = max(responses, default=None) or older.get(key)
-        needed = any(open_during(tr, since, end) for tr in tracks)
+        waiting_since = min(
+            (tr.item.created_at for tr in tracks if (key, tr.item.number) in waiting_keys),
+            default=None,
+        )
+        status = health_status(
+            any(open_during(tr, since, end) for tr in tracks), waiting_since, last, since
+        )
         out.append(
             RepoHealth(
                 repo=repo,
@@ -197,16 +254,15 @@ def repo_health(
                 oldest_wait_business_days=oldest.get(key),
                 ttfr_median_business_hours=median_or_none(hours),
                 last_maintainer_response=last,
-                inactive=needed and (last is None or last < since),
+                inactive=status == UNANSWERED,
+                status=status,
             )
         )
     out.sort(key=lambda r: (-(r.oldest_wait_business_days or -1.0), -r.open_outside_items, r.repo))
     return out
 
 
-def trends(
-    inp: Inputs, outside: Sequence[Track], end: datetime
-) -> tuple[list[TrendPoint], list[Track]]:
+def trends(inp: Inputs, outside: Sequence[Track]) -> tuple[list[TrendPoint], list[Track]]:
     """The trend points, and the tracks waiting for a maintainer at the period end."""
     instants = [we for _, _, we in inp.weeks]
     starts = [ws for _, ws, _ in inp.weeks]
@@ -224,12 +280,14 @@ def trends(
             if b == count:
                 waiting_at_end.append(tr)
     points, running = [], 0
-    for k, (week, _, _) in enumerate(inp.weeks):
+    for k, (week, _, week_end) in enumerate(inp.weeks):
         running += diff[k]
+        # Responses up to the week's own end, as in that week's digest: a past week's row
+        # is the same in every later trend.
         hours = [
             h
             for tr in opened[k]
-            if (h := tr.ttfr_hours(inp.rules_for(tr.item.repo), end)) is not None
+            if (h := tr.ttfr_hours(inp.rules_for(tr.item.repo), week_end)) is not None
         ]
         points.append(TrendPoint(week, median_or_none(hours), len(opened[k]), running))
     return points, waiting_at_end
@@ -241,7 +299,7 @@ def assemble(inp: Inputs) -> Digest:
     inside = [tr for tr in inp.tracks if tr.item.group == "inside"]
     opened_out = [tr for tr in outside if _in(tr.item.created_at, start, end)]
     opened_in = [tr for tr in inside if _in(tr.item.created_at, start, end)]
-    points, waiting_tracks = trends(inp, outside, end)
+    points, waiting_tracks = trends(inp, outside)
     waiting = waiting_list(inp, waiting_tracks, end)
     vol = volume(outside, start, end)
     pulls_done = vol.pulls_closed + vol.pulls_merged
@@ -266,4 +324,5 @@ def assemble(inp: Inputs) -> Digest:
         repositories=repo_health(inp, outside, waiting, end),
         trend_4w=points[-4:],
         trend_12w=points[-12:],
+        retention=retention(inp, end),
     )

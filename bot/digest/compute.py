@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import ColumnElement
 
 from bot.config_schema import VeilleurConfig
-from bot.digest.assemble import Inputs, Week, assemble
+from bot.digest.assemble import RETURN_WINDOW, Inputs, Week, assemble
 from bot.digest.configs import ConfigSource, OrgConfigs, stored_configs
 from bot.digest.metrics import (
     INACTIVE_DAYS,
@@ -179,6 +179,30 @@ def load_first_seen(
     return out
 
 
+def load_contributions(
+    conn: Connection, org: str, since: datetime, end: datetime, repos: Sequence[str] | None
+) -> list[tuple[str, datetime, str, int, str | None, str | None, list[str]]]:
+    """Outside issues and pull requests opened in [since, end): who, when, where, and what
+    credits them to an organisation (retention)."""
+    q = select(
+        I.c.author_login, _ts(conn, I.c.created_at), I.c.repo_full_name, I.c.number,
+        I.c.author_company, I.c.author_email_domain,
+        case((I.c.author_class == "partner", cast(I.c.labels, String))),  # only partners' count
+    ).where(
+        I.c.owner == org, I.c.created_at >= since, I.c.created_at < end,
+        I.c.author_class.in_(sorted(OUTSIDE)),
+    )  # fmt: skip
+    if repos is not None:
+        q = q.where(func.lower(I.c.repo_full_name).in_([r.lower() for r in repos]))
+    out = []
+    for login, at, repo, number, company, domain, tags in _tuples(conn, q):
+        when = _utc(at)
+        if login and when is not None:
+            labels = orjson.loads(tags) if tags and tags != "[]" else []
+            out.append((str(login), when, str(repo), int(number), company, domain, labels))
+    return out
+
+
 def load_earlier_organisations(
     conn: Connection, org: str, before: datetime, affiliation: Affiliation,
     repos: Sequence[str] | None,
@@ -317,6 +341,11 @@ def _compute(
     weeks = [(w, a.astimezone(UTC), b.astimezone(UTC)) for w, a, b in local_weeks]
     start, end = weeks[-1][1], weeks[-1][2]
     window = min(weeks[0][1], end - timedelta(days=INACTIVE_DAYS))
+    local_end = local_weeks[-1][2]  # retention weeks counted on the local calendar (DST)
+    cohort = (
+        (local_end - 2 * RETURN_WINDOW).astimezone(UTC),
+        (local_end - RETURN_WINDOW).astimezone(UTC),
+    )
     bots = frozenset(b.lower() for b in bot_logins if b)
     affiliation = cfgs.affiliation()
     with engine.connect() as conn:
@@ -328,6 +357,8 @@ def _compute(
                 for tr in tracks
                 if tr.item.group == "outside" and tr.item.created_at >= start
             ]
+            contributions = load_contributions(conn, org, cohort[0], end, repos)
+            authors += _cohort_candidates(contributions, cohort)
             first_seen = load_first_seen(conn, org, authors, repos)
             earlier = load_earlier_organisations(conn, org, start, affiliation, repos)
             quiet = _quiet_repositories(tracks, names, end)
@@ -346,9 +377,17 @@ def _compute(
                 repos=names,
                 last_responses=older,
                 url_base=url_base,
+                contributions=contributions,
+                cohort=cohort,
             )
         )
     result.start, result.end = local_weeks[-1][1], local_weeks[-1][2]  # shown in local time
+    if result.retention is not None:
+        kept = result.retention
+        kept.cohort_start, kept.cohort_end = (
+            kept.cohort_start.astimezone(tz),
+            kept.cohort_end.astimezone(tz),
+        )
     return result
 
 
@@ -374,6 +413,19 @@ def build_tracks(
             Track(i, entries.get((i.repo, i.number), []), bots, rules=cfgs.rules(i.repo))
             for i in items
         ]
+
+
+def _cohort_candidates(
+    contributions: Sequence[tuple[Any, ...]], cohort: tuple[datetime, datetime]
+) -> list[str]:
+    """Logins whose earliest contribution of the retention window is in the cohort's weeks:
+    only theirs can be first contributions (the others need no first-seen lookup)."""
+    earliest: dict[str, tuple[datetime, str]] = {}
+    for login, at, *_ in contributions:
+        key = login.casefold()
+        if key not in earliest or at < earliest[key][0]:
+            earliest[key] = (at, login)
+    return [login for at, login in earliest.values() if cohort[0] <= at < cohort[1]]
 
 
 def _quiet_repositories(tracks: Sequence[Track], names: Sequence[str], end: datetime) -> list[str]:

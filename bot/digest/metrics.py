@@ -38,6 +38,10 @@ organisation (their earliest issue or pull request in any of its repositories) w
 the period, with the outcome of that contribution at the period end: `merged`, `closed`,
 `answered` (open, with a response) or `waiting` (open, without one).
 
+**Retention (CHAOSS).** Of the outside authors whose first contribution to the organisation
+was opened in the 12 weeks ending 12 weeks before the period end, those who opened a second
+one within 12 weeks of their first (`bot.digest.assemble.retention`).
+
 **Contributing organisations.** Each outside contribution (issue or pull request opened in the
 period) is credited to a configured partner (by `partners[].logins`, then
 `partners[].email_domains` against the author's public e-mail domain, then the item's
@@ -53,12 +57,15 @@ organisation of their own.
 
 **Repository health.** Per repository: outside items open at the period end, the longest
 current wait (business days), the Time to First Response median of outside items opened in
-the 12 trend weeks, the last response to an outside item up to the period end, and an
-*inactive* flag when outside items were open in the last 90 days but none got a response.
+the 12 trend weeks, the last response to an outside item up to the period end, and a status
+(`bot.digest.assemble.health_status`): *unanswered* when an outside item waiting for a
+maintainer was opened over 90 days ago and no outside item got a response in the last 90 days,
+*quiet* when no outside item was open in the last 90 days, else *active*.
 
 **Trends.** The same figures for the 4 and 12 weeks ending with the digest's week (oldest
 first): outside items opened, median Time to First Response of those items (responses up to
-this digest's period end), and items waiting for a maintainer at each week's end.
+that week's end, so a week's row equals its own digest's figure in every later trend), and
+items waiting for a maintainer at each week's end.
 """
 
 from __future__ import annotations

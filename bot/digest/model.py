@@ -60,6 +60,60 @@ class NewContributor:
 
 
 @dataclass
+class Returner:
+    """A new contributor of the retention cohort, and whether they came back."""
+
+    login: str
+    organisation: str
+    repo: str  # of their first contribution
+    number: int
+    first_at: datetime
+    came_back: bool  # a second contribution within 12 weeks of the first
+    second_at: datetime | None = None
+
+
+@dataclass
+class Retention:
+    """CHAOSS retention: of the outside authors whose first contribution to the organisation
+    was opened in [cohort_start, cohort_end) (the 12 weeks ending 12 weeks before the period
+    end, so every one of them has had 12 weeks), those who opened a second one within 12
+    weeks of their first."""
+
+    cohort_start: datetime
+    cohort_end: datetime
+    contributors: list[Returner] = field(default_factory=list)
+
+    @property
+    def new(self) -> int:
+        return len(self.contributors)
+
+    @property
+    def came_back(self) -> int:
+        return sum(c.came_back for c in self.contributors)
+
+    @property
+    def share(self) -> float | None:
+        return round(self.came_back / self.new, 4) if self.contributors else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cohort_start": self.cohort_start.isoformat(),
+            "cohort_end": self.cohort_end.isoformat(),
+            "new_contributors": self.new,
+            "came_back": self.came_back,
+            "share": self.share,
+            "contributors": [
+                asdict(c)
+                | {
+                    "first_at": c.first_at.isoformat(),
+                    "second_at": c.second_at.isoformat() if c.second_at else None,
+                }
+                for c in self.contributors
+            ],
+        }
+
+
+@dataclass
 class OrganisationShare:
     name: str  # partner name, company, or "independent"
     contributions: int
@@ -73,7 +127,8 @@ class RepoHealth:
     oldest_wait_business_days: float | None
     ttfr_median_business_hours: float | None
     last_maintainer_response: datetime | None
-    inactive: bool  # no maintainer response in 90 days
+    inactive: bool  # status == "unanswered" (kept for readers of the JSON form)
+    status: str = "active"  # unanswered | quiet | active (bot.digest.assemble.health_status)
 
 
 @dataclass
@@ -103,6 +158,7 @@ class Digest:
     repositories: list[RepoHealth] = field(default_factory=list)
     trend_4w: list[TrendPoint] = field(default_factory=list)
     trend_12w: list[TrendPoint] = field(default_factory=list)
+    retention: Retention | None = None
 
     def to_json(self) -> dict[str, Any]:
         def enc(value: Any) -> Any:
@@ -127,6 +183,7 @@ class Digest:
                 "new_contributors": enc([asdict(c) for c in self.new_contributors]),
                 "elephant_factor": self.elephant_factor,
                 "new_organisations": list(self.new_organisations),
+                "retention": self.retention.to_json() if self.retention else None,
             },
             "waiting": enc([asdict(w) for w in self.waiting]),
             "organisations": enc([asdict(o) for o in self.organisations]),

@@ -12,7 +12,7 @@ import csv
 import io
 import json
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +96,24 @@ def view(d: Digest, lang: str, limit: int | None = None) -> dict[str, Any]:
             for r in cut(attention)
         ],
         "repositories_more": len(attention) - len(cut(attention)),
+        "retention": _retention(d, lang),
         "trends": [
             asdict(p) | {"ttfr": _number(p.ttfr_median_business_hours, lang)} for p in d.trend_12w
         ],
+    }
+
+
+def _retention(d: Digest, lang: str) -> dict[str, Any] | None:
+    r = d.retention
+    if r is None:
+        return None
+    last_day = (r.cohort_end - timedelta(microseconds=1)).date()
+    return {
+        "start": r.cohort_start.date().isoformat(),
+        "end": last_day.isoformat(),
+        "new": r.new,
+        "came_back": r.came_back,
+        "share": _percent(r.share, lang),
     }
 
 
@@ -135,28 +150,69 @@ def html(d: Digest, lang: str, renderer: Renderer, limit: int | None = None) -> 
     return HtmlRenderer(renderer.templates_dir).render(REPORT_HTML, lang, **view(d, lang, limit))
 
 
-_CSV_FIELDS = [
-    "section", "repo", "number", "kind", "title", "author", "author_class", "organisation",
-    "business_days_waiting", "overdue", "url", "name", "contributions", "new",
-]  # fmt: skip
+CSV_FIELDS = ["org", "week", "section", "item", "metric", "value"]
 
 
 def _cell(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula gets a leading apostrophe."""
+    """A CSV value: booleans as true/false, nothing as empty, instants in ISO 8601; text a
+    spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
 
 
-def to_csv(d: Digest) -> str:
-    """One table: `section` is "waiting" (the waiting list) or "organisation"."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=_CSV_FIELDS, extrasaction="ignore")
-    writer.writeheader()
+def csv_rows(d: Digest) -> list[tuple[str, str, str, Any]]:
+    """The digest as (section, item, metric, value) rows: every figure, one per row."""
+    rows: list[tuple[str, str, str, Any]] = []
+
+    def add(section: str, item: str, data: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
+        rows.extend((section, item, k, v) for k, v in data.items() if k not in skip)
+
+    for t in (d.ttfr_outside, d.ttfr_inside):
+        add("time_to_first_response", t.group, asdict(t), skip=("group",))
+    add("volume", "", asdict(d.volume))
+    add("metrics", "", {
+        "change_request_closure_ratio": d.change_request_closure_ratio,
+        "elephant_factor": d.elephant_factor,
+        "waiting": len(d.waiting),
+        "overdue": sum(w.overdue for w in d.waiting),
+        "new_contributors": len(d.new_contributors),
+    })  # fmt: skip
     for w in d.waiting:
-        writer.writerow({k: _cell(v) for k, v in (asdict(w) | {"section": "waiting"}).items()})
+        add("waiting", f"{w.repo}#{w.number}", asdict(w), skip=("repo", "number"))
+    for c in d.new_contributors:
+        add("new_contributors", c.login, asdict(c), skip=("login",))
     for o in d.organisations:
-        writer.writerow({k: _cell(v) for k, v in (asdict(o) | {"section": "organisation"}).items()})
+        add("organisations", o.name, asdict(o), skip=("name",))
+    for h in d.repositories:
+        add("repositories", h.repo, asdict(h), skip=("repo", "inactive"))
+    for p in d.trend_12w:
+        add("trend", p.week, asdict(p), skip=("week",))
+    if d.retention is not None:
+        r = d.retention
+        add("retention", "", {
+            "cohort_start": r.cohort_start, "cohort_end": r.cohort_end,
+            "new_contributors": r.new, "came_back": r.came_back, "share": r.share,
+        })  # fmt: skip
+        for back in r.contributors:
+            add("retention", back.login, asdict(back), skip=("login",))
+    return rows
+
+
+def to_csv(d: Digest) -> str:
+    """One tidy table (one figure a row: org, week, section, item, metric, value), so a
+    spreadsheet's pivot table or a `section` filter gives each section back."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_FIELDS)
+    for section, item, metric, value in csv_rows(d):
+        writer.writerow([_cell(d.org), d.week, section, _cell(item), metric, _cell(value)])
     return out.getvalue()
 
 

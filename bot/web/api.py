@@ -18,6 +18,7 @@ from bot.digest.model import (
     NewContributor,
     OrganisationShare,
     RepoHealth,
+    Returner,
     TimeToFirstResponse,
     TrendPoint,
     Volume,
@@ -50,6 +51,18 @@ class Period(BaseModel):
     end: datetime
 
 
+class RetentionOut(BaseModel):
+    """CHAOSS retention: of the new contributors of the cohort's 12 weeks (ending 12 weeks
+    before the period end), those who opened a second contribution within 12 weeks."""
+
+    cohort_start: datetime
+    cohort_end: datetime
+    new_contributors: int
+    came_back: int
+    share: float | None
+    contributors: list[Returner]
+
+
 class Metrics(BaseModel):
     time_to_first_response: TimeToFirstResponse
     time_to_first_response_inside: TimeToFirstResponse
@@ -58,6 +71,7 @@ class Metrics(BaseModel):
     new_contributors: list[NewContributor]
     elephant_factor: int | None
     new_organisations: list[str]
+    retention: RetentionOut | None = None
 
 
 class Trends(BaseModel):

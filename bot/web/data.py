@@ -173,6 +173,11 @@ def scope_digest(digest: Digest, repos: frozenset[str], *, withhold: bool) -> Sh
         waiting=[w for w in digest.waiting if keep(w.repo)],
         new_contributors=[c for c in digest.new_contributors if keep(c.repo)],
         repositories=[r for r in digest.repositories if keep(r.repo)],
+        retention=digest.retention
+        and replace(
+            digest.retention,
+            contributors=[c for c in digest.retention.contributors if keep(c.repo)],
+        ),
     )
     if withhold:
         scoped = replace(scoped, organisations=[], new_organisations=[], elephant_factor=None)

@@ -94,6 +94,10 @@ def _page_data(ctx: WebContext, view: OrgView, shown: Shown, asked: str | None) 
         "next_week": shift_week(d.week, 1) if d.week < latest else None,
         "period_start": t.day(d.start),
         "period_end": t.day(end),
+        "retention_start": t.day(d.retention.cohort_start) if d.retention else None,
+        "retention_end": (
+            t.day(d.retention.cohort_end - timedelta(microseconds=1)) if d.retention else None
+        ),
         "generated": t.stamp(d.generated_at),
         "overdue": sum(1 for w in d.waiting if w.overdue),
         "api_url": api,
