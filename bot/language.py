@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
+
+from bot.markdown_scan import own_words
 
 _STOPWORDS: dict[str, str] = {
     "en": """the a an and or but is are was were be been being to of in on at for with from by
@@ -46,7 +48,9 @@ _STOPWORDS: dict[str, str] = {
         perché dove ciao grazie pagina funziona""",
 }
 
-# Spelling cues: (regex over the lower-cased text, weight per match, cap per text).
+# Spelling cues: (regex over the lower-cased text, weight per match, cap per text). Each regex
+# is a fixed string, a character class or a bounded ending, so it runs in linear time; cues on
+# whole words (`_WORD_CUES`) test each word alone instead of `\b\w+...` over the whole text.
 _CUES: dict[str, list[tuple[str, float, int]]] = {
     "fr": [
         (r"[éèêàçùûôîœ]", 0.5, 4),
@@ -54,17 +58,40 @@ _CUES: dict[str, list[tuple[str, float, int]]] = {
         (r"eaux?\b|euse?s?\b", 0.4, 3),
     ],
     "de": [(r"[äöüß]", 1.0, 4), (r"sch", 0.4, 3), (r"(?:ung|keit|heit|lich)\b", 0.5, 3)],
-    "nl": [(r"ij", 0.6, 4), (r"aa|uu|oe", 0.3, 4), (r"\b\w+(?:tje|je)s?\b", 0.4, 2)],
+    "nl": [(r"ij", 0.6, 4), (r"aa|uu|oe", 0.3, 4)],
     "en": [(r"\bth", 0.4, 4), (r"ing\b", 0.4, 3), (r"\bwh", 0.4, 3), (r"n't\b", 0.75, 2)],
     "es": [(r"[ñ¿¡áíóú]", 0.75, 4), (r"ción\b", 0.75, 2)],
-    "it": [(r"[òì]", 0.75, 4), (r"zione\b", 0.75, 2), (r"\b\w+(?:gli|zz)\w*", 0.4, 2)],
+    "it": [(r"[òì]", 0.75, 4), (r"zione\b", 0.75, 2)],
 }
 
-_NOISE = re.compile(
-    r"```.*?```|~~~.*?~~~|`[^`\n]*`|<!--.*?-->|https?://\S+|[\w.+-]+@[\w-]+\.[\w.]+|@[\w/-]+",
-    re.DOTALL,
-)
+
+def _dutch_diminutive(word: str) -> bool:
+    return len(word) > 2 and word.endswith("je") or len(word) > 3 and word.endswith("jes")
+
+
+def _italian_cluster(word: str) -> bool:
+    return "gli" in word[1:] or "zz" in word[1:]
+
+
+_WORD_CUES: dict[str, list[tuple[Callable[[str], bool], float, int]]] = {
+    "nl": [(_dutch_diminutive, 0.4, 2)],
+    "it": [(_italian_cluster, 0.4, 2)],
+}
+
 _WORD = re.compile(r"[^\W\d_]+")
+_TOKEN = re.compile(r"\w+")
+
+
+def _without_noise(text: str) -> str:
+    """Own words only: no code, quotes or comments, no URLs, e-mail addresses or mentions."""
+    kept = [
+        token
+        for token in own_words(text).split()
+        if "@" not in token and not token.startswith(("http://", "https://"))
+    ]
+    return " ".join(kept)
+
+
 MIN_SCORE = 1.0
 
 
@@ -83,14 +110,17 @@ def supported_languages() -> tuple[str, ...]:
 def language_scores(text: str, candidates: Iterable[str] | None = None) -> dict[str, float]:
     """Score per candidate language (higher is likelier); exposed for tests and tuning."""
     langs = [c for c in (candidates or _STOPWORDS) if c in _STOPWORDS]
-    clean = _NOISE.sub(" ", text.lower().replace("’", "'"))
+    clean = _without_noise(text.lower().replace("’", "'"))
     words = _WORD.findall(clean)
+    tokens = _TOKEN.findall(clean)
     weights = _weights(tuple(sorted(langs)))
     scores: dict[str, float] = {}
     for lang in langs:
         score = sum(weights[lang].get(w, 0.0) for w in words)
         for pattern, weight, cap in _CUES.get(lang, []):
             score += weight * min(cap, len(re.findall(pattern, clean)))
+        for test, weight, cap in _WORD_CUES.get(lang, []):
+            score += weight * min(cap, sum(1 for t in tokens if test(t)))
         scores[lang] = round(score, 3)
     return scores
 

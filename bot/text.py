@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import re
+from bot.markdown_scan import own_words
 
-_FENCE = re.compile(r"^(```|~~~).*?^\1\s*$", re.M | re.S)
-_INLINE = re.compile(r"`[^`\n]*`")
-_QUOTE = re.compile(r"^\s*>.*$", re.M)
-_INDENTED = re.compile(r"^(?: {4}|\t).*$", re.M)
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-
-
-def own_words(body: str) -> str:
-    """The comment without code blocks, inline code, quotes and HTML comments."""
-    text = _FENCE.sub("", body or "")
-    text = _COMMENT.sub("", text)
-    text = _QUOTE.sub("", text)
-    text = _INDENTED.sub("", text)
-    return _INLINE.sub("", text)
+__all__ = ["asks_question", "own_words"]
 
 
 def asks_question(body: str) -> bool:

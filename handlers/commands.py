@@ -29,6 +29,7 @@ from bot.actions import (
     UpsertComment,
     marker,
 )
+from bot.markdown_scan import prose_lines
 from bot.storage.models import TimelineKind
 from bot.templating import T
 from handlers.base import Context, Event, UserError, is_bot_account
@@ -116,31 +117,9 @@ class CommandContext:
 
 # -- parsing ------------------------------------------------------------------------------------
 
-_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
+# Linear: anchored, and the spaces before the arguments cannot be matched two ways.
 _COMMAND = re.compile(r"^ {0,3}/([A-Za-z][A-Za-z-]*)(?:[ \t]+(.*))?$")
-
-
-def _prose_lines(body: str) -> list[str]:
-    """Lines outside fenced/indented code, quotes and HTML comments, inline code removed."""
-    out: list[str] = []
-    fence: str | None = None
-    for raw in _HTML_COMMENT.sub("", body.replace("\r\n", "\n")).split("\n"):
-        line = raw.rstrip()
-        opening = _FENCE.match(line)
-        if fence is not None:
-            mark = opening.group(1) if opening else ""
-            if mark and line.strip() == mark and mark[0] == fence[0] and len(mark) >= len(fence):
-                fence = None
-            continue
-        if opening:
-            fence = opening.group(1)
-            continue
-        if raw.startswith(("    ", "\t")) or raw.lstrip().startswith(">"):
-            continue
-        out.append(_INLINE_CODE.sub("", line))
-    return out
+_MAX_NAME = 20  # longer `/words` are paths or noise, not a mistyped command
 
 
 def _split_args(rest: str) -> tuple[str, ...]:
@@ -152,9 +131,9 @@ def _split_args(rest: str) -> tuple[str, ...]:
 
 def _commands(body: str | None) -> list[Command]:
     found: list[Command] = []
-    for line in _prose_lines(body or ""):
+    for line in prose_lines(body or ""):
         match = _COMMAND.match(line)
-        if not match:
+        if not match or len(match.group(1)) > _MAX_NAME:
             continue
         name = match.group(1).lower()
         if name not in USAGE and not difflib.get_close_matches(name, USAGE, n=1, cutoff=0.8):
