@@ -16,6 +16,7 @@ from bot.markdown_scan import atx_heading, code_free_lines, sections, strip_chec
 from bot.people import Classification
 from bot.templating import Renderer, T
 from handlers.base import Context, Event, is_bot_account
+from handlers.config_watch import report_override_failures
 
 NAME = "triage"
 EVENTS = {
@@ -276,3 +277,4 @@ async def handle(event: Event, ctx: Context) -> None:
     )
     renderer = await services["overrides"].renderer_for(api, repo)
     await ctx.apply(plan(inp, renderer), dry_run=cfg.dry_run)
+    await report_override_failures(ctx, repo, renderer, resolved)
