@@ -65,6 +65,10 @@ def parse_config_text(text: str, filename: str) -> tuple[dict[str, Any], list[Co
     too_big = size_error(text, filename)
     if too_big is not None:
         return {}, [too_big]
+    deep = too_deep_line(text)
+    if deep is not None:
+        message = f"nested more than {MAX_DEPTH} levels deep"
+        return {}, [ConfigError(filename, deep, 1, "", message)]
     yaml = YAML(typ="rt", pure=True)
     try:
         data = yaml.load(io.StringIO(text))
