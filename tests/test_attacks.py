@@ -130,10 +130,7 @@ def test_row10_deeply_nested_yaml_is_a_config_error(harness: Harness, city: City
     harness.forge.scenario.push_files(
         city.repo, "main", city.maintainer, {".github/veilleur.yml": deep}, "deep"
     )
-    try:
-        harness.wait()
-    finally:
-        print([(d.status, d.last_error) for d in harness.failures()])
+    harness.wait()
     assert harness.failures() == []
     (issue,) = harness.issues_titled(city.repo, CONFIG_ERROR)
     assert "veilleur.yml:2" in issue.body and "nested more than" in issue.body
