@@ -53,6 +53,8 @@ Login = Annotated[str, BeforeValidator(_strip_at), _matching(_LOGIN_RE, "a GitHu
 TeamSlug = Annotated[
     str, BeforeValidator(_strip_at), _matching(_TEAM_RE, "a team slug like 'maintainers'")
 ]
+
+
 def _email(value: str) -> str:
     """`local@domain.tld` checked by hand: the regex it replaces backtracked on `a@....` (a pull
     request's configuration is checked, so anyone can send one)."""

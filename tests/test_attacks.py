@@ -85,9 +85,7 @@ def test_row5_an_outsider_gets_at_most_one_refusal_an_hour(harness: Harness, cit
     assert len(harness.comments(city.repo, n)[before:]) == 2  # an hour later, one more
 
 
-def test_row8_broken_override_falls_back_and_is_reported_once(
-    harness: Harness, city: City
-) -> None:
+def test_row8_broken_override_falls_back_and_is_reported_once(harness: Harness, city: City) -> None:
     harness.forge.add_repo(
         f"{city.org}/.github",
         files={".github/veilleur/templates/en/welcome_issue.md.j2": "Hello\n{{ 1/0 }}\n"},
