@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from bot.language import detect_language
+from bot.logs import redact
 from bot.markdown_scan import (
     atx_heading,
     prose_lines,
@@ -99,6 +100,15 @@ def test_signed_off_and_linked_issue() -> None:
     assert not links_an_issue("no#12 and #x")
 
 
+def test_log_redaction() -> None:
+    text = "a ghp_abcdefghijk b -----BEGIN RSA PRIVATE KEY-----\nxx\n-----END RSA PRIVATE KEY-----"
+    assert (
+        redact(text + " c eyJhbGciOiJIUzI1NiJ9.eyJzdWIi.sig")
+        == "a [redacted] b [redacted] c [redacted]"
+    )
+    assert redact("x -----BEGIN PRIVATE KEY----- half a key") == "x [redacted]"
+
+
 def test_questions_outside_code_only() -> None:
     assert asks_question("Which browser?")
     assert not asks_question("```\nwhy?\n```\n<pre>how?</pre>\n> you asked?")
@@ -123,6 +133,8 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "issue refs": lambda n: "a/" * (n // 2) + "#",
     "words": lambda n: "a" * n,
     "mail-like": lambda n: "a@" + "." * n + "@",
+    "jwt-like": lambda n: "eyJ" * (n // 3),
+    "unfinished keys": lambda n: "-----BEGIN PRIVATE KEY-----" * (n // 27),
     "mixed markdown": lambda n: ("# h\n> q `c` <!-- x --> <pre>p</pre>\n```\nk\n```\n" * n)[:n],
 }
 
@@ -134,6 +146,7 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "language": lambda text: detect_language(text, ("en", "fr", "nl", "de", "it")),
     "signed off": signed_off,
     "linked issue": links_an_issue,
+    "log redaction": redact,
 }
 
 
