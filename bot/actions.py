@@ -75,6 +75,7 @@ class UpsertIssue(Action):
     labels: tuple[str, ...] = ()
     close: bool = False  # close the marked issue (e.g. config fixed) instead of upserting
     create_if_missing: bool = True  # False: only update one that exists (e.g. "nothing waits")
+    once: str | None = None  # set: done at most once (keyed in action_log), like comments
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from sqlalchemy import func, update
 from sqlmodel import Session
 
+from bot.config_bounds import MAX_DEPTH, bound_errors, size_error, too_deep_line
 from bot.config_errors import ConfigError, Layer, located_errors
 from bot.config_schema import VeilleurConfig
 from bot.resources import config_dir
@@ -57,10 +58,24 @@ DEFAULT_FILENAME = "config/default.yml"
 
 
 def parse_config_text(text: str, filename: str) -> tuple[dict[str, Any], list[ConfigError]]:
-    """The raw mapping (a ruamel CommentedMap keeping line info) and any YAML syntax errors."""
+    """The raw mapping (a ruamel CommentedMap keeping line info) and any YAML syntax errors.
+
+    A file over the bounds of `bot.config_bounds` (size, expansion, nesting) is an error too,
+    found before anything merges it."""
+    too_big = size_error(text, filename)
+    if too_big is not None:
+        return {}, [too_big]
+    deep = too_deep_line(text)
+    if deep is not None:
+        message = f"nested more than {MAX_DEPTH} levels deep"
+        return {}, [ConfigError(filename, deep, 1, "", message)]
     yaml = YAML(typ="rt", pure=True)
     try:
         data = yaml.load(io.StringIO(text))
+    except RecursionError:
+        line = too_deep_line(text)
+        message = f"nested more than {MAX_DEPTH} levels deep"
+        return {}, [ConfigError(filename, line, 1 if line else None, "", message)]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
@@ -74,7 +89,8 @@ def parse_config_text(text: str, filename: str) -> tuple[dict[str, Any], list[Co
         return CommentedMap(), []
     if not isinstance(data, dict):
         return {}, [ConfigError(filename, 1, 1, "", "the file must be a mapping of keys")]
-    return data, []
+    bounds = bound_errors(data, filename)
+    return ({}, bounds) if bounds else (data, [])
 
 
 def load_default() -> dict[str, Any]:

@@ -53,6 +53,8 @@ def row_from_body(guid: str, event: str, body: bytes, now: datetime) -> Delivery
         doc = simdjson.Parser().parse(body)  # a parser per request: no shared state to reuse
     except ValueError as exc:  # UnicodeDecodeError is one
         raise NotJSON("body is not JSON") from exc
+    except RuntimeError as exc:  # simdjson's DEPTH_ERROR: nested deeper than orjson reads later
+        raise NotJSON(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from exc
     if not isinstance(doc, simdjson.Object):
         raise NotJSON("body is not a JSON object")
     return _row(guid, event, body, doc, simdjson.Object, now)
@@ -93,6 +95,9 @@ def _row(
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+MAX_JSON_DEPTH = 1024  # simdjson's and orjson's limit: the worker can read whatever is accepted
 
 
 class NotJSON(ValueError):

@@ -13,15 +13,28 @@ from datetime import UTC, datetime
 _delivery: ContextVar[str | None] = ContextVar("delivery", default=None)
 _installation: ContextVar[int | None] = ContextVar("installation", default=None)
 
+# Linear on any text (log lines may quote outside text): a JWT is only looked for at the start
+# of a run of its characters, and a private key's end is searched for once per key.
 _SECRETS = re.compile(
-    r"(gh[pousr]_[A-Za-z0-9]{8,}|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|"
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----|"
-    r"(?i:(?:token|bearer)\s+)[A-Za-z0-9_.-]{12,})"
+    r"(gh[pousr]_[A-Za-z0-9]{8,}|(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+"
+    r"\.[A-Za-z0-9_-]+|(?i:(?:token|bearer)\s+)[A-Za-z0-9_.-]{12,})"
 )
+_KEY_BEGIN = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+_KEY_END = re.compile(r"-----END [A-Z ]*PRIVATE KEY-----")
 
 
 def redact(text: str) -> str:
-    return _SECRETS.sub("[redacted]", text)
+    """Tokens and private keys replaced by `[redacted]`; a key without its end, to the end."""
+    out: list[str] = []
+    pos = 0
+    while (begin := _KEY_BEGIN.search(text, pos)) is not None:
+        out.append(_SECRETS.sub("[redacted]", text[pos : begin.start()]) + "[redacted]")
+        end = _KEY_END.search(text, begin.end())
+        if end is None:
+            return "".join(out)
+        pos = end.end()
+    out.append(_SECRETS.sub("[redacted]", text[pos:]))
+    return "".join(out)
 
 
 @contextmanager

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,11 @@ from jinja2 import (
     PrefixLoader,
     StrictUndefined,
     Template,
-    TemplateError,
     TemplateNotFound,
 )
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment, safe_range
+
+from bot.text import break_autolinks, without_invisible
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +107,12 @@ _URL = re.compile(r"^https?://[^\s<>()\[\]\"'`\\]+$")
 
 
 def escape_markdown(text: str) -> str:
-    """Make untrusted text print literally: no formatting, HTML, table breaks or live mentions."""
-    text = _CONTROL.sub("", _NEWLINES.sub(" ", text))
+    """Make untrusted text print literally: no formatting, HTML, table breaks, live mentions or
+    links, no bidirectional controls or zero-width characters."""
+    text = _CONTROL.sub("", _NEWLINES.sub(" ", without_invisible(text)))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MD_SPECIAL.sub(r"\\\1", text)
-    return _MENTION.sub("@" + ZWJ, text)
+    return break_autolinks(_MENTION.sub("@" + ZWJ, text))
 
 
 def plain_text(markdown: str) -> str:
@@ -164,7 +167,7 @@ def url(value: str | None) -> SafeMarkdown:
 
 def code(text: Any) -> SafeMarkdown:
     """An inline code span that cannot be closed early by backticks in `text`."""
-    raw = _CONTROL.sub("", _NEWLINES.sub(" ", str(text)))
+    raw = _CONTROL.sub("", _NEWLINES.sub(" ", without_invisible(str(text))))
     longest = max((len(m) for m in re.findall(r"`+", raw)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if raw.startswith("`") or raw.endswith("`") or not raw.strip() else ""
@@ -174,6 +177,61 @@ def code(text: Any) -> SafeMarkdown:
 # -- rendering ----------------------------------------------------------------------------------
 
 _OVERRIDE_KEY = re.compile(r"^[a-z]{2}/[a-z_]+\.md\.j2$")
+MAX_OVERRIDE_CHARS = 64 * 1024  # an override's source
+MAX_OUTPUT_CHARS = 65_536  # GitHub's limit on a comment or issue body
+MAX_LOOP_STEPS = 10_000  # iterations of every `range` of one override render, together
+_steps: ContextVar[list[int] | None] = ContextVar("template_steps", default=None)
+
+
+class OverrideTooCostly(RuntimeError):
+    """An override asked for more loop steps, text or arithmetic than a message can need."""
+
+
+@dataclass(frozen=True)
+class OverrideFailure:
+    """An org template override that could not be used (the packaged template was)."""
+
+    file: str  # like fr/welcome_issue.md.j2
+    line: int | None
+    message: str
+
+
+def _bounded_range(*args: int) -> Iterator[int]:
+    """Jinja's sandboxed `range`, counted against the render's step budget."""
+    budget = _steps.get()
+    for value in safe_range(*args):
+        if budget is not None:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise OverrideTooCostly(f"loops run more than {MAX_LOOP_STEPS:,} steps")
+        yield value
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The line of the template where `exc` happened (Jinja rewrites tracebacks to point there)."""
+    line = getattr(exc, "lineno", None)
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line if isinstance(line, int) else None
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox, with `*` and `**` checked: `{{ "x" * 10**9 }}` must not exhaust memory."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
+            raise OverrideTooCostly("exponent too large")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(times, int):
+                    if len(seq) * times > MAX_OUTPUT_CHARS:
+                        raise OverrideTooCostly("repeated text too long")
+        return super().call_binop(context, operator, left, right)
 
 
 @dataclass(frozen=True)
@@ -206,12 +264,18 @@ class Renderer:
 
             templates_dir = packaged()
         self.templates_dir = Path(templates_dir)
+        self.failures: dict[str, OverrideFailure] = {}  # overrides that fell back, by file
         self.overrides = {k: v for k, v in (overrides or {}).items() if _OVERRIDE_KEY.match(k)}
         for ignored in set(overrides or {}) - set(self.overrides):
             log.warning(
                 "template override %r ignored: expected names like fr/reminder.md.j2", ignored
             )
-        self.env = SandboxedEnvironment(
+        for file, source in list(self.overrides.items()):
+            if len(source) > MAX_OVERRIDE_CHARS:
+                del self.overrides[file]
+                message = f"larger than {MAX_OVERRIDE_CHARS:,} characters"
+                self.failures[file] = OverrideFailure(file, None, message)
+        self.env = _Sandbox(
             loader=PrefixLoader(
                 {
                     "override": DictLoader(self.overrides),
@@ -227,6 +291,7 @@ class Renderer:
         )
         self.env.filters.update(mention=mention, code=code)
         self.env.globals.update(ref=ref, link=link, mention=mention, code=code, url=url)
+        self.env.globals["range"] = _bounded_range
 
     def with_overrides(self, overrides: Mapping[str, str]) -> Renderer:
         return Renderer(self.templates_dir, overrides)
@@ -240,12 +305,20 @@ class Renderer:
         for candidate in langs:
             file = f"{candidate}/{name}{SUFFIX}"
             if file in self.overrides:
+                # Whatever goes wrong in an org's template (syntax, `{{ 1/0 }}`, a huge loop),
+                # the packaged one is used instead, and the failure is kept to be reported.
+                budget = _steps.set([MAX_LOOP_STEPS])
                 try:
                     return self._render(f"override/{file}", name, candidate, "override", data)
-                except TemplateError:
+                except Exception as exc:
+                    message = str(exc).strip() or type(exc).__name__
+                    failure = OverrideFailure(file, _template_line(exc), message[:300])
+                    self.failures[file] = failure
                     log.warning(
-                        "template override %s failed; using the packaged one", file, exc_info=True
+                        "template override %s failed (%s); using the packaged one", file, failure
                     )
+                finally:
+                    _steps.reset(budget)
             if (self.templates_dir / file).is_file():
                 return self._render(f"packaged/{file}", name, candidate, "packaged", data)
         raise TemplateNotFound(f"{lang}/{name}{SUFFIX}")
@@ -254,8 +327,13 @@ class Renderer:
         self, path: str, name: str, lang: str, source: str, data: dict[str, Any]
     ) -> RenderResult:
         template: Template = self.env.get_template(path)
-        module = template.make_module(data)
+        try:
+            module = template.make_module(data)
+        except Exception:
+            self.env.handle_exception()  # re-raised with the template's own line numbers
         text = str(module).strip() + "\n"
+        if source == "override" and len(text) > MAX_OUTPUT_CHARS:
+            raise OverrideTooCostly(f"renders more than {MAX_OUTPUT_CHARS:,} characters")
         raw_title = getattr(module, "title", None)
         title = plain_text(" ".join(str(raw_title).split())) if raw_title is not None else None
         return RenderResult(text, name, lang, title, source)

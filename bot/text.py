@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import re
 
-_FENCE = re.compile(r"^(```|~~~).*?^\1\s*$", re.M | re.S)
-_INLINE = re.compile(r"`[^`\n]*`")
-_QUOTE = re.compile(r"^\s*>.*$", re.M)
-_INDENTED = re.compile(r"^(?: {4}|\t).*$", re.M)
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
+from bot.markdown_scan import own_words
+
+__all__ = ["asks_question", "break_autolinks", "own_words", "without_invisible"]
+
+# Characters that reorder or hide text (Trojan-Source style bidirectional controls) or are not
+# seen at all; removed from contributor text before Veilleur copies it anywhere.
+INVISIBLE = (
+    "\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"
+)
+_INVISIBLE_TABLE = dict.fromkeys(map(ord, INVISIBLE))
+ZWJ = "\u200d"
+_WWW = re.compile(r"(?i)\b(www)\.")  # fixed length: linear
 
 
-def own_words(body: str) -> str:
-    """The comment without code blocks, inline code, quotes and HTML comments."""
-    text = _FENCE.sub("", body or "")
-    text = _COMMENT.sub("", text)
-    text = _QUOTE.sub("", text)
-    text = _INDENTED.sub("", text)
-    return _INLINE.sub("", text)
+def without_invisible(text: str) -> str:
+    """`text` without bidirectional controls and zero-width characters."""
+    return text.translate(_INVISIBLE_TABLE)
+
+
+def break_autolinks(text: str) -> str:
+    """Bare URLs (`https://...`, `www.`) shown as text: GitHub and mail clients will not link
+    them, as a zero-width joiner Veilleur adds breaks the `://` and `www.` they look for."""
+    return _WWW.sub(r"\1" + ZWJ + ".", text.replace("://", ":" + ZWJ + "//"))
 
 
 def asks_question(body: str) -> bool:

@@ -16,8 +16,10 @@ import shlex
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, col, select
 
 from bot.actions import (
     Action,
@@ -29,9 +31,11 @@ from bot.actions import (
     UpsertComment,
     marker,
 )
-from bot.storage.models import TimelineKind
+from bot.markdown_scan import prose_lines
+from bot.storage.models import ActionLog, TimelineKind
 from bot.templating import T
 from handlers.base import Context, Event, UserError, is_bot_account
+from handlers.config_watch import report_override_failures
 from handlers.triage import LABEL_STYLE
 
 if TYPE_CHECKING:
@@ -89,13 +93,19 @@ class CommandError(UserError):
 
 @dataclass(frozen=True)
 class Reply(Action):
-    """Answer in the thread with a template; `render_replies` turns it into an UpsertComment."""
+    """Answer in the thread with a template; `render_replies` turns it into an UpsertComment.
+
+    `plan_comment` gathers every answer to one comment into one Reply: `more` holds the other
+    (template, data) parts, and `once` (set when it refuses something) is the key that limits
+    refusals to one per person, item and hour."""
 
     repo: str
     number: int
     template: str
-    key: str  # stable per comment and command, so a redelivery edits instead of reposting
+    key: str  # stable per comment, so a redelivery or an edit edits instead of reposting
     data: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+    more: tuple[tuple[str, dict[str, Any]], ...] = field(default=(), hash=False, compare=True)
+    once: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,35 +122,18 @@ class CommandContext:
     assignees: tuple[str, ...] = ()
     commenter_class: str | None = None  # recorded with state changes, if known
     comment_id: int | None = None
+    refused_recently: bool = False  # this person was refused on this item within the hour
+
+    @property
+    def may_triage(self) -> bool:
+        return PERMISSION_RANK.get(self.commenter_permission or "", 0) >= PERMISSION_RANK["triage"]
 
 
 # -- parsing ------------------------------------------------------------------------------------
 
-_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
+# Linear: anchored, and the spaces before the arguments cannot be matched two ways.
 _COMMAND = re.compile(r"^ {0,3}/([A-Za-z][A-Za-z-]*)(?:[ \t]+(.*))?$")
-
-
-def _prose_lines(body: str) -> list[str]:
-    """Lines outside fenced/indented code, quotes and HTML comments, inline code removed."""
-    out: list[str] = []
-    fence: str | None = None
-    for raw in _HTML_COMMENT.sub("", body.replace("\r\n", "\n")).split("\n"):
-        line = raw.rstrip()
-        opening = _FENCE.match(line)
-        if fence is not None:
-            mark = opening.group(1) if opening else ""
-            if mark and line.strip() == mark and mark[0] == fence[0] and len(mark) >= len(fence):
-                fence = None
-            continue
-        if opening:
-            fence = opening.group(1)
-            continue
-        if raw.startswith(("    ", "\t")) or raw.lstrip().startswith(">"):
-            continue
-        out.append(_INLINE_CODE.sub("", line))
-    return out
+_MAX_NAME = 20  # longer `/words` are paths or noise, not a mistyped command
 
 
 def _split_args(rest: str) -> tuple[str, ...]:
@@ -152,9 +145,9 @@ def _split_args(rest: str) -> tuple[str, ...]:
 
 def _commands(body: str | None) -> list[Command]:
     found: list[Command] = []
-    for line in _prose_lines(body or ""):
+    for line in prose_lines(body or ""):
         match = _COMMAND.match(line)
-        if not match:
+        if not match or len(match.group(1)) > _MAX_NAME:
             continue
         name = match.group(1).lower()
         if name not in USAGE and not difflib.get_close_matches(name, USAGE, n=1, cutoff=0.8):
@@ -337,25 +330,60 @@ def plan_command(cmd: Command, ctx: CommandContext) -> list[Action]:
     return plan(cmd, ctx)
 
 
-def _reply_key(ctx: CommandContext, cmd: Command) -> str:
-    digest = hashlib.sha256(cmd.line.encode()).hexdigest()[:12]
+def _reply_key(ctx: CommandContext, cmd: Command | None = None) -> str:
+    """One reply per comment (`cmd` only tells replies to a comment without id apart)."""
+    digest = (
+        hashlib.sha256(cmd.line.encode()).hexdigest()[:12] if cmd and not ctx.comment_id else ""
+    )
     return f"{ctx.repo}#{ctx.number}:{ctx.comment_id or 0}:{digest}"
 
 
-def plan_comment(body: str, previous_body: str | None, ctx: CommandContext) -> list[Action]:
-    """Pure: every new command of a comment planned; refusals become `command_error` replies.
+REFUSAL_WINDOW = timedelta(hours=1)
 
-    When commands are turned off, nothing happens (no reply either: nobody asked for them).
+
+def refusal_prefix(repo: str, number: int, login: str) -> str:
+    """Start of the `action_log` keys of refusals answered to `login` on one item."""
+    return f"command-refusal:{repo.lower()}#{number}:{login.lower()}:"
+
+
+def plan_comment(body: str, previous_body: str | None, ctx: CommandContext) -> list[Action]:
+    """Pure: every new command of a comment planned, and at most one reply for the whole comment.
+
+    Refused or invalid commands are gathered in that reply, unless this person was already
+    refused on this item within the hour; an unknown command from someone without triage
+    permission gets no reply at all (`/foo` may be meant for another bot, or be noise). When
+    commands are turned off, nothing happens (no reply either: nobody asked for them).
     """
     if not ctx.config.commands.enabled:
         return []
     actions: list[Action] = []
-    for cmd in parse_commands(body, previous_body):
+    parts: list[tuple[str, dict[str, Any]]] = []
+    refused = False
+    commands = parse_commands(body, previous_body)
+    for cmd in commands:
         try:
-            actions += plan_command(cmd, ctx)
+            planned = plan_command(cmd, ctx)
         except CommandError as err:
-            key = _reply_key(ctx, cmd)
-            actions.append(Reply(ctx.repo, ctx.number, T.COMMAND_ERROR, key, err.template_data()))
+            if err.reason == "unknown" and not ctx.may_triage:
+                continue
+            refused = True
+            if not ctx.refused_recently:
+                parts.append((T.COMMAND_ERROR, err.template_data()))
+            continue
+        for action in planned:
+            if isinstance(action, Reply):
+                parts.append((action.template, action.data))
+            else:
+                actions.append(action)
+    if parts:
+        first, *more = parts
+        once = None
+        if refused and not ctx.refused_recently:
+            once = (
+                f"{refusal_prefix(ctx.repo, ctx.number, ctx.commenter_login)}{ctx.comment_id or 0}"
+            )
+        key = _reply_key(ctx, commands[0])
+        actions.append(Reply(ctx.repo, ctx.number, first[0], key, first[1], tuple(more), once))
     return actions
 
 
@@ -364,15 +392,33 @@ def render_replies(actions: Sequence[Action], renderer: Renderer, lang: str) -> 
     out: list[Action] = []
     for action in actions:
         if isinstance(action, Reply):
-            text = renderer.render(action.template, lang, **action.data).tagged
+            parts = ((action.template, action.data), *action.more)
+            text = "\n".join(renderer.render(name, lang, **data).tagged for name, data in parts)
             mark = marker("command-reply", action.key)
-            out.append(UpsertComment(action.repo, action.number, mark, text))
+            out.append(UpsertComment(action.repo, action.number, mark, text, once=action.once))
         else:
             out.append(action)
     return out
 
 
 # -- I/O step ------------------------------------------------------------------------------------
+
+
+def _refused_recently(ctx: Context, repo: str, number: int, login: str, comment: Any) -> bool:
+    """Whether `login` got a refusal on this item, for another comment, within the hour."""
+    prefix = refusal_prefix(repo, number, login)
+    own = f"{prefix}{comment or 0}"
+    since = ctx.now() - REFUSAL_WINDOW
+    with Session(ctx.engine) as s:
+        rows = s.exec(
+            select(ActionLog.key, ActionLog.done_at).where(col(ActionLog.key).startswith(prefix))
+        )
+        return any(key != own and _aware(done) > since for key, done in rows)
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
 
 NAME = "commands"
 EVENTS = {("issue_comment", "created"), ("issue_comment", "edited")}
@@ -413,9 +459,11 @@ async def handle(event: Event, ctx: Context) -> None:
         assignees=tuple(a.get("login", "") for a in item.get("assignees") or []),
         commenter_class=who.author_class,
         comment_id=comment.get("id"),
+        refused_recently=_refused_recently(ctx, repo, item["number"], login, comment.get("id")),
     )
     # The conversation's language (the item's title and body), not the command line's.
     lang = await item_language(item, cfg.languages, cfg.language)
     renderer = await ctx.services["overrides"].renderer_for(api, repo)
     actions = render_replies(plan_comment(body, previous, cctx), renderer, lang)
     await ctx.apply(actions, dry_run=cfg.dry_run)
+    await report_override_failures(ctx, repo, renderer, resolved)

@@ -8,10 +8,14 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import replace
 from typing import Any
 
 from bot.actions import Action, CreateCheckRun, UpsertIssue, marker
 from bot.config import CONFIG_PATH, load_default, parse_config_text, validate_layers
+from bot.config_errors import ConfigError
+from bot.overrides import OVERRIDES_DIR
 from bot.templating import Renderer, T
 from handlers.base import Context, Event
 
@@ -25,7 +29,7 @@ EVENTS = {
 CHECK_NAME = "Veilleur configuration"
 
 
-def error_issue(repo: str, errors: list[Any], lang: str, renderer: Renderer) -> Action:
+def error_issue(repo: str, errors: list[Any], lang: str, renderer: Renderer) -> UpsertIssue:
     """Pure step: the one config-error issue, opened/updated when there are errors, else closed."""
     mark = marker("config-error", repo)
     if not errors:
@@ -37,6 +41,34 @@ def error_issue(repo: str, errors: list[Any], lang: str, renderer: Renderer) -> 
         title=result.title or "Veilleur configuration error",
         body=result.tagged,
     )
+
+
+def override_errors(org: str, renderer: Renderer) -> list[ConfigError]:
+    """The org's template overrides that fell back to the packaged templates, as config errors."""
+    return [
+        ConfigError(
+            file=f"{org}/.github/{OVERRIDES_DIR}/{failure.file}",
+            line=failure.line,
+            column=None,
+            path="",
+            message=f"template override not used (the packaged one was): {failure.message}",
+        )
+        for failure in sorted(renderer.failures.values(), key=lambda f: f.file)
+    ]
+
+
+async def report_override_failures(
+    ctx: Context, repo: str, renderer: Renderer, resolved: Any
+) -> None:
+    """A broken org template override is reported once per repository, in the config-error
+    issue, beside the configuration's own errors."""
+    found = override_errors(repo.split("/")[0], renderer)
+    if not found:
+        return
+    errors = [*resolved.errors, *found]
+    digest = hashlib.sha256("\n".join(map(str, errors)).encode()).hexdigest()[:16]
+    issue = error_issue(repo, errors, resolved.config.language, renderer)
+    await ctx.apply([replace(issue, once=f"override-error:{repo.lower()}:{digest}")])
 
 
 def check_run(repo: str, head_sha: str, errors: list[Any]) -> Action:

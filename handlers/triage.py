@@ -13,9 +13,11 @@ from fnmatch import fnmatch
 from typing import Any
 
 from bot.actions import Action, AddLabels, EnsureLabel, UpsertComment, marker
+from bot.markdown_scan import atx_heading, code_free_lines, sections, strip_checkbox, visible
 from bot.people import Classification
 from bot.templating import Renderer, T
 from handlers.base import Context, Event, is_bot_account
+from handlers.config_watch import report_override_failures
 
 NAME = "triage"
 EVENTS = {
@@ -36,11 +38,9 @@ LABEL_STYLE = {  # colour and description of each bot label, created when missin
     "area": ("bfdadc", "Area of the project"),
 }
 
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_CHECKBOX = re.compile(r"^\s*[-*]\s*\[[ xX]\]\s*", re.M)
-_LINKED_ISSUE = re.compile(r"(?:^|[\s(])(?:[\w.-]+/[\w.-]+)?#\d+\b|/issues/\d+")
-_SIGNED_OFF = re.compile(r"^Signed-off-by: .+ <.+>$", re.M)
+# Each token of a body, checked alone: `#12`, `owner/repo#12` (linear: no `/` inside a part).
+_ISSUE_REF = re.compile(r"(?:[\w.-]+/[\w.-]+)?#\d+\b")
+_ISSUE_URL = re.compile(r"/issues/\d")
 
 
 @dataclass(frozen=True)
@@ -63,20 +63,37 @@ class TriageInput:
 
 def meaningful_text(body: str) -> str:
     """The body without template scaffolding: comments, headings and empty checkboxes."""
-    text = _COMMENT.sub("", body)
-    text = _HEADING.sub("", text)
-    text = _CHECKBOX.sub("", text)
-    return " ".join(text.split())
+    words: list[str] = []
+    for raw, prose in code_free_lines(visible(body)):
+        if prose and atx_heading(raw.rstrip()) is not None:
+            continue
+        words += strip_checkbox(raw).split()
+    return " ".join(words)
 
 
 def missing_sections(body: str, required: list[str]) -> list[str]:
     """Required headings that are absent or left empty."""
-    found: dict[str, str] = {}
-    matches = list(_HEADING.finditer(body))
-    for i, m in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(body)
-        found[m.group(1).strip().lower()] = meaningful_text(body[m.end() : end])
+    found = {h.strip().lower(): meaningful_text(text) for h, text in sections(body)[1]}
     return [s for s in required if not found.get(s.strip().lower())]
+
+
+def links_an_issue(body: str) -> bool:
+    """`#12`, `owner/repo#12` or an `/issues/12` URL anywhere in the body."""
+    if _ISSUE_URL.search(body):
+        return True
+    return any(_ISSUE_REF.match(token) for token in body.replace("(", " ").split())
+
+
+def signed_off(message: str) -> bool:
+    """A commit message with a `Signed-off-by: Name <email>` line (DCO)."""
+    for line in message.splitlines():
+        if not line.startswith("Signed-off-by: ") or not line.endswith(">"):
+            continue
+        rest = line.removeprefix("Signed-off-by: ")
+        at = rest.find(" <", 1)
+        if 0 < at and at + 2 < len(rest) - 1:
+            return True
+    return False
 
 
 def pr_checks(inp: TriageInput) -> list[dict[str, Any]]:
@@ -90,10 +107,10 @@ def pr_checks(inp: TriageInput) -> list[dict[str, Any]]:
         ok = any(f.lower() in names or f.lower().startswith("changelog") for f in inp.files)
         checks.append({"key": "changelog", "ok": ok})
     if cfg.dco:
-        ok = bool(inp.commit_messages) and all(_SIGNED_OFF.search(m) for m in inp.commit_messages)
+        ok = bool(inp.commit_messages) and all(signed_off(m) for m in inp.commit_messages)
         checks.append({"key": "dco", "ok": ok})
     if cfg.linked_issue:
-        checks.append({"key": "linked_issue", "ok": bool(_LINKED_ISSUE.search(inp.body))})
+        checks.append({"key": "linked_issue", "ok": links_an_issue(inp.body)})
     return checks
 
 
@@ -297,3 +314,4 @@ async def handle(event: Event, ctx: Context) -> None:
         no_comments=event.action == "opened" and raw.get("comments") == 0,
     )
     await ctx.apply(plan(inp, renderer), dry_run=cfg.dry_run)
+    await report_override_failures(ctx, repo, renderer, resolved)

@@ -312,8 +312,25 @@ def test_render_replies(lang: str) -> None:
     )
     rendered = render_replies(actions, Renderer(), lang)
     comments = [a for a in rendered if isinstance(a, UpsertComment)]
-    assert len(comments) == 2 and len(rendered) == 3
+    assert len(comments) == 1 and len(rendered) == 2  # one reply per comment, gathering all
     assert "/triage accepted" in comments[0].body
-    assert "`/snooze x`" in comments[1].body
-    assert comments[0].marker != comments[1].marker
+    assert "`/snooze x`" in comments[0].body
     assert comments[0].marker.startswith("<!-- veilleur:command-reply:acme/app#7:99:")
+    assert comments[0].once == "command-refusal:acme/app#7:bob:99"
+
+
+def test_refusals_are_gathered_rate_limited_and_unknown_ones_silent() -> None:
+    body = "\n".join(["/label +a", "/assign @x", "/snooze", "/lable +b", "/ready now"])
+    outsider = ctx(commenter_permission="read", commenter_login="eve")
+    (reply,) = plan_comment(body, None, outsider)
+    assert isinstance(reply, Reply) and 1 + len(reply.more) == 4  # "/lable" gets no answer
+    assert all(
+        data["reason"] != "unknown" for _, data in [(reply.template, reply.data), *reply.more]
+    )
+    assert reply.once == "command-refusal:acme/app#7:eve:99"
+    assert plan_comment(body, None, replace(outsider, refused_recently=True)) == []
+    assert plan_comment("/lable +b", None, outsider) == []
+    (typo,) = plan_comment("/lable +b", None, ctx(commenter_permission="write"))
+    assert isinstance(typo, Reply) and typo.data["reason"] == "unknown"
+    helped = plan_comment("/help\n/label x", None, replace(outsider, refused_recently=True))
+    assert [(a.template, a.more, a.once) for a in helped] == [(T.COMMAND_HELP, (), None)]  # type: ignore[attr-defined]

@@ -258,13 +258,13 @@ def test_html_and_markdown_in_data_are_neutralised(renderer: Renderer) -> None:
         T.WELCOME_ISSUE, "en", **dict(SAMPLES[T.WELCOME_ISSUE], partner=HOSTILE)
     ).text
     assert "<b>" not in text and "&lt;b&gt;" in text
-    assert "\\[x\\](http://e.vil)" in text and "\\*broken\\*" in text
+    assert "\\[x\\](http:\u200d//e.vil)" in text and "\\*broken\\*" in text
 
 
 def test_helpers() -> None:
     assert mention(["alice", "@acme/core"]) == "@alice, @acme/core"
     assert mention("alice bob") == "alice bob"
-    assert mention("x](http://evil)") == "x\\](http://evil)"
+    assert mention("x](http://evil)") == "x\\](http:\u200d//evil)"
     assert isinstance(mention("a"), SafeMarkdown)
     assert code("a`b") == "``a`b``" and code("`") == "`` ` ``"
     assert escape_markdown("a\nb\r\nc") == "a b c"

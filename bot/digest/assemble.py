@@ -37,6 +37,7 @@ from bot.digest.model import (
     Volume,
     WaitingItem,
 )
+from bot.text import break_autolinks, without_invisible
 
 Week = tuple[str, datetime, datetime]  # (YYYY-Www, start, end: the week's end or now)
 RETURN_WINDOW = timedelta(weeks=12)  # CHAOSS retention: a second contribution within it
@@ -95,7 +96,7 @@ def waiting_list(inp: Inputs, waiting: Iterable[Track], end: datetime) -> list[W
             WaitingItem(
                 repo=i.repo,
                 number=i.number,
-                title=i.title,
+                title=break_autolinks(without_invisible(i.title)),  # contributor text, copied
                 author=i.author_login,
                 author_class=i.author_class or "external",
                 organisation=inp.affiliation.organisation(
