@@ -153,6 +153,15 @@ def _digest_commands(sub: argparse._SubParsersAction) -> None:
 EXTRA_COMMANDS.append(_digest_commands)
 
 
+def _privacy_commands(sub: argparse._SubParsersAction) -> None:
+    from bot.privacy.cli import register
+
+    register(sub)
+
+
+EXTRA_COMMANDS.append(_privacy_commands)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
