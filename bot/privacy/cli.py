@@ -50,7 +50,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         data = export_person(engine, args.login, _now(args))
     finally:
         engine.dispose()
-    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+    option = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+    sys.stdout.write(orjson.dumps(data, option=option).decode() + "\n")
     return 0
 
 

@@ -32,7 +32,8 @@ def _text_columns(table: Table) -> list[Any]:
     for col in table.columns:
         if isinstance(col.type, LargeBinary):
             continue
-        if isinstance(col.type, String | JSON) or getattr(col.type, "impl", None) is String:
+        impl = getattr(col.type, "impl", None)  # sqlmodel's AutoString decorates a String
+        if isinstance(col.type, String | JSON) or isinstance(impl, String):
             out.append(col)
     return out
 
