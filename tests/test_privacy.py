@@ -140,13 +140,18 @@ def fill(h: Harness, city: City, forge: Forge, *, real: bool = True) -> dict[str
     sc.install(city.org)
     h.wait()
     h.clock.advance(timedelta(hours=1))
-    n = sc.open_issue(repo, who, "La carte ne s'affiche pas", f"Signé {NAME} <{EMAIL}>")
-    sc.comment(repo, n, city.maintainer, f"@{who} quel navigateur ?")
-    sc.comment(repo, n, who, "Firefox.\n\n/ready")
-    sc.open_issue(repo, city.citizen_nl, "Kaart", "De kaart is leeg.")
-    sc.open_issue(repo, city.partner_user, "Carte des écoles", "Pour Lyon.")
-    p = sc.open_pull(repo, who, "Corrige la carte", "Correctif.")
-    sc.push_to_pull(repo, p, who, message=f"Fix by {NAME}")
+    steps = [
+        lambda: sc.open_issue(repo, who, "La carte ne s'affiche pas", f"Signé {NAME} <{EMAIL}>"),
+        lambda: sc.comment(repo, 2, city.maintainer, f"@{who} quel navigateur ?"),
+        lambda: sc.comment(repo, 2, who, "Firefox.\n\n/ready"),
+        lambda: sc.open_issue(repo, city.citizen_nl, "Kaart", "De kaart is leeg."),
+        lambda: sc.open_issue(repo, city.partner_user, "Carte des écoles", "Pour Lyon."),
+        lambda: sc.open_pull(repo, who, "Corrige la carte", "Correctif."),
+        lambda: sc.push_to_pull(repo, 5, who, message=f"Fix by {NAME}"),
+    ]
+    for step in steps:  # distinct instants: the order of a timeline is its times'
+        h.clock.advance(timedelta(minutes=5))
+        step()
     h.wait()
     if real:
         assert post_real_examples(h, {"login": who, "id": user.id}) > 50
