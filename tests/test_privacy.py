@@ -257,8 +257,14 @@ def test_retention_reduces_payloads_and_keeps_past_digests(
     fill(h, city_r, forge, real=False)
     h.clock.advance(timedelta(hours=2))
     sc = forge.scenario
-    sc.open_issue(city_r.repo, city_r.citizen_nl, "Kaart 2", "Nog steeds leeg.")  # Rennes, by login
+    second = sc.open_issue(city_r.repo, city_r.citizen_nl, "Kaart 2", "Nog steeds leeg.")
     h.wait()
+    for n in (3, second):  # credited to Rennes by the configured login alone, not by a label
+        h.clock.advance(timedelta(minutes=5))
+        sc.unlabel(city_r.repo, n, city_r.maintainer, "partner: Rennes")
+    h.clock.advance(timedelta(minutes=5))
+    h.wait()
+    assert not any(lbl.startswith("partner") for lbl in h.labels(city_r.repo, second))
     week_at = h.clock.now()
     past = figures(h, city_r)
     assert "Rennes" in {o["name"] for o in past["organisations"]}
@@ -275,8 +281,9 @@ def test_retention_reduces_payloads_and_keeps_past_digests(
                 (d.status, lz4.frame.decompress(d.payload)) for d in s.scalars(select(Delivery))
             ]
 
+    h.clock.advance(timedelta(days=7))  # that week is now a past one
     snapshot = digest_of_that_week()
-    h.clock.advance(timedelta(days=29))
+    h.clock.advance(timedelta(days=22))
     assert cli(capsys, db_url, "purge", "--at", h.clock.now().isoformat()).startswith(
         "payloads: reduced 0"
     )
