@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -328,3 +329,84 @@ def test_recent_payloads_and_active_people_are_kept(
     assert (report.payloads, report.people) == (0, [])
     with Session(h.engine) as s:
         assert all(d.payload != lz4.frame.compress(b"{}") for d in s.scalars(select(Delivery)))
+
+
+# -- pseudonymised and people-free outputs ----------------------------------------------------------
+def test_pseudonymised_digest_and_public_dashboard_without_people(
+    sqlite_url: str, harness_factory: Any, city: City, forge: Forge, capsys: Any
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.storage.models import ConfigRecord
+
+    h = harness_factory(database_url=sqlite_url, public_dashboard=True)
+    fill(h, city, forge, real=False)
+    week = week_of(h.clock.now(), ZoneInfo(TZ_PARIS))
+    base = ["--database-url", sqlite_url, "digest", "--org", city.org, "--week", week]
+    base += ["--at", h.clock.now().isoformat()]
+
+    def digest(*args: str) -> str:
+        capsys.readouterr()
+        assert main([*base, *args]) == 0
+        return str(capsys.readouterr().out)
+
+    plain = json.loads(digest("--format", "json"))
+    logins = {w["author"] for w in plain["waiting"]}
+    assert {city.citizen_fr, city.citizen_nl, city.partner_user} <= logins
+    name = Pseudonyms.of(h.engine)
+    renamed = json.loads(digest("--format", "json", "--pseudonymise"))
+    assert [w["author"] for w in renamed["waiting"]] == [
+        name(w["author"]) for w in plain["waiting"]
+    ]
+    assert renamed["metrics"]["volume"] == plain["metrics"]["volume"]
+    assert renamed["organisations"] == plain["organisations"]
+    for fmt in ("md", "html", "csv", "json"):
+        text = digest("--format", fmt, "--pseudonymise")
+        assert name(city.citizen_fr) in text
+        assert not re.search(rf"(?<![\w-])({'|'.join(sorted(logins))})(?![\w-])", text), fmt
+
+    # The anonymous public dashboard names nobody, unless the org says so.
+    url = str(forge.webhook_url).removesuffix("/webhooks/github")
+    with httpx.Client(base_url=url, timeout=30) as client:
+        waiting = f"/api/orgs/paris/waiting?week={week}"
+        shown = client.get(waiting).json()["items"]
+        assert len(shown) == len(plain["waiting"]) and {w["author"] for w in shown} == {""}
+        page = client.get(f"/orgs/paris/digest/{week}").text
+        assert "Citoyenne".casefold() in page.casefold() or "citoyenne" in page
+        assert not re.search(rf"(?<![\w-]){city.citizen_nl}(?![\w-])", page)
+        with Session(h.engine) as s:
+            for row in s.scalars(select(ConfigRecord)):
+                cfg = json.loads(row.valid_json or "{}")
+                cfg.setdefault("dashboard", {})["public_people"] = True
+                row.valid_json = json.dumps(cfg)
+                s.add(row)
+            s.commit()
+        shown = client.get(waiting).json()["items"]
+        assert {w["author"] for w in shown} == logins
+
+
+# -- /affiliation independent ----------------------------------------------------------------------
+def test_affiliation_independent_applies_to_oneself_from_then_on(
+    sqlite_url: str, harness_factory: Any, city: City, forge: Forge
+) -> None:
+    h = harness_factory(database_url=sqlite_url)
+    fill(h, city, forge, real=False)
+    sc, repo, who = forge.scenario, city.repo, city.citizen_fr
+    h.clock.advance(timedelta(minutes=5))
+    sc.comment(repo, 2, city.citizen_nl, "/affiliation unaffiliated")
+    h.clock.advance(timedelta(minutes=5))
+    sc.comment(repo, 2, who, "/affiliation independent")
+    h.wait()  # recorded when carried out
+    h.clock.advance(timedelta(minutes=5))
+    later = sc.open_issue(repo, who, "Encore la carte", "Toujours vide.")
+    h.wait()
+    h.clock.advance(timedelta(hours=1))
+    assert h.failures() == []
+    replies = [c.body for c in h.comments(repo, 2)]
+    assert len(replies) == 1 and "independent" in replies[0]  # the typo gets one reply
+    d = figures(h, city)
+    credited = {w["number"]: w["organisation"] for w in d["waiting"]}
+    assert credited[later] == "independent"
+    assert credited[2] == "citoyenne"  # opened before: that week's figures do not change
+    assert credited[3] == "independent"  # jan never had a company
+    assert not any("unaffiliated" in p.read_text() for p in Path("templates").rglob("*.j2"))
