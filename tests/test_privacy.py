@@ -393,7 +393,7 @@ def test_affiliation_independent_applies_to_oneself_from_then_on(
     fill(h, city, forge, real=False)
     sc, repo, who = forge.scenario, city.repo, city.citizen_fr
     h.clock.advance(timedelta(minutes=5))
-    sc.comment(repo, 2, city.citizen_nl, "/affiliation unaffiliated")
+    sc.comment(repo, 2, city.citizen_nl, "/affiliation none")
     h.clock.advance(timedelta(minutes=5))
     sc.comment(repo, 2, who, "/affiliation independent")
     h.wait()  # recorded when carried out
@@ -409,4 +409,36 @@ def test_affiliation_independent_applies_to_oneself_from_then_on(
     assert credited[later] == "independent"
     assert credited[2] == "citoyenne"  # opened before: that week's figures do not change
     assert credited[3] == "independent"  # jan never had a company
-    assert not any("unaffiliated" in p.read_text() for p in Path("templates").rglob("*.j2"))
+
+
+def test_the_word_is_independent() -> None:
+    word = "un" + "affiliated"  # spelt in two parts so that this file passes its own check
+    root = Path(__file__).resolve().parents[1]
+    files = [
+        p for d in ("templates", "bot", "handlers", "config", "docs") for p in (root / d).rglob("*")
+    ]
+    files += [root / "README.md"]
+    assert [p for p in files if p.is_file() and word in p.read_text(errors="ignore").lower()] == []
+
+
+def test_published_digest_is_pseudonymised_when_configured(
+    harness_factory: Any, city: City, forge: Forge, smtp: Any
+) -> None:
+    from tests.test_digest_e2e import DIGEST, PUBLISH, TITLE, tick, week_of_contributions
+
+    inbox, port = smtp
+    config = CITY_CONFIG + DIGEST + "  pseudonymise: true\n"
+    forge.set_file(city.repo, ".github/veilleur.yml", config)
+    h = harness_factory(smtp_host="127.0.0.1", smtp_port=port)
+    forge.scenario.install(city.org)
+    h.wait()
+    week_of_contributions(h, city)
+    tick(h, PUBLISH)
+    (issue,) = h.issues_titled(city.ospo_repo, TITLE)
+    (_, mail) = inbox.messages[0]
+    mail_text = "\n".join(str(p.get_content()) for p in mail.walk() if not p.is_multipart())
+    name = Pseudonyms.of(h.engine)
+    for text in (issue.body, mail_text):
+        assert name(city.citizen_nl) in text
+        for login in (city.citizen_en, city.citizen_nl, city.partner_user):
+            assert not re.search(rf"(?<![\w-]){login}(?![\w-])", text), login
