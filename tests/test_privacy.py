@@ -330,6 +330,16 @@ def test_recent_payloads_and_active_people_are_kept(
     with Session(h.engine) as s:
         assert all(d.payload != lz4.frame.compress(b"{}") for d in s.scalars(select(Delivery)))
 
+    # The daily job applies the same rules with the server's clock.
+    from bot import jobs
+
+    assert "privacy-purge" in [name for name, _, _ in jobs.JOBS(h.settings)]
+    h.clock.advance(timedelta(days=31))
+    h.worker.call(jobs.privacy_purge(h.worker.dispatcher, h.clock), timeout=60)
+    with Session(h.engine) as s:
+        done = [d for d in s.scalars(select(Delivery)) if d.status == DeliveryStatus.DONE]
+    assert done and all(lz4.frame.decompress(d.payload) == b"{}" for d in done)
+
 
 # -- pseudonymised and people-free outputs ----------------------------------------------------------
 def test_pseudonymised_digest_and_public_dashboard_without_people(
