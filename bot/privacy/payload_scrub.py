@@ -20,6 +20,7 @@ from bot.storage.models import Delivery
 
 AUTHORED = ("user", "author")
 TEXT_KEYS = ("title", "body", "message", "description")
+BATCH = 200
 
 
 def _account(obj: dict[str, Any], pseudonym: str) -> dict[str, Any]:
@@ -77,15 +78,23 @@ def scrub_stored(
 ) -> int:
     """Scrub every stored payload holding the person; the number of payloads concerned."""
     D = Delivery.__table__  # type: ignore[attr-defined]  # noqa: N806
-    found = 0
+    found, pending = 0, list[tuple[str, bytes]]()
+
+    def write() -> None:
+        with engine.begin() as conn:  # one transaction per batch (SQLite syncs each commit)
+            for guid, blob in pending:
+                conn.execute(update(D).where(D.c.guid == guid).values(payload=blob))
+        pending.clear()
+
     for guid, doc in stored_payloads(engine):
         if doc is None or not mentions(doc, person):
             continue
         found += 1
-        if dry_run:
-            continue
-        clean = scrub(doc, person, pseudonym, forget_text=forget_text)
-        with engine.begin() as conn:
-            blob = payloads.pack(orjson.dumps(clean))
-            conn.execute(update(D).where(D.c.guid == guid).values(payload=blob))
+        if not dry_run:
+            clean = scrub(doc, person, pseudonym, forget_text=forget_text)
+            pending.append((guid, payloads.pack(orjson.dumps(clean))))
+            if len(pending) >= BATCH:
+                write()
+    if pending:
+        write()
     return found

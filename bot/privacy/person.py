@@ -44,6 +44,7 @@ class Person:
 
     def __post_init__(self) -> None:
         self._pattern: re.Pattern[str] | None = None
+        self._folded: tuple[str, frozenset[str]] | None = None
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -72,13 +73,16 @@ class Person:
 
     def is_account(self, obj: dict[str, Any]) -> bool:
         """A GitHub user object (or commit author) of this person."""
+        if self._folded is None:
+            self._folded = (self.login.casefold(), frozenset(e.casefold() for e in self.emails))
+        folded_login, folded_emails = self._folded
         login = obj.get("login") or obj.get("username")
-        if isinstance(login, str) and login.casefold() == self.login.casefold():
+        if isinstance(login, str) and login.casefold() == folded_login:
             return True
         if "login" in obj and obj.get("id") in self.ids:
             return True
         email = obj.get("email")
-        return isinstance(email, str) and email.casefold() in {e.casefold() for e in self.emails}
+        return isinstance(email, str) and email.casefold() in folded_emails
 
     def learn(self, doc: Any) -> None:
         """Add the ids, names and e-mail addresses a payload shows for this login."""
@@ -91,7 +95,7 @@ class Person:
                 value = obj.get(key)
                 if isinstance(value, str) and value.strip():
                     into.add(value.strip())
-        self._pattern = None
+        self._pattern, self._folded = None, None
 
     def describe(self) -> dict[str, Any]:
         return {
