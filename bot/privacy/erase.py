@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from bot.privacy import scan
 from bot.privacy.payload_scrub import scrub_stored
-from bot.privacy.person import Person, identify
+from bot.privacy.person import identify
 from bot.privacy.pseudonyms import Pseudonyms, is_pseudonym
 from bot.privacy.rename import rename_person
 from bot.storage.models import Erasure, Installation, Repository
@@ -98,20 +98,3 @@ def erase(
         )
         s.commit()
     return report
-
-
-def traces(engine: Engine, person: Person) -> dict[str, int]:
-    """Rows (per table) and stored payloads still holding the person: empty after erasure."""
-    from bot.privacy.payload_scrub import mentions
-    from bot.privacy.person import stored_payloads
-
-    found: Counter[str] = Counter()
-    with engine.connect() as conn:
-        found.update(t.name for t, _ in scan.matching_rows(conn, person))
-    found["payloads"] = sum(
-        1 for _, doc in stored_payloads(engine) if doc is not None and mentions(doc, person)
-    )
-    return {k: v for k, v in found.items() if v}
-
-
-__all__ = ["ErasureReport", "PrivacyError", "erase", "traces"]

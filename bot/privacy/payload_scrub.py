@@ -14,7 +14,7 @@ import orjson
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
-from bot.privacy.person import Person, stored_payloads
+from bot.privacy.person import Person, stored_payloads, walk
 from bot.storage import payloads
 from bot.storage.models import Delivery
 
@@ -63,14 +63,8 @@ def scrub(doc: Any, person: Person, pseudonym: str, *, forget_text: bool) -> Any
 def mentions(doc: Any, person: Person) -> bool:
     """Whether a decoded payload holds any trace of the person."""
     return person.found_in(orjson.dumps(doc).decode()) or any(
-        person.is_account(obj) for obj in _objects(doc)
+        person.is_account(obj) for obj in walk(doc)
     )
-
-
-def _objects(doc: Any) -> list[dict[str, Any]]:
-    from bot.privacy.person import walk
-
-    return list(walk(doc))
 
 
 def scrub_stored(

@@ -115,5 +115,6 @@ def rewrite(
 def export_rows(conn: Connection, person: Person) -> dict[str, list[Row]]:
     out: dict[str, list[Row]] = {}
     for table, row in matching_rows(conn, person):
-        out.setdefault(table.name, []).append({k: plain(v) for k, v in row.items()})
+        # str(): column names are sqlalchemy's quoted_name, a str subclass orjson refuses
+        out.setdefault(table.name, []).append({str(k): plain(v) for k, v in row.items()})
     return out
