@@ -454,3 +454,29 @@ def test_published_digest_is_pseudonymised_when_configured(
         assert name(city.citizen_nl) in text
         for login in (city.citizen_en, city.citizen_nl, city.partner_user):
             assert not re.search(rf"(?<![\w-]){login}(?![\w-])", text), login
+
+
+def test_a_dead_delivery_redelivered_after_retention_gets_its_payload_back(
+    harness_factory: Any, city: City, forge: Forge
+) -> None:
+    from sqlalchemy import update
+
+    h = harness_factory()
+    path = WEBHOOK_EXAMPLES / "issues" / "opened.payload.json"
+    body = json.dumps(
+        {k: v for k, v in json.loads(path.read_text()).items() if k != "installation"}
+    )
+    headers = webhook_headers("issues", body.encode(), secret=forge.webhook_secret)
+    url = str(forge.webhook_url)
+    assert httpx.post(url, content=body, headers=headers).status_code == 202
+    h.wait()
+    D = Delivery.__table__  # type: ignore[attr-defined]  # noqa: N806
+    guid = headers["X-GitHub-Delivery"]
+    with h.engine.begin() as conn:  # as if it had died and the retention had reduced it
+        conn.execute(update(D).where(D.c.guid == guid).values(status="dead", payload=b"{}"))
+    assert httpx.post(url, content=body, headers=headers).status_code == 202
+    h.wait()
+    with Session(h.engine) as s:
+        row = s.get(Delivery, guid)
+        assert row is not None and json.loads(decompressed(row.payload)) == json.loads(body)
+        assert row.status == DeliveryStatus.DONE
