@@ -239,6 +239,15 @@ def _database_sentence(args: argparse.Namespace, exc: Exception) -> str | None:
     return database_problem(exc, url)
 
 
+def _privacy_commands(sub: argparse._SubParsersAction) -> None:
+    from bot.privacy.cli import register
+
+    register(sub)
+
+
+EXTRA_COMMANDS.append(_privacy_commands)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -320,6 +320,11 @@ class Digest(Strict):
     schedule: Schedule = Schedule()
     emails: list[Email] = []
     language: Literal["fr", "en"] = "en"
+    pseudonymise: bool = False
+
+
+class Dashboard(Strict):
+    public_people: bool = False
 
 
 class Commands(Strict):
@@ -346,6 +351,7 @@ class VeilleurConfig(Strict):
     stale: Stale = Stale()
     digest: Digest = Digest()
     commands: Commands = Commands()
+    dashboard: Dashboard = Dashboard()
 
     @field_validator("language")
     @classmethod

@@ -187,12 +187,16 @@ class GroupWriter:
             return Stored.NEW
         status = conn.execute(select(table.c.status).where(table.c.guid == row.guid)).scalar_one()
         if status in (DeliveryStatus.FAILED, DeliveryStatus.DEAD):
-            # GitHub redelivers with the same GUID: process it again.
+            # GitHub redelivers with the same GUID: process it again, with the payload just
+            # received (the stored one may have been reduced by the payload retention).
             conn.execute(
                 update(table)
                 .where(table.c.guid == row.guid)
-                .values(status=DeliveryStatus.RECEIVED, next_attempt_at=None, attempts=0, seq=seq)
-            )
+                .values(
+                    status=DeliveryStatus.RECEIVED, next_attempt_at=None, attempts=0, seq=seq,
+                    payload=blob,
+                )
+            )  # fmt: skip
             return Stored.REQUEUED
         if status in (DeliveryStatus.DONE, DeliveryStatus.IGNORED):
             return Stored.DONE

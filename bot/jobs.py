@@ -69,10 +69,27 @@ async def digest_publication(dispatcher: Any, clock: Clock) -> None:
         log.info("digests published: %s", ", ".join(result.published))
 
 
+async def privacy_purge(dispatcher: Any, clock: Clock) -> None:
+    """Daily: the retention rules (bot/privacy/retention.py)."""
+    import asyncio
+
+    from bot.privacy.retention import purge
+
+    settings = dispatcher.settings
+    await asyncio.to_thread(
+        purge,
+        dispatcher.engine,
+        clock.now(),
+        payload_days=settings.payload_retention_days,
+        person_days=settings.person_retention_days,
+    )
+
+
 def JOBS(settings: Settings) -> list[tuple[str, Any, dict[str, Any]]]:  # noqa: N802
     return [
         ("sla-sweep", sla_sweep, {"trigger": "interval", "minutes": settings.sweep_minutes}),
         ("redelivery-check", redelivery_check, {"trigger": "interval", "minutes": 10}),
         ("backfill-refresh", backfill_refresh, {"trigger": "cron", "hour": 2, "minute": 30}),
         ("digest-publication", digest_publication, {"trigger": "cron", "minute": 7}),
+        ("privacy-purge", privacy_purge, {"trigger": "cron", "hour": 3, "minute": 45}),
     ]

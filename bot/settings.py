@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     github_web_url: str = Field("https://github.com", description="GitHub's web (OAuth) URL.")
     public_dashboard: bool = Field(False, description="Anonymous read-only view of public repos.")
     dashboard_open: bool = Field(False, description="Demo only: dashboard without sign-in.")
+    payload_retention_days: int = Field(
+        30, ge=1, description="Processed webhook payloads older than this are reduced to {}."
+    )
+    person_retention_days: int = Field(
+        1095, ge=1, description="People inactive this long are replaced by a pseudonym."
+    )
 
     @field_validator("webhook_secret", mode="before")
     @classmethod

@@ -1,4 +1,5 @@
-"""Slash commands in comments: /triage /label /assign /unassign /ready /waiting-on /snooze /help.
+"""Slash commands in comments: /triage /label /assign /unassign /ready /waiting-on /snooze /help
+/affiliation.
 
 Pure part. `parse_commands` finds commands at the start of a line, skipping code and quotes
 (people paste commands when explaining them) and, on an edited comment, the commands that were
@@ -51,6 +52,7 @@ USAGE = {
     "waiting-on": "/waiting-on author",
     "snooze": "/snooze 5d",
     "help": "/help",
+    "affiliation": "/affiliation independent",
 }
 MAX_COMMANDS = 10  # per comment; more is a paste accident, not intent
 MAX_SNOOZE_DAYS = 90
@@ -306,6 +308,14 @@ def _snooze(cmd: Command, ctx: CommandContext) -> list[Action]:
     return [*_remove_label(ctx, ctx.config.labels.overdue), state]
 
 
+def _affiliation(cmd: Command, ctx: CommandContext) -> list[Action]:
+    """Anyone, for themselves only: their contributions from now on are credited to no
+    organisation (bot/digest reads it; past weeks stay as published)."""
+    if [a.lower() for a in cmd.args] != ["independent"]:
+        raise _invalid(cmd, 'say "independent"; it applies to yourself')
+    return [_state(ctx, cmd, TimelineKind.AFFILIATION, organisation="independent")]
+
+
 _PLANS: dict[str, Callable[[Command, CommandContext], list[Action]]] = {
     "help": _help,
     "triage": _triage,
@@ -315,6 +325,7 @@ _PLANS: dict[str, Callable[[Command, CommandContext], list[Action]]] = {
     "ready": _ready,
     "waiting-on": _waiting_on,
     "snooze": _snooze,
+    "affiliation": _affiliation,
 }
 
 

@@ -100,8 +100,12 @@ def waiting_list(inp: Inputs, waiting: Iterable[Track], end: datetime) -> list[W
                 author=i.author_login,
                 author_class=i.author_class or "external",
                 organisation=inp.affiliation.organisation(
-                    i.author_login, i.author_company, i.author_email_domain, i.labels
-                ),
+                    i.author_login,
+                    i.author_company,
+                    i.author_email_domain,
+                    i.labels,
+                    i.created_at,
+                ),  # fmt: skip
                 business_days_waiting=round(days, 2),
                 overdue=overdue,
                 kind=i.kind,
@@ -142,7 +146,7 @@ def organisations(
     for tr in opened:
         i = tr.item
         name = inp.affiliation.organisation(
-            i.author_login, i.author_company, i.author_email_domain, i.labels
+            i.author_login, i.author_company, i.author_email_domain, i.labels, i.created_at
         )
         counts[name] += 1
         elephant[f"{INDEPENDENT}:{i.author_login.casefold()}" if name == INDEPENDENT else name] += 1
@@ -165,7 +169,7 @@ def new_contributors(inp: Inputs, opened: Sequence[Track], end: datetime) -> lis
     for tr in firsts.values():
         i = tr.item
         org = inp.affiliation.organisation(
-            i.author_login, i.author_company, i.author_email_domain, i.labels
+            i.author_login, i.author_company, i.author_email_domain, i.labels, i.created_at
         )
         out.append(NewContributor(i.author_login, org, i.repo, i.number, i.kind, outcome(tr, end)))
     return out

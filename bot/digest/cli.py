@@ -1,4 +1,5 @@
-"""`veilleur digest --org ORG [--week YYYY-Www] [--format md|json|html|csv] [--lang fr|en]`.
+"""`veilleur digest --org ORG [--week YYYY-Www] [--format md|json|html|csv] [--lang fr|en]
+[--pseudonymise]`.
 
 Reads the database only (no App credentials, no GitHub call): the record, and the last valid
 config of each repository stored in it. The default week is the last complete ISO week in the
@@ -52,6 +53,15 @@ def cmd_digest(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     lang = args.lang or configs.default.digest.language
+    if args.pseudonymise or configs.default.digest.pseudonymise:
+        from bot.privacy.outputs import pseudonymise
+        from bot.privacy.pseudonyms import Pseudonyms
+
+        engine = make_engine(settings.database_url)
+        try:
+            digest = pseudonymise(digest, Pseudonyms.of(engine))
+        finally:
+            engine.dispose()
     sys.stdout.write(render_digest(digest, args.format, lang))
     return 0
 
@@ -86,5 +96,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--week", help="ISO week, e.g. 2026-W29 (default: the last complete week)")
     p.add_argument("--format", choices=FORMATS, default="md", help="output format (default md)")
     p.add_argument("--lang", choices=["fr", "en"], help="default: the org's digest.language")
+    p.add_argument(
+        "--pseudonymise", action="store_true", help="logins replaced by stable pseudonyms"
+    )
     p.add_argument("--at", help=argparse.SUPPRESS)  # evaluation instant (tests, replays)
     p.set_defaults(func=cmd_digest)

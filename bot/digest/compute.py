@@ -210,17 +210,39 @@ def load_earlier_organisations(
     """Organisations credited with an outside contribution opened before `before`."""
     labels = case((I.c.author_class == "partner", cast(I.c.labels, String)))
     q = (
-        select(I.c.author_login, I.c.author_company, I.c.author_email_domain, labels)
+        select(
+            I.c.author_login,
+            I.c.author_company,
+            I.c.author_email_domain,
+            labels,
+            _ts(conn, I.c.created_at),
+        )
         .distinct()
         .where(I.c.owner == org, I.c.created_at < before, I.c.author_class.in_(sorted(OUTSIDE)))
     )
     if repos is not None:
         q = q.where(func.lower(I.c.repo_full_name).in_([r.lower() for r in repos]))
     names = set()
-    for login, company, domain, label_text in conn.execute(q):
+    for login, company, domain, label_text, created in conn.execute(q):
         tags = orjson.loads(label_text) if label_text else []
-        names.add(affiliation.organisation(login or "", company, domain, tags))
+        names.add(affiliation.organisation(login or "", company, domain, tags, _utc(created)))
     return frozenset(names)
+
+
+def load_declared_affiliations(conn: Connection, org: str, affiliation: Affiliation) -> None:
+    """Affiliations people declared (`/affiliation`) or that were frozen by pseudonymisation,
+    recorded on the timeline of the org's items."""
+    joined = T.join(I, and_(I.c.repo_full_name == T.c.repo_full_name, I.c.number == T.c.number))
+    q = (
+        select(T.c.actor_login, _ts(conn, T.c.occurred_at), cast(T.c.detail, String))
+        .select_from(joined)
+        .where(I.c.owner == org, T.c.kind == K.AFFILIATION, T.c.actor_login.is_not(None))
+    )
+    for login, at, text in conn.execute(q):
+        organisation = orjson.loads(text or "{}").get("organisation")
+        since = _utc(at)
+        if isinstance(organisation, str) and organisation and since is not None:
+            affiliation.declare(str(login), since, organisation)
 
 
 def load_repositories(conn: Connection, org: str, repos: Sequence[str] | None) -> list[str]:
@@ -349,6 +371,7 @@ def _compute(
     bots = frozenset(b.lower() for b in bot_logins if b)
     affiliation = cfgs.affiliation()
     with engine.connect() as conn:
+        load_declared_affiliations(conn, org, affiliation)
         tracks = build_tracks(conn, org, weeks, window, repos, bots, cfgs, timings)
         with _timed(timings, "aggregates"):
             names = load_repositories(conn, org, repos)

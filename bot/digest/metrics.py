@@ -378,6 +378,7 @@ class Affiliation:
         self._labels: dict[str, str] = {}
         self._orgs: dict[str, str] = {}
         self._companies: dict[str | None, str | None] = {}
+        self.declared: dict[str, list[tuple[datetime, str]]] = {}
         for p in reversed(self.partners):  # the first partner listed wins
             name = str(p.name)
             self._logins.update({x.casefold(): name for x in p.logins})
@@ -385,12 +386,34 @@ class Affiliation:
             self._labels[(label_prefix + name)[:50]] = name
             self._orgs.update({o.casefold(): name for o in p.github_orgs})
 
+    def by_login(self, login: str) -> str | None:
+        """The partner a login is configured under (`partners[].logins`), if any."""
+        return self._logins.get(login.casefold())
+
+    def declare(self, login: str, since: datetime, organisation: str) -> None:
+        """A declared affiliation (`/affiliation independent`, or the credit frozen when a
+        login is pseudonymised): it wins for contributions opened from `since` on, so past
+        weeks never change."""
+        self.declared.setdefault(login.casefold(), []).append((since, organisation))
+        self.declared[login.casefold()].sort()
+
     def organisation(
-        self, login: str, company: str | None, email_domain: str | None, labels: Iterable[str] = ()
+        self,
+        login: str,
+        company: str | None,
+        email_domain: str | None,
+        labels: Iterable[str] = (),
+        at: datetime | None = None,
     ) -> str:
-        """The organisation an outside contribution is credited to (see the module docstring):
-        partner by login, then by e-mail domain, then by label or company naming a partner's
-        GitHub org; else the normalised company; else "independent"."""
+        """The organisation an outside contribution (opened at `at`) is credited to (see the
+        module docstring): a declared affiliation, then partner by login, then by e-mail
+        domain, then by label or company naming a partner's GitHub org; else the normalised
+        company; else "independent"."""
+        declared = self.declared.get(login.casefold()) if self.declared else None
+        if declared and at is not None:
+            current = [org for since, org in declared if since <= at]
+            if current:
+                return current[-1]
         found = self._logins.get(login.casefold())
         if found is None and email_domain:
             found = self._domains.get(email_domain.lstrip("@").casefold())

@@ -193,6 +193,11 @@ class DigestPublisher:
         digest = await asyncio.to_thread(
             compute_digest, self.engine, org, week, now=now, configs=configs, bot_logins=bots
         )
+        if cfg.digest.pseudonymise:
+            from bot.privacy.outputs import pseudonymise
+            from bot.privacy.pseudonyms import Pseudonyms
+
+            digest = pseudonymise(digest, Pseudonyms.of(self.engine))
         dry = self.dry_run or cfg.dry_run
         issue, emailed, failed = 0, False, False
         if cfg.digest.emails and self.mailer is None and not dry:

@@ -218,6 +218,9 @@ class TimelineKind:
     # Veilleur's own state changes, recorded on the same timeline.
     SNOOZED = "snoozed"
     WAITING_ON = "waiting_on"
+    # The organisation a person asked to be credited to (`/affiliation independent`), or the
+    # credit frozen when their login was pseudonymised (bot/privacy/retention.py).
+    AFFILIATION = "affiliation"
 
 
 class ActionLog(SQLModel, table=True):
@@ -278,3 +281,24 @@ class DigestPublication(SQLModel, table=True):
     published_at: datetime = _ts(nullable=False)
     issue_number: int | None = None
     emailed: bool = False
+
+
+class PrivacyKey(SQLModel, table=True):
+    """Secret keys of the privacy features: the pseudonym key, created once (bot/privacy)."""
+
+    __tablename__ = "privacy_keys"
+
+    name: str = Field(primary_key=True, max_length=32)
+    value: str = Field(max_length=128)
+
+
+class Erasure(SQLModel, table=True):
+    """That an erasure took place, when and by which command; never whom (GDPR art. 17)."""
+
+    __tablename__ = "erasures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    erased_at: datetime = _ts(nullable=False)
+    command: str = Field(max_length=100)
+    rows_changed: int = 0
+    payloads_changed: int = 0

@@ -122,6 +122,19 @@ def _cache(request: Request) -> dict[CacheKey, tuple[float, Shown]]:
 def load_digest(
     request: Request, org: str, week: str | None, repos: frozenset[str] | None, complete: bool
 ) -> Shown:
+    """The digest of `org` as the viewer may see it: `_load_digest`, without any login on
+    the anonymous public dashboard unless the org's `dashboard.public_people` is true."""
+    shown = _load_digest(request, org, week, repos, complete)
+    from bot.privacy.web import people_hidden, without_people
+
+    if people_hidden(request, org):
+        return replace(shown, digest=without_people(shown.digest))
+    return shown
+
+
+def _load_digest(
+    request: Request, org: str, week: str | None, repos: frozenset[str] | None, complete: bool
+) -> Shown:
     """The digest of `org` as seen through `repos` (None: everything; `complete`: the viewer
     sees every installed repository of the org). Blocking: run it in a thread.
 

@@ -1,0 +1,155 @@
+"""Retention, on by default; run daily by the `privacy-purge` job and by
+`veilleur privacy purge [--dry-run]`.
+
+- Payloads: a processed delivery (done, ignored or dead) received more than
+  `VEILLEUR_PAYLOAD_RETENTION_DAYS` ago keeps its row (GUID for duplicate detection, event,
+  repository, item, status: what the record needs) but its payload is reduced to `{}`.
+- People: a login with no activity (item opened or updated, timeline entry) for
+  `VEILLEUR_PERSON_RETENTION_DAYS` is replaced by its stable pseudonym `person-…` everywhere.
+  Their rows stay, so every figure, past weeks' digests included, is unchanged; the partner a
+  configured login was credited to is frozen on the timeline first (the configuration will
+  keep naming the login, not the pseudonym).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, literal, select, union_all, update
+from sqlalchemy.engine import Connection, Engine
+
+from bot.privacy.payload_scrub import scrub_stored
+from bot.privacy.person import Person
+from bot.privacy.pseudonyms import Pseudonyms, is_pseudonym
+from bot.privacy.rename import items_by_org, rename_person
+from bot.storage.models import Delivery, DeliveryStatus, Item, TimelineEntry
+from bot.storage.models import TimelineKind as K
+
+log = logging.getLogger(__name__)
+
+PROCESSED = (DeliveryStatus.DONE, DeliveryStatus.IGNORED, DeliveryStatus.DEAD)
+REDUCED = b"{}"  # stored as is: 2 bytes, where an lz4 frame of it takes 25 (unpack reads both)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BATCH = 500
+D = Delivery.__table__  # type: ignore[attr-defined]
+I = Item.__table__  # type: ignore[attr-defined]  # noqa: E741
+T = TimelineEntry.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class PurgeReport:
+    dry_run: bool
+    payloads: int = 0  # payloads reduced
+    payload_bytes: int = 0  # stored bytes they held
+    people: list[str] = field(default_factory=list)  # logins pseudonymised
+
+    def lines(self) -> list[str]:
+        verb = "would reduce" if self.dry_run else "reduced"
+        out = [f"payloads: {verb} {self.payloads} ({self.payload_bytes} bytes)"]
+        verb = "would pseudonymise" if self.dry_run else "pseudonymised"
+        out.append(f"people: {verb} {len(self.people)}")
+        if self.dry_run:
+            out += [f"  {login}" for login in self.people]
+        return out
+
+
+def expired_payloads(conn: Connection, cutoff: datetime) -> list[tuple[str, int]]:
+    q = select(D.c.guid, func.length(D.c.payload)).where(
+        D.c.status.in_(PROCESSED), D.c.received_at < cutoff, D.c.payload != REDUCED
+    )
+    return [(str(g), int(n or 0)) for g, n in conn.execute(q)]
+
+
+def purge_payloads(
+    engine: Engine, now: datetime, days: int, *, dry_run: bool = False
+) -> tuple[int, int]:
+    """Reduce the payloads of processed deliveries older than `days`: (payloads, bytes)."""
+    cutoff = now - timedelta(days=days)
+    with engine.connect() as conn:
+        expired = expired_payloads(conn, cutoff)
+    if not dry_run:
+        guids = [g for g, _ in expired]
+        for k in range(0, len(guids), BATCH):
+            with engine.begin() as conn:
+                conn.execute(
+                    update(D).where(D.c.guid.in_(guids[k : k + BATCH])).values(payload=REDUCED)
+                )
+    return len(expired), sum(n for _, n in expired)
+
+
+def inactive_people(conn: Connection, cutoff: datetime) -> list[str]:
+    """Logins (not bots, not already pseudonyms) with no activity since `cutoff`."""
+    item_at = func.coalesce(I.c.updated_at, I.c.created_at)
+    actor_type = func.coalesce(T.c.actor_type, literal("User"))
+    activity = union_all(
+        select(I.c.author_login.label("login"), item_at.label("at"))
+        .where(I.c.author_type != "Bot"),
+        select(T.c.actor_login.label("login"), T.c.occurred_at.label("at"))
+        .where(T.c.actor_login.is_not(None), actor_type != "Bot"),
+    ).subquery()  # fmt: skip
+    q = select(activity.c.login).group_by(activity.c.login).having(func.max(activity.c.at) < cutoff)
+    out = []
+    for (login,) in conn.execute(q):
+        login = str(login or "")
+        if login and login != "ghost" and not login.endswith("[bot]") and not is_pseudonym(login):
+            out.append(login)
+    return sorted(out)
+
+
+def _freeze_partner_credit(conn: Connection, login: str, pseudonym: str) -> None:
+    from bot.digest.configs import OrgConfigs, stored_configs
+
+    engine = conn.engine
+    for org, (repo, number) in items_by_org(conn, login).items():
+        partner = OrgConfigs(org, None, stored_configs(engine, org)).affiliation().by_login(login)
+        if partner is None:
+            continue
+        conn.execute(
+            T.insert().values(
+                repo_full_name=repo, number=number, occurred_at=EPOCH, kind=K.AFFILIATION,
+                actor_login=pseudonym, actor_type="User", source_key=f"privacy:{pseudonym}",
+                detail={"organisation": partner, "by": "retention"},
+            )
+        )  # fmt: skip
+
+
+def pseudonymise_inactive(
+    engine: Engine, now: datetime, days: int, *, dry_run: bool = False
+) -> list[str]:
+    cutoff = now - timedelta(days=days)
+    with engine.connect() as conn:
+        people = inactive_people(conn, cutoff)
+    if dry_run or not people:
+        return people
+    pseudonyms = Pseudonyms.of(engine)
+    for login in people:
+        pseudonym = pseudonyms(login, "person")
+        person = Person(login)
+        with engine.begin() as conn:
+            _freeze_partner_credit(conn, login, pseudonym)
+            rename_person(
+                conn, person, pseudonym, forget_text=False, forget_affiliation=False,
+                keep_tables=frozenset({"configs"}),
+            )  # fmt: skip
+        scrub_stored(engine, person, pseudonym, forget_text=False)
+    return people
+
+
+def purge(
+    engine: Engine, now: datetime, *, payload_days: int, person_days: int, dry_run: bool = False
+) -> PurgeReport:
+    """Both retention rules as of `now` (the job and `veilleur privacy purge` call this)."""
+    report = PurgeReport(dry_run)
+    report.payloads, report.payload_bytes = purge_payloads(
+        engine, now, payload_days, dry_run=dry_run
+    )
+    report.people = pseudonymise_inactive(engine, now, person_days, dry_run=dry_run)
+    if not dry_run and (report.payloads or report.people):
+        log.info(
+            "retention: %d payloads reduced, %d people pseudonymised",
+            report.payloads,
+            len(report.people),
+        )
+    return report
