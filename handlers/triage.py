@@ -15,6 +15,7 @@ from bot.actions import Action, AddLabels, EnsureLabel, UpsertComment, marker
 from bot.people import Classification
 from bot.templating import Renderer, T
 from handlers.base import Context, Event, is_bot_account
+from handlers.issue_templates import Scaffolding, repository_templates
 
 NAME = "triage"
 EVENTS = {
@@ -57,6 +58,7 @@ class TriageInput:
     files: tuple[str, ...] = ()
     commit_messages: tuple[str, ...] = ()
     links: dict[str, str | None] = field(default_factory=dict)
+    templates: tuple[str, ...] = ()  # the repository's issue templates (Markdown, forms)
 
 
 def meaningful_text(body: str) -> str:
@@ -156,8 +158,9 @@ def plan(inp: TriageInput, renderer: Renderer) -> list[Action]:
             )
         )
     if not inp.is_pull and cfg.request_info.enabled:
-        missing = missing_sections(inp.body, list(cfg.request_info.required_sections))
-        too_short = len(meaningful_text(inp.body)) < cfg.request_info.min_body_chars
+        body = Scaffolding.of(inp.templates).strip(inp.body)  # template text left untouched
+        missing = missing_sections(body, list(cfg.request_info.required_sections))
+        too_short = len(meaningful_text(body)) < cfg.request_info.min_body_chars
         if missing or too_short:
             needs_author = True
             text = renderer.render(
@@ -257,6 +260,9 @@ async def handle(event: Event, ctx: Context) -> None:
         files=files,
         commit_messages=commits,
         links=await community_links(api, repo),
+        templates=tuple(await repository_templates(api, repo))
+        if not is_pull and cfg.request_info.enabled
+        else (),
     )
     renderer = await services["overrides"].renderer_for(api, repo)
     await ctx.apply(plan(inp, renderer), dry_run=cfg.dry_run)
