@@ -15,7 +15,6 @@ from handlers import (
     membership,
     records,
     repositories,
-    sightings,
     triage,
     turn,
 )
@@ -23,7 +22,6 @@ from handlers import (
 # Order matters: `records` runs first so feature handlers see the item in the record.
 HANDLER_MODULES: list[ModuleType] = [
     installations,
-    sightings,
     repositories,
     backfill,
     membership,

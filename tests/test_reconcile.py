@@ -13,13 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
-from bot.clock import FrozenClock
+from bot import sightings
 from bot.jobs import reconcile_record
 from bot.storage.db import make_engine
 from bot.storage.models import Installation, Item, Repository, TimelineEntry
 from bot.templating import T
-from handlers import sightings
-from handlers.base import Context, Event
+from handlers.base import Event
 from tests.conftest import WEBHOOK_EXAMPLES
 from tests.harness import City, Harness
 
@@ -140,16 +139,15 @@ def _event(event: str, name: str) -> Event:
         ("pull_request", "ready_for_review.with-installation"),
     ],
 )
-async def test_a_webhook_naming_a_repository_and_its_installation_records_it(
+def test_a_webhook_naming_a_repository_and_its_installation_records_it(
     engine: Any, event: str, name: str
 ) -> None:
     ev = _event(event, name)
     seen = sightings.parse(ev)
     assert seen is not None and seen.full_name == ev.payload["repository"]["full_name"]
     now = datetime(2026, 3, 2, 9, tzinfo=PARIS)
-    ctx = Context(settings=None, engine=engine, clock=FrozenClock(now), github=None, executor=None)  # type: ignore[arg-type]
-    await sightings.handle(ev, ctx)
-    await sightings.handle(ev, ctx)  # idempotent
+    assert sightings.record(engine, ev, now)
+    assert not sightings.record(engine, ev, now + timedelta(hours=1))  # known: nothing to do
     with Session(engine) as s:
         (row,) = s.exec(select(Repository))
         assert (row.full_name, row.installation_id) == (seen.full_name, seen.installation_id)
@@ -162,3 +160,23 @@ def test_a_webhook_without_installation_or_a_deleted_repository_records_nothing(
     deleted = _event("issues", "assigned.with-installation")
     gone = Event("repository", "deleted", "g", deleted.payload, deleted.installation_id)
     assert sightings.parse(gone) is None
+
+
+def test_the_first_webhook_of_a_repository_nobody_announced_records_it(
+    harness_factory: Any, city: City, forge: Any
+) -> None:
+    inst = forge.install(city.org)  # no `installation` delivery
+    forge.inject("GET", r"/installation/repositories$", status=404, times=1000)  # nor a list
+    h = harness_factory()
+    until(lambda: any(r.path == "/installation/repositories" for r in list(forge.requests)))
+    h.wait()
+    assert city.repo not in repos(h)
+    h.clock.set(MON)
+    forge.scenario.open_issue(
+        city.repo, city.citizen_en, "Map is broken",
+        "The map of the city does not load on my phone when I zoom in on my district.",
+    )  # fmt: skip
+    h.wait()
+    row = repos(h)[city.repo]
+    assert row.installation_id == inst.id and row.added_at == MON
+    assert [r.full_name for r in _sweeper(h).repositories(city.org)] == [city.repo]

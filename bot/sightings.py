@@ -3,7 +3,10 @@
 GitHub only sends an installation's webhooks for repositories it covers, so a delivery that
 names a repository and an installation is proof enough: a repository Veilleur had missed
 (its `installation` delivery lost) is recorded at once, without waiting for the hourly
-reconciliation (`bot/reconcile.py`). Renames and deletions stay with `repositories`.
+reconciliation (`bot/reconcile.py`). The dispatcher asks before running the handlers, for
+every delivery whatever its event: one primary-key read when the repository is known, so no
+handler run (and its bookkeeping row) per delivery. Renames and deletions stay with
+`handlers/repositories.py`.
 """
 
 from __future__ import annotations
@@ -11,28 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.storage.models import Installation, Repository
-from handlers.base import Context, Event
-
-NAME = "sightings"
-SEES_OWN_EVENTS = True
-EVENTS = {
-    (name, None)
-    for name in (
-        "issues",
-        "issue_comment",
-        "pull_request",
-        "pull_request_review",
-        "pull_request_review_comment",
-        "push",
-        "member",
-        "repository",
-        "discussion",
-        "label",
-    )
-}
+from handlers.base import Event
 
 
 @dataclass(frozen=True)
@@ -52,6 +38,8 @@ def parse(event: Event) -> Sighting | None:
     inst_id = inst.get("id") if isinstance(inst, dict) else None
     if not isinstance(inst_id, int) or not isinstance(repo, dict):
         return None
+    if event.name in ("installation", "installation_repositories"):
+        return None  # handlers/installations.py keeps those
     if event.name == "repository" and event.action == "deleted":
         return None
     full_name, repo_id = repo.get("full_name"), repo.get("id")
@@ -95,10 +83,13 @@ def apply(session: Session, seen: Sighting, now: datetime) -> bool:
     return True
 
 
-async def handle(event: Event, ctx: Context) -> None:
+def record(engine: Engine, event: Event, now: datetime) -> bool:
+    """Record the repository a delivery names, if new to Veilleur; True then."""
     seen = parse(event)
     if seen is None:
-        return
-    with Session(ctx.engine) as session:
-        if apply(session, seen, ctx.now()):
-            session.commit()
+        return False
+    with Session(engine) as session:
+        if not apply(session, seen, now):
+            return False
+        session.commit()
+    return True
