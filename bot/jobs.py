@@ -37,7 +37,7 @@ async def reconcile_record(dispatcher: Any, clock: Clock) -> None:
     if dispatcher.app_client is None:
         return
     try:
-        await reconcile(dispatcher.app_client, dispatcher.api_for, dispatcher.engine, clock.now())
+        await reconcile(dispatcher.app_client, dispatcher.api_for, dispatcher.engine, clock)
     except Exception as exc:  # GitHub unreachable: the next run tries again
         log.warning("could not reconcile the record with GitHub: %r", exc)
 

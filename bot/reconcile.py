@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from bot.clock import Clock
 from bot.storage.models import Installation, Repository
 
 log = logging.getLogger(__name__)
@@ -119,9 +120,10 @@ def _repositories(
             out.repositories_removed.append(repo.full_name)
 
 
-async def reconcile(app_client: Any, api_for: Any, engine: Engine, now: datetime) -> Reconciled:
-    """Ask GitHub, then write the answer (one transaction). A list that cannot be read leaves
-    its part of the record untouched; the next run tries again."""
+async def reconcile(app_client: Any, api_for: Any, engine: Engine, clock: Clock) -> Reconciled:
+    """Ask GitHub, then write the answer (one transaction), stamped with the time of writing
+    (not of asking: an `installation` webhook may be handled meanwhile). A list that cannot
+    be read leaves its part of the record untouched; the next run tries again."""
     from bot.github import app_installations
 
     installations = await app_installations(app_client)
@@ -137,7 +139,7 @@ async def reconcile(app_client: Any, api_for: Any, engine: Engine, now: datetime
             log.warning("could not list the repositories of installation %s: %r", inst_id, exc)
             repositories[inst_id] = None
     with Session(engine) as session:
-        result = apply(session, installations, repositories, now)
+        result = apply(session, installations, repositories, clock.now())
         session.commit()
     if result:
         log.info("record reconciled with GitHub: %s", vars(result))
