@@ -327,6 +327,17 @@ class ConfigLoader:
         sources = tuple(last.get("sources") or ())
         return ResolvedConfig(config, errors, sources, _aware(record.fetched_at))
 
+    def last_errors(self, repo: str) -> list[ConfigError]:
+        """The errors of the last fetch (kept after a push drops the cache), so the report of
+        a fixed configuration can still show what was wrong."""
+        record = self._read(repo.lower())
+        try:
+            last = json.loads((record.errors_json if record else None) or "{}")
+        except ValueError:
+            return []
+        last = last if isinstance(last, dict) else {"errors": last}
+        return [ConfigError.from_dict(e) for e in last.get("errors") or []]
+
     def _read(self, key: str) -> ConfigRecord | None:
         with Session(self._engine) as session:
             return session.get(ConfigRecord, key)

@@ -280,6 +280,7 @@ class Sla(Strict):
     escalate_after_days: Days = 10
     max_reminders: Annotated[int, Field(ge=0, le=50)] = 3
     max_mentions_per_person_per_day: Annotated[int, Field(ge=1, le=100)] = 5
+    drafts_wait: bool = False  # false: a draft pull request waits from ready_for_review on
 
     @field_validator("escalate_after_days")
     @classmethod
@@ -331,6 +332,12 @@ class Commands(Strict):
     enabled: bool = True
 
 
+class Bots(Strict):
+    """Machine users running as ordinary accounts: bots everywhere."""
+
+    logins: list[Login] = []
+
+
 class VeilleurConfig(Strict):
     """The merged configuration of one repository."""
 
@@ -344,6 +351,7 @@ class VeilleurConfig(Strict):
     request_info: RequestInfo = RequestInfo()
     pr_checklist: PrChecklist = PrChecklist()
     ignore_bots: bool = True
+    bots: Bots = Bots()
     dry_run: bool = False
     calendar: Calendar = Calendar()
     sla: Sla = Sla()

@@ -107,6 +107,9 @@ class Dispatcher:
         branches = self.services.get("branches")
         if isinstance(repo, dict) and repo.get("default_branch") and branches is not None:
             branches[repo["full_name"]] = repo["default_branch"]
+        from bot.sightings import record as record_sighting
+
+        record_sighting(self.engine, event, self.clock.now())  # a repository Veilleur missed
         own = self.is_own_event(event)
         done = deliveries.handler_done(self.engine, delivery.guid)
         failures: list[str] = []

@@ -243,7 +243,8 @@ class Executor:
         self._remember_issue(key, issue["number"], digest)
         if action.close:
             if issue.get("state") == "open":
-                await api.update_issue(action.repo, issue["number"], state="closed", body=body)
+                kept = {"body": body} if action.body else {}  # no new text: keep what it says
+                await api.update_issue(action.repo, issue["number"], state="closed", **kept)
             return
         changes: dict[str, Any] = {}
         if issue.get("body") != body:

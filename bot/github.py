@@ -203,6 +203,20 @@ class GitHubAPI:
     async def get_repo(self, repo: str) -> dict[str, Any]:
         return await self._req("GET", f"/repos/{repo}")
 
+    async def installation_repositories(self) -> list[dict[str, Any]]:
+        """Every repository this installation covers (`GET /installation/repositories`)."""
+        out: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            body = await self._req(
+                "GET", "/installation/repositories", params={"per_page": 100, "page": page}
+            )
+            batch = (body or {}).get("repositories") or []
+            out.extend(batch)
+            if len(batch) < 100 or len(out) >= int((body or {}).get("total_count") or 0):
+                return out
+            page += 1
+
     async def get_file(self, repo: str, path: str, ref: str | None = None) -> str | None:
         """Text of a file, or None when absent."""
         import base64
@@ -371,8 +385,18 @@ class GitHubAPI:
 
 
 async def app_installations(app_client: GitHub[Any]) -> list[dict[str, Any]]:
-    resp = await app_client.arequest("GET", "/app/installations", params={"per_page": 100})
-    return resp.json()
+    """Every installation of the App, all pages."""
+    out: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        resp = await app_client.arequest(
+            "GET", "/app/installations", params={"per_page": 100, "page": page}
+        )
+        batch = resp.json() or []
+        out.extend(batch)
+        if len(batch) < 100:
+            return out
+        page += 1
 
 
 async def app_login(app_client: GitHub[Any]) -> str:

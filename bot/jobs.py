@@ -30,6 +30,18 @@ async def sla_sweep(dispatcher: Any, clock: Clock) -> None:
         log.info("SLA sweep: %d actions", len(result.actions))
 
 
+async def reconcile_record(dispatcher: Any, clock: Clock) -> None:
+    """At start and hourly: installations and repositories as GitHub lists them."""
+    from bot.reconcile import reconcile
+
+    if dispatcher.app_client is None:
+        return
+    try:
+        await reconcile(dispatcher.app_client, dispatcher.api_for, dispatcher.engine, clock)
+    except Exception as exc:  # GitHub unreachable: the next run tries again
+        log.warning("could not reconcile the record with GitHub: %r", exc)
+
+
 async def redelivery_check(dispatcher: Any, clock: Clock) -> None:
     """Ask GitHub to send again the deliveries of the last 24 h that never reached us."""
     from bot.recovery import recover
@@ -86,7 +98,11 @@ async def privacy_purge(dispatcher: Any, clock: Clock) -> None:
 
 
 def JOBS(settings: Settings) -> list[tuple[str, Any, dict[str, Any]]]:  # noqa: N802
+    from datetime import UTC, datetime
+
+    at_start = {"next_run_time": datetime.now(UTC)}  # APScheduler: run once at start too
     return [
+        ("reconcile", reconcile_record, {"trigger": "interval", "hours": 1} | at_start),
         ("sla-sweep", sla_sweep, {"trigger": "interval", "minutes": settings.sweep_minutes}),
         ("redelivery-check", redelivery_check, {"trigger": "interval", "minutes": 10}),
         ("backfill-refresh", backfill_refresh, {"trigger": "cron", "hour": 2, "minute": 30}),

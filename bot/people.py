@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -89,9 +90,15 @@ def match_partner(
     return None
 
 
-def classify(facts: Facts, maintainer_users: list[str], partners: list[Any]) -> Classification:
-    """Pure step: facts and config -> class."""
-    if facts.is_bot:
+def classify(
+    facts: Facts,
+    maintainer_users: list[str],
+    partners: list[Any],
+    bot_logins: Sequence[str] = (),
+) -> Classification:
+    """Pure step: facts and config -> class. `bot_logins` (`bots.logins`): machine users
+    running as ordinary accounts, bots everywhere."""
+    if facts.is_bot or facts.login.lower() in {b.lower() for b in bot_logins}:
         return Classification(BOT)
     if facts.login.lower() in {u.lower() for u in maintainer_users} or facts.maintainer_teams:
         return Classification(MAINTAINER)
@@ -149,12 +156,15 @@ class Classifier:
         if not login or is_bot_account(user):
             return Classification(BOT if login else EXTERNAL)
         now = self.clock.now()
+        config = await self.config_source(api, repo)
+        bots = list(config.bots.logins)
+        if login.lower() in {b.lower() for b in bots}:  # before the cache: config may be newer
+            return Classification(BOT)
         cached = self._cached(repo, login, now)
         if cached is not None:
             return cached
-        config = await self.config_source(api, repo)
         facts = await self.gather(api, repo, login, config)
-        result = classify(facts, list(config.maintainers.users), list(config.partners))
+        result = classify(facts, list(config.maintainers.users), list(config.partners), bots)
         self._store(repo, login, result, now)
         return result
 

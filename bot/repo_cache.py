@@ -2,8 +2,9 @@
 
 - Label existence: a label seen or created is not looked up again. Forgotten on a `label`
   event (someone created, renamed or deleted one), and when using a label gets a 404.
-- The community profile (CONTRIBUTING, code of conduct, support links of the welcome): kept
-  for `PROFILE_TTL`, forgotten when a push to the default branch touches a file it reads.
+- The community profile (CONTRIBUTING, code of conduct, support links of the welcome) and the
+  issue templates (what an untouched template looks like): kept for `PROFILE_TTL`, forgotten
+  when a push to the default branch touches a file they read.
 
 Per process, in memory: a stale entry costs at most one failed delivery, retried after it
 was forgotten (labels), or an out-of-date link until the TTL (profile).
@@ -41,6 +42,7 @@ class RepoCache:
         self.clock = clock
         self._labels: dict[str, set[str]] = {}
         self._profiles: dict[str, tuple[datetime, dict[str, Any] | None]] = {}
+        self._templates: dict[str, tuple[datetime, list[str]]] = {}
 
     # -- labels ---------------------------------------------------------------------------
     def label_known(self, repo: str, name: str) -> bool:
@@ -69,5 +71,20 @@ class RepoCache:
         self._profiles[repo.lower()] = (now + PROFILE_TTL, profile)
         return profile
 
+    async def issue_templates(
+        self, repo: str, fetch: Callable[[], Awaitable[list[str]]]
+    ) -> list[str]:
+        now = self.clock.now()
+        hit = self._templates.get(repo.lower())
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        texts = await fetch()
+        if len(self._templates) >= MAX_REPOS:
+            self._templates.pop(next(iter(self._templates)))
+        self._templates[repo.lower()] = (now + PROFILE_TTL, texts)
+        return texts
+
     def forget_profile(self, repo: str) -> None:
+        """Forget what a push to the community files can change: the profile and templates."""
         self._profiles.pop(repo.lower(), None)
+        self._templates.pop(repo.lower(), None)

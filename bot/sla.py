@@ -20,6 +20,11 @@ Definitions (product rules):
   until a later snooze replaces it, or until the next team response.
 - **Overdue**: waiting for a maintainer, not snoozed now, and the clock is *more than* the
   phase's SLA (`first_response_days` or `follow_up_days`).
+- **No longer waiting**: an item transferred away, deleted or converted to a discussion is
+  gone (never reminded again); a locked item waits for nobody until unlocked; a draft pull
+  request waits for nobody until `ready_for_review` (unless `sla.drafts_wait`).
+- **The `awaiting-author` label**, set by the team or a bot (Veilleur included, after asking
+  for missing information), hands the ball to the author like `/waiting-on author`.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class SlaDefaults:
     escalate_after_days: float = 10
     max_reminders: int = 3
     max_mentions_per_person_per_day: int = 5
+    drafts_wait: bool = False
 
 
 def sla_setting(cfg: Any, name: str) -> Any:
@@ -90,6 +96,7 @@ class WaitingState:
     sla_days: float | None = None  # the SLA that applies to the current phase
     due_at: datetime | None = None  # when the clock passes the SLA if nothing changes
     escalate_at: datetime | None = None  # when it passes escalate_after_days
+    gone: bool = False  # transferred away, deleted or converted to a discussion
 
 
 def _utc(t: datetime) -> datetime:
@@ -118,8 +125,29 @@ class _Tracker:
         self.snoozes: list[tuple[datetime, datetime]] = []
         self.first_response_at: datetime | None = None
         self.closed = False
+        self.gone = False
+        self.locked = False
+        self.draft = False
+        self.held: str | None = None  # the ball before a lock or a draft, given back after
         if eligible:
             self.set_ball(created_at, MAINTAINER)
+
+    def hold(self, t: datetime) -> None:
+        """Locked, or a draft: nobody owes a move; the ball comes back on unlock / ready."""
+        if self.ball is not None:
+            self.held = self.ball
+        self.set_ball(t, None)
+
+    def release(self, t: datetime) -> None:
+        if self.locked or self.draft or self.closed or self.gone or not self.eligible:
+            return
+        if self.held == AUTHOR:
+            self.set_ball(t, AUTHOR)
+        elif self.held == MAINTAINER or self.phase is not None:
+            if self.phase == FIRST_RESPONSE and self.since is None:
+                self.since = t  # a draft's first wait starts when it is ready
+            self.set_ball(t, MAINTAINER)
+        self.held = None
 
     def set_ball(self, t: datetime, ball: str | None) -> None:
         if self.ball == MAINTAINER and ball != MAINTAINER and self.seg_start is not None:
@@ -133,13 +161,21 @@ class _Tracker:
 
     def response(self, t: datetime, ball_after: str | None) -> None:
         self.first_response_at = self.first_response_at or t
-        self.set_ball(t, ball_after)
+        if self.locked or self.draft:
+            self.held = ball_after
+        else:
+            self.set_ball(t, ball_after)
         self.phase, self.since, self.segments = None, None, []
         self.snooze(t, None)
 
     def author_moved(self, t: datetime) -> None:
         """The ball comes back to the team: resume the current wait, or start a follow-up."""
-        if not self.eligible or self.closed or self.ball == MAINTAINER:
+        if not self.eligible or self.closed or self.gone or self.ball == MAINTAINER:
+            return
+        if self.locked or self.draft:
+            self.held = MAINTAINER
+            if self.phase is None:
+                self.phase, self.since, self.segments = FOLLOW_UP, t, []
             return
         if self.phase is None:
             self.phase, self.since, self.segments = FOLLOW_UP, t, []
@@ -202,6 +238,21 @@ def _team_response_ball(e: EntryLike, current: str | None) -> str | None:
     return AUTHOR if current == AUTHOR else None
 
 
+GONE_KINDS = frozenset({K.TRANSFERRED, K.DELETED, K.CONVERTED_TO_DISCUSSION})
+
+
+def opened_as_draft(item: ItemLike, entries: Sequence[EntryLike]) -> bool:
+    """Whether a pull request was a draft when opened: said by its `opened` entry, else
+    deduced from its first draft change, else its current state."""
+    for e in entries:
+        if e.kind == K.OPENED and "draft" in (e.detail or {}):
+            return bool(e.detail["draft"])
+    for e in entries:
+        if e.kind in (K.READY_FOR_REVIEW, K.CONVERTED_TO_DRAFT):
+            return e.kind == K.READY_FOR_REVIEW
+    return bool(getattr(item, "draft", False))
+
+
 def replay(
     item: ItemLike,
     entries: Iterable[EntryLike],
@@ -209,16 +260,26 @@ def replay(
     *,
     in_order: bool = False,
     balls: list[str | None] | None = None,
+    author_label: str = "awaiting-author",
+    drafts_wait: bool = False,
 ) -> _Tracker:
     """Fold the entries into a `_Tracker`. `in_order`: the entries are already sorted by
     time (the digest's tracks), so they are not sorted again. `balls` receives who holds
     the ball after each entry, so one replay answers "who owed the next move" at every
-    instant."""
+    instant. `author_label`: the configured `awaiting-author` label."""
     author = (item.author_login or "").lower()
     eligible = item.author_class in OUTSIDE_AUTHORS
-    tr = _Tracker(_utc(item.created_at), eligible)
+    created = _utc(item.created_at)
+    tr = _Tracker(created, eligible)
     bots = frozenset(b.lower() for b in bot_logins)
     ordered = entries if in_order else sorted(entries, key=lambda x: _utc(x.occurred_at))
+    if not isinstance(ordered, Sequence):
+        ordered = list(ordered)
+    if eligible and not drafts_wait and getattr(item, "kind", None) == "pull":
+        if opened_as_draft(item, ordered):
+            tr.draft = True
+            tr.since = None
+            tr.hold(created)
     for e in ordered:
         t, detail = _utc(e.occurred_at), e.detail or {}
         is_author = bool(author) and (e.actor_login or "").lower() == author
@@ -250,6 +311,26 @@ def replay(
                 tr.author_moved(t)
         elif e.kind == K.SNOOZED and trusted:
             tr.snooze(t, _parse_instant(detail.get("until")))
+        elif e.kind == K.LABELED and trusted and detail.get("label") == author_label:
+            if tr.ball == MAINTAINER:
+                tr.set_ball(t, AUTHOR)
+            elif tr.ball is None and (tr.locked or tr.draft):
+                tr.held = AUTHOR
+        elif e.kind in GONE_KINDS:
+            tr.gone = True
+            tr.set_ball(t, None)
+        elif e.kind == K.LOCKED:
+            tr.locked = True
+            tr.hold(t)
+        elif e.kind == K.UNLOCKED and tr.locked:
+            tr.locked = False
+            tr.release(t)
+        elif e.kind == K.CONVERTED_TO_DRAFT and not drafts_wait and not tr.draft:
+            tr.draft = True
+            tr.hold(t)
+        if e.kind == K.READY_FOR_REVIEW and tr.draft:
+            tr.draft = False
+            tr.release(t)
         if balls is not None:
             balls.append(tr.ball)
     return tr
@@ -278,13 +359,22 @@ def waiting_state(
     calendar: BusinessCalendar,
     bot_logins: Iterable[str] = (),
     sla: Any = None,
+    author_label: str = "awaiting-author",
 ) -> WaitingState:
     """The item's waiting state at `now`, from its timeline alone."""
     now = _utc(now)
-    tr = replay(item, [e for e in entries if _utc(e.occurred_at) <= now], bot_logins)
+    tr = replay(
+        item,
+        [e for e in entries if _utc(e.occurred_at) <= now],
+        bot_logins,
+        author_label=author_label,
+        drafts_wait=bool(sla_setting(sla, "drafts_wait")),
+    )
     snoozed_until = tr.snoozes[-1][1] if tr.snoozes and tr.snoozes[-1][1] > now else None
     if item.state != "open" or not tr.eligible or tr.ball is None:
-        return WaitingState(None, None, None, 0.0, tr.first_response_at, snoozed_until, False)
+        return WaitingState(
+            None, None, None, 0.0, tr.first_response_at, snoozed_until, False, gone=tr.gone
+        )
     if tr.ball == AUTHOR:  # the clock is stopped; `since` is when the ball went to the author
         return WaitingState(AUTHOR, None, tr.ball_since, 0.0, tr.first_response_at, None, False)
     spans = tr.running_spans(now)

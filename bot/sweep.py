@@ -109,6 +109,11 @@ def requested_reviewers(entries: list[TimelineEntry]) -> list[str]:
     )
 
 
+def seen_opened_live(entries: list[TimelineEntry]) -> bool:
+    """Whether Veilleur recorded the item's opening from a webhook (not a history import)."""
+    return any(e.kind == TimelineKind.OPENED and (e.detail or {}).get("live") for e in entries)
+
+
 class Sweeper:
     def __init__(
         self,
@@ -185,7 +190,7 @@ class Sweeper:
         if not cfg.sla.enabled:
             return
         cal = BusinessCalendar.from_config(cfg.calendar)
-        bots = [b for b in (self.bot_login,) if b]
+        bots = [b for b in (self.bot_login, *cfg.bots.logins) if b]
         with Session(self.engine) as s:
             items = _open_outside_items(s, repo.full_name)
             entries = _entries(s, repo.full_name)
@@ -200,7 +205,11 @@ class Sweeper:
         for item in items:
             ref = f"{repo.full_name}#{item.number}"
             ents = entries.get(item.number, [])
-            state = sla.waiting_state(item, ents, at, cal, bots, sla=cfg.sla)
+            state = sla.waiting_state(
+                item, ents, at, cal, bots, sla=cfg.sla, author_label=cfg.labels.awaiting_author
+            )
+            if state.gone:  # transferred away, deleted or converted: nothing left to label
+                continue
             labels = set(item.labels)
             overdue_label = cfg.labels.overdue
             if state.waiting_on != sla.MAINTAINER:
@@ -256,8 +265,13 @@ class Sweeper:
                 actions.append(RemoveLabel(repo.full_name, item.number, overdue_label))
             escalate_to = [cfg.ospo.team] if cfg.ospo.team else []
             # Grace rule: the backlog found at installation (imported history) is listed,
-            # never reminded, so installing Veilleur does not ping everyone at once.
-            backlog = repo.added_at is not None and item.created_at < repo.added_at
+            # never reminded, so installing Veilleur does not ping everyone at once. An item
+            # Veilleur saw opened live is not backlog, however late its repository was learned.
+            backlog = (
+                repo.added_at is not None
+                and item.created_at < repo.added_at
+                and not seen_opened_live(ents)
+            )
             steps = (
                 []
                 if backlog
@@ -266,7 +280,7 @@ class Sweeper:
                 )
             )
             for step in steps:
-                actions += self._step_actions(step, item, cfg, lang, history)
+                actions += self._step_actions(step, item, cfg, lang, history, responsible)
                 for person in step.mention:
                     mentions[person] = mentions.get(person, 0) + 1
                 if step.stage == "escalation":
@@ -297,7 +311,13 @@ class Sweeper:
             self._remember_mentions(actions, day)
 
     def _step_actions(
-        self, step: sla.ReminderStep, item: Item, cfg: Any, lang: str, history: sla.ReminderHistory
+        self,
+        step: sla.ReminderStep,
+        item: Item,
+        cfg: Any,
+        lang: str,
+        history: sla.ReminderHistory,
+        responsible: list[str],
     ) -> list[Action]:
         ref = f"{item.repo_full_name}#{item.number}"
         people = [f"@{p}" for p in step.mention]
@@ -311,6 +331,7 @@ class Sweeper:
                 T.REMINDER,
                 lang,
                 people=people,
+                listed=list(step.listed_only),  # over their daily mention cap: named, no `@`
                 author=item.author_login,
                 business_days=int(step.business_days_waiting),
                 due_days=due,
@@ -338,8 +359,10 @@ class Sweeper:
             },
             business_days=int(step.business_days_waiting),
             reminders_sent=len(history.sent_at),
-            responsible=list(step.mention) + list(step.listed_only),
+            # Who should answer the item; the OSPO is who this escalation tells.
+            responsible=[p.lstrip("@") for p in responsible],
             ospo_team=cfg.ospo.team or None,
+            ospo_emails=list(cfg.ospo.emails),
         )
         note = self.renderer.render(T.ESCALATION_ISSUE, lang, **data)
         out: list[Action] = [

@@ -20,11 +20,13 @@ Template data (what callers pass; items are mappings or objects with these attri
   usage (or None)
 - config_error_issue: repo, errors (ConfigError list), last_valid (bool); sets `title`
 - reminder: people, author, business_days, due_days, reminder_number, max_reminders,
-  kind (first_response|follow_up)
+  kind (first_response|follow_up); optional listed (people over their daily mention cap,
+  named without `@`)
 - waiting_list: scope, generated_at, items (list of {repo, number, title, author, author_class,
   business_days, responsible (list), overdue}); sets `title`
 - escalation_issue / escalation_email: item ({repo, number, title, url, author, author_class}),
-  business_days, reminders_sent, responsible (list), ospo_team (or None); set `title`
+  business_days, reminders_sent, responsible (list: the item's responsible people),
+  ospo_team (or None: the OSPO is who is told), ospo_emails (list); set `title`
 - whose_turn: waiting_on (author|maintainer), business_days, due_in_days (or None), responsible
 - stale_nudge: author, close_after_days; stale_close: author
 - digest_email: scope, period_start, period_end, totals ({new, answered, overdue, waiting}),

@@ -456,6 +456,8 @@ async def handle(event: Event, ctx: Context) -> None:
     if not cfg.commands.enabled:
         return
     login = user.get("login") or ""
+    if login.lower() in {b.lower() for b in cfg.bots.logins}:
+        return  # a machine user (`bots.logins`) is never acted on
     who = await ctx.services["classifier"].classify(api, repo, user, event)
     cctx = CommandContext(
         repo=repo,

@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.actions import Action, CreateCheckRun, UpsertIssue, marker
@@ -29,11 +30,51 @@ EVENTS = {
 CHECK_NAME = "Veilleur configuration"
 
 
-def error_issue(repo: str, errors: list[Any], lang: str, renderer: Renderer) -> UpsertIssue:
-    """Pure step: the one config-error issue, opened/updated when there are errors, else closed."""
+@dataclass(frozen=True)
+class Fix:
+    """When and by which commit a configuration became valid again."""
+
+    at: str  # e.g. "2026-03-02 10:00 UTC"
+    commit: str  # short sha
+    author: str | None = None
+
+
+def fix_of(payload: dict[str, Any], now: datetime) -> Fix:
+    """Pure step: the fixing commit of a `push` (its head commit), and when it landed."""
+    head = payload.get("head_commit") if isinstance(payload.get("head_commit"), dict) else {}
+    sha = str((head or {}).get("id") or payload.get("after") or "")[:12]
+    when = now
+    stamp = (head or {}).get("timestamp")
+    if isinstance(stamp, str) and stamp:
+        try:
+            when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    author = ((head or {}).get("author") or {}).get("username") or (
+        (payload.get("sender") or {}).get("login")
+    )
+    return Fix(f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC", sha, author)
+
+
+def error_issue(
+    repo: str,
+    errors: list[Any],
+    lang: str,
+    renderer: Renderer,
+    previous: list[Any] | None = None,
+    fix: Fix | None = None,
+) -> UpsertIssue:
+    """Pure step: the one config-error issue, opened/updated when there are errors, else
+    closed; closed, it keeps the `previous` errors and says when and by which commit (`fix`)
+    they were fixed."""
     mark = marker("config-error", repo)
     if not errors:
-        return UpsertIssue(repo=repo, marker=mark, title="", body="", close=True)
+        body = ""  # nothing known to say: the effect then leaves the issue's text as it is
+        if previous and fix is not None:
+            body = renderer.render(
+                T.CONFIG_ERROR_ISSUE, lang, repo=repo, errors=previous, last_valid=True, fixed=fix
+            ).tagged
+        return UpsertIssue(repo=repo, marker=mark, title="", body=body, close=True)
     result = renderer.render(T.CONFIG_ERROR_ISSUE, lang, repo=repo, errors=errors, last_valid=True)
     return UpsertIssue(
         repo=repo,
@@ -100,9 +141,12 @@ async def handle(event: Event, ctx: Context) -> None:
         if repo.split("/")[1].lower() == ".github":
             ctx.services["overrides"].invalidate(repo.split("/")[0])
             return  # org-level: each repository reports on its next event
+        previous = loader.last_errors(repo)
         resolved = await loader.for_repo(api, repo, default_branch)
         lang = resolved.config.language
-        await ctx.apply([error_issue(repo, list(resolved.errors), lang, renderer)])
+        fix = fix_of(event.payload, ctx.now())
+        action = error_issue(repo, list(resolved.errors), lang, renderer, previous, fix)
+        await ctx.apply([action])
         return
     pull = event.payload.get("pull_request") or {}
     files = await api.list_pull_files(repo, pull["number"])

@@ -25,6 +25,7 @@ EVENTS = {
     ("issue_comment", None),
     ("pull_request_review", None),
     ("pull_request_review_comment", None),
+    ("discussion", "created"),
 }
 
 K = TimelineKind
@@ -39,6 +40,8 @@ _ISSUE_ACTIONS = {
     "edited": K.EDITED,
     "transferred": K.TRANSFERRED,
     "deleted": K.DELETED,
+    "locked": K.LOCKED,
+    "unlocked": K.UNLOCKED,
     "review_requested": K.REVIEW_REQUESTED,
     "ready_for_review": K.READY_FOR_REVIEW,
     "converted_to_draft": K.CONVERTED_TO_DRAFT,
@@ -112,9 +115,11 @@ def parse(event: Event, now: datetime) -> Recorded | None:
             kind = K.MERGED
             item["merged_at"] = ts(raw.get("merged_at")) or when
         if kind == K.OPENED:
-            entries.append(
-                Entry(K.OPENED, item["created_at"] or when, raw.get("user") or sender, "opened")
-            )
+            # `live`: seen opened by a webhook, so the backfill's grace rule never applies.
+            live: dict[str, Any] = {"live": True}
+            live |= {"draft": bool(raw.get("draft"))} if is_pull else {}
+            opener = raw.get("user") or sender
+            entries.append(Entry(K.OPENED, item["created_at"] or when, opener, "opened", live))
         elif kind in (K.CLOSED, K.MERGED):
             at = ts(raw.get("merged_at")) if kind == K.MERGED else None
             at = at or item["closed_at"] or when
@@ -141,6 +146,10 @@ def parse(event: Event, now: datetime) -> Recorded | None:
         elif kind == K.PUSHED:
             sha = p.get("after") or (raw.get("head") or {}).get("sha", "")
             entries.append(Entry(kind, when, sender, f"pushed:{sha}", {"sha": sha}))
+        elif kind == K.TRANSFERRED:
+            new = transfer_target(p)
+            moved_to = {"to": f"{new[0]}#{new[1]}"} if new else {}
+            entries.append(Entry(kind, when, sender, f"{kind}:{when.isoformat()}", moved_to))
         elif kind is not None:
             entries.append(Entry(kind, when, sender, f"{kind}:{when.isoformat()}"))
         if kind == K.CLOSED:
@@ -174,7 +183,41 @@ def parse(event: Event, now: datetime) -> Recorded | None:
     return Recorded(repo=repo, item=item, author=raw.get("user") or {}, entries=entries)
 
 
+def transfer_target(payload: dict[str, Any]) -> tuple[str, int] | None:
+    """Where an `issues.transferred` issue went: (new repository, new number)."""
+    changes = payload.get("changes") or {}
+    issue, repo = changes.get("new_issue") or {}, changes.get("new_repository") or {}
+    if isinstance(issue.get("number"), int) and isinstance(repo.get("full_name"), str):
+        return repo["full_name"], issue["number"]
+    return None
+
+
+def transfer_source(payload: dict[str, Any]) -> tuple[str, int] | None:
+    """Where an `issues.opened` issue came from, when it arrived by a transfer."""
+    changes = payload.get("changes") or {}
+    issue, repo = changes.get("old_issue") or {}, changes.get("old_repository") or {}
+    if isinstance(issue.get("number"), int) and isinstance(repo.get("full_name"), str):
+        return repo["full_name"], issue["number"]
+    return None
+
+
+def converted(event: Event, now: datetime) -> Recorded | None:
+    """Pure step: a discussion created with the number of a recorded issue is that issue,
+    converted (they share the repository's numbers); the issue no longer waits."""
+    disc = event.payload.get("discussion") or {}
+    if not event.repo or not isinstance(disc.get("number"), int):
+        return None
+    at = ts(disc.get("created_at")) or now
+    entry = Entry(K.CONVERTED_TO_DISCUSSION, at, event.sender, f"discussion:{disc['number']}", {})
+    return Recorded(repo=event.repo, item={"number": disc["number"]}, author={}, entries=[entry])
+
+
 async def handle(event: Event, ctx: Context) -> None:
+    if event.name == "discussion":
+        rec = converted(event, ctx.now())
+        if rec is not None:
+            write_if_known(ctx, rec)
+        return
     rec = parse(event, ctx.now())
     if rec is None:
         return
@@ -201,6 +244,34 @@ async def handle(event: Event, ctx: Context) -> None:
                 classes[e.actor.get("login", "")] = "bot"
     mark_questions(rec, classes)
     write(ctx, rec, classes)
+    moved = (
+        transfer_target(event.payload)
+        if event.action == "transferred"
+        else transfer_source(event.payload)
+        if event.action == "opened"
+        else None
+    )
+    if moved is not None and event.name == "issues":
+        from handlers.transfers import follow
+
+        old, new = (
+            ((rec.repo, rec.item["number"]), moved)
+            if event.action == "transferred"
+            else (moved, (rec.repo, rec.item["number"]))
+        )
+        follow(ctx.engine, old, new)
+
+
+def write_if_known(ctx: Context, rec: Recorded) -> None:
+    """Add `rec`'s entries to an item already in the record; nothing otherwise."""
+    with Session(ctx.engine) as s:
+        known = s.exec(
+            select(Item.id).where(
+                Item.repo_full_name == rec.repo, Item.number == rec.item["number"]
+            )
+        ).first()
+    if known is not None:
+        add_entries(ctx, rec.repo, rec.item["number"], rec.entries, {})
 
 
 def mark_questions(rec: Recorded, classes: dict[str, str | None]) -> None:
@@ -233,12 +304,20 @@ def write(ctx: Context, rec: Recorded, classes: dict[str, str | None]) -> None:
             item.author_class = author_class
         s.add(item)
         s.commit()
-        for e in rec.entries:
+        number = item.number
+    add_entries(ctx, rec.repo, number, rec.entries, classes)
+
+
+def add_entries(
+    ctx: Context, repo: str, number: int, entries: list[Entry], classes: dict[str, str | None]
+) -> None:
+    with Session(ctx.engine) as s:
+        for e in entries:
             login = e.actor.get("login") if e.actor else None
             s.add(
                 TimelineEntry(
-                    repo_full_name=rec.repo,
-                    number=item.number,
+                    repo_full_name=repo,
+                    number=number,
                     occurred_at=e.occurred_at,
                     kind=e.kind,
                     actor_login=login,

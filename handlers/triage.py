@@ -18,6 +18,7 @@ from bot.people import Classification
 from bot.templating import Renderer, T
 from handlers.base import Context, Event, is_bot_account
 from handlers.config_watch import report_override_failures
+from handlers.issue_templates import Scaffolding, repository_templates
 
 NAME = "triage"
 EVENTS = {
@@ -59,6 +60,7 @@ class TriageInput:
     commit_messages: tuple[str, ...] = ()
     links: dict[str, str | None] = field(default_factory=dict)
     no_comments: bool = False  # nobody had commented when the event was sent
+    templates: tuple[str, ...] = ()  # the repository's issue templates (Markdown, forms)
 
 
 def meaningful_text(body: str) -> str:
@@ -176,8 +178,9 @@ def plan(inp: TriageInput, renderer: Renderer) -> list[Action]:
             )
         )
     if not inp.is_pull and cfg.request_info.enabled:
-        missing = missing_sections(inp.body, list(cfg.request_info.required_sections))
-        too_short = len(meaningful_text(inp.body)) < cfg.request_info.min_body_chars
+        body = Scaffolding.of(inp.templates).strip(inp.body)  # template text left untouched
+        missing = missing_sections(body, list(cfg.request_info.required_sections))
+        too_short = len(meaningful_text(body)) < cfg.request_info.min_body_chars
         if missing or too_short:
             needs_author = True
             text = renderer.render(
@@ -248,6 +251,15 @@ async def community_links(api: Any, repo: str, cache: Any = None) -> dict[str, s
     }
 
 
+async def issue_templates(api: Any, repo: str, cache: Any, wanted: bool) -> tuple[str, ...]:
+    """The repository's issue templates, the reference of "untouched" (cached per repository)."""
+    if not wanted:
+        return ()
+    if cache is not None:
+        return tuple(await cache.issue_templates(repo, lambda: repository_templates(api, repo)))
+    return tuple(await repository_templates(api, repo))
+
+
 async def is_first_time(api: Any, repo: str, login: str, number: int) -> bool:
     """Never opened an issue or PR here before (from the forge, not author_association)."""
     mine = await api.list_issues(repo, creator=login, state="all", per_page=100)
@@ -289,13 +301,16 @@ async def handle(event: Event, ctx: Context) -> None:
         )
 
     # Independent look-ups, at the same time: one round trip of waiting instead of four.
-    files, commits, first_time, links, renderer, lang = await asyncio.gather(
+    files, commits, first_time, links, renderer, lang, templates = await asyncio.gather(
         pull_files(),
         commit_messages(),
         is_first_time(api, repo, login, number),
         community_links(api, repo, services.get("repo_cache")),
         services["overrides"].renderer_for(api, repo),
         item_language(raw, cfg.languages, cfg.language),
+        issue_templates(
+            api, repo, services.get("repo_cache"), wanted=not is_pull and cfg.request_info.enabled
+        ),
     )
     inp = TriageInput(
         repo=repo,
@@ -312,6 +327,7 @@ async def handle(event: Event, ctx: Context) -> None:
         commit_messages=commits,
         links=links,
         no_comments=event.action == "opened" and raw.get("comments") == 0,
+        templates=templates,
     )
     await ctx.apply(plan(inp, renderer), dry_run=cfg.dry_run)
     await report_override_failures(ctx, repo, renderer, resolved)

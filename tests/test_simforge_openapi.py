@@ -145,6 +145,7 @@ async def _exercise(forge: Forge, url: str, keys: AppKeyPair, w: World) -> None:
     assert await app_login(client) == "veilleur[bot]"
     assert len(await app_installations(client)) == 1
     await api.get_repo(repo)
+    assert repo in [r["full_name"] for r in await api.installation_repositories()]
     assert await api.get_file(repo, ".github/veilleur.yml")
     assert await api.get_file(repo, "docs") is None  # a directory listing
     assert await api.get_file(repo, "nope.txt") is None

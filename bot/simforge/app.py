@@ -10,7 +10,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.simforge import (
     routes_app,
-    routes_installation,
     routes_issues,
     routes_manifest,
     routes_oauth,
@@ -32,7 +31,6 @@ ROUTE_MODULES = (
     routes_people,
     routes_search,
     routes_manifest,  # the App's manifest conversion and webhook configuration
-    routes_installation,
 )
 
 

@@ -10,7 +10,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from bot.simforge import shapes
-from bot.simforge.rest import AppDep, ForgeDep, GitHubError, int_param, not_found, page, page_url
+from bot.simforge.rest import (
+    AppDep,
+    ForgeDep,
+    GitHubError,
+    InstallationDep,
+    int_param,
+    not_found,
+    page,
+    page_url,
+    slice_page,
+)
 
 router = APIRouter()
 
@@ -27,6 +37,25 @@ async def list_installations(request: Request, forge: ForgeDep, _: AppDep) -> JS
     with forge.lock:
         items = [shapes.installation(forge, i) for i in forge.installations.values()]
     return page(request, items)
+
+
+@router.get("/installation/repositories")
+async def installation_repositories(
+    request: Request, forge: ForgeDep, inst: InstallationDep
+) -> JSONResponse:
+    """The repositories an installation token can act on, paged, with their total."""
+    with forge.lock:
+        repos = sorted(
+            (r for r in forge.repos.values() if forge.covers(inst, r)),
+            key=lambda r: r.full_name.lower(),
+        )
+        chunk, headers = slice_page(request, repos)
+        body = {
+            "total_count": len(repos),
+            "repository_selection": inst.repository_selection,
+            "repositories": [shapes.repository(forge, r) for r in chunk],
+        }
+    return JSONResponse(body, headers=headers)
 
 
 @router.post("/app/installations/{installation_id}/access_tokens")

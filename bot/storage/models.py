@@ -215,6 +215,9 @@ class TimelineKind:
     EDITED = "edited"
     TRANSFERRED = "transferred"
     DELETED = "deleted"
+    CONVERTED_TO_DISCUSSION = "converted_to_discussion"
+    LOCKED = "locked"
+    UNLOCKED = "unlocked"
     # Veilleur's own state changes, recorded on the same timeline.
     SNOOZED = "snoozed"
     WAITING_ON = "waiting_on"
