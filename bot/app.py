@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -26,7 +27,7 @@ from bot.intake import build_router, webhook_first
 from bot.intake_process import ProcessWriter
 from bot.intake_store import DeliveryWriter, InTransaction
 from bot.settings import Settings, SettingsError
-from bot.storage.db import make_engine, sqlite_file
+from bot.storage.db import make_engine, sqlite_file, sqlite_writable
 from bot.web import build_web_router
 from bot.worker import EmbeddedWorker
 
@@ -71,6 +72,14 @@ def make_dispatcher_factory(
 
 def settings_bot_login(settings: Settings) -> str | None:
     return getattr(settings, "bot_login", None) or None
+
+
+def metrics_allowed(settings: Settings, authorization: str | None) -> bool:
+    """With VEILLEUR_METRICS_TOKEN set, /metrics asks for `Authorization: Bearer <token>`."""
+    if settings.metrics_token is None:
+        return True
+    expected = b"Bearer " + settings.metrics_token.get_secret_value().encode()
+    return hmac.compare_digest(expected, (authorization or "").encode("latin-1", "replace"))
 
 
 class VeilleurApp(FastAPI):
@@ -197,10 +206,19 @@ def create_app(
             await asyncio.to_thread(ping)
         except Exception:
             return Response("database unavailable\n", status_code=503, media_type="text/plain")
+        if not await asyncio.to_thread(sqlite_writable, settings.database_url):
+            return Response("database locked\n", status_code=503, media_type="text/plain")
         return Response("ready\n", media_type="text/plain")
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus(request: Request) -> Response:
+        if not metrics_allowed(settings, request.headers.get("authorization")):
+            return Response(
+                "a bearer token is required\n",
+                status_code=401,
+                media_type="text/plain",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         engine: Engine = request.app.state.engine
         try:
             st = await asyncio.to_thread(deliveries.stats, engine, clock.now())

@@ -24,6 +24,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.migrate import upgrade
 
     settings = _settings(args)
+    if settings.dashboard_open:
+        raise SettingsError(
+            "VEILLEUR_DASHBOARD_OPEN serves every private repository to anyone and is refused "
+            "by `veilleur serve`: unset it and configure sign-in or VEILLEUR_PUBLIC_DASHBOARD."
+        )
     run_worker = not args.no_worker
     if run_worker:
         settings.require_app()

@@ -11,10 +11,17 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+# How long a webhook's write waits for a locked SQLite file before the request gets 503: GitHub
+# waits 10 s for an answer, and a 503 tells it (and the recovery job) to deliver again.
+WRITE_WAIT_SECONDS = 2.0
+
+
+def make_engine(url: str, *, pool_size: int = 5, busy_timeout_seconds: float = 30.0) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=False
+            url,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_seconds},
+            pool_pre_ping=False,
         )
 
         @event.listens_for(engine, "connect")
@@ -22,7 +29,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
@@ -49,3 +56,25 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def sqlite_writable(url: str, wait_seconds: float = WRITE_WAIT_SECONDS) -> bool:
+    """Whether a write could take the SQLite file's lock within `wait_seconds` (`/readyz`);
+    True for other databases. Reads keep working in WAL mode while a writer holds the lock."""
+    import sqlite3
+
+    path = sqlite_file(url)
+    if path is None:
+        return True
+    try:
+        conn = sqlite3.connect(path, timeout=wait_seconds, isolation_level=None)
+    except sqlite3.Error:
+        return False
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
