@@ -17,7 +17,7 @@ import pytest
 from bot.cli import main as veilleur_main
 from bot.simforge import Forge
 from tests.conftest import sign
-from tests.harness import City, Harness
+from tests.harness import City, Harness  # noqa: F401
 
 
 def signed_post(

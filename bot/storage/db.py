@@ -10,7 +10,6 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
-
 # How long a webhook's write waits for a locked SQLite file before the request gets 503: GitHub
 # waits 10 s for an answer, and a 503 tells it (and the recovery job) to deliver again.
 WRITE_WAIT_SECONDS = 2.0
