@@ -30,6 +30,7 @@ from bot.settings import Settings, SettingsError
 from bot.storage.db import make_engine, sqlite_file, sqlite_writable
 from bot.web import build_web_router
 from bot.worker import EmbeddedWorker
+from bot.worker_process import WorkerProcess
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +116,12 @@ def create_app(
     services: ServicesFactory = default_services,
     on_worker_loop: LoopHook | None = None,
     in_transaction: InTransaction | None = None,
+    worker_process: bool = False,
 ) -> FastAPI:
-    """`in_transaction`: scale-out web replicas enqueue a job with each stored delivery."""
+    """`in_transaction`: scale-out web replicas enqueue a job with each stored delivery.
+    `worker_process` (what `veilleur serve` uses): the worker and scheduler run in a process of
+    their own (bot/worker_process.py), so no handler can stall the web process; otherwise in a
+    thread of this one (tests and the demo drive it directly, on their movable clock)."""
     clock = clock or SystemClock()
     in_process_writer = use_writer_process(settings, in_transaction)
 
@@ -128,7 +133,10 @@ def create_app(
 
             await asyncio.to_thread(upgrade, settings.database_url)
         worker: EmbeddedWorker | None = None
-        if run_worker:
+        supervised: WorkerProcess | None = None
+        if run_worker and worker_process:
+            supervised = WorkerProcess(settings, engine, services)
+        elif run_worker:
             from bot.scheduler import start_scheduler
 
             def loop_start(loop: asyncio.AbstractEventLoop, dispatcher: Dispatcher) -> None:
@@ -142,7 +150,7 @@ def create_app(
                 make_dispatcher_factory(settings, engine, clock, services),
                 on_loop_start=loop_start,
             )
-        on_stored = worker.wake if worker else None
+        on_stored = worker.wake if worker else supervised.wake if supervised else None
         writer: DeliveryWriter | ProcessWriter
         if in_process_writer:
             log_spec = f"{settings.log_level}:{settings.log_format}"
@@ -160,12 +168,17 @@ def create_app(
         app.state.engine = engine
         app.state.writer = writer
         app.state.worker = worker
+        app.state.worker_process = supervised
         app.state.scheduler = None
         if worker:
             await asyncio.to_thread(worker.start)
+        if supervised:
+            await supervised.start()
         try:
             yield
         finally:
+            if supervised:
+                await supervised.stop()
             if worker:
                 scheduler = app.state.scheduler
                 if scheduler is not None:  # stop it on its own loop, before that loop ends
@@ -173,7 +186,10 @@ def create_app(
                     async def _stop_scheduler() -> None:
                         scheduler.shutdown(wait=False)
 
-                    await asyncio.to_thread(worker.call, _stop_scheduler(), 10)
+                    try:
+                        await asyncio.to_thread(worker.call, _stop_scheduler(), 10)
+                    except TimeoutError:  # a handler holds the loop; the thread is a daemon
+                        log.warning("the worker loop is busy; scheduler left to stop with it")
                     app.state.scheduler = None
                 await asyncio.to_thread(worker.stop)
             if isinstance(writer, ProcessWriter):

@@ -41,7 +41,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         hook = intake_hook(settings.database_url)
     else:
         upgrade(settings.database_url)
-    app = create_app(settings, run_worker=run_worker, migrate=False, in_transaction=hook)
+    app = create_app(
+        settings,
+        run_worker=run_worker,
+        migrate=False,
+        in_transaction=hook,
+        worker_process=run_worker,
+    )
     uvicorn.run(
         app,
         host=args.host or settings.host,

@@ -81,3 +81,104 @@ def test_metrics_can_require_a_bearer_token(harness_factory: Any, forge: Forge) 
     assert httpx.get(f"{url}/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
     ok = httpx.get(f"{url}/metrics", headers={"Authorization": "Bearer s3cret-metrics"})
     assert ok.status_code == 200 and "veilleur" in ok.text
+
+
+# -- a handler stuck in a loop ----------------------------------------------------------------
+def looping_services(settings: Any, engine: Any, clock: Any) -> dict[str, Any]:
+    """Services for the worker process (spawned: a picklable function) whose commands handler
+    spins forever on a comment saying POISON, as a backtracking parser would."""
+    import handlers.commands as commands
+    from bot.app import default_services
+
+    real = commands.handle
+
+    async def handle(event: Any, ctx: Any) -> Any:
+        if "POISON" in str((event.payload.get("comment") or {}).get("body")):
+            while True:  # holds the GIL and the loop: only killing the process stops it
+                pass
+        return await real(event, ctx)
+
+    commands.handle = handle
+    return default_services(settings, engine, clock)
+
+
+def test_stuck_handler_never_stalls_intake_and_is_killed_retried_then_dead(
+    forge: Forge, forge_settings: Any, city: City, tmp_path: Path
+) -> None:
+    from bot.app import create_app
+    from bot.settings import Settings
+    from bot.simforge import ThreadedServer
+    from bot.storage.db import make_engine
+    from bot.storage.models import Delivery
+
+    values = forge_settings.model_dump()
+    values.update(
+        database_url=f"sqlite:///{tmp_path / 'v.db'}",
+        webhook_secret=forge.webhook_secret,
+        private_key=forge_settings.private_key.get_secret_value(),
+        retry_base_seconds=0.2,
+        max_attempts=2,
+        handler_time_limit_seconds=10,
+        log_format="text",
+    )
+    settings = Settings(**values)
+    app = create_app(settings, worker_process=True, services=looping_services)
+    server = ThreadedServer(app, lifespan="on").start(timeout=60)
+    engine = make_engine(settings.database_url)
+    try:
+        forge.webhook_url = f"{server.url}/webhooks/github"
+        forge.scenario.install(city.org)
+        n = forge.scenario.open_issue(city.repo, city.citizen_en, "Map", "The map is broken.")
+        forge.scenario.comment(city.repo, n, city.citizen_en, "POISON")
+        poison = forge.events("issue_comment", "created")[-1].guid
+        supervisor = app.state.worker_process
+
+        def stuck() -> bool:
+            return supervisor.current.value.decode() == poison
+
+        deadline = time.monotonic() + 30
+        while not stuck() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stuck(), "the poison comment never reached its handler"
+        time.sleep(0.5)
+        for _ in range(5):  # while the handler spins, intake answers at once
+            t0 = time.monotonic()
+            assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
+            t1 = time.monotonic()
+            assert signed_post(server.url, forge.webhook_secret, timeout=5).status_code == 202
+            t2 = time.monotonic()
+            print(f"healthz {t1 - t0:.3f} s, webhook {t2 - t1:.3f} s")
+            assert t1 - t0 < 1.0 and t2 - t1 < 1.0
+            assert stuck()
+
+        def status() -> Delivery | None:
+            with engine.connect() as conn:
+                from sqlmodel import Session
+
+                with Session(conn) as s:
+                    return s.get(Delivery, poison)
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            row = status()
+            if row is not None and row.status == "dead":
+                break
+            time.sleep(0.2)
+        row = status()
+        assert row is not None and row.status == "dead", row
+        assert row.attempts == 2 and "time limit of 10 s" in (row.last_error or "")
+        assert supervisor.restarts >= 2
+        # the restarted worker goes on with the rest: a new issue is welcomed
+        m = forge.scenario.open_issue(city.repo, city.citizen_fr, "Carte", "La carte ne marche pas.")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            forge.settle()
+            bot = [c for c in forge.get_repo(city.repo).comments.values() if c.issue_number == m]
+            if bot:
+                break
+            time.sleep(0.2)
+        assert bot, "the restarted worker did not process the next delivery"
+    finally:
+        forge.webhook_url = None
+        server.stop()
+        engine.dispose()
