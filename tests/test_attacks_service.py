@@ -93,8 +93,13 @@ def looping_services(settings: Any, engine: Any, clock: Any) -> dict[str, Any]:
     real = commands.handle
 
     async def handle(event: Any, ctx: Any) -> Any:
-        if "POISON" in str((event.payload.get("comment") or {}).get("body")):
+        body = str((event.payload.get("comment") or {}).get("body"))
+        if "POISON" in body:
             while True:  # holds the GIL and the loop: only killing the process stops it
+                pass
+        if "SLOW" in body:  # busy for 5 s, then done
+            end = time.monotonic() + 5
+            while time.monotonic() < end:
                 pass
         return await real(event, ctx)
 
@@ -102,14 +107,13 @@ def looping_services(settings: Any, engine: Any, clock: Any) -> dict[str, Any]:
     return default_services(settings, engine, clock)
 
 
-def test_stuck_handler_never_stalls_intake_and_is_killed_retried_then_dead(
-    forge: Forge, forge_settings: Any, city: City, tmp_path: Path
-) -> None:
+def served_in_process_mode(
+    forge: Forge, forge_settings: Any, tmp_path: Path, **overrides: Any
+) -> tuple[Any, Any]:
+    """The app as `veilleur serve` builds it (worker process), with `looping_services`."""
     from bot.app import create_app
     from bot.settings import Settings
     from bot.simforge import ThreadedServer
-    from bot.storage.db import make_engine
-    from bot.storage.models import Delivery
 
     values = forge_settings.model_dump()
     values.update(
@@ -117,16 +121,34 @@ def test_stuck_handler_never_stalls_intake_and_is_killed_retried_then_dead(
         webhook_secret=forge.webhook_secret,
         private_key=forge_settings.private_key.get_secret_value(),
         retry_base_seconds=0.2,
-        max_attempts=2,
-        handler_time_limit_seconds=10,
         log_format="text",
     )
-    settings = Settings(**values)
-    app = create_app(settings, worker_process=True, services=looping_services)
+    values.update(overrides)
+    app = create_app(Settings(**values), worker_process=True, services=looping_services)
     server = ThreadedServer(app, lifespan="on").start(timeout=60)
-    engine = make_engine(settings.database_url)
+    forge.webhook_url = f"{server.url}/webhooks/github"
+    return app, server
+
+
+def delivery_row(engine: Any, guid: str) -> Any:
+    from sqlmodel import Session
+
+    from bot.storage.models import Delivery
+
+    with Session(engine) as s:
+        return s.get(Delivery, guid)
+
+
+def test_stuck_handler_never_stalls_intake_and_is_killed_retried_then_dead(
+    forge: Forge, forge_settings: Any, city: City, tmp_path: Path
+) -> None:
+    from bot.storage.db import make_engine
+
+    app, server = served_in_process_mode(
+        forge, forge_settings, tmp_path, max_attempts=2, handler_time_limit_seconds=10
+    )
+    engine = make_engine(app.state.settings.database_url)
     try:
-        forge.webhook_url = f"{server.url}/webhooks/github"
         forge.scenario.install(city.org)
         n = forge.scenario.open_issue(city.repo, city.citizen_en, "Map", "The map is broken.")
         forge.scenario.comment(city.repo, n, city.citizen_en, "POISON")
@@ -151,12 +173,8 @@ def test_stuck_handler_never_stalls_intake_and_is_killed_retried_then_dead(
             assert t1 - t0 < 1.0 and t2 - t1 < 1.0
             assert stuck()
 
-        def status() -> Delivery | None:
-            with engine.connect() as conn:
-                from sqlmodel import Session
-
-                with Session(conn) as s:
-                    return s.get(Delivery, poison)
+        def status() -> Any:
+            return delivery_row(engine, poison)
 
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -169,7 +187,9 @@ def test_stuck_handler_never_stalls_intake_and_is_killed_retried_then_dead(
         assert row.attempts == 2 and "time limit of 10 s" in (row.last_error or "")
         assert supervisor.restarts >= 2
         # the restarted worker goes on with the rest: a new issue is welcomed
-        m = forge.scenario.open_issue(city.repo, city.citizen_fr, "Carte", "La carte ne marche pas.")
+        m = forge.scenario.open_issue(
+            city.repo, city.citizen_fr, "Carte", "La carte ne marche pas."
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             forge.settle()
@@ -181,4 +201,108 @@ def test_stuck_handler_never_stalls_intake_and_is_killed_retried_then_dead(
     finally:
         forge.webhook_url = None
         server.stop()
+        engine.dispose()
+
+
+# -- row 16: SIGTERM while a delivery is being processed --------------------------------------
+def test_row16_shutdown_lets_a_busy_delivery_finish_within_the_grace_period(
+    forge: Forge, forge_settings: Any, city: City, tmp_path: Path
+) -> None:
+    """A handler holding its loop for 5 s (landed code: the scheduler could not be stopped
+    within 10 s on that loop: TimeoutError, "Application shutdown failed")."""
+    import logging
+
+    from bot.storage.db import make_engine
+
+    failures: list[str] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.ERROR:
+                failures.append(record.getMessage())
+
+    catch = Catch()
+    logging.getLogger("uvicorn.error").addHandler(catch)
+    app, server = served_in_process_mode(forge, forge_settings, tmp_path, shutdown_grace_seconds=20)
+    engine = make_engine(app.state.settings.database_url)
+    try:
+        forge.scenario.install(city.org)
+        n = forge.scenario.open_issue(city.repo, city.citizen_en, "Map", "The map is broken.")
+        forge.scenario.comment(city.repo, n, city.citizen_en, "SLOW")
+        slow = forge.events("issue_comment", "created")[-1].guid
+        supervisor = app.state.worker_process
+        deadline = time.monotonic() + 30
+        while supervisor.current.value.decode() != slow and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert supervisor.current.value.decode() == slow
+        server._server.should_exit = True  # what uvicorn's SIGTERM handler does
+        server._thread.join(timeout=40)
+        assert not server._thread.is_alive()
+        row = delivery_row(engine, slow)
+        assert (row.status, row.attempts) == ("done", 1)
+        assert supervisor._proc.exitcode == 0
+        assert not failures, failures
+    finally:
+        logging.getLogger("uvicorn.error").removeHandler(catch)
+        forge.webhook_url = None
+        server.stop()
+        engine.dispose()
+
+
+def test_sigterm_on_veilleur_serve_finishes_the_running_delivery_then_exits(
+    forge: Forge, forge_server: Any, city: City, tmp_path: Path
+) -> None:
+    import signal
+
+    from sqlalchemy import create_engine, text
+
+    from tests.scaleout_support import Procs, free_port, veilleur_env, wait_until
+
+    db = tmp_path / "veilleur.db"
+    env = veilleur_env(forge, forge_server.url, f"sqlite:///{db}", shutdown_grace_seconds=30)
+    env["VEILLEUR_LOG_LEVEL"] = "INFO"
+    procs = Procs(env, tmp_path)
+    engine = create_engine(f"sqlite:///{db}")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def status(guid: str) -> tuple[str, int]:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT status, attempts FROM deliveries WHERE guid = :g"), {"g": guid}
+            ).first()
+        return (str(row[0]), int(row[1])) if row else ("", 0)
+
+    try:
+        proc = procs.start("serve", "serve", "--port", str(port))
+        wait_until(ready, 60, "serve not ready", procs, "serve")
+        forge.webhook_url = f"{url}/webhooks/github"
+        forge.scenario.install(city.org)
+        time.sleep(2)
+        forge.faults.add("POST", r"/issues/\d+/comments$", delay=4.0)  # the welcome is slow
+        n = forge.scenario.open_issue(city.repo, city.citizen_en, "Map", "The map is broken.")
+        guid = forge.events("issues", "opened")[-1].guid
+        wait_until(lambda: status(guid)[0] == "processing", 30, "never processed", procs, "serve")
+        time.sleep(1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal
+        log = procs.log("serve")
+        assert "shutdown failed" not in log.lower() and "Traceback" not in log, log[-3000:]
+        assert status(guid) == ("done", 1)
+        forge.settle()
+        welcomes = [
+            c
+            for c in forge.get_repo(city.repo).comments.values()
+            if c.issue_number == n and "veilleur:welcome" in c.body
+        ]
+        assert len(welcomes) == 1
+    finally:
+        forge.webhook_url = None
+        procs.stop()
         engine.dispose()
