@@ -24,6 +24,7 @@ from bot.clock import Clock, SystemClock
 from bot.dispatch import Dispatcher
 from bot.github import SharedTransport, app_login, make_app_client
 from bot.intake import build_router, webhook_first
+from bot.intake_limits import UnverifiedBudget
 from bot.intake_process import ProcessWriter
 from bot.intake_store import DeliveryWriter, InTransaction
 from bot.settings import Settings, SettingsError
@@ -203,6 +204,8 @@ def create_app(
     app.state.settings = settings
     app.state.clock = clock
     app.state.secrets = settings.webhook_secrets()
+    app.state.unverified = UnverifiedBudget(int(settings.unverified_memory_mb * 1024 * 1024))
+    app.state.request_timeout = settings.request_timeout_seconds
     app.include_router(build_router())
     app.include_router(build_web_router(settings))
 

@@ -48,12 +48,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         in_transaction=hook,
         worker_process=run_worker,
     )
+    from bot.intake_limits import header_deadline_protocol
+
     uvicorn.run(
         app,
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_config=None,
         access_log=False,
+        http=header_deadline_protocol(settings.request_timeout_seconds),
     )
     return 0
 

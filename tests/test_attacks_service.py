@@ -306,3 +306,89 @@ def test_sigterm_on_veilleur_serve_finishes_the_running_delivery_then_exits(
         forge.webhook_url = None
         procs.stop()
         engine.dispose()
+
+
+# -- row 4: slow unsigned bodies and slow headers ---------------------------------------------
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def slow_body_attacker(port: int, until: float, refused: list[int]) -> None:
+    """Announces a 24 MB unsigned body and sends it slowly; starts again when cut off."""
+    import socket
+
+    head = (
+        b"POST /webhooks/github HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: issues\r\n"
+        b"X-GitHub-Delivery: evil\r\nX-Hub-Signature-256: sha256=00\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 25165824\r\n\r\n"
+    )
+    chunk = b"x" * 256 * 1024
+    while time.monotonic() < until:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(head)
+                while time.monotonic() < until:
+                    s.sendall(chunk)
+                    time.sleep(0.1)
+        except OSError:  # refused (503, 408): the server closed the connection
+            refused.append(1)
+            time.sleep(0.05)
+
+
+def test_row4_slow_unsigned_bodies_cost_little_and_signed_deliveries_are_answered(
+    forge: Forge, forge_server: Any, tmp_path: Path
+) -> None:
+    import socket
+    import threading
+
+    from tests.scaleout_support import Procs, free_port, veilleur_env, wait_until
+
+    env = veilleur_env(forge, forge_server.url, f"sqlite:///{tmp_path / 'v.db'}")
+    env["VEILLEUR_REQUEST_TIMEOUT_SECONDS"] = "3"
+    procs = Procs(env, tmp_path)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        proc = procs.start("serve", "serve", "--port", str(port))
+        wait_until(ready, 60, "serve not ready", procs, "serve")
+        for _ in range(5):  # warm up, then the idle size
+            assert signed_post(url, forge.webhook_secret).status_code == 202
+        idle = rss_mb(proc.pid)
+        # slow headers: one byte a second never makes a request; cut off after 3 s
+        lazy = socket.create_connection(("127.0.0.1", port))
+        lazy.sendall(b"POST /webhooks/github HTTP/1.1\r\n")
+        lazy.settimeout(10)
+        lazy_started = time.monotonic()
+        until = time.monotonic() + 8
+        refused: list[int] = []
+        attackers = [
+            threading.Thread(target=slow_body_attacker, args=(port, until, refused), daemon=True)
+            for _ in range(30)
+        ]
+        for t in attackers:
+            t.start()
+        peak, answers = idle, []
+        while time.monotonic() < until:
+            answers.append(signed_post(url, forge.webhook_secret, timeout=10).status_code)
+            peak = max(peak, rss_mb(proc.pid))
+            time.sleep(0.2)
+        for t in attackers:
+            t.join(15)
+        assert lazy.recv(100) == b"", "a connection sending its headers slowly was kept"
+        assert time.monotonic() - lazy_started < 9
+        assert set(answers) == {202}, answers
+        assert refused, "the attack never hit a limit"
+        assert peak - idle < 100, f"RSS went from {idle:.0f} MB to {peak:.0f} MB"
+        print(f"idle {idle:.0f} MB, peak {peak:.0f} MB, {len(answers)} signed deliveries")
+    finally:
+        procs.stop()
