@@ -392,3 +392,57 @@ def test_row4_slow_unsigned_bodies_cost_little_and_signed_deliveries_are_answere
         print(f"idle {idle:.0f} MB, peak {peak:.0f} MB, {len(answers)} signed deliveries")
     finally:
         procs.stop()
+
+
+# -- row 7: the mail server down during an escalation -----------------------------------------
+def test_row7_an_escalation_mail_refused_is_sent_by_a_later_sweep_exactly_once(
+    harness: Harness, city: City
+) -> None:
+    import socket
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from aiosmtpd.controller import Controller
+
+    from bot.mail import Mailer
+    from tests.smtp_fixtures import Inbox
+
+    h = harness
+    with socket.socket() as probe:  # a port where no mail server listens yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = h.settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
+    h.worker.dispatcher.mailer = Mailer(settings)
+    day = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
+    h.clock.set(day)
+    n = h.forge.scenario.open_issue(
+        city.repo, city.citizen_en, "Map is broken", "The map does not load when I zoom in."
+    )
+    h.wait()
+
+    def escalated() -> bool:
+        return any("veilleur:escalation" in c.body for c in h.comments(city.repo, n))
+
+    for _ in range(30):  # working days until the escalation (mail server down)
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            h.sweep(day)
+        if escalated():
+            break
+    assert escalated()
+    assert [k.key for k in h.action_keys("outbox:")], "the refused mail was not kept"
+    assert not [k for k in h.action_keys("sla:") if k.key.endswith(":email")]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()  # the mail server is back
+    try:
+        h.sweep(day + timedelta(hours=2))
+        h.sweep(day + timedelta(hours=3))
+        h.sweep(day + timedelta(days=1))
+    finally:
+        controller.stop()
+    assert len(inbox.messages) == 1
+    rcpt, msg = inbox.messages[0]
+    assert rcpt == ["ospo@paris.example"] and city.repo in msg["Subject"]
+    assert not h.action_keys("outbox:")
+    assert len([k for k in h.action_keys("sla:") if k.key.endswith(":email")]) == 1
