@@ -446,3 +446,69 @@ def test_row7_an_escalation_mail_refused_is_sent_by_a_later_sweep_exactly_once(
     assert rcpt == ["ospo@paris.example"] and city.repo in msg["Subject"]
     assert not h.action_keys("outbox:")
     assert len([k for k in h.action_keys("sla:") if k.key.endswith(":email")]) == 1
+
+
+# -- row 14: the dashboard session ------------------------------------------------------------
+def test_row14_sessions_are_encrypted_revoked_at_logout_and_secure_off_localhost(
+    harness_factory: Any, city: City, forge: Forge
+) -> None:
+    import base64
+    import zlib
+
+    from bot.simforge.routes_oauth import oauth
+
+    forge.add_repo("paris/secret-plans", private=True, files={"README.md": "secret\n"})
+    forge.set_permission("paris/secret-plans", city.citizen_en, "read")
+    oauth_settings = dict(
+        oauth_client_id=forge.the_app.client_id,
+        oauth_client_secret=oauth(forge).client_secret,
+        session_secret="row-14-session-secret",
+        github_web_url=forge.api_url,
+    )
+    h = harness_factory(**oauth_settings)
+    forge.scenario.install(city.org)
+    h.wait()
+    url = base_url(forge)
+    oauth(forge).signed_in = city.citizen_en
+    with httpx.Client(follow_redirects=True, timeout=10) as client:
+        r = client.get(f"{url}/auth/login", params={"next": "/api/orgs"})
+        assert r.status_code == 200 and r.json()[0]["org"] == "paris"
+        raw = client.cookies["veilleur_session"]
+        callback = next(x for x in r.history if x.url.path == "/auth/callback")
+        assert "Secure" not in callback.headers["set-cookie"]  # plain http on localhost only
+        # no readable repository name, however the cookie is decoded
+        for part in [raw, *raw.split(".")]:
+            for decoded in (part, _b64(base64, part), _unzip(zlib, _b64(base64, part))):
+                assert "secret-plans" not in decoded
+        assert client.get(f"{url}/auth/logout").status_code == 405
+        assert client.post(f"{url}/auth/logout", follow_redirects=False).status_code == 303
+    # the cookie, copied before logout, no longer works
+    stolen = httpx.get(f"{url}/api/orgs", cookies={"veilleur_session": raw})
+    assert stolen.status_code == 401
+    # anywhere but plain http on localhost, cookies are Secure
+    from bot.app import create_app
+    from bot.simforge import ThreadedServer
+
+    public = h.settings.model_copy(update={"public_url": "http://veilleur.example"})
+    web = ThreadedServer(create_app(public, run_worker=False), lifespan="on").start(timeout=60)
+    try:
+        login = httpx.get(f"{web.url}/auth/login", follow_redirects=False)
+        assert "Secure" in login.headers["set-cookie"]
+    finally:
+        web.stop()
+
+
+def _b64(base64: Any, part: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode("latin-1")
+    except ValueError:
+        return ""
+
+
+def _unzip(zlib: Any, data: str) -> str:
+    for start in range(len(data)):
+        try:
+            return zlib.decompress(data[start:].encode("latin-1")).decode("latin-1")
+        except zlib.error:
+            continue
+    return ""
