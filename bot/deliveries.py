@@ -8,10 +8,11 @@ earlier one is still pending.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
@@ -40,12 +41,16 @@ def _ready(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def claim_next(engine: Engine, now: datetime) -> Delivery | None:
-    """Take the oldest ready delivery, or None."""
+def claim_next(engine: Engine, now: datetime, paused: Sequence[int] = ()) -> Delivery | None:
+    """Take the oldest ready delivery, or None; none of the `paused` installations'."""
+    ready = _ready(now)
+    if paused:
+        inst = col(Delivery.installation_id)
+        ready = and_(ready, or_(inst.is_(None), inst.not_in(list(paused))))
     with Session(engine, expire_on_commit=False) as s:
         for _ in range(5):
             guid = s.execute(
-                select(col(Delivery.guid)).where(_ready(now)).order_by(col(Delivery.seq)).limit(1)
+                select(col(Delivery.guid)).where(ready).order_by(col(Delivery.seq)).limit(1)
             ).scalar()
             if guid is None:
                 return None
@@ -117,6 +122,23 @@ def fail(
         s.add(delivery)
         s.commit()
         return delivery.status
+
+
+def postpone(engine: Engine, guid: str, until: datetime, reason: str) -> None:
+    """GitHub asked to wait: pending again from `until`, and this attempt is not counted."""
+    with Session(engine) as s:
+        s.execute(
+            update(Delivery)
+            .where(col(Delivery.guid) == guid)
+            .values(
+                status=S.FAILED,
+                attempts=case((col(Delivery.attempts) > 0, Delivery.attempts - 1), else_=0),
+                locked_at=None,
+                next_attempt_at=until,
+                last_error=reason[:4000],
+            )
+        )
+        s.commit()
 
 
 def release_stale(engine: Engine, now: datetime, *, everything: bool = False) -> int:

@@ -126,7 +126,8 @@ class EmbeddedWorker:
             log.info("re-queued %d deliveries whose lease had expired", released)
 
     async def run_once(self, dispatcher: Dispatcher) -> bool:
-        delivery = deliveries.claim_next(self.engine, self.clock.now())
+        paused = dispatcher.paused_installations()
+        delivery = deliveries.claim_next(self.engine, self.clock.now(), paused)
         if delivery is None:
             return False
         if self.on_delivery is None:

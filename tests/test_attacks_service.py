@@ -512,3 +512,86 @@ def _unzip(zlib: Any, data: str) -> str:
         except zlib.error:
             continue
     return ""
+
+
+# -- row 6: rate limits are obeyed, not fought ------------------------------------------------
+@pytest.mark.parametrize("limit", ["secondary", "primary"])
+def test_row6_a_rate_limit_pauses_the_installation_without_counting_attempts(
+    harness: Harness, city: City, limit: str
+) -> None:
+    from datetime import timedelta
+
+    from bot.storage.models import Delivery
+
+    h = harness
+    comments = r"/issues/\d+/comments$"
+    if limit == "secondary":  # 429 + Retry-After: 600, more times than max_attempts
+        h.forge.faults.add("POST", comments, status=429, retry_after=600, times=9)
+    else:  # 403, x-ratelimit-remaining: 0 and x-ratelimit-reset a minute away
+        h.forge.faults.add("POST", comments, status=403, times=9)
+    wait = timedelta(seconds=601 if limit == "secondary" else 61)
+    first = h.forge.scenario.open_issue(city.repo, city.citizen_en, "Map", "The map is broken.")
+    guid = h.forge.events("issues", "opened")[-1].guid
+
+    def row(g: str) -> Delivery:
+        with __import__("sqlmodel").Session(h.engine) as s:
+            return s.get(Delivery, g)
+
+    def waiting_again() -> bool:  # postponed to a time still to come (or done)
+        r = row(guid)
+        if r is None or r.status in ("received", "processing"):
+            return False
+        return r.status == "done" or r.next_attempt_at > h.clock.now()
+
+    def until(check: Any, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            assert time.monotonic() < deadline, "timed out"
+            h.forge.settle()
+            h.worker.wake()
+            time.sleep(0.05)
+
+    until(waiting_again)
+    assert row(guid).status == "failed" and row(guid).attempts == 0
+    assert "rate limited until" in (row(guid).last_error or "")
+    # another item of the same installation waits with it
+    second = h.forge.scenario.open_issue(city.repo, city.citizen_fr, "Carte", "La carte.")
+    h.forge.settle()
+    other = h.forge.events("issues", "opened")[-1].guid
+    time.sleep(1.5)
+    assert row(other).status == "received"
+    for _ in range(12):  # each time the wait is over, GitHub asks again, until it does not
+        h.clock.advance(wait)
+        h.worker.wake()
+        time.sleep(0.1)
+        until(waiting_again)
+        if row(guid).status == "done":
+            break
+        assert row(guid).status == "failed" and row(guid).attempts == 0
+    h.wait(timeout=60)
+    assert row(guid).status == "done" and row(guid).attempts == 1  # never dead
+    assert row(other).status == "done"
+    for n in (first, second):
+        assert len([c for c in h.comments(city.repo, n) if "veilleur:welcome" in c.body]) == 1
+
+
+def test_row6_content_creating_calls_of_an_installation_are_spaced(
+    harness_factory: Any, city: City, forge: Forge
+) -> None:
+    h = harness_factory(write_spacing_seconds=0.4)
+    forge.scenario.install(city.org)
+    h.wait()
+    before = len(forge.requests)
+    started = time.monotonic()
+    forge.scenario.open_issue(city.repo, city.citizen_en, "Map", "The map is broken.")
+    h.wait(timeout=60)
+    took = time.monotonic() - started
+    writes = [
+        r
+        for r in forge.requests[before:]
+        if r.method in ("POST", "PATCH", "PUT", "DELETE")
+        and r.path != "/graphql"
+        and "/access_tokens" not in r.path
+    ]
+    assert len(writes) >= 4
+    assert took >= 0.4 * (len(writes) - 1), (took, len(writes))
