@@ -205,7 +205,6 @@ def create_app(
     app.state.clock = clock
     app.state.secrets = settings.webhook_secrets()
     app.state.unverified = UnverifiedBudget(int(settings.unverified_memory_mb * 1024 * 1024))
-    app.state.request_timeout = settings.request_timeout_seconds
     app.include_router(build_router())
     app.include_router(build_web_router(settings))
 

@@ -4,9 +4,10 @@ Anyone can open connections to the webhook endpoint; until the signature is chec
 is a stranger's. Bodies are read before they can be verified, so the bytes they hold are
 counted: the first 64 KiB of each body (every real delivery but a few) come from a small
 share of the budget, the rest from the large share; a body that would go past its share is
-refused with 503 (and its connection closed). Slow senders are cut off: headers
-(`header_deadline_protocol`) and then the body (bot/intake.py) must each arrive within
-`VEILLEUR_REQUEST_TIMEOUT_SECONDS` (GitHub itself waits 10 s for an answer).
+refused with 503 (and its connection closed). Slow senders are cut off: a request, headers
+and body, must arrive within `VEILLEUR_REQUEST_TIMEOUT_SECONDS` (`header_deadline_protocol`,
+what `veilleur serve` runs; GitHub itself waits 10 s for an answer). A body cut off that way
+reads as a disconnect, and gives its bytes back to the budget.
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ class UnverifiedBudget:
 
 
 def header_deadline_protocol(seconds: float) -> type[HttpToolsProtocol]:
-    """uvicorn's HTTP protocol, closing a connection whose request headers take longer than
-    `seconds` to arrive (on a new connection and between keep-alive requests)."""
+    """uvicorn's HTTP protocol, closing a connection whose request (headers and body) takes
+    longer than `seconds` to arrive, on a new connection and between keep-alive requests. One
+    timer per request in the protocol: cheaper than a timeout around each body read."""
 
     class HeaderDeadline(HttpToolsProtocol):
         _deadline: asyncio.TimerHandle | None = None
@@ -55,9 +57,9 @@ def header_deadline_protocol(seconds: float) -> type[HttpToolsProtocol]:
             super().connection_made(transport)
             self._arm()
 
-        def on_headers_complete(self) -> None:
-            self._disarm()
-            super().on_headers_complete()
+        def on_message_complete(self) -> None:
+            self._disarm()  # headers and body arrived in time
+            super().on_message_complete()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()

@@ -368,6 +368,12 @@ def test_row4_slow_unsigned_bodies_cost_little_and_signed_deliveries_are_answere
         lazy = socket.create_connection(("127.0.0.1", port))
         lazy.sendall(b"POST /webhooks/github HTTP/1.1\r\n")
         lazy.settimeout(10)
+        # a slow body: headers at once, then 10 of the 1,000 bytes announced, then nothing
+        stall = socket.create_connection(("127.0.0.1", port))
+        stall.sendall(
+            b"POST /webhooks/github HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"{" * 10
+        )
+        stall.settimeout(10)
         lazy_started = time.monotonic()
         until = time.monotonic() + 8
         refused: list[int] = []
@@ -385,6 +391,7 @@ def test_row4_slow_unsigned_bodies_cost_little_and_signed_deliveries_are_answere
         for t in attackers:
             t.join(15)
         assert lazy.recv(100) == b"", "a connection sending its headers slowly was kept"
+        assert stall.recv(100) == b"", "a connection sending its body slowly was kept"
         assert time.monotonic() - lazy_started < 9
         assert set(answers) == {202}, answers
         assert refused, "the attack never hit a limit"
