@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -23,13 +24,15 @@ from bot.clock import Clock, SystemClock
 from bot.dispatch import Dispatcher
 from bot.github import SharedTransport, app_login, make_app_client
 from bot.intake import build_router, webhook_first
+from bot.intake_limits import UnverifiedBudget
 from bot.intake_process import ProcessWriter
 from bot.intake_store import DeliveryWriter, InTransaction
 from bot.refusals import REFUSING_ALL, RefusalLog
 from bot.settings import Settings, SettingsError
-from bot.storage.db import make_engine, sqlite_file
+from bot.storage.db import make_engine, sqlite_file, sqlite_writable
 from bot.web import build_web_router
 from bot.worker import EmbeddedWorker
+from bot.worker_process import WorkerProcess
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,14 @@ def settings_bot_login(settings: Settings) -> str | None:
     return getattr(settings, "bot_login", None) or None
 
 
+def metrics_allowed(settings: Settings, authorization: str | None) -> bool:
+    """With VEILLEUR_METRICS_TOKEN set, /metrics asks for `Authorization: Bearer <token>`."""
+    if settings.metrics_token is None:
+        return True
+    expected = b"Bearer " + settings.metrics_token.get_secret_value().encode()
+    return hmac.compare_digest(expected, (authorization or "").encode("latin-1", "replace"))
+
+
 class VeilleurApp(FastAPI):
     """FastAPI, with the webhook route served ahead of the middleware stack (webhook_first)."""
 
@@ -107,8 +118,12 @@ def create_app(
     services: ServicesFactory = default_services,
     on_worker_loop: LoopHook | None = None,
     in_transaction: InTransaction | None = None,
+    worker_process: bool = False,
 ) -> FastAPI:
-    """`in_transaction`: scale-out web replicas enqueue a job with each stored delivery."""
+    """`in_transaction`: scale-out web replicas enqueue a job with each stored delivery.
+    `worker_process` (what `veilleur serve` uses): the worker and scheduler run in a process of
+    their own (bot/worker_process.py), so no handler can stall the web process; otherwise in a
+    thread of this one (tests and the demo drive it directly, on their movable clock)."""
     clock = clock or SystemClock()
     in_process_writer = use_writer_process(settings, in_transaction)
 
@@ -122,7 +137,10 @@ def create_app(
 
             await asyncio.to_thread(upgrade, settings.database_url)
         worker: EmbeddedWorker | None = None
-        if run_worker:
+        supervised: WorkerProcess | None = None
+        if run_worker and worker_process:
+            supervised = WorkerProcess(settings, engine, services)
+        elif run_worker:
             from bot.scheduler import start_scheduler
 
             def loop_start(loop: asyncio.AbstractEventLoop, dispatcher: Dispatcher) -> None:
@@ -136,7 +154,7 @@ def create_app(
                 make_dispatcher_factory(settings, engine, clock, services),
                 on_loop_start=loop_start,
             )
-        on_stored = worker.wake if worker else None
+        on_stored = worker.wake if worker else supervised.wake if supervised else None
         writer: DeliveryWriter | ProcessWriter
         if in_process_writer:
             log_spec = f"{settings.log_level}:{settings.log_format}"
@@ -154,12 +172,17 @@ def create_app(
         app.state.engine = engine
         app.state.writer = writer
         app.state.worker = worker
+        app.state.worker_process = supervised
         app.state.scheduler = None
         if worker:
             await asyncio.to_thread(worker.start)
+        if supervised:
+            await supervised.start()
         try:
             yield
         finally:
+            if supervised:
+                await supervised.stop()
             if worker:
                 scheduler = app.state.scheduler
                 if scheduler is not None:  # stop it on its own loop, before that loop ends
@@ -167,7 +190,10 @@ def create_app(
                     async def _stop_scheduler() -> None:
                         scheduler.shutdown(wait=False)
 
-                    await asyncio.to_thread(worker.call, _stop_scheduler(), 10)
+                    try:
+                        await asyncio.to_thread(worker.call, _stop_scheduler(), 10)
+                    except TimeoutError:  # a handler holds the loop; the thread is a daemon
+                        log.warning("the worker loop is busy; scheduler left to stop with it")
                     app.state.scheduler = None
                 await asyncio.to_thread(worker.stop)
             if isinstance(writer, ProcessWriter):
@@ -186,6 +212,7 @@ def create_app(
     app.state.clock = clock
     app.state.secrets = settings.webhook_secrets()
     app.state.refusals = RefusalLog()
+    app.state.unverified = UnverifiedBudget(int(settings.unverified_memory_mb * 1024 * 1024))
     app.include_router(build_router())
     app.include_router(build_web_router(settings))
 
@@ -209,10 +236,19 @@ def create_app(
             await asyncio.to_thread(ping)
         except Exception:
             return Response("database unavailable\n", status_code=503, media_type="text/plain")
+        if not await asyncio.to_thread(sqlite_writable, settings.database_url):
+            return Response("database locked\n", status_code=503, media_type="text/plain")
         return Response("ready\n", media_type="text/plain")
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus(request: Request) -> Response:
+        if not metrics_allowed(settings, request.headers.get("authorization")):
+            return Response(
+                "a bearer token is required\n",
+                status_code=401,
+                media_type="text/plain",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         engine: Engine = request.app.state.engine
         try:
             st = await asyncio.to_thread(deliveries.stats, engine, clock.now())

@@ -27,6 +27,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.migrate import upgrade
 
     settings = _settings(args)
+    if settings.dashboard_open:
+        raise SettingsError(
+            "VEILLEUR_DASHBOARD_OPEN serves every private repository to anyone and is refused "
+            "by `veilleur serve`: unset it and configure sign-in or VEILLEUR_PUBLIC_DASHBOARD."
+        )
     run_worker = not args.no_worker
     if run_worker:
         settings.require_app()
@@ -41,10 +46,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         hook = intake_hook(settings.database_url)
     else:
         upgrade(settings.database_url)
-    app = create_app(settings, run_worker=run_worker, migrate=False, in_transaction=hook)
+    app = create_app(
+        settings,
+        run_worker=run_worker,
+        migrate=False,
+        in_transaction=hook,
+        worker_process=run_worker,
+    )
+    from bot.intake_limits import header_deadline_protocol
+
     bound_host, bound_port = sock.getsockname()[:2]
     logging.getLogger("veilleur").info("listening on http://%s:%d", bound_host, bound_port)
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        http=header_deadline_protocol(settings.request_timeout_seconds),
+    )
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 

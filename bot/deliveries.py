@@ -9,10 +9,11 @@ is, not on the size of the backlog (`_first_ready`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, TextualSelect, and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, TextualSelect, and_, case, func, or_, select, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
@@ -25,7 +26,7 @@ LEASE = timedelta(minutes=10)
 CLAIM_BATCH = 256  # most rows read per step of the claim's walk; the first step reads 16
 
 
-def _first_ready(s: Session, now: datetime) -> str | None:
+def _first_ready(s: Session, now: datetime, paused: frozenset[int] = frozenset()) -> str | None:
     """The GUID of the oldest delivery that is ready and first in line for its item.
 
     Walks the deliveries still to do in order of receipt, on the partial index
@@ -33,19 +34,28 @@ def _first_ready(s: Session, now: datetime) -> str | None:
     if the head is not ready (being processed, or a failure waiting for its retry), the rest
     of that item waits behind it. So a claim reads up to the first ready head, whatever the
     size of the backlog, with no sort and no subquery per row. Deliveries without an item
-    (push, membership...) never wait for each other.
+    (push, membership...) never wait for each other. A delivery of a `paused` installation
+    (rate-limited) is not ready, and so holds its item's later deliveries behind it.
     """
     c = Delivery.__table__.c  # type: ignore[attr-defined]
     # SQLite's planner, without statistics, would rather take the status index and sort every
     # pending row: INDEXED BY makes it walk the partial index (and fails if it cannot).
     hint = " INDEXED BY ix_deliveries_active_seq" if s.get_bind().dialect.name == "sqlite" else ""
-    columns = (c.guid, c.seq, c.status, c.next_attempt_at, c.repo_full_name, c.item_number)
+    columns = (
+        c.guid,
+        c.seq,
+        c.status,
+        c.next_attempt_at,
+        c.repo_full_name,
+        c.item_number,
+        c.installation_id,
+    )
 
     def walk(after: int | None) -> TextualSelect:
         # The index's own condition, word for word, so that both engines can use it.
         sql = (
-            f"SELECT guid, seq, status, next_attempt_at, repo_full_name, item_number"  # noqa: S608
-            f" FROM deliveries{hint} WHERE {ACTIVE_ROWS.text}"
+            "SELECT guid, seq, status, next_attempt_at, repo_full_name, item_number,"  # noqa: S608
+            f" installation_id FROM deliveries{hint} WHERE {ACTIVE_ROWS.text}"
             + ("" if after is None else " AND seq > :after")
             + " ORDER BY seq LIMIT :batch"
         )
@@ -57,9 +67,13 @@ def _first_ready(s: Session, now: datetime) -> str | None:
     batch = 16  # the usual answer is the first row: read few, then more
     while True:
         rows = s.execute(walk(after)).all()
-        for guid, seq, status, next_attempt_at, repo, number in rows:
+        for guid, seq, status, next_attempt_at, repo, number, installation in rows:
             after = seq
-            ready = status in S.PENDING and (next_attempt_at is None or next_attempt_at <= now)
+            ready = (
+                status in S.PENDING
+                and (next_attempt_at is None or next_attempt_at <= now)
+                and installation not in paused
+            )
             if repo is None or number is None:
                 if ready:
                     return str(guid)
@@ -74,11 +88,11 @@ def _first_ready(s: Session, now: datetime) -> str | None:
         batch = min(batch * 4, CLAIM_BATCH)
 
 
-def claim_next(engine: Engine, now: datetime) -> Delivery | None:
-    """Take the oldest ready delivery, or None."""
+def claim_next(engine: Engine, now: datetime, paused: Sequence[int] = ()) -> Delivery | None:
+    """Take the oldest ready delivery, or None; none of the `paused` installations'."""
     with Session(engine, expire_on_commit=False) as s:
         for _ in range(5):
-            guid = _first_ready(s, now)
+            guid = _first_ready(s, now, frozenset(paused))
             if guid is None:
                 s.commit()
                 return None
@@ -150,6 +164,23 @@ def fail(
         s.add(delivery)
         s.commit()
         return delivery.status
+
+
+def postpone(engine: Engine, guid: str, until: datetime, reason: str) -> None:
+    """GitHub asked to wait: pending again from `until`, and this attempt is not counted."""
+    with Session(engine) as s:
+        s.execute(
+            update(Delivery)
+            .where(col(Delivery.guid) == guid)
+            .values(
+                status=S.FAILED,
+                attempts=case((col(Delivery.attempts) > 0, Delivery.attempts - 1), else_=0),
+                locked_at=None,
+                next_attempt_at=until,
+                last_error=reason[:4000],
+            )
+        )
+        s.commit()
 
 
 def release_stale(engine: Engine, now: datetime, *, everything: bool = False) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -20,7 +21,7 @@ from bot import deliveries, metrics
 from bot.actions import UpsertComment, marker
 from bot.clock import Clock
 from bot.effects import Executor
-from bot.github import GitHubAPI
+from bot.github import GitHubAPI, RateLimited
 from bot.logs import delivery_context
 from bot.registry import Handler, build, handlers_for
 from bot.settings import Settings
@@ -57,13 +58,27 @@ class Dispatcher:
         self.services = services if services is not None else {}
         self.handlers = handlers if handlers is not None else build()
         self._apis: dict[int, GitHubAPI] = {}
+        self.pauses: dict[int, datetime] = {}  # installation → rate limited until
+
+    def paused_installations(self) -> list[int]:
+        """Installations GitHub asked to wait: none of their deliveries is taken meanwhile."""
+        now = self.clock.now()
+        for inst in [i for i, until in self.pauses.items() if until <= now]:
+            del self.pauses[inst]
+        return list(self.pauses)
 
     def api_for(self, installation_id: int | None) -> GitHubAPI | None:
         if installation_id is None or self.app_client is None:
             return None
         api = self._apis.get(installation_id)
         if api is None:
-            api = self._apis[installation_id] = GitHubAPI(self.app_client, installation_id)
+            api = self._apis[installation_id] = GitHubAPI(
+                self.app_client,
+                installation_id,
+                clock=self.clock,
+                write_spacing=self.settings.write_spacing_seconds,
+                pauses=self.pauses,
+            )
         return api
 
     def is_own_event(self, event: Event) -> bool:
@@ -75,6 +90,10 @@ class Dispatcher:
         with delivery_context(delivery.guid, delivery.installation_id):
             try:
                 await self.process(delivery)
+            except RateLimited as exc:  # GitHub asked to wait: no attempt counted, never dead
+                deliveries.postpone(self.engine, delivery.guid, exc.until, str(exc))
+                metrics.DELIVERIES_PROCESSED.labels(result="rate_limited").inc()
+                log.warning("delivery waits: %s", exc)
             except Exception as exc:
                 status = deliveries.fail(
                     self.engine,
@@ -119,6 +138,8 @@ class Dispatcher:
             ctx = self._context(event)
             try:
                 await handler.handle(event, ctx)
+            except RateLimited:
+                raise  # the whole delivery waits; finished handlers are not run again
             except UserError as err:
                 await self._answer_user_error(event, handler, err, ctx)
             except Exception as exc:

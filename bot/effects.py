@@ -1,9 +1,10 @@
 """Carry out intended actions, idempotently, or only record them in dry-run mode.
 
 - Comments and issues are found again by their hidden marker and edited, never posted twice.
-- Actions with a `once` key run at most once, keyed in `action_log`. A mail's key is written
-  first (a crash can lose a mail, never send it twice); other effects are idempotent by
-  marker, so their key is written after them.
+- Actions with a `once` key run at most once, keyed in `action_log`. A mail goes through the
+  outbox (bot/outbox.py): its key is written only once the SMTP server accepted it, and a mail
+  that could not be sent is sent by a later sweep. Other effects are idempotent by marker, so
+  their key is written after them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from bot import outbox
 from bot.actions import (
     Action,
     AddLabels,
@@ -86,11 +88,14 @@ class Executor:
                 log.info("dry-run: would %s", desc)
                 done.append(f"(dry-run) {desc}")
                 continue
-            if isinstance(action, SendEmail):
-                # Mail cannot be taken back: claim first; a crash loses it, never repeats it.
-                if once and not self._claim(once, desc):
+            if isinstance(action, SendEmail) and once:
+                if self.mailer is None:
+                    raise RuntimeError("SMTP is not configured (VEILLEUR_SMTP_HOST)")
+                now = self.clock.now()
+                if not outbox.queue(self.engine, action, once, now):
+                    continue  # already in the outbox: the sweep sends it
+                if not await outbox.send(self.engine, self.mailer, action, once, now):
                     continue
-                await self._perform(action)
             else:
                 # Marked comments are idempotent: perform, then remember the key.
                 await self._perform(action)

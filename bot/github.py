@@ -8,9 +8,10 @@ delivery, retried later by the queue.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -171,17 +172,68 @@ class NotFound(Exception):
     pass
 
 
-class GitHubAPI:
-    """Every call Veilleur makes, as one installation. Returns plain JSON values."""
+class RateLimited(Exception):
+    """GitHub asked this installation to wait until `until` (Retry-After, x-ratelimit-reset):
+    the delivery waits, with every other of the installation, and no attempt is counted."""
 
-    def __init__(self, app_client: GitHub[Any], installation_id: int) -> None:
+    def __init__(self, installation_id: int, until: datetime) -> None:
+        super().__init__(f"rate limited until {until.isoformat(timespec='seconds')}")
+        self.installation_id = installation_id
+        self.until = until
+
+
+# Methods that create or change content; GitHub asks for at least a second between them.
+_WRITES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+
+class GitHubAPI:
+    """Every call Veilleur makes, as one installation. Returns plain JSON values.
+
+    Content-creating calls of the installation are spaced by `write_spacing` seconds, and a
+    rate limit GitHub will not lift within `MAX_INLINE_WAIT` pauses the installation: `pauses`
+    (shared by the dispatcher) holds until when, and calls made meanwhile wait for it by
+    raising `RateLimited` at once."""
+
+    def __init__(
+        self,
+        app_client: GitHub[Any],
+        installation_id: int,
+        *,
+        clock: Any = None,
+        write_spacing: float = 0.0,
+        pauses: dict[int, datetime] | None = None,
+    ) -> None:
         auth = app_client.auth
         assert isinstance(auth, AppAuthStrategy)
         self.installation_id = installation_id
         self._gh = app_client.with_auth(auth.as_installation(installation_id))
+        self._clock = clock
+        self._spacing = write_spacing
+        self._next_write = 0.0
+        self._pauses = pauses if pauses is not None else {}
+
+    def _now(self) -> datetime:
+        return self._clock.now() if self._clock is not None else datetime.now(UTC)
 
     async def _req(self, method: str, url: str, **kwargs: Any) -> Any:
-        resp = await self._gh.arequest(method, url, **kwargs)
+        until = self._pauses.get(self.installation_id)
+        if until is not None and until > self._now():
+            raise RateLimited(self.installation_id, until)
+        if self._spacing and method in _WRITES and url != "/graphql":
+            loop = asyncio.get_running_loop()
+            now = loop.time()
+            slot = max(now, self._next_write)  # reserved before awaiting: no two share a slot
+            self._next_write = slot + self._spacing
+            if slot > now:
+                await asyncio.sleep(slot - now)
+        try:
+            resp = await self._gh.arequest(method, url, **kwargs)
+        except RateLimitExceeded as exc:
+            zero = exc.response.headers.get("retry-after", "").strip() == "0"
+            wait = timedelta(seconds=1) if zero else max(exc.retry_after, timedelta(seconds=1))
+            until = self._now() + wait
+            self._pauses[self.installation_id] = until
+            raise RateLimited(self.installation_id, until) from exc
         remaining = resp.headers.get("x-ratelimit-remaining")
         if remaining is not None and remaining.isdigit():
             metrics.RATE_LIMIT_REMAINING.labels(installation=str(self.installation_id)).set(

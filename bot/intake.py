@@ -18,6 +18,7 @@ from fastapi import APIRouter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot import metrics
+from bot.intake_limits import UnverifiedBudget
 from bot.intake_store import DeliveryRow, Stored
 
 MAX_BODY_BYTES = 25 * 1024 * 1024
@@ -108,12 +109,14 @@ _WANTED = (b"content-length", b"x-hub-signature-256", b"x-github-event", b"x-git
 
 
 @functools.cache  # a handful of fixed texts
-def _answer(text: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+def _answer(text: str, close: bool = False) -> tuple[bytes, list[tuple[bytes, bytes]]]:
     body = (text + "\n").encode()
     headers = [
         (b"content-type", b"text/plain; charset=utf-8"),
         (b"content-length", b"%d" % len(body)),
     ]
+    if close:  # a refused stranger starts again on a new connection, under the header deadline
+        headers.append((b"connection", b"close"))
     return body, headers
 
 
@@ -126,7 +129,7 @@ class WebhookEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         status, text = await self.handle(scope, receive)
         if status:
-            body, headers = _answer(text)
+            body, headers = _answer(text, status in (413, 503))
             start = {"type": "http.response.start", "status": status, "headers": list(headers)}
             await send(start)
             await send({"type": "http.response.body", "body": body})
@@ -141,13 +144,21 @@ class WebhookEndpoint:
         length = found.get(b"content-length", "")
         if length.isdigit() and int(length) > MAX_BODY_BYTES:
             return 413, "payload too large"
-        try:
-            body = await _read_body(receive, MAX_BODY_BYTES)
+        budget: UnverifiedBudget = state.unverified
+        try:  # a slow body is cut off by the server's request deadline (bot/intake_limits.py)
+            body = await _read_body(receive, MAX_BODY_BYTES, budget)
         except _TooLarge:
             return 413, "payload too large"
+        except _OverBudget:
+            metrics.WEBHOOKS_REJECTED.labels(reason="busy").inc()
+            return 503, "too many unverified requests in flight"
         if body is None:
             return 0, ""
-        if not signature_ok(body, found.get(b"x-hub-signature-256"), state.secrets):
+        try:
+            verified = signature_ok(body, found.get(b"x-hub-signature-256"), state.secrets)
+        finally:
+            budget.give_back(len(body))
+        if not verified:
             metrics.WEBHOOKS_REJECTED.labels(reason="signature").inc()
             refusals = getattr(state, "refusals", None)
             if refusals is not None:
@@ -179,21 +190,44 @@ class _TooLarge(Exception):
     pass
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole body, or None if the client disconnected. Raises _TooLarge past `limit`."""
+class _OverBudget(Exception):
+    pass
+
+
+async def _read_body(
+    receive: Receive, limit: int, budget: UnverifiedBudget | None = None
+) -> bytes | None:
+    """The whole body, or None if the client disconnected. Raises _TooLarge past `limit`, and
+    _OverBudget when unverified bodies together would hold more than `budget` allows. The
+    caller gives the body's bytes back to the budget once the signature is checked."""
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    try:
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise _Gone
+            chunk = message.get("body", b"")
+            if size + len(chunk) > limit:
+                raise _TooLarge
+            if budget is not None and not budget.take(size, len(chunk)):
+                raise _OverBudget
+            size += len(chunk)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    except _Gone:
+        if budget is not None:
+            budget.give_back(size)
+        return None
+    except BaseException:  # over a limit, too slow (cancelled): what was held is given back
+        if budget is not None:
+            budget.give_back(size)
+        raise
+
+
+class _Gone(Exception):
+    pass
 
 
 WEBHOOK_PATH = "/webhooks/github"

@@ -49,8 +49,9 @@ class SqliteGroupWriter:
     Intake never waits longer than that for a reader."""
 
     def __init__(self, path: str, *, bound_wal: bool = True) -> None:
-        self.conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-        sqlite_pragmas.apply(self.conn)
+        wait = sqlite_pragmas.WRITE_WAIT_SECONDS  # then 503: GitHub delivers again
+        self.conn = sqlite3.connect(path, timeout=wait, isolation_level=None)
+        sqlite_pragmas.apply(self.conn, wait)
         self._seq_last = 0
         self._wal = f"{path}-wal"
         self._groups = 0

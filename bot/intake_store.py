@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.intake_rows import MAX_GROUP, DeliveryRow, Stored
 from bot.storage import payloads
-from bot.storage.db import make_engine
+from bot.storage.db import WRITE_WAIT_SECONDS, make_engine
 from bot.storage.models import Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class GroupWriter:
     @classmethod
     def for_url(cls, url: str) -> GroupWriter:
         """A writer with a small pool of its own (the writer process)."""
-        writer = cls(make_engine(url, pool_size=2))
+        writer = cls(make_engine(url, pool_size=2, busy_timeout_seconds=WRITE_WAIT_SECONDS))
         writer._owns_engine = True
         return writer
 

@@ -75,6 +75,23 @@ class Settings(BaseSettings):
     person_retention_days: int = Field(
         1095, ge=1, description="People inactive this long are replaced by a pseudonym."
     )
+    # Hostile input (issue 11): limits of the service itself.
+    handler_time_limit_seconds: float = Field(
+        60.0, gt=0, description="A delivery running longer is stopped (its worker is killed)."
+    )
+    shutdown_grace_seconds: float = Field(
+        30.0, ge=0, description="On SIGTERM, how long the running delivery may take to finish."
+    )
+    unverified_memory_mb: float = Field(
+        64.0, gt=0, description="Memory all unverified webhook bodies may hold; past it: 503."
+    )
+    request_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time a client has to send its headers, and then its body."
+    )
+    metrics_token: SecretStr | None = Field(None, description="Bearer token /metrics asks for.")
+    write_spacing_seconds: float = Field(
+        1.0, ge=0, description="Least time between content-creating calls of one installation."
+    )
 
     @field_validator("webhook_secret", mode="before")
     @classmethod

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from bot import sla
+from bot import outbox, sla
 from bot.actions import (
     Action,
     AddLabels,
@@ -142,6 +142,8 @@ class Sweeper:
 
     async def run(self, at: datetime, org: str | None = None) -> SweepResult:
         result = SweepResult()
+        if self.mailer is not None and not self.dry_run:  # mail refused earlier, sent now
+            result.actions += await outbox.send_pending(self.engine, self.mailer, at)
         escalated: dict[str, tuple[Any, list[Waiting]]] = {}
         for repo in self.repositories(org):
             if repo.full_name.split("/")[1] == ".github":

@@ -37,12 +37,14 @@ class EmbeddedWorker:
         *,
         on_loop_start: Callable[[asyncio.AbstractEventLoop, Dispatcher], Any] | None = None,
         idle_poll_seconds: float = 1.0,
+        on_delivery: Callable[[str | None], None] | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.make_dispatcher = make_dispatcher
         self.on_loop_start = on_loop_start
         self.idle_poll_seconds = idle_poll_seconds
+        self.on_delivery = on_delivery  # told which delivery runs (None: idle); a supervisor
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -124,10 +126,18 @@ class EmbeddedWorker:
             log.info("re-queued %d deliveries whose lease had expired", released)
 
     async def run_once(self, dispatcher: Dispatcher) -> bool:
-        delivery = deliveries.claim_next(self.engine, self.clock.now())
+        paused = dispatcher.paused_installations()
+        delivery = deliveries.claim_next(self.engine, self.clock.now(), paused)
         if delivery is None:
             return False
-        await dispatcher.run(delivery)
+        if self.on_delivery is None:
+            await dispatcher.run(delivery)
+            return True
+        self.on_delivery(delivery.guid)
+        try:
+            await dispatcher.run(delivery)
+        finally:
+            self.on_delivery(None)
         return True
 
     async def drain(self, dispatcher: Dispatcher, limit: int = 100_000) -> int:

@@ -206,13 +206,14 @@ def harness_factory(
             if forge_settings.private_key
             else None,
             retry_base_seconds=0.01,
+            write_spacing_seconds=0,  # GitHub's 1 s between writes: a test of its own
             log_format="text",
         )
         values.update(overrides)
         settings = Settings(**values)
         app = create_app(settings, clock=forge_clock)
         server = ThreadedServer(app, lifespan="on")
-        server.start()
+        server.start(timeout=60)  # a loaded machine can take more than 10 s to start it
         servers.append(server)
         forge.webhook_url = f"{server.url}/webhooks/github"
         return Harness(forge, forge_clock, settings, app)

@@ -66,6 +66,7 @@ def veilleur_env(forge: Forge, api_url: str, db_url: str, **extra: Any) -> dict[
         VEILLEUR_LOG_LEVEL="WARNING",
         VEILLEUR_LOG_FORMAT="json",
         VEILLEUR_GITHUB_TIMEOUT_SECONDS="5",
+        VEILLEUR_WRITE_SPACING_SECONDS="0",
     )
     env.update({f"VEILLEUR_{k.upper()}": str(v) for k, v in extra.items()})
     return env

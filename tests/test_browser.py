@@ -172,6 +172,7 @@ def test_dashboard_in_chromium(browser: Any, dashboard: Harness, forge: Forge, c
     page.wait_for_url("**lang=fr")
     assert page.locator("#waiting h2").inner_text().startswith("En attente d'un mainteneur")
     assert problems == []
-    page.goto(f"{base}/auth/logout")
+    page.click("form.signout button")
+    page.wait_for_url(f"{base}/")
     assert page.goto(f"{base}/api/orgs").status == 401  # signed out
     context.close()

@@ -117,7 +117,8 @@ def test_open_demo_mode_serves_everything_with_a_warning(web_factory: Any) -> No
 def test_logout_clears_the_session(web_factory: Any) -> None:
     w = web_factory()
     w.sign_in("alice", {"paris": ["site"]})
-    r = w.client.get("/auth/logout")
+    assert w.client.get("/auth/logout").status_code == 405  # a link cannot sign anyone out
+    r = w.client.post("/auth/logout")
     assert r.status_code == 303 and r.headers["location"] == "/"
     assert 'veilleur_session=""' in r.headers["set-cookie"]
     assert "Max-Age=0" in r.headers["set-cookie"] or "expires=" in r.headers["set-cookie"]

@@ -92,15 +92,11 @@ class World:
         self.app = app
 
     def sign_in(self, login: str, repos: dict[str, list[str]]) -> None:
-        """Put a signed session cookie in the client, as `/auth/callback` would."""
-        from itsdangerous import URLSafeTimedSerializer
+        """Put a session cookie in the client, as `/auth/callback` would."""
+        from bot.web.session import encode_session
 
-        settings = self.app.state.settings
         viewer = Viewer(login, {o: frozenset(n) for o, n in repos.items()})
-        signer = URLSafeTimedSerializer(
-            settings.session_secret.get_secret_value(), salt="veilleur.session"
-        )
-        self.client.cookies.set(SESSION_COOKIE, signer.dumps(viewer.to_json()))
+        self.client.cookies.set(SESSION_COOKIE, encode_session(self.app.state.settings, viewer))
 
 
 def seed(engine: Any) -> None:

@@ -11,17 +11,20 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 from bot.storage import sqlite_pragmas
+from bot.storage.sqlite_pragmas import WRITE_WAIT_SECONDS
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, busy_timeout_seconds: float = 30.0) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=False
+            url,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_seconds},
+            pool_pre_ping=False,
         )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            sqlite_pragmas.apply(dbapi_conn)
+            sqlite_pragmas.apply(dbapi_conn, busy_timeout_seconds)
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
@@ -46,3 +49,25 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def sqlite_writable(url: str, wait_seconds: float = WRITE_WAIT_SECONDS) -> bool:
+    """Whether a write could take the SQLite file's lock within `wait_seconds` (`/readyz`);
+    True for other databases. Reads keep working in WAL mode while a writer holds the lock."""
+    import sqlite3
+
+    path = sqlite_file(url)
+    if path is None:
+        return True
+    try:
+        conn = sqlite3.connect(path, timeout=wait_seconds, isolation_level=None)
+    except sqlite3.Error:
+        return False
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()

@@ -10,19 +10,22 @@ from __future__ import annotations
 from typing import Any
 
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
+# How long a webhook's write waits for a locked SQLite file before the request gets 503: GitHub
+# waits 10 s for an answer, and a 503 tells it (and the recovery job) to deliver again.
+WRITE_WAIT_SECONDS = 2.0
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
-    "PRAGMA busy_timeout=30000",
     "PRAGMA foreign_keys=ON",
     f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}",
 )
 
 
-def apply(dbapi_conn: Any) -> None:
-    """Set the PRAGMAs on a new DB-API connection."""
+def apply(dbapi_conn: Any, busy_timeout_seconds: float = 30.0) -> None:
+    """Set the PRAGMAs on a new DB-API connection; a locked file is waited for this long."""
     cur = dbapi_conn.cursor()
     for pragma in PRAGMAS:
         cur.execute(pragma)
+    cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
     cur.close()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import APIRouter, Query, Request
@@ -68,8 +69,13 @@ def _failed(ctx: WebContext, text: str, status: int, action: dict[str, str]) -> 
     return response
 
 
-@router.api_route("/logout", methods=["GET", "POST"])
+@router.post("/logout")
 async def logout(request: Request) -> Response:
+    """A POST (a link or an image cannot sign anyone out); the session is revoked."""
+    settings = request.app.state.settings
+    await asyncio.to_thread(
+        session.revoke_session, request, settings, request.app.state.clock.now()
+    )
     response = RedirectResponse("/", status_code=303)
     session.clear_viewer(response)
     return response

@@ -1,24 +1,39 @@
-"""Signed cookies of the dashboard: the session (who signed in, which repositories they may
-see) and the short-lived OAuth `state`.
+"""Cookies of the dashboard: the session (who signed in, which repositories they may see) and
+the short-lived OAuth `state`.
 
 The session holds no token: only the GitHub login and the org → repository names the user
-could access when they signed in (read with their user-to-server token, then dropped). It is
-signed (itsdangerous, HMAC-SHA1 keyed by `VEILLEUR_SESSION_SECRET`, zlib-compressed when that
-is shorter), HttpOnly and SameSite=Lax, and expires after `SESSION_SECONDS`: access changed on
-GitHub is picked up at the next sign-in.
+could access when they signed in (read with their user-to-server token, then dropped). Those
+names are private, so the cookie is encrypted and authenticated (Fernet, keyed by
+`VEILLEUR_SESSION_SECRET`), not only signed: nobody reading it learns them. Each session has a
+random id; signing out (a POST) revokes it on the server, so a copied cookie stops working at
+once. It is HttpOnly, SameSite=Lax, `Secure` unless Veilleur is served over plain http on
+localhost, and expires after `SESSION_SECONDS`: access changed on GitHub is picked up at the
+next sign-in.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
 import secrets
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
 
+from cryptography.fernet import Fernet, InvalidToken
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
 
 from bot.settings import Settings
+from bot.storage.models import ActionLog
 
 SESSION_COOKIE = "veilleur_session"
 STATE_COOKIE = "veilleur_oauth_state"
@@ -66,29 +81,84 @@ def _serializer(settings: Settings, salt: str) -> URLSafeTimedSerializer | None:
     return URLSafeTimedSerializer(secret, salt=f"veilleur.{salt}") if secret else None
 
 
+_LOCALHOST = {"localhost", "127.0.0.1", "::1"}
+
+
 def _secure(request: Request, settings: Settings) -> bool:
-    base = settings.public_url or str(request.base_url)
-    return base.startswith("https://")
+    """Secure cookies, except over plain http on this machine (development, the demo)."""
+    url = urlsplit(settings.public_url or str(request.base_url))
+    return not (url.scheme == "http" and (url.hostname or "") in _LOCALHOST)
+
+
+def _fernet(settings: Settings) -> Fernet | None:
+    if settings.session_secret is None or not settings.session_secret.get_secret_value():
+        return None
+    secret = settings.session_secret.get_secret_value().encode()
+    key = hashlib.sha256(b"veilleur.session\0" + secret).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def encode_session(settings: Settings, viewer: Viewer, session_id: str | None = None) -> str:
+    """The encrypted cookie value of a new session (`/auth/callback`, tests)."""
+    fernet = _fernet(settings)
+    if fernet is None:
+        raise RuntimeError("VEILLEUR_SESSION_SECRET must be set to sign sessions")
+    data = viewer.to_json() | {"sid": session_id or secrets.token_urlsafe(18)}
+    return fernet.encrypt(zlib.compress(json.dumps(data).encode())).decode()
+
+
+def _session_data(request: Request, settings: Settings) -> dict[str, Any] | None:
+    return decode_session(settings, request.cookies.get(SESSION_COOKIE))
+
+
+def decode_session(settings: Settings, raw: str | None) -> dict[str, Any] | None:
+    """What a session cookie holds, if it is ours and not expired (revocation aside)."""
+    fernet = _fernet(settings)
+    if fernet is None or not raw:
+        return None
+    try:
+        data = json.loads(zlib.decompress(fernet.decrypt(raw, ttl=SESSION_SECONDS)))
+    except (InvalidToken, zlib.error, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("sid"), str) else None
 
 
 def read_viewer(request: Request, settings: Settings) -> Viewer | None:
-    """The signed-in viewer, or None (no cookie, bad signature, expired, no secret)."""
-    serializer = _serializer(settings, "session")
-    raw = request.cookies.get(SESSION_COOKIE)
-    if serializer is None or not raw:
-        return None
-    try:
-        data = serializer.loads(raw, max_age=SESSION_SECONDS)
-    except BadSignature:  # SignatureExpired is a BadSignature too
+    """The signed-in viewer, or None (no cookie, forged, expired, signed out, no secret)."""
+    data = _session_data(request, settings)
+    if data is None or _revoked(request.app.state.engine, data["sid"]):
         return None
     return Viewer.from_json(data)
 
 
+def revoke_session(request: Request, settings: Settings, now: datetime) -> None:
+    """Sign-out: the session's id is refused from now on (kept as long as a cookie lives)."""
+    data = _session_data(request, settings)
+    if data is None:
+        return
+    engine = request.app.state.engine
+    with Session(engine) as s:
+        s.exec(
+            delete(ActionLog).where(
+                col(ActionLog.key).startswith(_REVOKED),
+                col(ActionLog.done_at) < now - timedelta(seconds=SESSION_SECONDS),
+            )
+        )
+        if s.get(ActionLog, _REVOKED + data["sid"]) is None:
+            s.add(ActionLog(key=_REVOKED + data["sid"], done_at=now))
+        s.commit()
+
+
+_REVOKED = "session-revoked:"
+
+
+def _revoked(engine: Engine, session_id: str) -> bool:
+    with Session(engine) as s:
+        return s.get(ActionLog, _REVOKED + session_id) is not None
+
+
 def write_viewer(response: Response, request: Request, settings: Settings, viewer: Viewer) -> None:
-    serializer = _serializer(settings, "session")
-    if serializer is None:
-        raise RuntimeError("VEILLEUR_SESSION_SECRET must be set to sign sessions")
-    value = serializer.dumps(viewer.to_json())
+    value = encode_session(settings, viewer)
     if len(value) + len(SESSION_COOKIE) > MAX_COOKIE_BYTES:
         raise SessionTooLarge(f"{len(viewer.full_names())} repositories")
     response.set_cookie(
