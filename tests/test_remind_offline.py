@@ -93,4 +93,3 @@ def test_offline_dry_run_falls_back_to_the_packaged_defaults(
     assert "packaged defaults for" in out[0] and "recorded for 0 repositories" in out[0]
     # The packaged 3-day SLA has not passed on Wednesday; the city's 2-day one had.
     assert not any("veilleur:reminder:" in line for line in out)
-
