@@ -26,6 +26,24 @@ async def open_dispatcher(settings: Any, clock: Any) -> tuple[Any, Any]:
     return await factory()
 
 
+async def _remind_offline(
+    settings: Any, at: datetime, org: str | None
+) -> tuple[list[str], list[str]]:
+    """The same sweep, without the App: what was recorded, and one line on what was not."""
+    from bot.app import settings_bot_login
+    from bot.clock import FrozenClock
+    from bot.offline import offline_sweeper
+    from bot.storage.db import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        sweeper, sources = offline_sweeper(engine, FrozenClock(at), settings_bot_login(settings))
+        result = await sweeper.run(at, org=org)
+    finally:
+        engine.dispose()
+    return [sources.summary()], list(result.actions)
+
+
 def cmd_remind(args: argparse.Namespace) -> int:
     from bot.cli import _settings
     from bot.clock import FrozenClock
@@ -36,26 +54,26 @@ def cmd_remind(args: argparse.Namespace) -> int:
     settings = _settings(args)
     try:
         settings.require_app()
-    except SettingsError as exc:
+        offline = False
+    except SettingsError:
         if not args.dry_run:
             raise
-        raise SettingsError(  # the sweep decides from the record, but reads each repository's
-            f"{str(exc).rstrip('.')}: even a dry run reads each repository's configuration, "
-            "templates and CODEOWNERS from GitHub as the App."
-        ) from None
+        offline = True  # a dry run decides from the record alone: see bot/offline.py
     upgrade(settings.database_url)
     at = _parse_at(args.at)
 
-    async def run() -> list[str]:
+    async def run() -> tuple[list[str], list[str]]:
+        if offline:
+            return await _remind_offline(settings, at, args.org)
         dispatcher, close = await open_dispatcher(settings, FrozenClock(at))
         try:
             result = await sweeper_for(dispatcher, dry_run=args.dry_run).run(at, org=args.org)
-            return list(result.actions)
+            return [], list(result.actions)
         finally:
             await close()
 
-    actions = asyncio.run(run())
-    for line in actions:
+    header, actions = asyncio.run(run())
+    for line in [*header, *actions]:
         print(line)
     print(f"{len(actions)} action(s) as of {at.isoformat()}{' (dry-run)' if args.dry_run else ''}")
     return 0

@@ -218,8 +218,18 @@ def test_demo_port(monkeypatch: pytest.MonkeyPatch, argv: list[str], port: int) 
     assert main(argv) == 0 and seen == [port]
 
 
-def test_remind_dry_run_says_why_it_needs_the_app(
+def test_remind_dry_run_works_without_the_app(
     capsys: pytest.CaptureFixture[str], sqlite_url: str
 ) -> None:
-    err = one_sentence(capsys, ["--database-url", sqlite_url, "remind", "--dry-run"])
-    assert "VEILLEUR_APP_ID" in err and "even a dry run reads" in err
+    """The dry run decides from the record alone and says what it could not know."""
+    assert main(["--database-url", sqlite_url, "remind", "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("offline: configuration as last recorded")
+    assert out[-1].startswith("0 action(s)") and out[-1].endswith("(dry-run)")
+
+
+def test_remind_for_real_still_needs_the_app(
+    capsys: pytest.CaptureFixture[str], sqlite_url: str
+) -> None:
+    err = one_sentence(capsys, ["--database-url", sqlite_url, "remind"])
+    assert "VEILLEUR_APP_ID" in err
