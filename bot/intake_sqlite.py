@@ -152,11 +152,13 @@ class SqliteGroupWriter:
         (status,) = conn.execute(
             "SELECT status FROM deliveries WHERE guid = ?", (one[0],)
         ).fetchone()
-        if status in (_FAILED, _DEAD):  # GitHub redelivers with the same GUID: process it again
+        if status in (_FAILED, _DEAD):
+            # GitHub redelivers with the same GUID: process it again, with the payload just
+            # received (the stored one may have been reduced by the payload retention).
             conn.execute(
-                "UPDATE deliveries SET status = ?, next_attempt_at = NULL, attempts = 0, seq = ?"
-                " WHERE guid = ?",
-                (_RECEIVED, one[1], one[0]),
+                "UPDATE deliveries SET status = ?, next_attempt_at = NULL, attempts = 0, seq = ?,"
+                " payload = ? WHERE guid = ?",
+                (_RECEIVED, one[1], one[_COLUMNS.index("payload")], one[0]),
             )
             return Stored.REQUEUED
         if status in (_DONE, _IGNORED):

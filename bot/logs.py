@@ -70,11 +70,14 @@ class TextFormatter(logging.Formatter):
         return base
 
 
+NOISY_LOGGERS = ("httpx", "httpcore", "apscheduler.executors", "uvicorn.access")
+
+
 def configure(level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "apscheduler.executors", "uvicorn.access"):
+    for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

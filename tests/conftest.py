@@ -148,3 +148,21 @@ from tests.simforge_fixtures import (  # noqa: E402, F401
     webhook_sink,
 )
 from tests.smtp_fixtures import smtp  # noqa: E402, F401
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A test that runs the CLI's `main()` configures logging for the whole process (root
+    handlers and levels, quieter third-party loggers): put it back for the next test."""
+    import logging
+
+    from bot.logs import NOISY_LOGGERS
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in NOISY_LOGGERS}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, was in levels.items():
+        logging.getLogger(name).setLevel(was)
