@@ -45,9 +45,12 @@ def fill(path: str, bodies: list[bytes], n: int = ROWS) -> None:
             ]
         )  # fmt: skip
     done = sqlite_timestamp(T0 + timedelta(seconds=5))  # what claim and finish leave behind
-    writer.conn.execute(
-        "UPDATE deliveries SET status = 'done', attempts = 1, processed_at = ?", (done,)
-    )
+    conn = writer.conn
+    conn.execute("UPDATE deliveries SET status = 'done', attempts = 1, processed_at = ?", (done,))
+    for handler in ("records", "triage"):  # what the dispatcher records per finished handler
+        conn.execute(
+            "INSERT OR IGNORE INTO handler_runs SELECT guid, ?, ? FROM deliveries", (handler, done)
+        )
     writer.close()
 
 
@@ -55,6 +58,14 @@ def pragma(path: str, name: str) -> int:
     conn = sqlite3.connect(path)
     try:
         return int(conn.execute(f"PRAGMA {name}").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def count(path: str, table: str, where: str = "1") -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0])  # noqa: S608
     finally:
         conn.close()
 
@@ -94,6 +105,7 @@ def test_the_purge_gives_the_space_back(tmp_path: Path, bodies: list[bytes]) -> 
     assert after < before * 0.15, (before, after)
     assert freed >= before - after  # also the log the purge itself wrote
     assert pragma(path, "freelist_count") == 0
+    assert count(path, "handler_runs") == 0
     assert not Path(f"{path}-wal").exists() or Path(f"{path}-wal").stat().st_size == 0
 
 
@@ -124,3 +136,18 @@ def test_little_free_space_leaves_an_older_database_alone(
     done = reclaim.reclaim_file(path)
     assert done.how == "none"  # a few free pages: no full rewrite of the file
     assert pragma(path, "auto_vacuum") == reclaim.NONE
+
+
+def test_a_dead_delivery_keeps_its_finished_handlers(tmp_path: Path, bodies: list[bytes]) -> None:
+    path = str(tmp_path / "v.db")
+    upgrade(f"sqlite:///{path}")
+    fill(path, bodies)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE deliveries SET status = 'dead' WHERE item_number = 7")
+    conn.commit()
+    conn.close()
+    dead = count(path, "deliveries", "status = 'dead'")
+    assert dead
+    purge_after_retention(f"sqlite:///{path}")
+    assert count(path, "handler_runs") == 2 * dead  # a redelivery retries only the failed one
+    assert count(path, "deliveries", "payload = X'7B7D'") == ROWS

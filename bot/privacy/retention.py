@@ -3,7 +3,9 @@
 
 - Payloads: a processed delivery (done, ignored or dead) received more than
   `VEILLEUR_PAYLOAD_RETENTION_DAYS` ago keeps its row (GUID for duplicate detection, event,
-  repository, item, status: what the record needs) but its payload is reduced to `{}`.
+  repository, item, status: what the record needs) but its payload is reduced to `{}`; a
+  done or ignored one also forgets which handlers finished it. The freed space then goes
+  back to the file system (bot/storage/reclaim.py).
 - People: a login with no activity (item opened or updated, timeline entry) for
   `VEILLEUR_PERSON_RETENTION_DAYS` is replaced by its stable pseudonym `person-…` everywhere.
   Their rows stay, so every figure, past weeks' digests included, is unchanged; the partner a
@@ -17,7 +19,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import LargeBinary, func, literal, select, union_all, update
+from sqlalchemy import LargeBinary, delete, func, literal, select, union_all, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Executable
@@ -26,19 +28,21 @@ from bot.privacy.payload_scrub import scrub_stored
 from bot.privacy.person import Person
 from bot.privacy.pseudonyms import Pseudonyms, is_pseudonym
 from bot.privacy.rename import items_by_org, rename_person
-from bot.storage.models import Delivery, DeliveryStatus, Item, TimelineEntry
+from bot.storage.models import Delivery, DeliveryStatus, HandlerRun, Item, TimelineEntry
 from bot.storage.models import TimelineKind as K
 from bot.storage.reclaim import reclaim
 
 log = logging.getLogger(__name__)
 
 PROCESSED = (DeliveryStatus.DONE, DeliveryStatus.IGNORED, DeliveryStatus.DEAD)
+FINISHED = (DeliveryStatus.DONE, DeliveryStatus.IGNORED)
 REDUCED = b"{}"  # stored as is: 2 bytes, where an lz4 frame of it takes 25 (unpack reads both)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BATCH = 500
 D = Delivery.__table__  # type: ignore[attr-defined]
 I = Item.__table__  # type: ignore[attr-defined]  # noqa: E741
 T = TimelineEntry.__table__  # type: ignore[attr-defined]
+H = HandlerRun.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -80,7 +84,15 @@ def purge_payloads(
         for k in range(0, len(guids), BATCH):
             with engine.begin() as conn:
                 conn.execute(_reduce(conn, guids[k : k + BATCH]))
+                conn.execute(_forget_handler_runs(guids[k : k + BATCH]))
     return len(expired), sum(n for _, n in expired)
+
+
+def _forget_handler_runs(guids: list[str]) -> Executable:
+    """Which handlers finished a delivery only matters while it may run again: not once it is
+    done or ignored (a redelivery is answered `done`); a dead one keeps them for its retry."""
+    finished = select(D.c.guid).where(D.c.guid.in_(guids), D.c.status.in_(FINISHED))
+    return delete(H).where(H.c.delivery_guid.in_(finished))
 
 
 def _reduce(conn: Connection, guids: list[str]) -> Executable:
