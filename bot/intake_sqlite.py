@@ -152,10 +152,10 @@ class SqliteGroupWriter:
             "SELECT status FROM deliveries WHERE guid = ?", (one[0],)
         ).fetchone()
         if status in (_FAILED, _DEAD):  # GitHub redelivers with the same GUID: process it again
-            conn.execute(
-                "UPDATE deliveries SET status = ?, next_attempt_at = NULL, attempts = 0, seq = ?"
-                " WHERE guid = ?",
-                (_RECEIVED, one[1], one[0]),
+            conn.execute(  # with the payload just received: retention may have reduced it
+                "UPDATE deliveries SET status = ?, next_attempt_at = NULL, attempts = 0, seq = ?,"
+                " payload = ? WHERE guid = ?",
+                (_RECEIVED, one[1], one[8], one[0]),
             )
             return Stored.REQUEUED
         if status in (_DONE, _IGNORED):
