@@ -92,7 +92,8 @@ def _vacuum(conn: sqlite3.Connection) -> str:
         return "vacuum"
     if mode == INCREMENTAL:
         while free:
-            conn.execute(f"PRAGMA incremental_vacuum({STEP_PAGES})").fetchall()
+            # executescript steps the pragma to its end; execute() frees a single page
+            conn.executescript(f"PRAGMA incremental_vacuum({STEP_PAGES});")
             left = _pragma(conn, "freelist_count")
             if left >= free:  # no progress (should not happen): stop rather than spin
                 break
