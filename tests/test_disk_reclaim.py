@@ -7,21 +7,25 @@ purged past the retention period by the real `purge` (what the daily job runs).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from bot import jobs
+from bot.clock import FrozenClock
 from bot.intake_rows import DeliveryRow
 from bot.intake_sqlite import SqliteGroupWriter, sqlite_timestamp
 from bot.migrate import upgrade
 from bot.privacy.retention import purge
 from bot.storage import reclaim, sqlite_pragmas
 from bot.storage.db import make_engine
-from tests.conftest import WEBHOOK_EXAMPLES, need
+from tests.conftest import WEBHOOK_EXAMPLES, make_settings, need
 
 T0 = datetime(2026, 9, 1, 9, tzinfo=UTC)
 ROWS = 1500
@@ -151,3 +155,19 @@ def test_a_dead_delivery_keeps_its_finished_handlers(tmp_path: Path, bodies: lis
     purge_after_retention(f"sqlite:///{path}")
     assert count(path, "handler_runs") == 2 * dead  # a redelivery retries only the failed one
     assert count(path, "deliveries", "payload = X'7B7D'") == ROWS
+
+
+def test_the_daily_job_shrinks_the_file(tmp_path: Path, bodies: list[bytes]) -> None:
+    path = str(tmp_path / "job.db")
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    fill(path, bodies)
+    before = reclaim.on_disk(path)
+    settings = make_settings(url)
+    engine = make_engine(url)
+    clock = FrozenClock(T0 + timedelta(days=settings.payload_retention_days + 1))
+    try:
+        asyncio.run(jobs.privacy_purge(SimpleNamespace(settings=settings, engine=engine), clock))
+    finally:
+        engine.dispose()
+    assert reclaim.on_disk(path) < before * 0.15
