@@ -11,8 +11,7 @@ largest WAL seen, its size at the end, the database size, and group-commit laten
 (p50/p99/max: what intake waits). Results: a Markdown table on stdout, bench/results/wal.json.
 
 Processed payloads' retention (issue #18, `VEILLEUR_PAYLOAD_RETENTION_DAYS`) is the other
-half of a bounded disk: its figure (database size after 100,000 processed deliveries and the
-retention period) belongs in this file's results once that setting exists.
+half of a bounded disk: bench/disk.py.
 """
 
 import argparse

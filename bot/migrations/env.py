@@ -6,10 +6,11 @@ from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import engine_from_config, event, pool
 from sqlmodel import SQLModel
 
 import bot.storage.models  # noqa: F401  (registers the tables)
+from bot.storage import sqlite_pragmas
 from bot.storage.models import UTCDateTime
 
 config = context.config
@@ -43,6 +44,8 @@ def run_migrations_online() -> None:
         prefix="sqlalchemy.",
         poolclass=pool.NullPool,
     )
+    if connectable.dialect.name == "sqlite":  # a new file gets its PRAGMAs (auto_vacuum) first
+        event.listen(connectable, "connect", lambda conn, _record: sqlite_pragmas.apply(conn))
     with connectable.connect() as connection:
         context.configure(
             connection=connection,

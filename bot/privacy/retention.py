@@ -3,7 +3,9 @@
 
 - Payloads: a processed delivery (done, ignored or dead) received more than
   `VEILLEUR_PAYLOAD_RETENTION_DAYS` ago keeps its row (GUID for duplicate detection, event,
-  repository, item, status: what the record needs) but its payload is reduced to `{}`.
+  repository, item, status: what the record needs) but its payload is reduced to `{}`; a
+  done or ignored one also forgets which handlers finished it. The freed space then goes
+  back to the file system (bot/storage/reclaim.py).
 - People: a login with no activity (item opened or updated, timeline entry) for
   `VEILLEUR_PERSON_RETENTION_DAYS` is replaced by its stable pseudonym `person-…` everywhere.
   Their rows stay, so every figure, past weeks' digests included, is unchanged; the partner a
@@ -17,25 +19,30 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, literal, select, union_all, update
+from sqlalchemy import LargeBinary, delete, func, literal, select, union_all, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql import Executable
 
 from bot.privacy.payload_scrub import scrub_stored
 from bot.privacy.person import Person
 from bot.privacy.pseudonyms import Pseudonyms, is_pseudonym
 from bot.privacy.rename import items_by_org, rename_person
-from bot.storage.models import Delivery, DeliveryStatus, Item, TimelineEntry
+from bot.storage.models import Delivery, DeliveryStatus, HandlerRun, Item, TimelineEntry
 from bot.storage.models import TimelineKind as K
+from bot.storage.reclaim import reclaim
 
 log = logging.getLogger(__name__)
 
 PROCESSED = (DeliveryStatus.DONE, DeliveryStatus.IGNORED, DeliveryStatus.DEAD)
+FINISHED = (DeliveryStatus.DONE, DeliveryStatus.IGNORED)
 REDUCED = b"{}"  # stored as is: 2 bytes, where an lz4 frame of it takes 25 (unpack reads both)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BATCH = 500
 D = Delivery.__table__  # type: ignore[attr-defined]
 I = Item.__table__  # type: ignore[attr-defined]  # noqa: E741
 T = TimelineEntry.__table__  # type: ignore[attr-defined]
+H = HandlerRun.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -44,12 +51,15 @@ class PurgeReport:
     payloads: int = 0  # payloads reduced
     payload_bytes: int = 0  # stored bytes they held
     people: list[str] = field(default_factory=list)  # logins pseudonymised
+    disk_freed: int = 0  # bytes given back to the file system afterwards (SQLite)
 
     def lines(self) -> list[str]:
         verb = "would reduce" if self.dry_run else "reduced"
         out = [f"payloads: {verb} {self.payloads} ({self.payload_bytes} bytes)"]
         verb = "would pseudonymise" if self.dry_run else "pseudonymised"
         out.append(f"people: {verb} {len(self.people)}")
+        if self.disk_freed:
+            out.append(f"disk: gave back {self.disk_freed} bytes")
         if self.dry_run:
             out += [f"  {login}" for login in self.people]
         return out
@@ -73,10 +83,31 @@ def purge_payloads(
         guids = [g for g, _ in expired]
         for k in range(0, len(guids), BATCH):
             with engine.begin() as conn:
-                conn.execute(
-                    update(D).where(D.c.guid.in_(guids[k : k + BATCH])).values(payload=REDUCED)
-                )
+                conn.execute(_reduce(conn, guids[k : k + BATCH]))
+                conn.execute(_forget_handler_runs(guids[k : k + BATCH]))
     return len(expired), sum(n for _, n in expired)
+
+
+def _forget_handler_runs(guids: list[str]) -> Executable:
+    """Which handlers finished a delivery only matters while it may run again: not once it is
+    done or ignored (a redelivery is answered `done`); a dead one keeps them for its retry."""
+    finished = select(D.c.guid).where(D.c.guid.in_(guids), D.c.status.in_(FINISHED))
+    return delete(H).where(H.c.delivery_guid.in_(finished))
+
+
+def _reduce(conn: Connection, guids: list[str]) -> Executable:
+    """The statement that reduces these payloads. SQLite: the rows are written anew (REPLACE:
+    delete, then insert at the end of the table) rather than updated, because an UPDATE that
+    shrinks a row leaves its page as it was (no rebalancing), one small row per page: the
+    file then stays at ~75 % of its size whatever the vacuum; rewritten rows pack densely
+    and the emptied pages go to the free list, which bot/storage/reclaim.py gives back."""
+    if conn.dialect.name != "sqlite":
+        return update(D).where(D.c.guid.in_(guids)).values(payload=REDUCED)
+    names = [c.name for c in D.columns]
+    rows = select(
+        *(literal(REDUCED, LargeBinary) if n == "payload" else D.c[n] for n in names)
+    ).where(D.c.guid.in_(guids), D.c.status.in_(PROCESSED))
+    return sqlite_insert(D).from_select(names, rows).prefix_with("OR REPLACE")
 
 
 def inactive_people(conn: Connection, cutoff: datetime) -> list[str]:
@@ -146,6 +177,9 @@ def purge(
         engine, now, payload_days, dry_run=dry_run
     )
     report.people = pseudonymise_inactive(engine, now, person_days, dry_run=dry_run)
+    if not dry_run and report.payloads:
+        reclaimed = reclaim(engine)  # the freed pages back to the file system (SQLite)
+        report.disk_freed = reclaimed.freed if reclaimed else 0
     if not dry_run and (report.payloads or report.people):
         log.info(
             "retention: %d payloads reduced, %d people pseudonymised",

@@ -3,6 +3,8 @@
 WAL with `synchronous=FULL`: a commit is on disk before its 202 (bench/README, Durability).
 `journal_size_limit`: once a checkpoint has copied the log back and the log starts over, the
 file is cut back to this size, so a burst does not leave a log of hundreds of MB behind.
+`auto_vacuum=INCREMENTAL` must come before WAL: switching to WAL writes the header of a new
+file, after which its auto-vacuum mode is fixed (a no-op on an existing database).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 WRITE_WAIT_SECONDS = 2.0
 
 PRAGMAS = (
+    "PRAGMA auto_vacuum=INCREMENTAL",  # first: only a new file takes it (bot/storage/reclaim.py)
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
     "PRAGMA foreign_keys=ON",
