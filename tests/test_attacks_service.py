@@ -423,7 +423,10 @@ def test_row7_an_escalation_mail_refused_is_sent_by_a_later_sweep_exactly_once(
     day = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
     h.clock.set(day)
     n = h.forge.scenario.open_issue(
-        city.repo, city.citizen_en, "Map is broken", "The map does not load when I zoom in."
+        city.repo,
+        city.citizen_en,
+        "Map is broken",
+        "The map of the city does not load on my phone when I zoom in on my district.",
     )
     h.wait()
 

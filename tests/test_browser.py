@@ -173,6 +173,6 @@ def test_dashboard_in_chromium(browser: Any, dashboard: Harness, forge: Forge, c
     assert page.locator("#waiting h2").inner_text().startswith("En attente d'un mainteneur")
     assert problems == []
     page.click("form.signout button")
-    page.wait_for_url(f"{base}/")
+    page.wait_for_url(f"{base}/auth/signed-out")  # not "/": that would sign in again
     assert page.goto(f"{base}/api/orgs").status == 401  # signed out
     context.close()

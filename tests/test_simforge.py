@@ -10,7 +10,7 @@ import jwt
 import pytest
 from githubkit.exception import GraphQLFailed, RateLimitExceeded, RequestFailed
 
-from bot.github import GitHubAPI, app_installations, app_login, make_app_client
+from bot.github import GitHubAPI, RateLimited, app_installations, app_login, make_app_client
 from bot.settings import Settings
 from bot.simforge import FileChange, Forge, ForgeServer, generate_app_keypair
 from tests import simforge_fixtures as fx
@@ -272,9 +272,14 @@ async def test_fault_injection(forge: Forge, forge_settings: Settings, world: Wo
     assert faults[2].response_headers["retry-after"] == "1"
     assert "secondary rate limit" in faults[3].response_json["message"]
     forge.inject("GET", r"/community/profile$", status=403)  # primary: reset in 60 s
-    with pytest.raises(RateLimitExceeded):
+    with pytest.raises(RateLimited) as limited:  # the installation waits: no retry in place
         await api.community_profile(world.repo)
+    assert isinstance(limited.value.__cause__, RateLimitExceeded)
     assert forge.requests[-1].response_headers["x-ratelimit-remaining"] == "0"
+    with pytest.raises(RateLimited):  # every call of the installation waits with it
+        await api.get_user(world.outsider)
+    assert forge.requests[-1].template == "/repos/{owner}/{repo}/community/profile"
+    api = GitHubAPI(make_app_client(fast), world.installation_id)  # a new pause table
     forge.inject("GET", r"/users/", delay=1.0)  # longer than the 0.5 s client timeout
     assert (await api.get_user(world.outsider) or {})["login"] == "alice"
     forge.inject("GET", r"/users/", reset_connection=True)

@@ -119,7 +119,7 @@ def test_logout_clears_the_session(web_factory: Any) -> None:
     w.sign_in("alice", {"paris": ["site"]})
     assert w.client.get("/auth/logout").status_code == 405  # a link cannot sign anyone out
     r = w.client.post("/auth/logout")
-    assert r.status_code == 303 and r.headers["location"] == "/"
+    assert r.status_code == 303 and r.headers["location"] == "/auth/signed-out"
     assert 'veilleur_session=""' in r.headers["set-cookie"]
     assert "Max-Age=0" in r.headers["set-cookie"] or "expires=" in r.headers["set-cookie"]
 

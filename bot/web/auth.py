@@ -76,6 +76,20 @@ async def logout(request: Request) -> Response:
     await asyncio.to_thread(
         session.revoke_session, request, settings, request.app.state.clock.now()
     )
-    response = RedirectResponse("/", status_code=303)
+    # Not "/": signed out, it would send the browser straight back through GitHub's sign-in.
+    response = RedirectResponse("/auth/signed-out", status_code=303)
     session.clear_viewer(response)
     return response
+
+
+@router.get("/signed-out")
+async def signed_out(request: Request) -> Response:
+    ctx = web_context(request)
+    return message(
+        ctx,
+        ctx.t("signed_out_title"),
+        ctx.t("signed_out_text"),
+        status=200,
+        action_url="/auth/login",
+        action_label=ctx.t("sign_in"),
+    )
