@@ -87,8 +87,7 @@ def purge_after_retention(url: str) -> int:
 @pytest.fixture
 def without_auto_vacuum(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A database created before `auto_vacuum=INCREMENTAL` was set."""
-    old = tuple(p for p in sqlite_pragmas.PRAGMAS if "auto_vacuum" not in p)
-    monkeypatch.setattr(sqlite_pragmas, "PRAGMAS", old)
+    monkeypatch.setattr(sqlite_pragmas, "NEW_FILE_PRAGMA", "PRAGMA auto_vacuum=NONE")
     yield
 
 

@@ -16,8 +16,10 @@ WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 # waits 10 s for an answer, and a 503 tells it (and the recovery job) to deliver again.
 WRITE_WAIT_SECONDS = 2.0
 
+# Only a new, empty file takes it (bot/storage/reclaim.py); set before WAL, and never on an
+# existing file, where it is a no-op that a read-only connection would refuse as a write.
+NEW_FILE_PRAGMA = "PRAGMA auto_vacuum=INCREMENTAL"
 PRAGMAS = (
-    "PRAGMA auto_vacuum=INCREMENTAL",  # first: only a new file takes it (bot/storage/reclaim.py)
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
     "PRAGMA foreign_keys=ON",
@@ -28,6 +30,8 @@ PRAGMAS = (
 def apply(dbapi_conn: Any, busy_timeout_seconds: float = 30.0) -> None:
     """Set the PRAGMAs on a new DB-API connection; a locked file is waited for this long."""
     cur = dbapi_conn.cursor()
+    if cur.execute("PRAGMA page_count").fetchone()[0] == 0:
+        cur.execute(NEW_FILE_PRAGMA)
     for pragma in PRAGMAS:
         cur.execute(pragma)
     cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
