@@ -30,7 +30,7 @@ from sqlmodel import Session  # noqa: E402
 from bot.app import create_app  # noqa: E402
 from bot.clock import FrozenClock  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
-from bot.simforge import Forge, ForgeServer, ThreadedServer, generate_app_keypair  # noqa: E402
+from bot.sim import Forge, ForgeServer, ThreadedServer, generate_app_keypair  # noqa: E402
 from bot.storage.models import Delivery  # noqa: E402
 from tests.harness import Harness, seed_city  # noqa: E402
 

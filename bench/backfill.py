@@ -6,7 +6,7 @@
 Seeds an organization (a maintainer team, a partner organization, `.github/veilleur.yml`)
 with `--repos` repositories of `--items` items each (half issues, half pull requests), every
 item with `--comments` comments, every pull request a push and a review, some labeled,
-assigned, closed or merged. Then imports it all with `bot.backfill` over real HTTP (the forge
+assigned, closed or merged. Then imports it all with `bot.backfill.run` over real HTTP (the forge
 in a thread, a fresh database) and counts every request the forge received during the
 import: GraphQL pages, the people queries, config reads and the installation token.
 Results: a Markdown table on stdout, bench/results/backfill-<db>.json.
@@ -26,16 +26,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bot.backfill import Backfill  # noqa: E402
-from bot.backfill_cli import RichProgress  # noqa: E402
+from bot.backfill.cli import RichProgress  # noqa: E402
+from bot.backfill.run import Backfill  # noqa: E402
 from bot.clock import FrozenClock  # noqa: E402
-from bot.github import GitHubAPI, make_app_client  # noqa: E402
-from bot.migrate import upgrade  # noqa: E402
+from bot.github.client import GitHubAPI, make_app_client  # noqa: E402
 from bot.services import build_services  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
-from bot.simforge import Forge, ForgeServer  # noqa: E402
-from bot.simforge.history import seed_history  # noqa: E402
+from bot.sim import Forge, ForgeServer  # noqa: E402
+from bot.sim.history import seed_history  # noqa: E402
 from bot.storage.db import make_engine  # noqa: E402
+from bot.storage.migrate import upgrade  # noqa: E402
 
 PG_URL = os.environ.get("VEILLEUR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CONFIG = """\

@@ -30,9 +30,9 @@ from sqlalchemy import and_, exists, insert, or_, select, update  # noqa: E402
 from sqlalchemy.orm import aliased  # noqa: E402
 from sqlmodel import Session, col  # noqa: E402
 
-from bot import deliveries  # noqa: E402
-from bot.migrate import upgrade  # noqa: E402
+from bot.queue import deliveries  # noqa: E402
 from bot.storage.db import make_engine  # noqa: E402
+from bot.storage.migrate import upgrade  # noqa: E402
 from bot.storage.models import Delivery, DeliveryStatus  # noqa: E402
 
 PG_URL = os.environ.get("VEILLEUR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -36,10 +36,10 @@ sys.path.insert(0, str(HERE.parent))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from bot.config_schema import VeilleurConfig  # noqa: E402
+from bot.config.schema import VeilleurConfig  # noqa: E402
 from bot.digest.compute import compute_digest  # noqa: E402
-from bot.migrate import upgrade  # noqa: E402
 from bot.storage.db import make_engine  # noqa: E402
+from bot.storage.migrate import upgrade  # noqa: E402
 from bot.storage.models import ConfigRecord, Item, Repository, TimelineEntry  # noqa: E402
 
 PG_URL = os.environ.get("VEILLEUR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

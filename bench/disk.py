@@ -25,13 +25,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bot.intake_rows import DeliveryRow  # noqa: E402
-from bot.intake_sqlite import SqliteGroupWriter, sqlite_timestamp  # noqa: E402
-from bot.migrate import upgrade  # noqa: E402
+from bot.dispatch.registry import build, handlers_for  # noqa: E402
+from bot.intake.rows import DeliveryRow  # noqa: E402
+from bot.intake.sqlite_writer import SqliteGroupWriter, sqlite_timestamp  # noqa: E402
 from bot.privacy.retention import purge  # noqa: E402
-from bot.registry import build, handlers_for  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.storage.db import make_engine  # noqa: E402
+from bot.storage.migrate import upgrade  # noqa: E402
 from bot.storage.reclaim import on_disk  # noqa: E402
 
 EXAMPLES = HERE.parent.parent / "shared" / "github" / "webhook-examples"

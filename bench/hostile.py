@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 EXAMPLES = ROOT.parent / "shared" / "github" / "webhook-examples"
 
 from bot.clock import FrozenClock  # noqa: E402
-from bot.simforge import Forge, ForgeServer, generate_app_keypair  # noqa: E402
+from bot.sim import Forge, ForgeServer, generate_app_keypair  # noqa: E402
 from tests.harness import seed_city  # noqa: E402
 from tests.scaleout_support import Procs, free_port, veilleur_env, wait_until  # noqa: E402
 

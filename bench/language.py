@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     entries = load(Path(args.corpus))
 
     before = peak_mb()
-    from bot.language import detect_item_language
+    from bot.messages.language import detect_item_language
 
     started = time.perf_counter()
     first = detect_item_language("Bonjour", "", LANGS, UNSURE)  # builds the detector
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     result = evaluate(entries, lambda t, b: detect_item_language(t, b, LANGS, UNSURE))
     per_text_ms = (time.perf_counter() - started) * 1000 / len(entries)
     report: dict[str, Any] = {
-        "detector": "lingua (bot.language)",
+        "detector": "lingua (bot.messages.language)",
         "texts": len(entries),
         **result,
         "ms_per_text": round(per_text_ms, 3),

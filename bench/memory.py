@@ -29,7 +29,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from intake import SECRET, free_port, write_data  # noqa: E402
 
-from bot.simforge import generate_app_keypair  # noqa: E402
+from bot.sim import generate_app_keypair  # noqa: E402
 
 
 def tree(pid: int) -> list[int]:

@@ -25,11 +25,11 @@ sys.path.insert(0, str(HERE.parent))
 from sqlalchemy import func, select  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from bot.migrate import upgrade  # noqa: E402
 from bot.privacy.erase import erase  # noqa: E402
 from bot.privacy.retention import purge  # noqa: E402
 from bot.storage import payloads  # noqa: E402
 from bot.storage.db import make_engine  # noqa: E402
+from bot.storage.migrate import upgrade  # noqa: E402
 from bot.storage.models import Delivery, DeliveryStatus  # noqa: E402
 
 EXAMPLES = HERE.parent.parent / "shared" / "github" / "webhook-examples"

@@ -36,7 +36,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.clock import FrozenClock  # noqa: E402
-from bot.simforge import Forge, ForgeServer, generate_app_keypair  # noqa: E402
+from bot.sim import Forge, ForgeServer, generate_app_keypair  # noqa: E402
 from tests.harness import seed_city  # noqa: E402
 from tests.scaleout_load import build_load, check_forge  # noqa: E402
 from tests.scaleout_support import (  # noqa: E402

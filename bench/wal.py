@@ -30,9 +30,9 @@ sys.path.insert(0, str(HERE.parent))
 
 import sqlite3  # noqa: E402
 
-from bot.intake_rows import DeliveryRow  # noqa: E402
-from bot.intake_sqlite import SqliteGroupWriter  # noqa: E402
-from bot.migrate import upgrade  # noqa: E402
+from bot.intake.rows import DeliveryRow  # noqa: E402
+from bot.intake.sqlite_writer import SqliteGroupWriter  # noqa: E402
+from bot.storage.migrate import upgrade  # noqa: E402
 
 EXAMPLES = HERE.parent.parent / "shared" / "github" / "webhook-examples"
 

@@ -11,12 +11,12 @@ from bot.settings import Settings
 
 
 def build_services(settings: Settings, engine: Engine, clock: Clock) -> dict[str, Any]:
-    from bot.config import ConfigLoader
-    from bot.mail import make_mailer
-    from bot.overrides import TemplateOverrides
-    from bot.people import Classifier
-    from bot.repo_cache import RepoCache
-    from bot.templating import Renderer
+    from bot.config.loader import ConfigLoader
+    from bot.effects.mail import make_mailer
+    from bot.messages.overrides import TemplateOverrides
+    from bot.messages.templating import Renderer
+    from bot.record.people import Classifier
+    from bot.record.repo_cache import RepoCache
 
     loader = ConfigLoader(engine, clock, ttl_seconds=settings.config_cache_seconds)
     branches: dict[str, str] = {}

@@ -1,1 +1,1 @@
-"""Feature handlers, one module per concern, composed by the explicit list in `bot.registry`."""
+"""Feature handlers, one module per concern, listed in `bot.dispatch.registry`."""

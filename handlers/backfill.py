@@ -1,7 +1,7 @@
 """Import the history of newly installed repositories (installation created, repositories
 added), so the SLA and the digest know their past from the first day.
 
-The import runs beside the delivery queue (`bot.backfill_jobs.BackfillTasks`): the delivery is
+The import runs beside the delivery queue (`bot.backfill.tasks.BackfillTasks`): the delivery is
 done once the import has started. It is resumable; the nightly refresh finishes it if this
 process stops first.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.backfill import Backfill, Stats
-from bot.backfill_jobs import tasks_of
+from bot.backfill.run import Backfill, Stats
+from bot.backfill.tasks import tasks_of
 from handlers.base import Context, Event
 
 NAME = "backfill"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
-from bot.actions import (
+from bot.effects.actions import (
     Action,
     AddLabels,
     EnsureLabel,
@@ -32,16 +32,16 @@ from bot.actions import (
     UpsertComment,
     marker,
 )
-from bot.markdown_scan import prose_lines
+from bot.messages.templating import T
+from bot.record.markdown_scan import prose_lines
 from bot.storage.models import ActionLog, TimelineKind
-from bot.templating import T
 from handlers.base import Context, Event, UserError, is_bot_account
 from handlers.config_watch import report_override_failures
 from handlers.triage import LABEL_STYLE
 
 if TYPE_CHECKING:
-    from bot.config_schema import VeilleurConfig
-    from bot.templating import Renderer
+    from bot.config.schema import VeilleurConfig
+    from bot.messages.templating import Renderer
 
 USAGE = {
     "triage": "/triage accepted",
@@ -437,7 +437,7 @@ EVENTS = {("issue_comment", "created"), ("issue_comment", "edited")}
 
 async def handle(event: Event, ctx: Context) -> None:
     """Run the commands of a new or edited comment (on an edit, only the new ones)."""
-    from bot.language import item_language
+    from bot.messages.language import item_language
 
     repo, api, item = event.repo, ctx.github, event.item
     comment = event.payload.get("comment") or {}

@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.actions import Action, CreateCheckRun, UpsertIssue, marker
-from bot.config import CONFIG_PATH, load_default, parse_config_text, validate_layers
-from bot.config_errors import ConfigError
-from bot.overrides import OVERRIDES_DIR
-from bot.templating import Renderer, T
+from bot.config.errors import ConfigError
+from bot.config.loader import CONFIG_PATH, load_default, parse_config_text, validate_layers
+from bot.effects.actions import Action, CreateCheckRun, UpsertIssue, marker
+from bot.messages.overrides import OVERRIDES_DIR
+from bot.messages.templating import Renderer, T
 from handlers.base import Context, Event
 
 NAME = "config_watch"

@@ -276,8 +276,8 @@ def write_if_known(ctx: Context, rec: Recorded) -> None:
 
 def mark_questions(rec: Recorded, classes: dict[str, str | None]) -> None:
     """A team comment that asks something hands the turn to the author (read by the SLA)."""
-    from bot.people import TEAM_CLASSES
-    from bot.text import asks_question
+    from bot.record.people import TEAM_CLASSES
+    from bot.record.text import asks_question
 
     for e in rec.entries:
         if e.kind == K.COMMENTED and classes.get(e.actor.get("login", "")) in TEAM_CLASSES:

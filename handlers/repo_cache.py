@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.repo_cache import touches_profile
+from bot.record.repo_cache import touches_profile
 from handlers.base import Context, Event
 
 NAME = "repo_cache"

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from typing import Any
 
-from bot.actions import Action, AddLabels, EnsureLabel, UpsertComment, marker
-from bot.markdown_scan import atx_heading, code_free_lines, sections, strip_checkbox, visible
-from bot.people import Classification
-from bot.templating import Renderer, T
+from bot.effects.actions import Action, AddLabels, EnsureLabel, UpsertComment, marker
+from bot.messages.templating import Renderer, T
+from bot.record.markdown_scan import atx_heading, code_free_lines, sections, strip_checkbox, visible
+from bot.record.people import Classification
 from handlers.base import Context, Event, is_bot_account
 from handlers.config_watch import report_override_failures
 from handlers.issue_templates import Scaffolding, repository_templates
@@ -267,7 +267,7 @@ async def is_first_time(api: Any, repo: str, login: str, number: int) -> bool:
 
 
 async def handle(event: Event, ctx: Context) -> None:
-    from bot.language import item_language
+    from bot.messages.language import item_language
 
     raw, repo, api = event.item, event.repo, ctx.github
     if raw is None or repo is None or api is None:

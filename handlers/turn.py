@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from bot.actions import Action, AddLabels, EnsureLabel, RemoveLabel
-from bot.people import OUTSIDE_CLASSES, TEAM_CLASSES
+from bot.effects.actions import Action, AddLabels, EnsureLabel, RemoveLabel
+from bot.record.people import OUTSIDE_CLASSES, TEAM_CLASSES
+from bot.record.text import asks_question
 from bot.storage.models import Item
-from bot.text import asks_question
 from handlers.base import Context, Event, is_bot_account
 from handlers.triage import LABEL_STYLE
 
@@ -143,7 +143,7 @@ def stale_reopen(
 
 
 async def _reopen_if_stale(event: Event, ctx: Context, item: Item) -> None:
-    from bot.actions import SetIssueState
+    from bot.effects.actions import SetIssueState
 
     if event.name != "issue_comment" or ctx.github is None:
         return

@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from bot import deliveries
 from bot.app import create_app
-from bot.backfill_jobs import SERVICE as BACKFILL_TASKS
+from bot.backfill.tasks import SERVICE as BACKFILL_TASKS
 from bot.clock import FrozenClock
-from bot.jobs import sweeper_for
+from bot.periodic import sweeper_for
+from bot.queue import deliveries
 from bot.settings import Settings
-from bot.simforge import Forge, ThreadedServer
+from bot.sim import Forge, ThreadedServer
 from bot.storage.models import ActionLog, Delivery, DeliveryStatus
 
 

@@ -8,8 +8,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from bot.simforge import Forge
-from bot.simforge.delivery import Delivery
+from bot.sim import Forge
+from bot.sim.delivery import Delivery
 from tests.harness import City
 
 BODY = (

@@ -23,9 +23,9 @@ from typing import Any
 import httpx
 import psycopg
 
-from bot.scaleout.queue import conninfo
-from bot.simforge import Forge
-from bot.simforge.delivery import Delivery
+from bot.queue.scaleout.queue import conninfo
+from bot.sim import Forge
+from bot.sim.delivery import Delivery
 
 PG_RAW = os.environ.get("VEILLEUR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 VEILLEUR = str(Path(sys.executable).with_name("veilleur"))

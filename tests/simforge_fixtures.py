@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request, Response
 
 from bot.clock import FrozenClock
 from bot.settings import Settings, load_settings
-from bot.simforge import AppKeyPair, Forge, ForgeServer, ThreadedServer, generate_app_keypair
+from bot.sim import AppKeyPair, Forge, ForgeServer, ThreadedServer, generate_app_keypair
 
 FORGE_START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)  # a Monday morning
 

@@ -1,4 +1,4 @@
-"""The API budget: what a repository's caches spare, and what forgets them (bot/repo_cache.py).
+"""The API budget: what a repository's caches spare, and what forgets them (bot/record/repo_cache.py).
 
 Counted from the simulated forge's request log. bench/api_budget.py replays longer traffic.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.simforge import payloads
+from bot.sim import payloads
 from handlers import repo_cache
 from tests.harness import City, Harness
 

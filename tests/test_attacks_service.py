@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from bot.cli import main as veilleur_main
-from bot.simforge import Forge
+from bot.sim import Forge
 from tests.conftest import sign
 from tests.harness import City, Harness  # noqa: F401
 
@@ -113,7 +113,7 @@ def served_in_process_mode(
     """The app as `veilleur serve` builds it (worker process), with `looping_services`."""
     from bot.app import create_app
     from bot.settings import Settings
-    from bot.simforge import ThreadedServer
+    from bot.sim import ThreadedServer
 
     values = forge_settings.model_dump()
     values.update(
@@ -411,7 +411,7 @@ def test_row7_an_escalation_mail_refused_is_sent_by_a_later_sweep_exactly_once(
 
     from aiosmtpd.controller import Controller
 
-    from bot.mail import Mailer
+    from bot.effects.mail import Mailer
     from tests.smtp_fixtures import Inbox
 
     h = harness
@@ -465,7 +465,7 @@ def test_row14_sessions_are_encrypted_revoked_at_logout_and_secure_off_localhost
     import base64
     import zlib
 
-    from bot.simforge.routes_oauth import oauth
+    from bot.sim.routes_oauth import oauth
 
     forge.add_repo("paris/secret-plans", private=True, files={"README.md": "secret\n"})
     forge.set_permission("paris/secret-plans", city.citizen_en, "read")
@@ -497,7 +497,7 @@ def test_row14_sessions_are_encrypted_revoked_at_logout_and_secure_off_localhost
     assert stolen.status_code == 401
     # anywhere but plain http on localhost, cookies are Secure
     from bot.app import create_app
-    from bot.simforge import ThreadedServer
+    from bot.sim import ThreadedServer
 
     public = h.settings.model_copy(update={"public_url": "http://veilleur.example"})
     web = ThreadedServer(create_app(public, run_worker=False), lifespan="on").start(timeout=60)

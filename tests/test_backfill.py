@@ -18,17 +18,17 @@ from githubkit.exception import RequestFailed
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
-from bot.backfill import Backfill, Options
-from bot.backfill_jobs import nightly_refresh, tasks_of
+from bot.backfill.run import Backfill, Options
+from bot.backfill.tasks import nightly_refresh, tasks_of
 from bot.clock import FrozenClock
-from bot.github import GitHubAPI, make_app_client
-from bot.migrate import upgrade
+from bot.github.client import GitHubAPI, make_app_client
 from bot.services import build_services
 from bot.settings import Settings
-from bot.simforge import Forge
-from bot.simforge.graphql import limits
-from bot.simforge.history import seed_history
+from bot.sim import Forge
+from bot.sim.graphql import limits
+from bot.sim.history import seed_history
 from bot.storage.db import make_engine
+from bot.storage.migrate import upgrade
 from bot.storage.models import BackfillCursor, Item, TimelineEntry, TimelineKind
 from tests.harness import City, Harness
 from tests.simforge_fixtures import World, seed_world

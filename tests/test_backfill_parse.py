@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.backfill import Options, plan
-from bot.backfill_parse import item_record, person
+from bot.backfill.graphql import item_record, person
+from bot.backfill.run import Options, plan
 from bot.storage.models import BackfillCursor
 from handlers.backfill import repos_to_import
 from handlers.base import Event
@@ -125,7 +125,7 @@ def test_handler_imports_the_added_repositories() -> None:
 
 
 def test_nightly_refresh_is_scheduled_at_0230_utc() -> None:
-    from bot.jobs import JOBS
+    from bot.periodic import JOBS
     from tests.conftest import make_settings
 
     jobs = {job_id: trigger for job_id, _, trigger in JOBS(make_settings("sqlite://"))}

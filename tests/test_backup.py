@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.backup import _libpq_url
 from bot.cli import main
+from bot.storage.backup import _libpq_url
 from bot.storage.db import make_engine
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.calendar import BusinessCalendar, parse_workdays
+from bot.sla.calendar import BusinessCalendar, parse_workdays
 
 PARIS = ZoneInfo("Europe/Paris")
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -59,7 +59,7 @@ def test_regional_holiday_from_the_package_alsace_moselle() -> None:
 def test_belgian_regional_day_wallonia_vs_flanders() -> None:
     """BE subdivisions in `holidays` are the Communities and carry none of their own days:
     the French Community day (27 Sep) and the Flemish day (11 Jul) are built in
-    (`bot.regional_holidays`)."""
+    (`bot.sla.regional_holidays`)."""
     base = {"timezone": "Europe/Brussels", "country": "BE"}
     wallonia = BusinessCalendar.from_config({**base, "subdivision": "French"})
     flanders = BusinessCalendar.from_config({**base, "subdivision": "Flemish"})

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.calendar import BusinessCalendar
-from bot.config_schema import VeilleurConfig
+from bot.config.schema import VeilleurConfig
 from bot.digest.fastcal import PrefixCalendar
+from bot.sla.calendar import BusinessCalendar
 
 PARIS = ZoneInfo("Europe/Paris")
 BE = {"timezone": "Europe/Brussels", "country": "BE"}

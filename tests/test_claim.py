@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 
-from bot import deliveries
+from bot.queue import deliveries
 from bot.storage.db import make_engine
 from bot.storage.models import Delivery, DeliveryStatus
 
@@ -112,7 +112,7 @@ def _claim_steps(path: str, now: datetime) -> int:
 @pytest.mark.parametrize("layout", ["one item", "distinct items"])
 def test_claim_steps_do_not_grow_with_the_backlog(sqlite_url: str, layout: str) -> None:
     """Counted in SQLite's VM steps, not timed: 10 times the backlog, about the same work."""
-    from bot.migrate import upgrade
+    from bot.storage.migrate import upgrade
 
     steps = []
     for size in (500, 5_000):

@@ -16,10 +16,10 @@ from sqlmodel import Session
 
 from bot.app import create_app
 from bot.cli import main
-from bot.migrate import upgrade
-from bot.refusals import RefusalLog
-from bot.simforge import AppKeyPair
+from bot.intake.refusals import RefusalLog
+from bot.sim import AppKeyPair
 from bot.storage.db import make_engine
+from bot.storage.migrate import upgrade
 from bot.storage.models import Installation
 from tests.conftest import PG_URL, make_settings, webhook_headers
 
@@ -211,10 +211,10 @@ def test_refusals_are_logged_once_a_minute_with_their_count(
     ],
 )
 def test_demo_port(monkeypatch: pytest.MonkeyPatch, argv: list[str], port: int) -> None:
-    import bot.demo.runner
+    import bot.sim.demo.runner
 
     seen: list[int] = []
-    monkeypatch.setattr(bot.demo.runner, "run_demo", lambda opts: seen.append(opts.port))
+    monkeypatch.setattr(bot.sim.demo.runner, "run_demo", lambda opts: seen.append(opts.port))
     assert main(argv) == 0 and seen == [port]
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import build_parser, main
+from bot.cli import main
+from bot.cli.main import build_parser
 
 
 def _parsers(

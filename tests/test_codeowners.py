@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.codeowners import CODEOWNERS_PATHS, compile_pattern, owners_for, parse_codeowners
+from bot.sla.codeowners import CODEOWNERS_PATHS, compile_pattern, owners_for, parse_codeowners
 
 # (pattern, path, matches)
 CASES = [

@@ -3,7 +3,7 @@ never guessed from the command line itself. The city's repository answers in Fre
 
 from __future__ import annotations
 
-from bot.templating import T
+from bot.messages.templating import T
 from tests.harness import City, Harness, template_tag
 
 

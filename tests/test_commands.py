@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.actions import (
+from bot.config.schema import VeilleurConfig
+from bot.effects.actions import (
     AddLabels,
     EnsureLabel,
     RecordState,
@@ -16,8 +17,7 @@ from bot.actions import (
     SetAssignees,
     UpsertComment,
 )
-from bot.config_schema import VeilleurConfig
-from bot.templating import Renderer, T
+from bot.messages.templating import Renderer, T
 from handlers.commands import (
     MAX_COMMANDS,
     Command,

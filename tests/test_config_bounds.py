@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import check_file, parse_config_text
-from bot.config_bounds import MAX_DEPTH, too_deep_line
+from bot.config.bounds import MAX_DEPTH, too_deep_line
+from bot.config.loader import check_file, parse_config_text
 from tests.linearity import assert_linear
 from tests.test_attacks import alias_bomb
 

@@ -7,9 +7,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.actions import UpsertIssue
-from bot.config_errors import ConfigError
-from bot.templating import Renderer
+from bot.config.errors import ConfigError
+from bot.effects.actions import UpsertIssue
+from bot.messages.templating import Renderer
 from handlers.config_watch import error_issue, fix_of
 from tests.conftest import WEBHOOK_EXAMPLES
 from tests.harness import City, Harness

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session
 
-from bot.demo.world import OSPO_EMAIL, P
-from bot.templating import T
+from bot.messages.templating import T
+from bot.sim.demo.world import OSPO_EMAIL, P
 
 PARIS = ZoneInfo("Europe/Paris")
 # The whole demo runs once for the module (about 3 minutes on a busy shared machine).
@@ -29,7 +29,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     cmd = [
         sys.executable,
         "-m",
-        "bot.cli",
+        "bot.cli.main",
         "demo",
         "--fast",
         "--no-serve",
@@ -171,7 +171,7 @@ def test_a_second_demo_starts_afresh_on_its_kept_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The simulated forge is new at each run: the demo's own file is replaced, not reused."""
-    from bot.demo.runner import demo_database
+    from bot.sim.demo.runner import demo_database
 
     monkeypatch.chdir(tmp_path)
     kept = tmp_path / "veilleur-demo.db"
@@ -182,10 +182,10 @@ def test_a_second_demo_starts_afresh_on_its_kept_database(
 
 
 def test_the_demo_refuses_a_named_database_that_holds_data(tmp_path: Path) -> None:
-    from bot.demo.runner import demo_database
-    from bot.migrate import upgrade
     from bot.settings import SettingsError
+    from bot.sim.demo.runner import demo_database
     from bot.storage.db import make_engine
+    from bot.storage.migrate import upgrade
     from bot.storage.models import Delivery
 
     url = f"sqlite:///{tmp_path / 'prod.db'}"

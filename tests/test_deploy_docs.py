@@ -20,9 +20,9 @@ import pytest
 from prometheus_client.metrics import MetricWrapperBase
 from ruamel.yaml import YAML
 
-from bot import metrics
-from bot.cli import build_parser
-from bot.config import check_file
+from bot import prometheus as metrics
+from bot.cli.main import build_parser
+from bot.config.loader import check_file
 from tests.conftest import REPO_ROOT
 
 GUIDE = (REPO_ROOT / "docs" / "deploy.md").read_text()

@@ -17,14 +17,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot import jobs
+from bot import periodic as jobs
 from bot.clock import FrozenClock
-from bot.intake_rows import DeliveryRow
-from bot.intake_sqlite import SqliteGroupWriter, sqlite_timestamp
-from bot.migrate import upgrade
+from bot.intake.rows import DeliveryRow
+from bot.intake.sqlite_writer import SqliteGroupWriter, sqlite_timestamp
 from bot.privacy.retention import purge
 from bot.storage import reclaim, sqlite_pragmas
 from bot.storage.db import make_engine
+from bot.storage.migrate import upgrade
 from tests.conftest import WEBHOOK_EXAMPLES, make_settings, need
 
 T0 = datetime(2026, 9, 1, 9, tzinfo=UTC)

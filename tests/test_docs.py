@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.config import load_default
+from bot.config.loader import load_default
 from bot.settings import Settings
 from tests.conftest import REPO_ROOT
 

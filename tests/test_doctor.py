@@ -20,11 +20,11 @@ from bot.cli import main
 from bot.clock import FrozenClock
 from bot.doctor import Check
 from bot.doctor.cli import run_checks
-from bot.migrate import upgrade
 from bot.settings import Settings, load_settings
-from bot.simforge import AppKeyPair, Forge, ForgeServer, ThreadedServer, generate_app_keypair
-from bot.simforge.routes_manifest import manifest_state
+from bot.sim import AppKeyPair, Forge, ForgeServer, ThreadedServer, generate_app_keypair
+from bot.sim.routes_manifest import manifest_state
 from bot.storage.db import make_engine
+from bot.storage.migrate import upgrade
 from bot.storage.models import Repository
 from tests import simforge_fixtures as fx
 from tests.smtp_fixtures import smtp  # noqa: F401 (fixture)

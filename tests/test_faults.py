@@ -17,10 +17,11 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot import deliveries, metrics
-from bot.github import RetryPolicy
-from bot.recovery import recover
-from bot.simforge import Forge, ForgeServer, ThreadedServer
+from bot import prometheus as metrics
+from bot.github.client import RetryPolicy
+from bot.intake.recovery import recover
+from bot.queue import deliveries
+from bot.sim import Forge, ForgeServer, ThreadedServer
 from tests.harness import City, Harness
 from tests.scaleout_support import Procs, TcpProxy, free_port, veilleur_env, wait_until
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config import parse_config_text
-from bot.language import detect_language
-from bot.markdown_scan import own_words, prose_lines, sections
+from bot.config.loader import parse_config_text
+from bot.messages.language import detect_language
+from bot.record.markdown_scan import own_words, prose_lines, sections
 from handlers.commands import parse_commands
 from handlers.triage import links_an_issue, meaningful_text, missing_sections, signed_off
 

@@ -12,7 +12,13 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from bot.app import create_app
-from bot.intake import MAX_BODY_BYTES, _read_body, _TooLarge, row_from_body, row_from_payload
+from bot.intake.endpoint import (
+    MAX_BODY_BYTES,
+    _read_body,
+    _TooLarge,
+    row_from_body,
+    row_from_payload,
+)
 from bot.storage import payloads
 from bot.storage.db import make_engine
 from bot.storage.models import Delivery, DeliveryStatus

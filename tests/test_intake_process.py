@@ -17,12 +17,17 @@ from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from bot.app import create_app, use_writer_process
-from bot.intake_process import ProcessWriter, WriterUnavailable, decode_requests, encode_request
-from bot.intake_store import DeliveryRow, Stored
-from bot.migrate import upgrade
+from bot.intake.writer import DeliveryRow, Stored
+from bot.intake.writer_process import (
+    ProcessWriter,
+    WriterUnavailable,
+    decode_requests,
+    encode_request,
+)
 from bot.settings import SettingsError
 from bot.storage import payloads
 from bot.storage.db import make_engine
+from bot.storage.migrate import upgrade
 from bot.storage.models import Delivery
 from tests.conftest import make_settings, webhook_headers
 

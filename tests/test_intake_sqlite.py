@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text, update
 
-from bot.intake_rows import DeliveryRow, Stored
-from bot.intake_sqlite import SqliteGroupWriter
-from bot.intake_store import GroupWriter
-from bot.migrate import upgrade
+from bot.intake.rows import DeliveryRow, Stored
+from bot.intake.sqlite_writer import SqliteGroupWriter
+from bot.intake.writer import GroupWriter
 from bot.storage.db import make_engine
+from bot.storage.migrate import upgrade
 from bot.storage.models import Delivery
 
 T0 = datetime(2026, 7, 10, 14, 0, 0, 123456, tzinfo=UTC)
@@ -81,7 +81,7 @@ def test_the_writer_process_imports_no_orm(tmp_path: Path) -> None:
     upgrade(url)
     code = (
         "import sys\n"
-        "from bot.intake_process import open_writer\n"
+        "from bot.intake.writer_process import open_writer\n"
         f"w = open_writer({url!r})\n"
         "w.close()\n"
         "heavy = sorted(m for m in ('sqlalchemy', 'sqlmodel', 'pydantic', 'alembic', 'fastapi')"
@@ -99,7 +99,7 @@ def test_the_writer_starts_an_oversized_log_over_once_readers_move_on(
 ) -> None:
     import sqlite3
 
-    from bot import intake_sqlite
+    from bot.intake import sqlite_writer as intake_sqlite
     from bot.storage import sqlite_pragmas
 
     monkeypatch.setattr(sqlite_pragmas, "WAL_SIZE_LIMIT_BYTES", 256 * 1024)

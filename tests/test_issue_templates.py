@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.config_schema import VeilleurConfig
-from bot.people import Classification
-from bot.templating import Renderer, T
+from bot.config.schema import VeilleurConfig
+from bot.messages.templating import Renderer, T
+from bot.record.people import Classification
 from handlers.issue_templates import GITHUB_DEFAULT_BUG_REPORT, Scaffolding
 from handlers.triage import TriageInput, plan
 from tests.conftest import WEBHOOK_EXAMPLES

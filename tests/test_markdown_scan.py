@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.language import detect_language
 from bot.logs import redact
-from bot.markdown_scan import (
+from bot.messages.language import detect_language
+from bot.record.markdown_scan import (
     atx_heading,
     prose_lines,
     sections,
@@ -18,7 +18,7 @@ from bot.markdown_scan import (
     strip_inline_code,
     strip_pre_blocks,
 )
-from bot.text import asks_question
+from bot.record.text import asks_question
 from handlers.commands import parse_commands
 from handlers.triage import links_an_issue, meaningful_text, missing_sections, signed_off
 from tests.linearity import assert_linear

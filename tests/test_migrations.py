@@ -7,8 +7,8 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import bot.storage.models  # noqa: F401
-from bot.migrate import downgrade, upgrade
 from bot.storage.db import make_engine
+from bot.storage.migrate import downgrade, upgrade
 
 
 def test_migrations_match_models_and_round_trip(migrated: str) -> None:

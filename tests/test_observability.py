@@ -107,13 +107,13 @@ def test_logs_carry_the_delivery_and_never_a_secret(
     processing = [
         line
         for line, (thread, logger) in zip(lines, threads, strict=True)
-        if thread == "worker" and not logger.startswith(("apscheduler", "bot.worker"))
+        if thread == "worker" and not logger.startswith(("apscheduler", "bot.queue.worker"))
     ]
     assert processing
     assert all(line["delivery"] and line["installation"] for line in processing), [
         line for line in processing if not (line["delivery"] and line["installation"])
     ][:3]
-    assert any(line["logger"] == "bot.effects" for line in processing)
+    assert any(line["logger"] == "bot.effects.executor" for line in processing)
 
     text = out.getvalue()
     pem_lines = [ln for ln in forge.private_key_pem.splitlines() if ln and "-----" not in ln]

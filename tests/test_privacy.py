@@ -26,7 +26,7 @@ from bot.cli import main
 from bot.digest.compute import compute_digest
 from bot.digest.period import week_of
 from bot.privacy.pseudonyms import Pseudonyms
-from bot.simforge import Forge
+from bot.sim import Forge
 from bot.storage.models import Delivery, DeliveryStatus, Erasure
 from tests.conftest import WEBHOOK_EXAMPLES, example_payloads, webhook_headers
 from tests.harness import CITY_CONFIG, City, Harness, seed_city
@@ -240,7 +240,7 @@ def test_erasure_leaves_no_trace_and_keeps_the_figures(
 
 
 def test_erasure_refuses_an_installation_owner(sqlite_url: str, capsys: Any) -> None:
-    from bot.migrate import upgrade
+    from bot.storage.migrate import upgrade
 
     upgrade(sqlite_url)
     from bot.storage.db import make_engine
@@ -333,7 +333,7 @@ def test_recent_payloads_and_active_people_are_kept(
         assert all(decompressed(d.payload) != b"{}" for d in s.scalars(select(Delivery)))
 
     # The daily job applies the same rules with the server's clock.
-    from bot import jobs
+    from bot import periodic as jobs
 
     assert "privacy-purge" in [name for name, _, _ in jobs.JOBS(h.settings)]
     h.clock.advance(timedelta(days=31))

@@ -14,9 +14,9 @@ from procrastinate.periodic import PeriodicDeferrer
 
 from bot.cli import main
 from bot.clock import SystemClock
-from bot.intake_store import DeliveryRow, DeliveryWriter
-from bot.scaleout.queue import TASK_DELIVERY, conninfo, intake_hook, item_lock, make_app
-from bot.scaleout.tasks import (
+from bot.intake.writer import DeliveryRow, DeliveryWriter
+from bot.queue.scaleout.queue import TASK_DELIVERY, conninfo, intake_hook, item_lock, make_app
+from bot.queue.scaleout.tasks import (
     DeliveryBusy,
     DeliveryRetry,
     Retry,

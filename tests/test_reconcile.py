@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
-from bot import sightings
-from bot.jobs import reconcile_record
+from bot.dispatch import sightings
+from bot.messages.templating import T
+from bot.periodic import reconcile_record
 from bot.storage.db import make_engine
 from bot.storage.models import Installation, Item, Repository, TimelineEntry
-from bot.templating import T
 from handlers.base import Event
 from tests.conftest import WEBHOOK_EXAMPLES
 from tests.harness import City, Harness
@@ -70,7 +70,7 @@ def test_an_installation_whose_webhook_was_lost_is_found_at_start(
 
 
 def _sweeper(h: Harness) -> Any:
-    from bot.jobs import sweeper_for
+    from bot.periodic import sweeper_for
 
     return sweeper_for(h.worker.dispatcher)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.recovery import find_missed, recover
+from bot.intake.recovery import find_missed, recover
 from tests.harness import City, Harness
 
 TEXT = "The map of the city does not load on my phone since the last update. Could you look?"

@@ -12,8 +12,8 @@ import pytest
 from sqlmodel import Session, delete
 
 from bot.cli import main
+from bot.messages.templating import T
 from bot.storage.models import ConfigRecord
-from bot.templating import T
 from tests.harness import City, Harness
 
 PARIS = ZoneInfo("Europe/Paris")

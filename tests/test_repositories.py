@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from bot.registry import HANDLER_MODULES
+from bot.dispatch.registry import HANDLER_MODULES
 from bot.storage.db import make_engine
 from bot.storage.models import (
     ActionLog,

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.simforge import Forge, ForgeServer
+from bot.sim import Forge, ForgeServer
 from tests.harness import seed_city
 from tests.scaleout_load import build_load, check_forge
 from tests.scaleout_support import (

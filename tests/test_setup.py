@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from bot.cli import main
-from bot.demo.registration import Forms
 from bot.settings import Settings
-from bot.simforge import Forge, ForgeServer
+from bot.sim import Forge, ForgeServer
+from bot.sim.demo.registration import Forms
 from tests import simforge_fixtures as fx
 
 forge = fx.forge

@@ -10,9 +10,9 @@ import jwt
 import pytest
 from githubkit.exception import GraphQLFailed, RateLimitExceeded, RequestFailed
 
-from bot.github import GitHubAPI, RateLimited, app_installations, app_login, make_app_client
+from bot.github.client import GitHubAPI, RateLimited, app_installations, app_login, make_app_client
 from bot.settings import Settings
-from bot.simforge import FileChange, Forge, ForgeServer, generate_app_keypair
+from bot.sim import FileChange, Forge, ForgeServer, generate_app_keypair
 from tests import simforge_fixtures as fx
 from tests.simforge_fixtures import World, seed_world
 

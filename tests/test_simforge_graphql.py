@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from githubkit.exception import GraphQLFailed, PrimaryRateLimitExceeded
 
-from bot.github import GitHubAPI, make_app_client
+from bot.github.client import GitHubAPI, make_app_client
 from bot.settings import Settings
-from bot.simforge import Forge
-from bot.simforge.graphql import limits
+from bot.sim import Forge
+from bot.sim.graphql import limits
 from tests.simforge_fixtures import World, seed_world
 
 RATE = "rateLimit { cost remaining resetAt }"

@@ -21,10 +21,10 @@ from githubkit.exception import RequestFailed
 from jsonschema import Draft7Validator
 
 from bot.clock import FrozenClock
-from bot.github import GitHubAPI, app_installations, app_login, make_app_client
+from bot.github.client import GitHubAPI, app_installations, app_login, make_app_client
 from bot.settings import load_settings
-from bot.simforge import AppKeyPair, Forge, ForgeServer, RecordedRequest, ThreadedServer
-from bot.simforge.app import forge_routes
+from bot.sim import AppKeyPair, Forge, ForgeServer, RecordedRequest, ThreadedServer
+from bot.sim.app import forge_routes
 from tests import simforge_fixtures as fx
 from tests.conftest import REPO_ROOT, SHARED, need
 from tests.simforge_fixtures import FORGE_START, WebhookSink, World, seed_world

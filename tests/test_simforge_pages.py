@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from bot.simforge import Forge, ForgeServer
+from bot.sim import Forge, ForgeServer
 from tests.simforge_fixtures import seed_world
 
 

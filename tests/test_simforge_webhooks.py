@@ -15,9 +15,9 @@ import httpx
 import pytest
 from jsonschema import Draft7Validator
 
-from bot.github import make_app_client
+from bot.github.client import make_app_client
 from bot.settings import Settings
-from bot.simforge import Forge, ForgeServer
+from bot.sim import Forge, ForgeServer
 from tests import simforge_fixtures as fx
 from tests.conftest import SHARED, need
 from tests.simforge_fixtures import WebhookSink, World, seed_world

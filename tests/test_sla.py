@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.calendar import BusinessCalendar
-from bot.sla import (
+from bot.sla.calendar import BusinessCalendar
+from bot.sla.rules import (
     ReminderHistory,
     SlaDefaults,
     WaitingState,

@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.calendar import BusinessCalendar
-from bot.config_schema import VeilleurConfig
-from bot.people import BOT, EXTERNAL, Facts, classify
-from bot.sla import ReminderStep, waiting_state
+from bot.config.schema import VeilleurConfig
+from bot.messages.templating import Renderer
+from bot.record.people import BOT, EXTERNAL, Facts, classify
+from bot.sla.calendar import BusinessCalendar
+from bot.sla.rules import ReminderStep, waiting_state
+from bot.sla.sweep import Sweeper, seen_opened_live
 from bot.storage.models import TimelineKind as K
-from bot.sweep import Sweeper, seen_opened_live
-from bot.templating import Renderer
 from handlers import records
 from handlers.base import Event
 from tests.conftest import WEBHOOK_EXAMPLES
@@ -213,7 +213,7 @@ def _item() -> Any:
 
 
 def _history() -> Any:
-    from bot.sla import ReminderHistory
+    from bot.sla.rules import ReminderHistory
 
     return ReminderHistory()
 

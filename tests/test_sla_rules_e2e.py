@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.templating import T
+from bot.messages.templating import T
 from tests.harness import CITY_CONFIG, City, Harness, seed_city
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config_errors import ConfigError
-from bot.resources import templates_dir
-from bot.templating import (
+from bot.config.errors import ConfigError
+from bot.messages.templating import (
     LANGUAGES,
     SUFFIX,
     ZWJ,
@@ -24,6 +23,7 @@ from bot.templating import (
     mention,
     plain_text,
 )
+from bot.resources import templates_dir
 
 HOSTILE = "Map *broken* | {{ 7*7 }} {% if true %}x{% endif %} <b>@acme/core</b> [x](http://e.vil)"
 ITEM = {

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from bot.calendar import BusinessCalendar
 from bot.clock import FrozenClock
-from bot.sla import waiting_state
+from bot.sla.calendar import BusinessCalendar
+from bot.sla.rules import waiting_state
 from bot.storage.db import make_engine
 from bot.storage.models import ActionLog, Item, Repository, TimelineEntry
 from handlers import records

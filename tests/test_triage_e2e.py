@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.actions import marker
-from bot.language import detect_language
-from bot.templating import T
+from bot.effects.actions import marker
+from bot.messages.language import detect_language
+from bot.messages.templating import T
 from tests.harness import City, Harness, template_tag
 
 WELCOME = "veilleur:welcome:"

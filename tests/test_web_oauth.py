@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from bot.simforge import Forge
-from bot.simforge.routes_oauth import oauth
+from bot.sim import Forge
+from bot.sim.routes_oauth import oauth
 from bot.web.session import decode_session
 from tests.conftest import need
 from tests.harness import City, Harness

@@ -12,13 +12,13 @@ import orjson
 import pytest
 from sqlmodel import Session
 
-from bot import deliveries
 from bot.cli import main as cli_main
 from bot.clock import FrozenClock
-from bot.dispatch import Dispatcher
-from bot.intake import row_from_payload
-from bot.intake_store import DeliveryWriter
-from bot.registry import build
+from bot.dispatch.dispatcher import Dispatcher
+from bot.dispatch.registry import build
+from bot.intake.endpoint import row_from_payload
+from bot.intake.writer import DeliveryWriter
+from bot.queue import deliveries
 from bot.storage import payloads
 from bot.storage.db import make_engine
 from bot.storage.models import Delivery, DeliveryStatus

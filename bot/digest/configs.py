@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from bot.config_schema import VeilleurConfig
+from bot.config.schema import VeilleurConfig
 from bot.digest.metrics import Affiliation, Rules
 from bot.storage.models import ConfigRecord
 

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
-from bot.calendar import BusinessCalendar
+from bot.sla.calendar import BusinessCalendar
 
 _US = timedelta(microseconds=1)
 _SHORT_DAYS = 3  # working hours: spans over fewer local days go to the base class

@@ -33,16 +33,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot.actions import SendEmail, UpsertIssue, marker
-from bot.calendar import DAY_NAMES
-from bot.config_schema import VeilleurConfig
+from bot.config.schema import VeilleurConfig
 from bot.digest import render
 from bot.digest.compute import compute_digest
 from bot.digest.model import Digest
 from bot.digest.period import last_complete_week, schedule_instant
-from bot.effects import Executor
+from bot.effects.actions import SendEmail, UpsertIssue, marker
+from bot.effects.executor import Executor
+from bot.messages.templating import Renderer, T
+from bot.sla.calendar import DAY_NAMES
 from bot.storage.models import ActionLog, DigestPublication, Repository
-from bot.templating import Renderer, T
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def finish(engine: Engine, org: str, week: str, now: datetime, issue: int, email
 
 
 def issue_number(engine: Engine, repo: str, mark: str) -> int:
-    """The number of the issue `bot.effects` wrote for `mark` (its action-log record starts
+    """The number of the issue `bot.effects.executor` wrote for `mark` (its action-log record starts
     with it: "12" or "12 <digest of the body>"); 0 if unknown."""
     with Session(engine) as s:
         row = s.get(ActionLog, f"issue:{repo}:{mark}")

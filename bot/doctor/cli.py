@@ -66,7 +66,7 @@ def render(checks: list[Check], out: TextIO) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace, clock: Clock | None = None) -> int:
-    from bot.cli import _settings
+    from bot.cli.main import _settings
 
     try:
         settings = _settings(args)

@@ -17,9 +17,15 @@ from githubkit.exception import GitHubException, RequestFailed
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bot.config import CONFIG_PATH, load_default, org_file_name, parse_config_text, validate_layers
+from bot.config.loader import (
+    CONFIG_PATH,
+    load_default,
+    org_file_name,
+    parse_config_text,
+    validate_layers,
+)
 from bot.doctor import Check, fail, first_line, ok, skip
-from bot.github import GitHubAPI
+from bot.github.client import GitHubAPI
 from bot.settings import Settings
 from bot.storage.models import Repository
 

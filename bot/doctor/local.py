@@ -12,8 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from bot.doctor import Check, fail, first_line, ok, skip
-from bot.migrate import alembic_config
 from bot.settings import Settings, SettingsError
+from bot.storage.migrate import alembic_config
 
 DB_FIX = "check VEILLEUR_DATABASE_URL, and that the database server runs and accepts this user"
 

@@ -20,7 +20,7 @@ def _now(args: argparse.Namespace) -> datetime:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from bot.cli import _settings
+    from bot.cli.main import _settings
     from bot.privacy.retention import purge
     from bot.storage.db import make_engine
 
@@ -41,7 +41,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bot.cli import _settings
+    from bot.cli.main import _settings
     from bot.privacy.export import export_person
     from bot.storage.db import make_engine
 
@@ -56,7 +56,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
-    from bot.cli import _settings
+    from bot.cli.main import _settings
     from bot.privacy.erase import PrivacyError, erase
     from bot.storage.db import make_engine
 

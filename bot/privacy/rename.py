@@ -30,7 +30,7 @@ def _is(column: Any, login: str) -> Any:
 
 
 def _command_only(body: Any) -> bool:
-    """A comment made only of commands is no response (bot/sla.py reads it): kept as is, so
+    """A comment made only of commands is no response (bot/sla/rules.py reads it): kept as is, so
     the figures do not move; any other text of the person is emptied."""
     lines = [ln.strip() for ln in str(body or "").splitlines() if ln.strip()]
     return bool(lines) and all(ln.startswith("/") for ln in lines)

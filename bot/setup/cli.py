@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from bot.cli import _settings
+    from bot.cli.main import _settings
     from bot.settings import DEFAULT_GITHUB_API_URL, Settings
     from bot.setup.envfile import EnvFileExists
     from bot.setup.flow import SetupPlan, run_setup

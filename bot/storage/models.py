@@ -70,7 +70,7 @@ class DeliveryStatus:
     PENDING = (RECEIVED, FAILED)
 
 
-# The claim walks only the deliveries still to do, in order of receipt (bot/deliveries.py):
+# The claim walks only the deliveries still to do, in order of receipt (bot/queue/deliveries.py):
 # a partial index stays as small as the backlog however many rows are done.
 ACTIVE_ROWS = text("status IN ('received', 'failed', 'processing')")
 

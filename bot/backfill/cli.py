@@ -1,0 +1,143 @@
+"""`veilleur backfill --org ORG [--since DATE]`: import an organization's history, with a
+progress bar (items, items/s, ETA) per repository."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from bot.backfill.run import Backfill, Options, Stats
+
+
+class RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.1f} items/s" if speed else "– items/s", style="progress.data.speed")
+
+
+class RichProgress:
+    """The `Progress` of `bot.backfill.run`, drawn with rich."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self.ids: dict[str, Any] = {}
+
+    def __enter__(self) -> RichProgress:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.bar.stop()
+
+    def start(self, repo: str, total: int, done: int) -> None:
+        self.ids[repo] = self.bar.add_task(repo, total=max(total, done), completed=done)
+
+    def _task(self, repo: str) -> Task | None:
+        wanted = self.ids.get(repo)
+        return next((t for t in self.bar.tasks if t.id == wanted), None)
+
+    def advance(self, repo: str, items: int) -> None:
+        task = self._task(repo)
+        if task is not None:
+            if task.total is not None and task.completed + items > task.total:
+                self.bar.update(task.id, total=task.completed + items)  # new items meanwhile
+            self.bar.advance(task.id, items)
+
+    def finish(self, repo: str) -> None:
+        task = self._task(repo)
+        if task is not None:  # pull requests newest first stop early: the bar ends full
+            self.bar.update(task.id, total=task.completed)
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """`2024-01-31` (midnight UTC) or an ISO-8601 instant (UTC when no zone is given)."""
+    if not value:
+        return None
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise SystemExit(f"veilleur: --since {value!r} is not a date (e.g. 2024-01-31)") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def summary(stats: Stats, seconds: float) -> str:
+    rate = stats.items / seconds if seconds > 0 else 0.0
+    per_k = 1000 * stats.requests / stats.items if stats.items else 0.0
+    waited = (
+        f", waited {stats.waited_seconds:.0f} s for the rate limit" if stats.waited_seconds else ""
+    )
+    failed = f"; failed: {', '.join(stats.failed)}" if stats.failed else ""
+    return (
+        f"{stats.repos} repositories, {stats.items} items ({stats.items_new} new, "
+        f"{stats.entries_new} new timeline entries), {stats.requests} GraphQL requests "
+        f"({per_k:.1f} per 1,000 items), {rate:.1f} items/s{waited}{failed}"
+    )
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    import time
+
+    from bot.backfill.tasks import installation_of, tasks_of
+    from bot.cli.main import _settings
+    from bot.cli.remind import open_dispatcher
+    from bot.clock import SystemClock
+    from bot.storage.migrate import upgrade
+
+    settings = _settings(args)
+    settings.require_app()
+    upgrade(settings.database_url)
+    options = Options(since=parse_since(args.since), restart=args.restart, page_size=args.page_size)
+    console = Console(stderr=True)
+
+    async def run() -> Stats:
+        dispatcher, close = await open_dispatcher(settings, SystemClock())
+        try:
+            inst_id = await installation_of(dispatcher, args.org)
+            api = dispatcher.api_for(inst_id)
+            with RichProgress(console) as progress:
+                backfill = Backfill(
+                    api, dispatcher.engine, dispatcher.clock, services=dispatcher.services,
+                    options=options, progress=progress,
+                )  # fmt: skip
+                async with tasks_of(dispatcher.services).lock(args.org):
+                    return await backfill.run_org(args.org, installation_id=inst_id)
+        finally:
+            await close()
+
+    started = time.perf_counter()
+    stats = asyncio.run(run())
+    print(summary(stats, time.perf_counter() - started))
+    return 1 if stats.failed else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("backfill", help="import an organization's issue and pull request history")
+    p.add_argument("--org", required=True, help="the organisation (or user) to import")
+    p.add_argument("--since", help="only items updated since this date (e.g. 2024-01-31)")
+    p.add_argument("--restart", action="store_true", help="ignore the saved progress")
+    p.add_argument("--page-size", type=int, default=100, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_backfill)

@@ -1,0 +1,1 @@
+"""The `veilleur` command: `main` and its subcommands."""

@@ -1,0 +1,118 @@
+"""Operator commands that act as the App: `veilleur remind`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+
+def _parse_at(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if at.tzinfo is None:
+        raise SystemExit("veilleur: --at needs a time zone, e.g. 2026-07-15T16:00:00+02:00")
+    return at
+
+
+async def open_dispatcher(settings: Any, clock: Any) -> tuple[Any, Any]:
+    from bot.app import default_services, make_dispatcher_factory
+    from bot.storage.db import make_engine
+
+    engine = make_engine(settings.database_url)
+    factory = make_dispatcher_factory(settings, engine, clock, default_services)
+    return await factory()
+
+
+async def _remind_offline(
+    settings: Any, at: datetime, org: str | None
+) -> tuple[list[str], list[str]]:
+    """The same sweep, without the App: what was recorded, and one line on what was not."""
+    from bot.app import settings_bot_login
+    from bot.clock import FrozenClock
+    from bot.sla.offline import offline_sweeper
+    from bot.storage.db import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        sweeper, sources = offline_sweeper(engine, FrozenClock(at), settings_bot_login(settings))
+        result = await sweeper.run(at, org=org)
+    finally:
+        engine.dispose()
+    return [sources.summary()], list(result.actions)
+
+
+def cmd_remind(args: argparse.Namespace) -> int:
+    from bot.cli.main import _settings
+    from bot.clock import FrozenClock
+    from bot.periodic import sweeper_for
+    from bot.settings import SettingsError
+    from bot.storage.migrate import upgrade
+
+    settings = _settings(args)
+    try:
+        settings.require_app()
+        offline = False
+    except SettingsError:
+        if not args.dry_run:
+            raise
+        offline = True  # a dry run decides from the record alone: see bot/sla/offline.py
+    upgrade(settings.database_url)
+    at = _parse_at(args.at)
+
+    async def run() -> tuple[list[str], list[str]]:
+        if offline:
+            return await _remind_offline(settings, at, args.org)
+        dispatcher, close = await open_dispatcher(settings, FrozenClock(at))
+        try:
+            result = await sweeper_for(dispatcher, dry_run=args.dry_run).run(at, org=args.org)
+            return [], list(result.actions)
+        finally:
+            await close()
+
+    header, actions = asyncio.run(run())
+    for line in [*header, *actions]:
+        print(line)
+    print(f"{len(actions)} action(s) as of {at.isoformat()}{' (dry-run)' if args.dry_run else ''}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.sim.demo.runner import DemoOptions, run_demo
+
+    opts = DemoOptions(
+        fast=args.fast,
+        serve=not args.no_serve,
+        database_url=args.database_url,
+        port=args.port if args.port is not None else (0 if args.no_serve else 8000),
+        json_out=Path(args.json) if args.json else None,
+    )
+    run_demo(opts)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from bot.cli.errors import port_or_zero
+
+    demo = sub.add_parser("demo", help="six simulated weeks of a city's repositories, end to end")
+    demo.add_argument("--fast", action="store_true", help="no pauses (under a minute)")
+    demo.add_argument("--no-serve", action="store_true", help="exit after the summary")
+    demo.add_argument(
+        "--port",
+        type=port_or_zero,
+        help="dashboard port (default 8000; with --no-serve, any free port; 0: any)",
+    )
+    demo.add_argument("--json", help="also write a machine-readable summary to this file")
+    demo.set_defaults(func=cmd_demo)
+    remind = sub.add_parser("remind", help="run one SLA sweep as of an instant")
+    remind.add_argument("--org", help="only this organisation (default: every one)")
+    remind.add_argument("--at", help="ISO-8601 instant with a time zone (default: now)")
+    remind.add_argument("--dry-run", action="store_true", help="print what would be done")
+    remind.set_defaults(func=cmd_remind)
+    from bot.backfill.cli import register as register_backfill
+
+    register_backfill(sub)

@@ -1,0 +1,1 @@
+"""Repository configuration: loading and merging `.github/veilleur.yml`, its schema, its errors."""

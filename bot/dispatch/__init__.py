@@ -1,0 +1,1 @@
+"""From a stored delivery to the handlers: dispatcher, handler registry, handler context."""

@@ -1,0 +1,187 @@
+"""Run one stored delivery through its handlers, each inside its own error boundary.
+
+- A `UserError` becomes one clear comment on the item; the handler counts as done.
+- Any other exception is logged; the delivery is left failed (and retried later).
+- Handlers that already finished a delivery are skipped when it is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from datetime import datetime
+from typing import Any
+
+import orjson
+from githubkit import GitHub
+from sqlalchemy.engine import Engine
+
+from bot import prometheus as metrics
+from bot.clock import Clock
+from bot.dispatch.registry import Handler, build, handlers_for
+from bot.effects.actions import UpsertComment, marker
+from bot.effects.executor import Executor
+from bot.github.client import GitHubAPI, RateLimited
+from bot.logs import delivery_context
+from bot.queue import deliveries
+from bot.settings import Settings
+from bot.storage import payloads
+from bot.storage.models import Delivery
+from handlers.base import Context, Event, UserError
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryFailed(Exception):
+    pass
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        engine: Engine,
+        clock: Clock,
+        app_client: GitHub[Any] | None,
+        bot_login: str | None,
+        mailer: Any = None,
+        services: dict[str, Any] | None = None,
+        handlers: list[Handler] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.clock = clock
+        self.app_client = app_client
+        self.bot_login = bot_login
+        self.mailer = mailer
+        self.services = services if services is not None else {}
+        self.handlers = handlers if handlers is not None else build()
+        self._apis: dict[int, GitHubAPI] = {}
+        self.pauses: dict[int, datetime] = {}  # installation → rate limited until
+
+    def paused_installations(self) -> list[int]:
+        """Installations GitHub asked to wait: none of their deliveries is taken meanwhile."""
+        now = self.clock.now()
+        for inst in [i for i, until in self.pauses.items() if until <= now]:
+            del self.pauses[inst]
+        return list(self.pauses)
+
+    def api_for(self, installation_id: int | None) -> GitHubAPI | None:
+        if installation_id is None or self.app_client is None:
+            return None
+        api = self._apis.get(installation_id)
+        if api is None:
+            api = self._apis[installation_id] = GitHubAPI(
+                self.app_client,
+                installation_id,
+                clock=self.clock,
+                write_spacing=self.settings.write_spacing_seconds,
+                pauses=self.pauses,
+            )
+        return api
+
+    def is_own_event(self, event: Event) -> bool:
+        return bool(self.bot_login) and event.sender_login == self.bot_login
+
+    async def run(self, delivery: Delivery) -> None:
+        """Process a claimed delivery and record the outcome (done, failed or dead)."""
+        started = time.perf_counter()
+        with delivery_context(delivery.guid, delivery.installation_id):
+            try:
+                await self.process(delivery)
+            except RateLimited as exc:  # GitHub asked to wait: no attempt counted, never dead
+                deliveries.postpone(self.engine, delivery.guid, exc.until, str(exc))
+                metrics.DELIVERIES_PROCESSED.labels(result="rate_limited").inc()
+                log.warning("delivery waits: %s", exc)
+            except Exception as exc:
+                status = deliveries.fail(
+                    self.engine,
+                    delivery.guid,
+                    self.clock.now(),
+                    f"{type(exc).__name__}: {exc}",
+                    max_attempts=self.settings.max_attempts,
+                    base_seconds=self.settings.retry_base_seconds,
+                )
+                metrics.DELIVERIES_PROCESSED.labels(result=status).inc()
+                log.warning("delivery %s", status)
+            else:
+                deliveries.finish(self.engine, delivery.guid, self.clock.now())
+                metrics.DELIVERIES_PROCESSED.labels(result="done").inc()
+            finally:
+                metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
+                waited = (self.clock.now() - delivery.received_at).total_seconds()
+                metrics.DELIVERY_LATENCY.observe(max(waited, 0.0))
+
+    async def process(self, delivery: Delivery) -> None:
+        payload = orjson.loads(payloads.unpack(delivery.payload))
+        event = Event(
+            name=delivery.event,
+            action=delivery.action,
+            delivery=delivery.guid,
+            payload=payload,
+            installation_id=delivery.installation_id,
+        )
+        repo = payload.get("repository")
+        branches = self.services.get("branches")
+        if isinstance(repo, dict) and repo.get("default_branch") and branches is not None:
+            branches[repo["full_name"]] = repo["default_branch"]
+        from bot.dispatch.sightings import record as record_sighting
+
+        record_sighting(self.engine, event, self.clock.now())  # a repository Veilleur missed
+        own = self.is_own_event(event)
+        done = deliveries.handler_done(self.engine, delivery.guid)
+        failures: list[str] = []
+        for handler in handlers_for(self.handlers, event.name, event.action):
+            if handler.name in done or (own and not handler.sees_own_events):
+                continue
+            ctx = self._context(event)
+            try:
+                await handler.handle(event, ctx)
+            except RateLimited:
+                raise  # the whole delivery waits; finished handlers are not run again
+            except UserError as err:
+                await self._answer_user_error(event, handler, err, ctx)
+            except Exception as exc:
+                log.error(
+                    "handler %s failed: %s\n%s", handler.name, exc, traceback.format_exc(limit=8)
+                )
+                failures.append(f"{handler.name}: {type(exc).__name__}: {exc}")
+                continue
+            deliveries.mark_handler_done(self.engine, delivery.guid, handler.name, self.clock.now())
+        if failures:
+            raise DeliveryFailed("; ".join(failures))
+
+    def _context(self, event: Event) -> Context:
+        api = self.api_for(event.installation_id)
+        executor = Executor(
+            engine=self.engine,
+            clock=self.clock,
+            api=api,
+            bot_login=self.bot_login,
+            mailer=self.mailer,
+            dry_run=self.settings.dry_run,
+            delivery=event.delivery,
+            repo_cache=self.services.get("repo_cache"),
+        )
+        return Context(
+            settings=self.settings,
+            engine=self.engine,
+            clock=self.clock,
+            github=api,
+            executor=executor,
+            bot_login=self.bot_login,
+            services=self.services,
+        )
+
+    async def _answer_user_error(
+        self, event: Event, handler: Handler, err: UserError, ctx: Context
+    ) -> None:
+        repo, number = err.repo or event.repo, err.number or event.number
+        log.info("user error in %s: %s", handler.name, err.message)
+        if repo and number:
+            mark = marker(f"error-{handler.name}", f"{event.delivery}")
+            await ctx.apply(
+                [UpsertComment(repo=repo, number=number, marker=mark, body=err.message)]
+            )

@@ -1,0 +1,1 @@
+"""Effects on the forge and by mail: intended actions, the executor, the mail outbox."""

@@ -1,0 +1,1 @@
+"""The GitHub implementation: the githubkit client, REST and GraphQL calls, App authentication."""

@@ -1,0 +1,457 @@
+"""The GitHub client: one githubkit `GitHub` per process, and a thin per-installation API.
+
+`GitHubAPI` lists every REST/GraphQL call Veilleur makes; the simulated forge serves exactly
+these. Retries (5xx, timeouts, resets, primary and secondary rate limits) are githubkit's
+retry hook with our policy; long waits are not slept through but surface as a failed
+delivery, retried later by the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from githubkit import AppAuthStrategy, GitHub
+from githubkit.exception import (
+    GitHubException,
+    RateLimitExceeded,
+    RequestError,
+    RequestFailed,
+    RequestTimeout,
+)
+from githubkit.typing import RetryOption
+
+from bot import prometheus as metrics
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_INLINE_WAIT = timedelta(seconds=20)
+
+
+# POSTs that create something: after a timeout, a reset or a 5xx the write may have landed,
+# so they are not resent blindly; the caller looks for its marker first (bot/effects/executor.py).
+_CREATES = re.compile(r"/issues/\d+/comments$|/repos/[^/]+/[^/]+/issues$")
+
+
+def _request_of(exc: GitHubException) -> httpx.Request | None:
+    try:
+        if isinstance(exc, RequestFailed | RequestTimeout):
+            return exc.request
+        if isinstance(exc, RequestError) and isinstance(exc.exc, httpx.RequestError):
+            return exc.exc.request
+    except RuntimeError:  # httpx raises when an error carries no request
+        return None
+    return None
+
+
+def is_ambiguous(exc: BaseException) -> bool:
+    """The request may or may not have been carried out: timeout, broken connection, 5xx."""
+    if isinstance(exc, RateLimitExceeded):
+        return False  # refused before any processing
+    if isinstance(exc, RequestFailed):
+        return exc.response.status_code >= 500
+    return isinstance(exc, RequestError)
+
+
+def creates(exc: GitHubException) -> bool:
+    request = _request_of(exc)
+    return (
+        request is not None and request.method == "POST" and bool(_CREATES.search(request.url.path))
+    )
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status of a failed request, or None when there was no answer."""
+    return exc.response.status_code if isinstance(exc, RequestFailed) else None
+
+
+def _fault_kind(exc: GitHubException) -> str:
+    if isinstance(exc, RateLimitExceeded):
+        return "rate_limited"
+    if isinstance(exc, RequestFailed):
+        return "server_error" if exc.response.status_code >= 500 else "client_error"
+    return "timeout" if isinstance(exc, RequestTimeout) else "connection"
+
+
+class RetryPolicy:
+    """Retry transient faults a few times with backoff; honour Retry-After and x-ratelimit-reset.
+
+    Creating POSTs whose outcome is unknown (timeout, reset, 5xx) are not resent here: the
+    effect layer checks for its marker before posting again, so nothing is posted twice."""
+
+    def __init__(self, max_retry: int = 4, base_seconds: float = 0.5) -> None:
+        self.max_retry = max_retry
+        self.base_seconds = base_seconds
+
+    def __call__(self, exc: GitHubException, retry_count: int) -> RetryOption:
+        kind = _fault_kind(exc)
+        if not isinstance(exc, RequestFailed):  # no HTTP answer: not seen by the response hook
+            metrics.GITHUB_CALLS.labels(status=kind).inc()
+        decision = self._decide(exc, retry_count)
+        if decision.do_retry:
+            metrics.GITHUB_RETRIES.labels(reason=kind).inc()
+        return decision
+
+    def _decide(self, exc: GitHubException, retry_count: int) -> RetryOption:
+        if retry_count >= self.max_retry:
+            return RetryOption(False)
+        if isinstance(exc, RateLimitExceeded):
+            # githubkit reads "Retry-After: 0" as unknown (60 s): a zero wait means retry now.
+            zero = exc.response.headers.get("retry-after", "").strip() == "0"
+            wait = timedelta(seconds=0.1) if zero else exc.retry_after
+            if wait > MAX_INLINE_WAIT:  # let the queue retry later instead of holding a worker
+                return RetryOption(False)
+            return RetryOption(True, wait)
+        if is_ambiguous(exc) and creates(exc):
+            return RetryOption(False)
+        backoff = timedelta(seconds=self.base_seconds * (2**retry_count))
+        if isinstance(exc, RequestFailed) and exc.response.status_code >= 500:
+            return RetryOption(True, backoff)
+        if isinstance(exc, RequestTimeout) or (
+            isinstance(exc, RequestError) and not isinstance(exc, RequestFailed)
+        ):
+            return RetryOption(True, backoff)
+        return RetryOption(False)
+
+
+class SharedTransport(httpx.AsyncBaseTransport):
+    """One connection pool for the whole process.
+
+    githubkit opens a short-lived `httpx.AsyncClient` per call outside a context manager and
+    closes its transport afterwards; this wrapper keeps the pool alive until the lifespan ends.
+    """
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport(
+            retries=1, limits=httpx.Limits(max_connections=50, max_keepalive_connections=20)
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:  # closed by `close()`, not by each call's client
+        return None
+
+    async def close(self) -> None:
+        await self._inner.aclose()
+
+
+async def _observe(response: httpx.Response) -> None:
+    metrics.GITHUB_CALLS.labels(status=str(response.status_code)).inc()
+
+
+def make_app_client(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> GitHub[AppAuthStrategy]:
+    """The process-wide client, authenticated as the App (JWT via pyjwt)."""
+    settings.require_app()
+    assert settings.app_id is not None
+    return GitHub(
+        AppAuthStrategy(str(settings.app_id), settings.private_key_pem()),
+        base_url=settings.github_api_url.rstrip("/") + "/",
+        timeout=settings.github_timeout_seconds,
+        auto_retry=RetryPolicy(),
+        user_agent="veilleur",
+        http_cache=False,
+        async_transport=transport,
+        async_event_hooks={"response": [_observe]},
+    )
+
+
+def _path(value: str) -> str:
+    return quote(value, safe="")
+
+
+class NotFound(Exception):
+    pass
+
+
+class RateLimited(Exception):
+    """GitHub asked this installation to wait until `until` (Retry-After, x-ratelimit-reset):
+    the delivery waits, with every other of the installation, and no attempt is counted."""
+
+    def __init__(self, installation_id: int, until: datetime) -> None:
+        super().__init__(f"rate limited until {until.isoformat(timespec='seconds')}")
+        self.installation_id = installation_id
+        self.until = until
+
+
+# Methods that create or change content; GitHub asks for at least a second between them.
+_WRITES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+
+class GitHubAPI:
+    """Every call Veilleur makes, as one installation. Returns plain JSON values.
+
+    Content-creating calls of the installation are spaced by `write_spacing` seconds, and a
+    rate limit GitHub will not lift within `MAX_INLINE_WAIT` pauses the installation: `pauses`
+    (shared by the dispatcher) holds until when, and calls made meanwhile wait for it by
+    raising `RateLimited` at once."""
+
+    def __init__(
+        self,
+        app_client: GitHub[Any],
+        installation_id: int,
+        *,
+        clock: Any = None,
+        write_spacing: float = 0.0,
+        pauses: dict[int, datetime] | None = None,
+    ) -> None:
+        auth = app_client.auth
+        assert isinstance(auth, AppAuthStrategy)
+        self.installation_id = installation_id
+        self._gh = app_client.with_auth(auth.as_installation(installation_id))
+        self._clock = clock
+        self._spacing = write_spacing
+        self._next_write = 0.0
+        self._pauses = pauses if pauses is not None else {}
+
+    def _now(self) -> datetime:
+        return self._clock.now() if self._clock is not None else datetime.now(UTC)
+
+    async def _req(self, method: str, url: str, **kwargs: Any) -> Any:
+        until = self._pauses.get(self.installation_id)
+        if until is not None and until > self._now():
+            raise RateLimited(self.installation_id, until)
+        if self._spacing and method in _WRITES and url != "/graphql":
+            loop = asyncio.get_running_loop()
+            now = loop.time()
+            slot = max(now, self._next_write)  # reserved before awaiting: no two share a slot
+            self._next_write = slot + self._spacing
+            if slot > now:
+                await asyncio.sleep(slot - now)
+        try:
+            resp = await self._gh.arequest(method, url, **kwargs)
+        except RateLimitExceeded as exc:
+            zero = exc.response.headers.get("retry-after", "").strip() == "0"
+            wait = timedelta(seconds=1) if zero else max(exc.retry_after, timedelta(seconds=1))
+            until = self._now() + wait
+            self._pauses[self.installation_id] = until
+            raise RateLimited(self.installation_id, until) from exc
+        remaining = resp.headers.get("x-ratelimit-remaining")
+        if remaining is not None and remaining.isdigit():
+            metrics.RATE_LIMIT_REMAINING.labels(installation=str(self.installation_id)).set(
+                float(remaining)
+            )
+        if resp.status_code == 204 or not resp.content:
+            return None
+        return resp.json()
+
+    async def _req_or_none(self, method: str, url: str, **kwargs: Any) -> Any:
+        try:
+            return await self._req(method, url, **kwargs)
+        except RequestFailed as exc:
+            if exc.response.status_code == 404:
+                return None
+            raise
+
+    # -- repositories and contents ---------------------------------------------------------
+    async def get_repo(self, repo: str) -> dict[str, Any]:
+        return await self._req("GET", f"/repos/{repo}")
+
+    async def installation_repositories(self) -> list[dict[str, Any]]:
+        """Every repository this installation covers (`GET /installation/repositories`)."""
+        out: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            body = await self._req(
+                "GET", "/installation/repositories", params={"per_page": 100, "page": page}
+            )
+            batch = (body or {}).get("repositories") or []
+            out.extend(batch)
+            if len(batch) < 100 or len(out) >= int((body or {}).get("total_count") or 0):
+                return out
+            page += 1
+
+    async def get_file(self, repo: str, path: str, ref: str | None = None) -> str | None:
+        """Text of a file, or None when absent."""
+        import base64
+
+        params = {"ref": ref} if ref else None
+        data = await self._req_or_none(
+            "GET", f"/repos/{repo}/contents/{quote(path)}", params=params
+        )
+        if not isinstance(data, dict) or data.get("type") != "file":
+            return None
+        return base64.b64decode(data.get("content") or "").decode("utf-8", "replace")
+
+    async def list_dir(self, repo: str, path: str) -> list[dict[str, Any]]:
+        """Entries (`name`, `path`, `type`) of a directory, or [] when absent."""
+        data = await self._req_or_none("GET", f"/repos/{repo}/contents/{quote(path)}")
+        return data if isinstance(data, list) else []
+
+    async def community_profile(self, repo: str) -> dict[str, Any] | None:
+        return await self._req_or_none("GET", f"/repos/{repo}/community/profile")
+
+    # -- people ----------------------------------------------------------------------------
+    async def get_user(self, login: str) -> dict[str, Any] | None:
+        return await self._req_or_none("GET", f"/users/{_path(login)}")
+
+    async def is_org_member(self, org: str, login: str) -> bool:
+        """Public and private members (the App has `members: read`)."""
+        try:
+            await self._req("GET", f"/orgs/{_path(org)}/members/{_path(login)}")
+            return True
+        except RequestFailed as exc:
+            if exc.response.status_code in (302, 404):
+                return False
+            raise
+
+    async def team_membership(self, org: str, team_slug: str, login: str) -> str | None:
+        """`active`, `pending`, or None."""
+        data = await self._req_or_none(
+            "GET", f"/orgs/{_path(org)}/teams/{_path(team_slug)}/memberships/{_path(login)}"
+        )
+        return data.get("state") if isinstance(data, dict) else None
+
+    async def list_team_members(self, org: str, team_slug: str) -> list[str]:
+        data = await self._req_or_none(
+            "GET", f"/orgs/{_path(org)}/teams/{_path(team_slug)}/members", params={"per_page": 100}
+        )
+        return [m["login"] for m in data or []]
+
+    async def collaborator_permission(self, repo: str, login: str) -> str | None:
+        """`admin`, `maintain`, `write`, `triage`, `read`, or None (from `role_name`)."""
+        data = await self._req_or_none(
+            "GET", f"/repos/{repo}/collaborators/{_path(login)}/permission"
+        )
+        if not isinstance(data, dict):
+            return None
+        role = data.get("role_name") or data.get("permission")
+        return None if role in (None, "", "none") else str(role)
+
+    # -- issues and pull requests ----------------------------------------------------------
+    async def get_issue(self, repo: str, number: int) -> dict[str, Any]:
+        return await self._req("GET", f"/repos/{repo}/issues/{number}")
+
+    async def list_issues(self, repo: str, **params: Any) -> list[dict[str, Any]]:
+        """One page (per_page up to 100) of issues and PRs; pass creator=, state=, labels=…"""
+        params.setdefault("per_page", 100)
+        return await self._req("GET", f"/repos/{repo}/issues", params=params) or []
+
+    async def create_issue(
+        self, repo: str, title: str, body: str, labels: list[str] | None = None
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {"title": title, "body": body}
+        if labels:
+            payload["labels"] = labels
+        return await self._req("POST", f"/repos/{repo}/issues", json=payload)
+
+    async def update_issue(self, repo: str, number: int, **fields: Any) -> dict[str, Any]:
+        return await self._req("PATCH", f"/repos/{repo}/issues/{number}", json=fields)
+
+    async def list_comments(self, repo: str, number: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            batch = await self._req(
+                "GET",
+                f"/repos/{repo}/issues/{number}/comments",
+                params={"per_page": 100, "page": page},
+            )
+            out.extend(batch or [])
+            if not batch or len(batch) < 100:
+                return out
+            page += 1
+
+    async def create_comment(self, repo: str, number: int, body: str) -> dict[str, Any]:
+        return await self._req(
+            "POST", f"/repos/{repo}/issues/{number}/comments", json={"body": body}
+        )
+
+    async def update_comment(self, repo: str, comment_id: int, body: str) -> dict[str, Any]:
+        return await self._req(
+            "PATCH", f"/repos/{repo}/issues/comments/{comment_id}", json={"body": body}
+        )
+
+    async def add_labels(self, repo: str, number: int, labels: list[str]) -> None:
+        await self._req("POST", f"/repos/{repo}/issues/{number}/labels", json={"labels": labels})
+
+    async def remove_label(self, repo: str, number: int, label: str) -> None:
+        await self._req_or_none("DELETE", f"/repos/{repo}/issues/{number}/labels/{_path(label)}")
+
+    async def get_label(self, repo: str, name: str) -> dict[str, Any] | None:
+        return await self._req_or_none("GET", f"/repos/{repo}/labels/{_path(name)}")
+
+    async def create_label(self, repo: str, name: str, color: str, description: str) -> None:
+        try:
+            await self._req(
+                "POST",
+                f"/repos/{repo}/labels",
+                json={"name": name, "color": color, "description": description},
+            )
+        except RequestFailed as exc:
+            if exc.response.status_code != 422:  # already exists: fine
+                raise
+
+    async def add_assignees(self, repo: str, number: int, logins: list[str]) -> None:
+        await self._req(
+            "POST", f"/repos/{repo}/issues/{number}/assignees", json={"assignees": logins}
+        )
+
+    async def remove_assignees(self, repo: str, number: int, logins: list[str]) -> None:
+        await self._req(
+            "DELETE", f"/repos/{repo}/issues/{number}/assignees", json={"assignees": logins}
+        )
+
+    async def get_pull(self, repo: str, number: int) -> dict[str, Any]:
+        return await self._req("GET", f"/repos/{repo}/pulls/{number}")
+
+    async def list_pull_files(self, repo: str, number: int) -> list[dict[str, Any]]:
+        return (
+            await self._req("GET", f"/repos/{repo}/pulls/{number}/files", params={"per_page": 100})
+            or []
+        )
+
+    async def list_pull_commits(self, repo: str, number: int) -> list[dict[str, Any]]:
+        return (
+            await self._req(
+                "GET", f"/repos/{repo}/pulls/{number}/commits", params={"per_page": 100}
+            )
+            or []
+        )
+
+    async def list_reviews(self, repo: str, number: int) -> list[dict[str, Any]]:
+        return (
+            await self._req(
+                "GET", f"/repos/{repo}/pulls/{number}/reviews", params={"per_page": 100}
+            )
+            or []
+        )
+
+    async def requested_reviewers(self, repo: str, number: int) -> dict[str, Any]:
+        return await self._req("GET", f"/repos/{repo}/pulls/{number}/requested_reviewers")
+
+    async def create_check_run(self, repo: str, **fields: Any) -> dict[str, Any]:
+        return await self._req("POST", f"/repos/{repo}/check-runs", json=fields)
+
+    # -- GraphQL ---------------------------------------------------------------------------
+    async def graphql(self, query: str, variables: dict[str, Any] | None = None) -> Any:
+        return await self._gh.async_graphql(query, variables or {})
+
+
+async def app_installations(app_client: GitHub[Any]) -> list[dict[str, Any]]:
+    """Every installation of the App, all pages."""
+    out: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        resp = await app_client.arequest(
+            "GET", "/app/installations", params={"per_page": 100, "page": page}
+        )
+        batch = resp.json() or []
+        out.extend(batch)
+        if len(batch) < 100:
+            return out
+        page += 1
+
+
+async def app_login(app_client: GitHub[Any]) -> str:
+    """The bot account's login (`<slug>[bot]`), used to ignore the bot's own events."""
+    resp = await app_client.arequest("GET", "/app")
+    return f"{resp.json()['slug']}[bot]"

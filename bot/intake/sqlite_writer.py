@@ -1,0 +1,166 @@
+"""The writer process's SQLite writer: plain `sqlite3`, no SQLAlchemy, SQLModel or pydantic.
+
+The writer process only appends rows, so it imports only what that takes (about a third of
+the memory of the ORM stack: bench/memory.py). It writes exactly what `GroupWriter`
+(bot/intake/writer.py) writes: same columns, same encodings, same outcomes; a test compares
+the two row for row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import time
+from datetime import UTC, datetime
+
+from bot.intake.rows import DeliveryRow, Stored
+from bot.storage import payloads, sqlite_pragmas
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = (
+    "guid", "seq", "event", "action", "installation_id", "repo_full_name", "item_number",
+    "received_at", "payload", "status", "attempts",
+)  # fmt: skip
+_ROW = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
+_HEAD = f"INSERT INTO deliveries ({', '.join(_COLUMNS)}) VALUES "  # noqa: S608
+_TAIL = " ON CONFLICT (guid) DO NOTHING"
+_RECEIVED, _FAILED, _DEAD, _DONE, _IGNORED = "received", "failed", "dead", "done", "ignored"
+
+
+def sqlite_timestamp(value: datetime) -> str:
+    """A UTC instant as SQLAlchemy stores a `DateTime` in SQLite (bot/storage/models.py)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+WAL_CHECK_EVERY = 64  # groups between two looks at the log's size (one stat call)
+RESTART_WAIT_MS = 50  # the longest a RESTART checkpoint waits for readers to move on
+
+
+class SqliteGroupWriter:
+    """Writes groups of rows, each in one transaction, like `GroupWriter`, on one connection.
+
+    Keeps the write-ahead log bounded: SQLite's automatic checkpoints copy the log back but
+    can only start it over once no reader uses it, so readers that never all pause (worker,
+    dashboard, digest) let it grow. Past `WAL_SIZE_LIMIT_BYTES`, the writer asks for a RESTART
+    checkpoint that waits at most `RESTART_WAIT_MS` for readers: it either starts the log
+    over, which `journal_size_limit` then cuts back, or gives up and tries again later.
+    Intake never waits longer than that for a reader."""
+
+    def __init__(self, path: str, *, bound_wal: bool = True) -> None:
+        wait = sqlite_pragmas.WRITE_WAIT_SECONDS  # then 503: GitHub delivers again
+        self.conn = sqlite3.connect(path, timeout=wait, isolation_level=None)
+        sqlite_pragmas.apply(self.conn, wait)
+        self._seq_last = 0
+        self._wal = f"{path}-wal"
+        self._groups = 0
+        self.bound_wal = bound_wal
+        self.restarts = 0  # checkpoints that started the log over (bench/wal.py)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def check(self) -> None:
+        """Fail now, not on the first request, when the database cannot be read."""
+        self.conn.execute("SELECT 1 FROM deliveries LIMIT 1").fetchall()
+
+    def write(self, rows: list[DeliveryRow]) -> list[str]:
+        """Store a group in one transaction; the outcome of each row, in the rows' order."""
+        seqs = [self._next_seq() for _ in rows]
+        order = sorted(range(len(rows)), key=lambda i: rows[i].guid)  # see GroupWriter.write
+        values = [self._values(rows[i], seqs[i]) for i in order]
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            written = self._write_all_new(values)
+            if written is None:  # a GUID was known: redo the group row by row
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                written = [self._write_one(v) for v in values]
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self._groups += 1
+        if self.bound_wal and self._groups % WAL_CHECK_EVERY == 0:
+            self._bound_wal()
+        outcomes = [""] * len(rows)
+        for i, outcome in zip(order, written, strict=True):
+            outcomes[i] = outcome
+        return outcomes
+
+    def write_or_fail(self, rows: list[DeliveryRow]) -> list[str | Exception]:
+        """`write`, or the exception for every row when the group cannot be stored."""
+        try:
+            return list(self.write(rows))
+        except Exception as exc:
+            log.error("storing %d deliveries failed: %s", len(rows), exc)
+            return [exc] * len(rows)
+
+    def _bound_wal(self) -> None:
+        try:
+            if os.path.getsize(self._wal) <= sqlite_pragmas.WAL_SIZE_LIMIT_BYTES:
+                return
+        except OSError:
+            return
+        conn = self.conn
+        conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+        try:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            self.restarts += 0 if busy else 1
+        except sqlite3.OperationalError as exc:  # busy: a reader is in the log; next time
+            log.debug("WAL restart deferred: %s", exc)
+        finally:
+            conn.execute("PRAGMA busy_timeout=30000")
+
+    def _next_seq(self) -> int:
+        seq = max(time.time_ns() // 1000, self._seq_last + 1)
+        self._seq_last = seq
+        return seq
+
+    @staticmethod
+    def _values(row: DeliveryRow, seq: int) -> tuple[object, ...]:
+        return (
+            row.guid, seq, row.event, row.action, row.installation_id, row.repo_full_name,
+            row.item_number, sqlite_timestamp(row.received_at), payloads.pack(row.payload),
+            _RECEIVED, 0,
+        )  # fmt: skip
+
+    def _write_all_new(self, values: list[tuple[object, ...]]) -> list[str] | None:
+        """One INSERT for the group; None when a GUID was stored before."""
+        outcomes: list[str] = []
+        fresh: list[object] = []
+        seen: set[object] = set()
+        for one in values:
+            if one[0] in seen:  # twice in one group: the second copy finds it pending
+                outcomes.append(Stored.PENDING)
+                continue
+            seen.add(one[0])
+            outcomes.append(Stored.NEW)
+            fresh.extend(one)
+        sql = _HEAD + ", ".join([_ROW] * len(seen)) + _TAIL
+        if self.conn.execute(sql, fresh).rowcount != len(seen):
+            return None
+        return outcomes
+
+    def _write_one(self, one: tuple[object, ...]) -> str:
+        conn = self.conn
+        if conn.execute(_HEAD + _ROW + _TAIL, one).rowcount == 1:
+            return Stored.NEW
+        (status,) = conn.execute(
+            "SELECT status FROM deliveries WHERE guid = ?", (one[0],)
+        ).fetchone()
+        if status in (_FAILED, _DEAD):
+            # GitHub redelivers with the same GUID: process it again, with the payload just
+            # received (the stored one may have been reduced by the payload retention).
+            conn.execute(
+                "UPDATE deliveries SET status = ?, next_attempt_at = NULL, attempts = 0, seq = ?,"
+                " payload = ? WHERE guid = ?",
+                (_RECEIVED, one[1], one[_COLUMNS.index("payload")], one[0]),
+            )
+            return Stored.REQUEUED
+        if status in (_DONE, _IGNORED):
+            return Stored.DONE
+        return Stored.PENDING

@@ -1,0 +1,1 @@
+"""Every message Veilleur writes: templates, organisation overrides, the contributor's language."""

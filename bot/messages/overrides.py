@@ -1,0 +1,57 @@
+"""Organisation template overrides, read from the org's `.github` repository and cached.
+
+Files live at `.github/veilleur/templates/<lang>/<name>.md.j2` in `<org>/.github`. A push to
+that repository drops the cache (with the org config), otherwise it expires after the TTL.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.clock import Clock
+from bot.messages.templating import SUFFIX, Renderer
+
+log = logging.getLogger(__name__)
+OVERRIDES_DIR = ".github/veilleur/templates"
+
+
+class TemplateOverrides:
+    def __init__(self, base: Renderer, clock: Clock, ttl_seconds: float) -> None:
+        self.base = base
+        self.clock = clock
+        self.ttl = timedelta(seconds=ttl_seconds)
+        self._cache: dict[str, tuple[datetime, Renderer]] = {}
+
+    def invalidate(self, org: str) -> None:
+        self._cache.pop(org.lower(), None)
+
+    async def renderer_for(self, api: Any, repo: str) -> Renderer:
+        org = repo.split("/")[0].lower()
+        hit = self._cache.get(org)
+        if hit and self.clock.now() - hit[0] < self.ttl:
+            return hit[1]
+        try:
+            files = await self._fetch(api, f"{org}/.github")
+        except Exception:
+            log.warning(
+                "template overrides of %s unavailable; using packaged ones", org, exc_info=True
+            )
+            files = {}
+        renderer = self.base.with_overrides(files) if files else self.base
+        self._cache[org] = (self.clock.now(), renderer)
+        return renderer
+
+    async def _fetch(self, api: Any, repo: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for lang_dir in await api.list_dir(repo, OVERRIDES_DIR):
+            if lang_dir.get("type") != "dir":
+                continue
+            for entry in await api.list_dir(repo, lang_dir["path"]):
+                name = entry.get("name", "")
+                if entry.get("type") == "file" and name.endswith(SUFFIX):
+                    text = await api.get_file(repo, entry["path"])
+                    if text is not None:
+                        out[f"{lang_dir['name']}/{name}"] = text
+        return out

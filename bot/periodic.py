@@ -1,0 +1,144 @@
+"""Periodic jobs, as one explicit list, and the APScheduler that runs them on the worker loop.
+
+Each job is safe to run twice (restart, several processes): its effects are keyed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Engine
+
+from bot.clock import Clock
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+log = logging.getLogger(__name__)
+
+
+def sweeper_for(dispatcher: Any, *, dry_run: bool = False) -> Any:
+    from bot.sla.sweep import Sweeper
+
+    return Sweeper(
+        engine=dispatcher.engine,
+        services=dispatcher.services,
+        api_for=dispatcher.api_for,
+        bot_login=dispatcher.bot_login,
+        mailer=dispatcher.mailer,
+        dry_run=dispatcher.settings.dry_run or dry_run,
+    )
+
+
+async def sla_sweep(dispatcher: Any, clock: Clock) -> None:
+    result = await sweeper_for(dispatcher).run(clock.now())
+    if result.actions:
+        log.info("SLA sweep: %d actions", len(result.actions))
+
+
+async def reconcile_record(dispatcher: Any, clock: Clock) -> None:
+    """At start and hourly: installations and repositories as GitHub lists them."""
+    from bot.record.reconcile import reconcile
+
+    if dispatcher.app_client is None:
+        return
+    try:
+        await reconcile(dispatcher.app_client, dispatcher.api_for, dispatcher.engine, clock)
+    except Exception as exc:  # GitHub unreachable: the next run tries again
+        log.warning("could not reconcile the record with GitHub: %r", exc)
+
+
+async def redelivery_check(dispatcher: Any, clock: Clock) -> None:
+    """Ask GitHub to send again the deliveries of the last 24 h that never reached us."""
+    from bot.intake.recovery import recover
+
+    if dispatcher.app_client is None:
+        return
+    await recover(
+        dispatcher.app_client, dispatcher.engine, clock.now(), dry_run=dispatcher.settings.dry_run
+    )
+
+
+async def backfill_refresh(dispatcher: Any, clock: Clock) -> None:
+    """Nightly: resume unfinished history imports, then import what changed since the last."""
+    from bot.backfill.tasks import nightly_refresh
+
+    await nightly_refresh(dispatcher, clock)
+
+
+def publisher_for(dispatcher: Any) -> Any:
+    from bot.digest.publish import DigestPublisher
+
+    return DigestPublisher(
+        engine=dispatcher.engine,
+        services=dispatcher.services,
+        api_for=dispatcher.api_for,
+        bot_login=dispatcher.bot_login,
+        mailer=dispatcher.mailer,
+        dry_run=dispatcher.settings.dry_run,
+    )
+
+
+async def digest_publication(dispatcher: Any, clock: Clock) -> None:
+    """Hourly: publish each org's weekly digest once its schedule has passed (exactly once
+    per org and week: see bot/digest/publish.py)."""
+    result = await publisher_for(dispatcher).run(clock.now())
+    if result.published:
+        log.info("digests published: %s", ", ".join(result.published))
+
+
+async def privacy_purge(dispatcher: Any, clock: Clock) -> None:
+    """Daily: the retention rules (bot/privacy/retention.py)."""
+    import asyncio
+
+    from bot.privacy.retention import purge
+
+    settings = dispatcher.settings
+    await asyncio.to_thread(
+        purge,
+        dispatcher.engine,
+        clock.now(),
+        payload_days=settings.payload_retention_days,
+        person_days=settings.person_retention_days,
+    )
+
+
+def JOBS(settings: Settings) -> list[tuple[str, Any, dict[str, Any]]]:  # noqa: N802
+    from datetime import UTC, datetime
+
+    at_start = {"next_run_time": datetime.now(UTC)}  # APScheduler: run once at start too
+    return [
+        ("reconcile", reconcile_record, {"trigger": "interval", "hours": 1} | at_start),
+        ("sla-sweep", sla_sweep, {"trigger": "interval", "minutes": settings.sweep_minutes}),
+        ("redelivery-check", redelivery_check, {"trigger": "interval", "minutes": 10}),
+        ("backfill-refresh", backfill_refresh, {"trigger": "cron", "hour": 2, "minute": 30}),
+        ("digest-publication", digest_publication, {"trigger": "cron", "minute": 7}),
+        ("privacy-purge", privacy_purge, {"trigger": "cron", "hour": 3, "minute": 45}),
+    ]
+
+
+def scheduled_jobs(settings: Settings) -> list[tuple[str, Any, dict[str, Any]]]:
+    """(id, coroutine function taking (dispatcher, clock), trigger kwargs)."""
+    return JOBS(settings)
+
+
+def start_scheduler(
+    settings: Settings, engine: Engine, clock: Clock, dispatcher: Any
+) -> AsyncIOScheduler:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    for job_id, func, trigger in scheduled_jobs(settings):
+        scheduler.add_job(
+            func,
+            id=job_id,
+            args=[dispatcher, clock],
+            max_instances=1,
+            coalesce=True,
+            replace_existing=True,
+            **trigger,
+        )
+    scheduler.start()
+    return scheduler

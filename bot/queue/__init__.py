@@ -1,0 +1,1 @@
+"""The delivery queue: claim and finish, the embedded worker, scale-out on PostgreSQL."""

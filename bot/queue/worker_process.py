@@ -1,0 +1,243 @@
+"""The embedded worker and scheduler in a process of their own, supervised by `veilleur serve`.
+
+Handler work reads text written by strangers; whatever it does (a parser that backtracks, a
+loop), the web process keeps verifying, storing and serving pages, because it only stores
+deliveries and nudges this process. A delivery that runs past
+`VEILLEUR_HANDLER_TIME_LIMIT_SECONDS` cannot be interrupted from inside Python (a regex holds
+the GIL), so the supervisor kills the worker process, records the delivery as failed with the
+reason (retried with backoff, dead after `VEILLEUR_MAX_ATTEMPTS`) and starts a new worker.
+On shutdown the worker gets SIGTERM: the running delivery may finish within
+`VEILLEUR_SHUTDOWN_GRACE_SECONDS`, then the process is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from multiprocessing.sharedctypes import Synchronized, SynchronizedString
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.queue import deliveries
+from bot.settings import Settings
+from bot.storage.models import Delivery, DeliveryStatus
+
+log = logging.getLogger(__name__)
+
+_GUID_BYTES = 80  # X-GitHub-Delivery is at most 64 characters (bot/intake/endpoint.py)
+
+
+class WorkerProcess:
+    """Starts, watches, restarts and stops the worker process (from the web process's loop)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        services: Any,
+        *,
+        check_seconds: float = 0.2,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine  # the web process's, to record a killed delivery as failed
+        self.services = services  # a picklable factory: (settings, engine, clock) -> dict
+        self.check_seconds = check_seconds
+        self._ctx = multiprocessing.get_context("spawn")  # no copy of the web process's threads
+        # What the worker is doing, written by the worker, read by the supervisor.
+        self.current: SynchronizedString = self._ctx.Array("c", _GUID_BYTES)  # type: ignore[assignment]
+        self.started: Synchronized[float] = self._ctx.Value("d", 0.0)
+        self._nudged: Synchronized[int] = self._ctx.Value("b", 0)
+        self._proc: BaseProcess | None = None
+        self._wake: Connection | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.restarts = 0
+
+    # -- web process side ---------------------------------------------------------------------
+    async def start(self) -> None:
+        await asyncio.to_thread(self._spawn)
+        self._watch = asyncio.create_task(self._supervise(), name="worker-supervisor")
+
+    def wake(self) -> None:
+        """A delivery was stored: one byte on the pipe, unless a nudge is already pending."""
+        wake = self._wake
+        if wake is None or self._nudged.value:
+            return
+        self._nudged.value = 1
+        with contextlib.suppress(OSError):
+            wake.send_bytes(b"w")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        await asyncio.to_thread(self._terminate, self.settings.shutdown_grace_seconds)
+
+    def _spawn(self) -> None:
+        wake_r, wake_w = self._ctx.Pipe(duplex=False)
+        ready_r, ready_w = self._ctx.Pipe(duplex=False)
+        self.current.value = b""
+        self._nudged.value = 0
+        proc = self._ctx.Process(
+            target=worker_main,
+            args=(
+                self.settings,
+                self.services,
+                wake_r,
+                ready_w,
+                self.current,
+                self.started,
+                self._nudged,
+            ),
+            name="veilleur-worker",
+            daemon=True,
+        )
+        proc.start()
+        wake_r.close()  # the worker sees EOF, and exits, when this process is gone
+        ready_w.close()
+        self._proc, self._wake = proc, wake_w
+        if not ready_r.poll(60):
+            log.error("the worker process did not become ready within 60 s")
+        else:
+            with contextlib.suppress(EOFError):
+                ready_r.recv_bytes()
+        ready_r.close()
+        self.wake()  # deliveries stored while it started
+
+    def _terminate(self, grace: float) -> None:
+        proc, wake = self._proc, self._wake
+        self._wake = None
+        if proc is None:
+            return
+        if proc.is_alive() and proc.pid is not None:
+            os.kill(proc.pid, signal.SIGTERM)
+            proc.join(grace + 5)  # its own grace, then a margin to stop its scheduler and pool
+        if proc.is_alive():
+            log.warning("the worker process did not stop within the grace period; killed")
+            proc.kill()
+            proc.join(5)
+        if wake is not None:
+            wake.close()
+
+    async def _supervise(self) -> None:
+        limit = self.settings.handler_time_limit_seconds
+        while not self._stopping:
+            await asyncio.sleep(self.check_seconds)
+            proc = self._proc
+            guid = self.current.value.decode("ascii", "replace")
+            if guid and time.monotonic() - self.started.value > limit:
+                await asyncio.to_thread(self._kill_overrun, guid, limit)
+            elif proc is not None and not proc.is_alive() and not self._stopping:
+                log.error("the worker process exited (code %s); restarting it", proc.exitcode)
+                await asyncio.to_thread(self._restart)
+
+    def _kill_overrun(self, guid: str, limit: float) -> None:
+        proc = self._proc
+        if proc is not None:
+            proc.kill()
+            proc.join(10)
+        reason = f"stopped: ran past the time limit of {limit:g} s (worker process killed)"
+        with Session(self.engine) as s:
+            row = s.get(Delivery, guid)
+            running = row is not None and row.status == DeliveryStatus.PROCESSING
+        if running:
+            status = deliveries.fail(
+                self.engine,
+                guid,
+                _now(),
+                reason,
+                max_attempts=self.settings.max_attempts,
+                base_seconds=self.settings.retry_base_seconds,
+            )
+            log.error("delivery %s %s: %s", guid, status, reason)
+        self._restart()
+
+    def _restart(self) -> None:
+        if self._wake is not None:
+            self._wake.close()
+        self.restarts += 1
+        self._spawn()
+
+
+def _now() -> Any:
+    from bot.clock import SystemClock
+
+    return SystemClock().now()
+
+
+# -- worker process side ----------------------------------------------------------------------
+def worker_main(
+    settings: Settings,
+    services: Any,
+    wake: Connection,
+    ready: Connection,
+    current: SynchronizedString,
+    started: Synchronized[float],
+    nudged: Synchronized[int],
+) -> None:
+    """The worker process: the embedded worker and the scheduler, on a loop of their own."""
+    from bot import logs
+    from bot.app import make_dispatcher_factory
+    from bot.clock import SystemClock
+    from bot.periodic import start_scheduler
+    from bot.queue.worker import EmbeddedWorker
+    from bot.storage.db import make_engine
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the web process, which stops us
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    logs.configure(settings.log_level, settings.log_format)
+    engine = make_engine(settings.database_url)
+    clock = SystemClock()
+    schedulers: list[Any] = []
+
+    def running(guid: str | None) -> None:
+        started.value = time.monotonic()
+        current.value = (guid or "").encode("ascii", "replace")[: _GUID_BYTES - 1]
+
+    worker = EmbeddedWorker(
+        engine,
+        clock,
+        make_dispatcher_factory(settings, engine, clock, services),
+        on_loop_start=lambda _loop, d: schedulers.append(
+            start_scheduler(settings, engine, clock, d)
+        ),
+        on_delivery=running,
+    )
+    worker.start()
+    ready.send_bytes(b"ready")
+    ready.close()
+
+    def nudges() -> None:
+        while True:
+            try:
+                wake.recv_bytes()
+            except (EOFError, OSError):  # the web process is gone (even SIGKILL): so are we
+                os._exit(0)
+            nudged.value = 0
+            worker.wake()
+
+    threading.Thread(target=nudges, name="nudges", daemon=True).start()
+    stop.wait()
+
+    async def stop_scheduler() -> None:
+        for scheduler in schedulers:
+            scheduler.shutdown(wait=False)
+
+    grace = settings.shutdown_grace_seconds
+    with contextlib.suppress(Exception):  # a loop busy past the grace period: killed anyway
+        worker.call(stop_scheduler(), grace)
+    worker.stop()
+    engine.dispose()

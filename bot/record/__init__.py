@@ -1,0 +1,1 @@
+"""Veilleur's record: who people are, the timeline of items, and the text rules that read it."""
