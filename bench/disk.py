@@ -25,10 +25,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bot.dispatch.registry import build, handlers_for  # noqa: E402
+from bot.dispatch.registry import handlers_for  # noqa: E402
 from bot.intake.rows import DeliveryRow  # noqa: E402
 from bot.intake.sqlite_writer import SqliteGroupWriter, sqlite_timestamp  # noqa: E402
 from bot.privacy.retention import purge  # noqa: E402
+from bot.runtime import default_handlers  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.storage.db import make_engine  # noqa: E402
 from bot.storage.migrate import upgrade  # noqa: E402
@@ -41,7 +42,7 @@ GROUP = 32
 
 def examples() -> list[tuple[str, str | None, bytes, list[str]]]:
     """(event, action, body, handlers that would finish it) for every real example."""
-    handlers = build()
+    handlers = default_handlers()
     out = []
     for path in sorted(EXAMPLES.glob("*/*.json")):
         body = path.read_bytes()

@@ -31,6 +31,7 @@ from bot.intake.writer_process import ProcessWriter
 from bot.queue import deliveries
 from bot.queue.worker import EmbeddedWorker
 from bot.queue.worker_process import WorkerProcess
+from bot.runtime import default_handlers
 from bot.settings import Settings, SettingsError
 from bot.storage.db import make_engine, sqlite_file, sqlite_writable
 from bot.web import build_web_router
@@ -68,6 +69,7 @@ def make_dispatcher_factory(
             bot_login=login,
             mailer=svc.get("mailer"),
             services=svc,
+            handlers=default_handlers(),
         )
         return dispatcher, transport.close
 

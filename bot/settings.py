@@ -7,7 +7,7 @@ environment at import time.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -169,3 +169,11 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError(
             f"VEILLEUR_{field.upper()} is invalid: {err['msg'].rstrip('.')}."
         ) from None
+
+
+def settings_from(args: Any) -> Settings:
+    """The settings of a `veilleur` command: the environment, with `--database-url` over it."""
+    overrides = {}
+    if getattr(args, "database_url", None):
+        overrides["database_url"] = args.database_url
+    return load_settings(**overrides)

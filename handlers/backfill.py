@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.backfill.run import Backfill, Stats
 from bot.backfill.tasks import tasks_of
-from handlers.base import Context, Event
+from bot.dispatch.context import Context, Event
 
 NAME = "backfill"
 EVENTS = {("installation", "created"), ("installation_repositories", "added")}

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
+from bot.dispatch.context import Context, Event, UserError
 from bot.effects.actions import (
     Action,
     AddLabels,
@@ -32,12 +33,12 @@ from bot.effects.actions import (
     UpsertComment,
     marker,
 )
+from bot.effects.labels import LABEL_STYLE
 from bot.messages.templating import T
 from bot.record.markdown_scan import prose_lines
+from bot.record.people import is_bot_account
 from bot.storage.models import ActionLog, TimelineKind
-from handlers.base import Context, Event, UserError, is_bot_account
 from handlers.config_watch import report_override_failures
-from handlers.triage import LABEL_STYLE
 
 if TYPE_CHECKING:
     from bot.config.schema import VeilleurConfig

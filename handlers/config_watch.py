@@ -15,10 +15,10 @@ from typing import Any
 
 from bot.config.errors import ConfigError
 from bot.config.loader import CONFIG_PATH, load_default, parse_config_text, validate_layers
+from bot.dispatch.context import Context, Event
 from bot.effects.actions import Action, CreateCheckRun, UpsertIssue, marker
 from bot.messages.overrides import OVERRIDES_DIR
 from bot.messages.templating import Renderer, T
-from handlers.base import Context, Event
 
 NAME = "config_watch"
 EVENTS = {

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.dispatch.context import Context, Event
 from bot.storage.models import Installation, Repository
-from handlers.base import Context, Event
 
 NAME = "installations"
 EVENTS = {("installation", None), ("installation_repositories", None)}

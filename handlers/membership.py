@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.base import Context, Event
+from bot.dispatch.context import Context, Event
 
 NAME = "membership"
 EVENTS = {("member", None), ("membership", None), ("organization", None)}

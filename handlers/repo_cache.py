@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.dispatch.context import Context, Event
 from bot.record.repo_cache import touches_profile
-from handlers.base import Context, Event
 
 NAME = "repo_cache"
 EVENTS = {("label", None), ("push", None)}

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Table, and_, delete, exists, func, update
 from sqlmodel import Session, col
 
+from bot.dispatch.context import Context, Event
 from bot.storage.models import (
     ActionLog,
     BackfillCursor,
@@ -22,7 +23,6 @@ from bot.storage.models import (
     Repository,
     TimelineEntry,
 )
-from handlers.base import Context, Event
 
 NAME = "repositories"
 EVENTS = {("repository", None)}

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from typing import Any
 
+from bot.dispatch.context import Context, Event
 from bot.effects.actions import Action, AddLabels, EnsureLabel, UpsertComment, marker
+from bot.effects.labels import LABEL_STYLE
 from bot.messages.templating import Renderer, T
 from bot.record.markdown_scan import atx_heading, code_free_lines, sections, strip_checkbox, visible
-from bot.record.people import Classification
-from handlers.base import Context, Event, is_bot_account
+from bot.record.people import Classification, is_bot_account
 from handlers.config_watch import report_override_failures
 from handlers.issue_templates import Scaffolding, repository_templates
 
@@ -26,17 +27,6 @@ EVENTS = {
     ("issues", "reopened"),
     ("pull_request", "opened"),
     ("pull_request", "reopened"),
-}
-
-LABEL_STYLE = {  # colour and description of each bot label, created when missing
-    "external": ("0e8a16", "Opened by someone outside the project"),
-    "first_time": ("7057ff", "First contribution to this repository"),
-    "needs_triage": ("fbca04", "A maintainer has not looked at this yet"),
-    "awaiting_maintainer": ("d93f0b", "Waiting for a maintainer's answer"),
-    "awaiting_author": ("c5def5", "Waiting for the author's answer"),
-    "overdue": ("b60205", "Waiting past the response time the project aims for"),
-    "partner": ("1d76db", "Opened by a partner organisation"),
-    "area": ("bfdadc", "Area of the project"),
 }
 
 # Each token of a body, checked alone: `#12`, `owner/repo#12` (linear: no `/` inside a part).

@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from bot.dispatch.context import Context, Event
 from bot.effects.actions import Action, AddLabels, EnsureLabel, RemoveLabel
-from bot.record.people import OUTSIDE_CLASSES, TEAM_CLASSES
+from bot.effects.labels import LABEL_STYLE
+from bot.record.people import OUTSIDE_CLASSES, TEAM_CLASSES, is_bot_account
 from bot.record.text import asks_question
 from bot.storage.models import Item
-from handlers.base import Context, Event, is_bot_account
-from handlers.triage import LABEL_STYLE
 
 NAME = "turn"
 EVENTS = {

@@ -8,9 +8,9 @@ from typing import Any
 
 from bot.backfill.graphql import item_record, person
 from bot.backfill.run import Options, plan
+from bot.dispatch.context import Event
 from bot.storage.models import BackfillCursor
 from handlers.backfill import repos_to_import
-from handlers.base import Event
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
 

@@ -14,11 +14,11 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.dispatch import sightings
+from bot.dispatch.context import Event
 from bot.messages.templating import T
 from bot.periodic import reconcile_record
 from bot.storage.db import make_engine
 from bot.storage.models import Installation, Item, Repository, TimelineEntry
-from handlers.base import Event
 from tests.conftest import WEBHOOK_EXAMPLES
 from tests.harness import City, Harness
 

@@ -10,10 +10,11 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.clock import FrozenClock
+from bot.dispatch.context import Context, Event
+from bot.record import timeline
 from bot.storage.db import make_engine
 from bot.storage.models import Installation, Item, Repository, TimelineEntry, TimelineKind
-from handlers import installations, records
-from handlers.base import Context, Event
+from handlers import installations
 from tests.conftest import WEBHOOK_EXAMPLES, need
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -63,7 +64,7 @@ def engine(migrated: str) -> Any:
 def test_parse_real_payloads(event: str, name: str, kind: str) -> None:
     path = WEBHOOK_EXAMPLES / event / f"{name}.payload.json"
     need(path)
-    rec = records.parse(load(event, name), NOW)
+    rec = timeline.parse(load(event, name), NOW)
     assert rec is not None
     assert rec.item["number"] > 0 and rec.item["author_login"]
     assert [e.kind for e in rec.entries] == [kind]
@@ -76,10 +77,10 @@ def test_issue_closed_is_recorded_as_closed(engine: Any) -> None:
     ev.payload["action"] = "closed"
     ev.payload["issue"] |= {"state": "closed", "closed_at": "2026-11-23T11:00:00Z"}
     ev = Event("issues", "closed", "guid-issues-closed", ev.payload, ev.installation_id)
-    rec = records.parse(ev, NOW)
+    rec = timeline.parse(ev, NOW)
     assert rec is not None
     assert [e.kind for e in rec.entries] == [TimelineKind.CLOSED]
-    records.write(ctx(engine), rec, {})
+    timeline.write(ctx(engine), rec, {})
     with Session(engine) as s:
         assert s.exec(select(Item)).one().state == "closed"
 
@@ -91,9 +92,9 @@ def test_every_recorded_payload_parses(engine: Any) -> None:
     for event in RECORDED_EVENTS:
         for path in sorted((WEBHOOK_EXAMPLES / event).glob("*.json")):
             ev = load(event, path.name.removesuffix(".payload.json"))
-            rec = records.parse(ev, NOW)
+            rec = timeline.parse(ev, NOW)
             if rec is not None:
-                records.write(c, rec, {})
+                timeline.write(c, rec, {})
                 expected_items.add((rec.repo, rec.item["number"]))
     with Session(engine) as s:
         items = {(i.repo_full_name, i.number) for i in s.exec(select(Item)).all()}
@@ -101,9 +102,9 @@ def test_every_recorded_payload_parses(engine: Any) -> None:
     assert items == expected_items and n_entries > 20
     for event in RECORDED_EVENTS:  # replay: nothing new
         for path in sorted((WEBHOOK_EXAMPLES / event).glob("*.json")):
-            rec = records.parse(load(event, path.name.removesuffix(".payload.json")), NOW)
+            rec = timeline.parse(load(event, path.name.removesuffix(".payload.json")), NOW)
             if rec is not None:
-                records.write(c, rec, {})
+                timeline.write(c, rec, {})
     with Session(engine) as s:
         assert len(s.exec(select(TimelineEntry)).all()) == n_entries
 
@@ -114,11 +115,11 @@ def test_merge_is_recorded_as_merge(engine: Any) -> None:
         ev.payload["pull_request"]["merged"] is True
         or ev.payload["pull_request"]["merged"] is False
     )
-    rec = records.parse(ev, NOW)
+    rec = timeline.parse(ev, NOW)
     assert rec is not None
     expected = TimelineKind.MERGED if ev.payload["pull_request"]["merged"] else TimelineKind.CLOSED
     assert [e.kind for e in rec.entries] == [expected]
-    records.write(ctx(engine), rec, {})
+    timeline.write(ctx(engine), rec, {})
     with Session(engine) as s:
         item = s.exec(select(Item)).one()
         assert item.state == "closed" and (item.merged_at is not None) == (

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from bot.dispatch.registry import HANDLER_MODULES
+import handlers
+from bot.dispatch.context import Event
 from bot.storage.db import make_engine
 from bot.storage.models import (
     ActionLog,
@@ -23,7 +24,6 @@ from bot.storage.models import (
 )
 from bot.web.access import Access, known_repos
 from handlers import repositories
-from handlers.base import Event
 from tests.conftest import WEBHOOK_EXAMPLES
 from tests.test_records import ctx
 
@@ -67,7 +67,7 @@ def test_every_real_example_parses_to_the_repository_as_it_now_is() -> None:
         assert change.private is repo["private"]
         assert change.deleted is (event.action == "deleted")
     assert repositories.parse(Event("repository", "edited", "d", {"repository": []})) is None
-    assert any(m is repositories for m in HANDLER_MODULES)
+    assert any(m is repositories for m in handlers.ALL)
 
 
 async def test_a_privatized_repository_leaves_the_public_dashboard(engine: Any) -> None:

@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config.schema import VeilleurConfig
+from bot.dispatch.context import Event
 from bot.messages.templating import Renderer
+from bot.record import timeline
 from bot.record.people import BOT, EXTERNAL, Facts, classify
 from bot.sla.calendar import BusinessCalendar
 from bot.sla.rules import ReminderStep, waiting_state
 from bot.sla.sweep import Sweeper, seen_opened_live
 from bot.storage.models import TimelineKind as K
-from handlers import records
-from handlers.base import Event
 from tests.conftest import WEBHOOK_EXAMPLES
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -67,9 +67,9 @@ def state(entries: list[E], now: datetime, item: It | None = None, **kw: Any) ->
     return waiting_state(item or It(), entries, now, CAL, (BOT_LOGIN,), **kw)
 
 
-def payload_entries(event: str, name: str) -> list[records.Entry]:
+def payload_entries(event: str, name: str) -> list[timeline.Entry]:
     payload = json.loads((WEBHOOK_EXAMPLES / event / f"{name}.payload.json").read_text())
-    rec = records.parse(Event(event, payload.get("action"), "guid", payload), at(1))
+    rec = timeline.parse(Event(event, payload.get("action"), "guid", payload), at(1))
     assert rec is not None
     return rec.entries
 
@@ -125,7 +125,7 @@ def test_a_locked_item_waits_for_nobody_until_unlocked() -> None:
 
 def test_converted_discussion_payload_marks_the_issue_gone() -> None:
     payload = json.loads((WEBHOOK_EXAMPLES / "discussion" / "created.payload.json").read_text())
-    rec = records.converted(Event("discussion", "created", "g", payload), at(1))
+    rec = timeline.converted(Event("discussion", "created", "g", payload), at(1))
     assert rec is not None and rec.item["number"] == payload["discussion"]["number"]
     assert [e.kind for e in rec.entries] == [K.CONVERTED_TO_DISCUSSION]
 
@@ -133,7 +133,7 @@ def test_converted_discussion_payload_marks_the_issue_gone() -> None:
 def test_real_draft_pull_request_payloads() -> None:
     payload = json.loads((WEBHOOK_EXAMPLES / "pull_request" / "opened.payload.json").read_text())
     payload["pull_request"]["draft"] = True
-    rec = records.parse(Event("pull_request", "opened", "g", payload), at(1))
+    rec = timeline.parse(Event("pull_request", "opened", "g", payload), at(1))
     assert rec is not None and rec.entries[0].detail == {"live": True, "draft": True}
     (ready,) = payload_entries("pull_request", "ready_for_review")
     assert ready.kind == K.READY_FOR_REVIEW
@@ -164,7 +164,7 @@ def test_a_draft_imported_without_its_opening_detail_is_read_from_its_changes() 
 
 
 def test_grace_rule_applies_only_to_imported_history() -> None:
-    live = records.parse(Event("issues", "opened", "g", _payload("issues", "opened")), at(1))
+    live = timeline.parse(Event("issues", "opened", "g", _payload("issues", "opened")), at(1))
     assert live is not None
     assert seen_opened_live([_stored(e) for e in live.entries])
     imported = E(K.OPENED, at(1), "alice", "external")  # what the backfill writes
@@ -255,5 +255,5 @@ def _payload(event: str, name: str) -> dict[str, Any]:
     return data
 
 
-def _stored(e: records.Entry) -> Any:
+def _stored(e: timeline.Entry) -> Any:
     return E(e.kind, e.occurred_at, e.actor.get("login"), None, e.detail)

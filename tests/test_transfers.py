@@ -12,12 +12,13 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.clock import FrozenClock
+from bot.dispatch.context import Context, Event
+from bot.record import timeline
 from bot.sla.calendar import BusinessCalendar
 from bot.sla.rules import waiting_state
 from bot.storage.db import make_engine
 from bot.storage.models import ActionLog, Item, Repository, TimelineEntry
 from handlers import records
-from handlers.base import Context, Event
 from tests.conftest import WEBHOOK_EXAMPLES
 
 NOW = datetime(2026, 3, 20, 12, tzinfo=UTC)
@@ -46,7 +47,7 @@ def _ctx(engine: Any) -> Context:
 
 def _seed_old_item(engine: Any) -> datetime:
     """The old issue as Veilleur knew it: an outside author's, reminded once already."""
-    created = records.ts(_event("transferred").payload["issue"]["created_at"])
+    created = timeline.ts(_event("transferred").payload["issue"]["created_at"])
     assert created is not None
     with Session(engine) as s:
         s.add(
@@ -100,7 +101,7 @@ async def test_a_transferred_issue_is_followed(engine: Any, order: tuple[str, st
     _, _, old = _state(engine, OLD)
     assert old.gone and old.waiting_on is None
     item, entries, new = _state(engine, NEW)
-    opened_there = records.ts(_event("opened.with-transfer").payload["issue"]["created_at"])
+    opened_there = timeline.ts(_event("opened.with-transfer").payload["issue"]["created_at"])
     assert opened_there is not None
     start = min(created, opened_there)  # the wait counts from the first opening
     assert item.created_at == start and item.author_class == "external"

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from bot.cli import main as cli_main
 from bot.clock import FrozenClock
+from bot.dispatch.context import Context, Event, UserError
 from bot.dispatch.dispatcher import Dispatcher
 from bot.dispatch.registry import build
 from bot.intake.endpoint import row_from_payload
@@ -22,7 +23,6 @@ from bot.queue import deliveries
 from bot.storage import payloads
 from bot.storage.db import make_engine
 from bot.storage.models import Delivery, DeliveryStatus
-from handlers.base import Context, Event, UserError
 from tests.conftest import make_settings
 
 T0 = datetime(2026, 7, 10, 14, 0, tzinfo=UTC)

@@ -102,12 +102,12 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     import time
 
     from bot.backfill.tasks import installation_of, tasks_of
-    from bot.cli.main import _settings
     from bot.cli.remind import open_dispatcher
     from bot.clock import SystemClock
+    from bot.settings import settings_from
     from bot.storage.migrate import upgrade
 
-    settings = _settings(args)
+    settings = settings_from(args)
     settings.require_app()
     upgrade(settings.database_url)
     options = Options(since=parse_since(args.since), restart=args.restart, page_size=args.page_size)

@@ -16,8 +16,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.record.timeline import Entry, Recorded, ts
 from bot.storage.models import TimelineKind
-from handlers.records import Entry, Recorded, ts
 
 K = TimelineKind
 Json = dict[str, Any]

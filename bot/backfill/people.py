@@ -26,9 +26,8 @@ from sqlmodel import Session, select
 
 from bot.backfill.graphql import RATE
 from bot.clock import Clock
-from bot.record.people import BOT, TRIAGE_OR_HIGHER, Facts, classify
+from bot.record.people import BOT, TRIAGE_OR_HIGHER, Facts, classify, is_bot_account
 from bot.storage.models import AuthorClassCache
-from handlers.base import is_bot_account
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]

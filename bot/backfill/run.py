@@ -34,8 +34,8 @@ from bot.backfill.people import People
 from bot.backfill.store import fresh_cursor, load_cursors, save_cursors, write_page
 from bot.clock import Clock
 from bot.record.people import OUTSIDE_CLASSES
+from bot.record.timeline import Recorded, mark_questions, ts
 from bot.storage.models import BackfillCursor, Repository
-from handlers.records import Recorded, mark_questions, ts
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]

@@ -22,9 +22,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from bot.record.people import is_bot_account
+from bot.record.timeline import Entry, Recorded
 from bot.storage.models import BackfillCursor, Item, TimelineEntry, TimelineKind
-from handlers.base import is_bot_account
-from handlers.records import Entry, Recorded
 
 log = logging.getLogger(__name__)
 K = TimelineKind

@@ -8,14 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bot.cli.errors import database_problem, port_number
-from bot.settings import Settings, SettingsError, load_settings
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {}
-    if getattr(args, "database_url", None):
-        overrides["database_url"] = args.database_url
-    return load_settings(**overrides)
+from bot.settings import SettingsError, settings_from
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -26,7 +19,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.cli.errors import bind
     from bot.storage.migrate import upgrade
 
-    settings = _settings(args)
+    settings = settings_from(args)
     if settings.dashboard_open:
         raise SettingsError(
             "VEILLEUR_DASHBOARD_OPEN serves every private repository to anyone and is refused "
@@ -72,7 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from bot.storage.migrate import upgrade
 
-    settings = _settings(args)
+    settings = settings_from(args)
     upgrade(settings.database_url, args.revision)
     if settings.is_postgres and args.revision == "head":
         from bot.queue.scaleout.queue import apply_schema
@@ -89,7 +82,7 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
     from bot.storage.backup import BackupError, backup
 
     try:
-        print(backup(_settings(args).database_url, Path(args.file), force=args.force))
+        print(backup(settings_from(args).database_url, Path(args.file), force=args.force))
     except BackupError as exc:
         print(f"veilleur: {exc}", file=sys.stderr)
         return 1
@@ -103,7 +96,7 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     from bot.queue import deliveries
     from bot.storage.db import make_engine
 
-    settings = _settings(args)
+    settings = settings_from(args)
     engine = make_engine(settings.database_url)
     rows = deliveries.recent(engine, limit=args.limit, status=args.status)
     table = Table("received", "guid", "event", "status", "attempts", "last error")
@@ -177,13 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("file", help="path of the veilleur.yml file to check")
     chk.set_defaults(func=cmd_config_check)
 
-    from bot.cli import remind as cli_ops
-
-    cli_ops.register(sub)
-    from bot.queue.scaleout.worker import register_cli as register_worker
-
-    register_worker(sub)
-    for register in EXTRA_COMMANDS:
+    for register in commands():
         register(sub)
     _accept_database_url_everywhere(parser)
     return parser
@@ -216,28 +203,19 @@ def _accept_database_url_everywhere(parser: argparse.ArgumentParser) -> None:
             _accept_database_url_everywhere(child)
 
 
-# Feature modules add their sub-commands here (remind, digest, backfill, worker, demo).
-EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+def commands() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """The one list of the sub-commands that live in their own modules, in the help's order.
+    Imported here, when the parser is built, so `veilleur --help` stays quick."""
+    from bot.backfill.cli import register as backfill
+    from bot.cli.demo import register as demo
+    from bot.cli.remind import register as remind
+    from bot.digest.cli import register as digest
+    from bot.doctor.cli import register as doctor
+    from bot.privacy.cli import register as privacy
+    from bot.queue.scaleout.worker import register_cli as worker
+    from bot.setup.cli import register as setup
 
-
-def _digest_commands(sub: argparse._SubParsersAction) -> None:
-    from bot.digest.cli import register
-
-    register(sub)
-
-
-EXTRA_COMMANDS.append(_digest_commands)
-
-
-def _operator_commands(sub: argparse._SubParsersAction) -> None:
-    from bot.doctor.cli import register as register_doctor
-    from bot.setup.cli import register as register_setup
-
-    register_setup(sub)
-    register_doctor(sub)
-
-
-EXTRA_COMMANDS.append(_operator_commands)
+    return [demo, remind, backfill, worker, digest, setup, doctor, privacy]
 
 
 def _database_sentence(args: argparse.Namespace, exc: Exception) -> str | None:
@@ -253,19 +231,10 @@ def _database_sentence(args: argparse.Namespace, exc: Exception) -> str | None:
     if not isinstance(exc, driver_errors):
         return None
     try:
-        url = _settings(args).database_url
+        url = settings_from(args).database_url
     except SettingsError:
         return None
     return database_problem(exc, url)
-
-
-def _privacy_commands(sub: argparse._SubParsersAction) -> None:
-    from bot.privacy.cli import register
-
-    register(sub)
-
-
-EXTRA_COMMANDS.append(_privacy_commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

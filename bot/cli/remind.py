@@ -45,13 +45,12 @@ async def _remind_offline(
 
 
 def cmd_remind(args: argparse.Namespace) -> int:
-    from bot.cli.main import _settings
     from bot.clock import FrozenClock
     from bot.periodic import sweeper_for
-    from bot.settings import SettingsError
+    from bot.settings import SettingsError, settings_from
     from bot.storage.migrate import upgrade
 
-    settings = _settings(args)
+    settings = settings_from(args)
     try:
         settings.require_app()
         offline = False
@@ -79,40 +78,9 @@ def cmd_remind(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from bot.sim.demo.runner import DemoOptions, run_demo
-
-    opts = DemoOptions(
-        fast=args.fast,
-        serve=not args.no_serve,
-        database_url=args.database_url,
-        port=args.port if args.port is not None else (0 if args.no_serve else 8000),
-        json_out=Path(args.json) if args.json else None,
-    )
-    run_demo(opts)
-    return 0
-
-
 def register(sub: argparse._SubParsersAction) -> None:
-    from bot.cli.errors import port_or_zero
-
-    demo = sub.add_parser("demo", help="six simulated weeks of a city's repositories, end to end")
-    demo.add_argument("--fast", action="store_true", help="no pauses (under a minute)")
-    demo.add_argument("--no-serve", action="store_true", help="exit after the summary")
-    demo.add_argument(
-        "--port",
-        type=port_or_zero,
-        help="dashboard port (default 8000; with --no-serve, any free port; 0: any)",
-    )
-    demo.add_argument("--json", help="also write a machine-readable summary to this file")
-    demo.set_defaults(func=cmd_demo)
     remind = sub.add_parser("remind", help="run one SLA sweep as of an instant")
     remind.add_argument("--org", help="only this organisation (default: every one)")
     remind.add_argument("--at", help="ISO-8601 instant with a time zone (default: now)")
     remind.add_argument("--dry-run", action="store_true", help="print what would be done")
     remind.set_defaults(func=cmd_remind)
-    from bot.backfill.cli import register as register_backfill
-
-    register_backfill(sub)

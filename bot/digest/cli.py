@@ -28,13 +28,13 @@ def _parse_at(value: str | None) -> datetime:
 def cmd_digest(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    from bot.cli.main import _settings
     from bot.digest.compute import compute_digest
     from bot.digest.configs import OrgConfigs, stored_configs
     from bot.digest.render import render_digest
+    from bot.settings import settings_from
     from bot.storage.db import make_engine
 
-    settings = _settings(args)
+    settings = settings_from(args)
     engine = make_engine(settings.database_url)
     try:
         known = known_orgs(engine)

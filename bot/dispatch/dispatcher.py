@@ -19,7 +19,8 @@ from sqlalchemy.engine import Engine
 
 from bot import prometheus as metrics
 from bot.clock import Clock
-from bot.dispatch.registry import Handler, build, handlers_for
+from bot.dispatch.context import Context, Event, UserError
+from bot.dispatch.registry import Handler, handlers_for
 from bot.effects.actions import UpsertComment, marker
 from bot.effects.executor import Executor
 from bot.github.client import GitHubAPI, RateLimited
@@ -28,7 +29,6 @@ from bot.queue import deliveries
 from bot.settings import Settings
 from bot.storage import payloads
 from bot.storage.models import Delivery
-from handlers.base import Context, Event, UserError
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class Dispatcher:
         bot_login: str | None,
         mailer: Any = None,
         services: dict[str, Any] | None = None,
-        handlers: list[Handler] | None = None,
+        handlers: list[Handler],
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -57,7 +57,7 @@ class Dispatcher:
         self.bot_login = bot_login
         self.mailer = mailer
         self.services = services if services is not None else {}
-        self.handlers = handlers if handlers is not None else build()
+        self.handlers = handlers
         self._apis: dict[int, GitHubAPI] = {}
         self.pauses: dict[int, datetime] = {}  # installation → rate limited until
 

@@ -1,4 +1,5 @@
-"""The one explicit list of handlers, and lookup by (event, action)."""
+"""Handlers as the dispatcher sees them (from the modules of `handlers.ALL`), and lookup by
+(event, action)."""
 
 from __future__ import annotations
 
@@ -6,33 +7,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
-
-from handlers import (
-    backfill,
-    commands,
-    config_watch,
-    installations,
-    membership,
-    records,
-    repo_cache,
-    repositories,
-    triage,
-    turn,
-)
-
-# Order matters: `records` runs first so feature handlers see the item in the record.
-HANDLER_MODULES: list[ModuleType] = [
-    installations,
-    repositories,
-    backfill,
-    membership,
-    repo_cache,
-    records,
-    config_watch,
-    triage,
-    commands,
-    turn,
-]
 
 
 @dataclass(frozen=True)
@@ -56,8 +30,8 @@ class Handler:
         )
 
 
-def build(modules: Iterable[ModuleType] | None = None) -> list[Handler]:
-    return [Handler.from_module(m) for m in (modules or HANDLER_MODULES)]
+def build(modules: Iterable[ModuleType]) -> list[Handler]:
+    return [Handler.from_module(m) for m in modules]
 
 
 def handlers_for(handlers: list[Handler], event: str, action: str | None) -> list[Handler]:

@@ -17,8 +17,8 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bot.dispatch.context import Event
 from bot.storage.models import Installation, Repository
-from handlers.base import Event
 
 
 @dataclass(frozen=True)

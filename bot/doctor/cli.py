@@ -66,10 +66,10 @@ def render(checks: list[Check], out: TextIO) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace, clock: Clock | None = None) -> int:
-    from bot.cli.main import _settings
+    from bot.settings import settings_from
 
     try:
-        settings = _settings(args)
+        settings = settings_from(args)
     except SettingsError as exc:
         checks = [fail("settings", str(exc), "correct that setting (environment or .env)")]
     else:

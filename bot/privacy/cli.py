@@ -20,11 +20,11 @@ def _now(args: argparse.Namespace) -> datetime:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from bot.cli.main import _settings
     from bot.privacy.retention import purge
+    from bot.settings import settings_from
     from bot.storage.db import make_engine
 
-    settings = _settings(args)
+    settings = settings_from(args)
     engine = make_engine(settings.database_url)
     try:
         report = purge(
@@ -41,11 +41,11 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bot.cli.main import _settings
     from bot.privacy.export import export_person
+    from bot.settings import settings_from
     from bot.storage.db import make_engine
 
-    engine = make_engine(_settings(args).database_url)
+    engine = make_engine(settings_from(args).database_url)
     try:
         data = export_person(engine, args.login, _now(args))
     finally:
@@ -56,11 +56,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
-    from bot.cli.main import _settings
     from bot.privacy.erase import PrivacyError, erase
+    from bot.settings import settings_from
     from bot.storage.db import make_engine
 
-    engine = make_engine(_settings(args).database_url)
+    engine = make_engine(settings_from(args).database_url)
     command = "veilleur privacy erase" + (" --dry-run" if args.dry_run else "")
     try:
         report = erase(engine, args.login, _now(args), command=command, dry_run=args.dry_run)

@@ -21,9 +21,17 @@ from sqlmodel import Session, col
 
 from bot.clock import Clock
 from bot.storage.models import AuthorClassCache
-from handlers.base import is_bot_account
 
 log = logging.getLogger(__name__)
+
+
+def is_bot_account(user: dict[str, Any] | None) -> bool:
+    """An App or a machine account: GitHub's `type`, or the `[bot]` suffix of its login."""
+    if not user:
+        return False
+    login = str(user.get("login") or "")
+    return user.get("type") == "Bot" or login.endswith("[bot]")
+
 
 MAINTAINER = "maintainer"
 MEMBER = "member"

@@ -9,12 +9,11 @@ from pathlib import Path
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from bot.cli.main import _settings
-    from bot.settings import DEFAULT_GITHUB_API_URL, Settings
+    from bot.settings import DEFAULT_GITHUB_API_URL, Settings, settings_from
     from bot.setup.envfile import EnvFileExists
     from bot.setup.flow import SetupPlan, run_setup
 
-    settings = _settings(args)
+    settings = settings_from(args)
     public_url = args.public_url or settings.public_url
     if not public_url or not public_url.startswith(("http://", "https://")):
         print(

@@ -32,13 +32,13 @@ from bot.effects.actions import (
     marker,
 )
 from bot.effects.executor import Executor
+from bot.effects.labels import LABEL_STYLE
 from bot.messages.templating import Renderer, T
 from bot.record.people import OUTSIDE_CLASSES
 from bot.sla import rules as sla
 from bot.sla.calendar import BusinessCalendar
 from bot.sla.codeowners import CODEOWNERS_PATHS, parse_codeowners, responsible_people
 from bot.storage.models import ActionLog, Item, Repository, TimelineEntry, TimelineKind
-from handlers.triage import LABEL_STYLE
 
 log = logging.getLogger(__name__)
 

@@ -94,10 +94,10 @@ async def run(settings: Settings, opts: WorkerOptions) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from bot import logs
-    from bot.cli.main import _settings
     from bot.queue.scaleout.queue import apply_schema
+    from bot.settings import settings_from
 
-    settings = _settings(args)
+    settings = settings_from(args)
     if not settings.is_postgres:
         raise SettingsError(
             "VEILLEUR_DATABASE_URL must be a PostgreSQL URL for `veilleur worker`; with SQLite, "

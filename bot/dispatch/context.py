@@ -1,19 +1,14 @@
-"""What every handler module gets: the event, and a context for its I/O step.
-
-A handler module exposes:
-- `NAME`: a short stable name (used in handler_runs, logs and metrics);
-- `EVENTS`: a set of (event, action) pairs; action `None` matches every action of that event;
-- `async def handle(event: Event, ctx: Context) -> None`: the I/O step. It gathers facts,
-  calls the module's pure step (payload + config + facts -> actions), then
-  `await ctx.apply(actions)`.
-"""
+"""What every handler gets: the event, and a context for its I/O step (the handler module's
+shape is described in `handlers/__init__.py`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+from bot.record.people import is_bot_account
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -82,17 +77,6 @@ class Event:
     def number(self) -> int | None:
         item = self.item
         return item.get("number") if item else None
-
-
-def is_bot_account(user: dict[str, Any] | None) -> bool:
-    if not user:
-        return False
-    login = str(user.get("login") or "")
-    return user.get("type") == "Bot" or login.endswith("[bot]")
-
-
-class ConfigSource(Protocol):
-    async def for_repo(self, repo: str) -> Any: ...
 
 
 @dataclass

@@ -1,0 +1,90 @@
+"""The composition root: the one place that puts the core and the handlers together.
+
+`Runtime` holds what a running Veilleur is made of (settings, engine, clock, forge client,
+services, dispatcher) and offers `receive(event_name, payload)`: one webhook, stored and
+dispatched in-process, without HTTP or polling (probot's `receive`, bedevere's
+`router.dispatch`), for tests and tools that need the whole path from delivery to effect.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.clock import Clock
+from bot.dispatch.dispatcher import Dispatcher
+from bot.dispatch.registry import Handler, build
+from bot.intake.endpoint import row_from_payload
+from bot.intake.writer import GroupWriter
+from bot.queue import deliveries
+from bot.settings import Settings
+from bot.storage.models import Delivery
+
+
+def default_handlers() -> list[Handler]:
+    """`handlers.ALL`, in order: the only import of the handlers from the core."""
+    import handlers
+
+    return build(handlers.ALL)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    dispatcher: Dispatcher
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        engine: Engine,
+        clock: Clock,
+        *,
+        app_client: Any = None,
+        bot_login: str | None = None,
+        services: dict[str, Any] | None = None,
+        handlers: list[Handler] | None = None,
+    ) -> Runtime:
+        """`services` defaults to the real ones (`bot.services.build_services`)."""
+        if services is None:
+            from bot.services import build_services
+
+            services = build_services(settings, engine, clock)
+        dispatcher = Dispatcher(
+            settings=settings,
+            engine=engine,
+            clock=clock,
+            app_client=app_client,
+            bot_login=bot_login,
+            mailer=services.get("mailer"),
+            services=services,
+            handlers=handlers if handlers is not None else default_handlers(),
+        )
+        return cls(settings=settings, engine=engine, clock=clock, dispatcher=dispatcher)
+
+    async def receive(
+        self, event_name: str, payload: dict[str, Any], *, guid: str | None = None
+    ) -> Delivery:
+        """Store one webhook as the intake would, then run it through the handlers now.
+        Returns the delivery as left by the dispatcher (status done, failed or dead)."""
+        guid = guid or str(uuid.uuid4())
+        now = self.clock.now()
+        body = orjson.dumps(payload)
+        row = row_from_payload(guid, event_name, body, payload, now)
+        (outcome,) = GroupWriter(self.engine).write_or_fail([row])
+        if isinstance(outcome, Exception):
+            raise outcome
+        delivery = deliveries.claim(self.engine, guid, now)
+        if delivery is not None:  # None: already processed (a redelivery of a done GUID)
+            await self.dispatcher.run(delivery)
+        with Session(self.engine) as s:
+            stored = s.get(Delivery, guid)
+            assert stored is not None
+            return stored
