@@ -54,12 +54,11 @@ def make_dispatcher_factory(
     async def factory() -> tuple[Dispatcher, Callable[[], Awaitable[None]]]:
         transport = SharedTransport()
         client = make_app_client(settings, transport)
-        login = settings_bot_login(settings)
-        if login is None:
-            try:
-                login = await app_login(client)
-            except Exception as exc:  # the forge may be briefly unreachable; bots are still typed
-                log.warning("could not read the App's login (%s); own events found by type", exc)
+        login: str | None = None
+        try:
+            login = await app_login(client)
+        except Exception as exc:  # the forge may be briefly unreachable; bots are still typed
+            log.warning("could not read the App's login (%s); own events found by type", exc)
         svc = services(settings, engine, clock)
         dispatcher = Dispatcher(
             settings=settings,
@@ -74,10 +73,6 @@ def make_dispatcher_factory(
         return dispatcher, transport.close
 
     return factory
-
-
-def settings_bot_login(settings: Settings) -> str | None:
-    return getattr(settings, "bot_login", None) or None
 
 
 def metrics_allowed(settings: Settings, authorization: str | None) -> bool:

@@ -31,3 +31,13 @@ class FrozenClock:
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta
+
+
+def instant_arg(value: str | None, clock: Clock, example: str) -> datetime:
+    """A command's `--at`: an ISO-8601 instant with its time zone, or now when not given."""
+    if not value:
+        return clock.now()
+    at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if at.tzinfo is None:
+        raise SystemExit(f"veilleur: --at needs a time zone, e.g. {example}")
+    return at

@@ -1,6 +1,6 @@
 """The dependency rules of pyproject.toml's [tool.importlinter]: handlers use the core and never
-the reverse, only bot.github and bot.sim speak githubkit, the simulated forge stays out of
-product code, no cycles between bot's packages."""
+the reverse, only the GitHub package (bot/github/) and the simulated forge speak githubkit, the
+simulated forge stays out of product code, no cycles between bot's packages."""
 
 from __future__ import annotations
 

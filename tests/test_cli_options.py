@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.cli.main import build_parser
+from bot.cli.commands import build_parser
 
 
 def _parsers(

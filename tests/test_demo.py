@@ -29,7 +29,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     cmd = [
         sys.executable,
         "-m",
-        "bot.cli.main",
+        "bot.cli",
         "demo",
         "--fast",
         "--no-serve",

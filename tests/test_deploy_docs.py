@@ -21,7 +21,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from ruamel.yaml import YAML
 
 from bot import prometheus as metrics
-from bot.cli.main import build_parser
+from bot.cli.commands import build_parser
 from bot.config.loader import check_file
 from tests.conftest import REPO_ROOT
 

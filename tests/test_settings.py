@@ -15,7 +15,7 @@ from bot.settings import SettingsError, load_settings
 def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VEILLEUR_")}
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli.main", *args],
+        [sys.executable, "-m", "bot.cli", *args],
         env={**clean, **env},
         cwd=cwd,
         capture_output=True,

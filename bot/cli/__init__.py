@@ -1,1 +1,49 @@
-"""The `veilleur` command: `main` and its subcommands."""
+"""The `veilleur` command: `main` (the entry point) runs a sub-command of the parser built in
+`bot.cli.commands`, and says in one sentence what stops it at its start."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from bot.cli.commands import build_parser
+from bot.cli.errors import database_problem
+from bot.settings import SettingsError, settings_from
+
+
+def _database_sentence(args: argparse.Namespace, exc: Exception) -> str | None:
+    """One sentence for a database the settings point at but that cannot be used."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        import psycopg
+
+        driver_errors: tuple[type[BaseException], ...] = (DBAPIError, psycopg.Error)
+    except ImportError:  # pragma: no cover - psycopg is a main dependency
+        driver_errors = (DBAPIError,)
+    if not isinstance(exc, driver_errors):
+        return None
+    try:
+        url = settings_from(args).database_url
+    except SettingsError:
+        return None
+    return database_problem(exc, url)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:
+        print(f"veilleur: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        sentence = _database_sentence(args, exc)
+        if sentence is None:
+            raise
+        print(f"veilleur: {sentence}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

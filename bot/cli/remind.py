@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from bot.clock import SystemClock, instant_arg
 
 
 def _parse_at(value: str | None) -> datetime:
-    if not value:
-        return datetime.now(UTC)
-    at = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if at.tzinfo is None:
-        raise SystemExit("veilleur: --at needs a time zone, e.g. 2026-07-15T16:00:00+02:00")
-    return at
+    return instant_arg(value, SystemClock(), "2026-07-15T16:00:00+02:00")
 
 
 async def open_dispatcher(settings: Any, clock: Any) -> tuple[Any, Any]:
@@ -30,14 +27,13 @@ async def _remind_offline(
     settings: Any, at: datetime, org: str | None
 ) -> tuple[list[str], list[str]]:
     """The same sweep, without the App: what was recorded, and one line on what was not."""
-    from bot.app import settings_bot_login
     from bot.clock import FrozenClock
     from bot.sla.offline import offline_sweeper
     from bot.storage.db import make_engine
 
     engine = make_engine(settings.database_url)
     try:
-        sweeper, sources = offline_sweeper(engine, FrozenClock(at), settings_bot_login(settings))
+        sweeper, sources = offline_sweeper(engine, FrozenClock(at), None)
         result = await sweeper.run(at, org=org)
     finally:
         engine.dispose()

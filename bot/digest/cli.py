@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from bot.clock import SystemClock, instant_arg
 
 FORMATS = ("md", "json", "html", "csv")
 
 
 def _parse_at(value: str | None) -> datetime:
-    if not value:
-        return datetime.now(UTC)
-    at = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if at.tzinfo is None:
-        raise SystemExit("veilleur: --at needs a time zone, e.g. 2026-07-20T09:00:00+02:00")
-    return at
+    return instant_arg(value, SystemClock(), "2026-07-20T09:00:00+02:00")
 
 
 def cmd_digest(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from bot.clock import FrozenClock
 from bot.config.schema import VeilleurConfig
 from bot.digest import render
 from bot.digest.compute import compute_digest
@@ -224,13 +225,9 @@ class DigestPublisher:
         log.info("digest %s/%s published (issue %s, mailed %s)", org, week, issue or "-", emailed)
 
     def _executor(self, api: Any, now: datetime, dry_run: bool) -> Executor:
-        class _At:
-            def now(self) -> datetime:
-                return now
-
         return Executor(
             engine=self.engine,
-            clock=_At(),
+            clock=FrozenClock(now),
             api=api,
             bot_login=self.bot_login,
             mailer=self.mailer,

@@ -298,10 +298,6 @@ class Renderer:
     def with_overrides(self, overrides: Mapping[str, str]) -> Renderer:
         return Renderer(self.templates_dir, overrides)
 
-    def has(self, name: str, lang: str) -> bool:
-        file = f"{lang}/{name}{SUFFIX}"
-        return file in self.overrides or (self.templates_dir / file).is_file()
-
     def render(self, name: str, lang: str, **data: Any) -> RenderResult:
         langs = [lang] if lang == FALLBACK_LANGUAGE else [lang, FALLBACK_LANGUAGE]
         for candidate in langs:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
@@ -74,14 +74,6 @@ class Facts:
     maintainer_teams: set[str] = field(default_factory=set)
     partner_orgs: set[str] = field(default_factory=set)  # partner GitHub orgs the person is in
     email: str | None = None
-
-
-class PartnerLike(Protocol):
-    name: str
-    github_orgs: list[str]
-    logins: list[str]
-    email_domains: list[str]
-    internal: bool
 
 
 def match_partner(

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from bot.clock import FrozenClock
 from bot.effects import outbox
 from bot.effects.actions import (
     Action,
@@ -161,13 +162,9 @@ class Sweeper:
         return result
 
     def _executor(self, api: Any, clock_at: datetime, dry_run: bool) -> Executor:
-        class _At:
-            def now(self) -> datetime:
-                return clock_at
-
         return Executor(
             engine=self.engine,
-            clock=_At(),
+            clock=FrozenClock(clock_at),
             api=api,
             bot_login=self.bot_login,
             mailer=self.mailer,

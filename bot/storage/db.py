@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session
 
 from bot.storage import sqlite_pragmas
 from bot.storage.sqlite_pragmas import WRITE_WAIT_SECONDS
@@ -37,18 +34,6 @@ def sqlite_file(url: str) -> str | None:
     if parsed.get_backend_name() != "sqlite" or not db or db == ":memory:":
         return None
     return None if db.startswith("file::memory:") or "mode=memory" in url else db
-
-
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on error."""
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
 
 
 def sqlite_writable(url: str, wait_seconds: float = WRITE_WAIT_SECONDS) -> bool:

@@ -1,13 +1,14 @@
-"""The `veilleur` command."""
+"""The `veilleur` command's parser: the core sub-commands here, and `commands()`, the one list
+of those that live in modules of their own."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from bot.cli.errors import database_problem, port_number
+from bot.cli.errors import port_number
 from bot.settings import SettingsError, settings_from
 
 
@@ -218,42 +219,7 @@ def commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     return [demo, remind, backfill, worker, digest, setup, doctor, privacy]
 
 
-def _database_sentence(args: argparse.Namespace, exc: Exception) -> str | None:
-    """One sentence for a database the settings point at but that cannot be used."""
-    from sqlalchemy.exc import DBAPIError
-
-    try:
-        import psycopg
-
-        driver_errors: tuple[type[BaseException], ...] = (DBAPIError, psycopg.Error)
-    except ImportError:  # pragma: no cover - psycopg is a main dependency
-        driver_errors = (DBAPIError,)
-    if not isinstance(exc, driver_errors):
-        return None
-    try:
-        url = settings_from(args).database_url
-    except SettingsError:
-        return None
-    return database_problem(exc, url)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except SettingsError as exc:
-        print(f"veilleur: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:
-        sentence = _database_sentence(args, exc)
-        if sentence is None:
-            raise
-        print(f"veilleur: {sentence}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-
-
 if __name__ == "__main__":  # pragma: no cover
+    from bot.cli import main
+
     sys.exit(main())
