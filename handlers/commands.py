@@ -451,8 +451,9 @@ async def handle(event: Event, ctx: Context) -> None:
     body = comment.get("body") or ""
     if not parse_commands(body, previous):
         return
-    branch = event.payload["repository"].get("default_branch") or "main"
-    resolved = await ctx.services["config"].for_repo(api, repo, branch)
+    resolved = await ctx.config()
+    if resolved is None:
+        return
     cfg = resolved.config
     if not cfg.commands.enabled:
         return
@@ -479,5 +480,5 @@ async def handle(event: Event, ctx: Context) -> None:
     lang = await item_language(item, cfg.languages, cfg.language)
     renderer = await ctx.services["overrides"].renderer_for(api, repo)
     actions = render_replies(plan_comment(body, previous, cctx), renderer, lang)
-    await ctx.apply(actions, dry_run=cfg.dry_run)
+    await ctx.apply(actions)
     await report_override_failures(ctx, repo, renderer, resolved)

@@ -134,7 +134,6 @@ async def handle(event: Event, ctx: Context) -> None:
         return
     loader = ctx.services["config"]
     renderer: Renderer = await ctx.services["overrides"].renderer_for(api, repo)
-    default_branch = event.payload["repository"].get("default_branch") or "main"
     if event.name == "push":
         if not loader.on_push(event.payload):
             return
@@ -142,7 +141,9 @@ async def handle(event: Event, ctx: Context) -> None:
             ctx.services["overrides"].invalidate(repo.split("/")[0])
             return  # org-level: each repository reports on its next event
         previous = loader.last_errors(repo)
-        resolved = await loader.for_repo(api, repo, default_branch)
+        resolved = await ctx.config()
+        if resolved is None:
+            return
         lang = resolved.config.language
         fix = fix_of(event.payload, ctx.now())
         action = error_issue(repo, list(resolved.errors), lang, renderer, previous, fix)

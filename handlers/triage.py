@@ -263,9 +263,9 @@ async def handle(event: Event, ctx: Context) -> None:
     if raw is None or repo is None or api is None:
         return
     services = ctx.services
-    resolved = await services["config"].for_repo(
-        api, repo, event.payload["repository"].get("default_branch") or "main"
-    )
+    resolved = await ctx.config()
+    if resolved is None:
+        return
     cfg = resolved.config
     author = raw.get("user") or {}
     if is_bot_account(author) and cfg.ignore_bots:
@@ -319,5 +319,5 @@ async def handle(event: Event, ctx: Context) -> None:
         no_comments=event.action == "opened" and raw.get("comments") == 0,
         templates=templates,
     )
-    await ctx.apply(plan(inp, renderer), dry_run=cfg.dry_run)
+    await ctx.apply(plan(inp, renderer))
     await report_override_failures(ctx, repo, renderer, resolved)

@@ -106,9 +106,9 @@ async def handle(event: Event, ctx: Context) -> None:
         actor = (event.payload.get("review") or {}).get("user") or actor
     if is_bot_account(actor):
         return
-    resolved = await ctx.services["config"].for_repo(
-        api, repo, event.payload["repository"].get("default_branch") or "main"
-    )
+    resolved = await ctx.config()
+    if resolved is None:
+        return
     who = await ctx.services["classifier"].classify(api, repo, actor, event)
     review = event.payload.get("review") or {}
     inp = TurnInput(
@@ -123,7 +123,7 @@ async def handle(event: Event, ctx: Context) -> None:
     )
     if inp.text.lstrip().startswith("/"):
         return  # commands move the turn themselves
-    await ctx.apply(plan(inp, resolved.config.labels), dry_run=resolved.config.dry_run)
+    await ctx.apply(plan(inp, resolved.config.labels))
 
 
 def stale_reopen(
@@ -155,9 +155,9 @@ async def _reopen_if_stale(event: Event, ctx: Context, item: Item) -> None:
     ):
         return
     repo = event.repo or ""
-    resolved = await ctx.services["config"].for_repo(
-        ctx.github, repo, event.payload["repository"].get("default_branch") or "main"
-    )
+    resolved = await ctx.config()
+    if resolved is None:
+        return
     names = resolved.config.labels
     actions = [
         SetIssueState(repo, item.number, "open"),
@@ -165,4 +165,4 @@ async def _reopen_if_stale(event: Event, ctx: Context, item: Item) -> None:
         AddLabels(repo, item.number, (names.awaiting_maintainer,)),
         RemoveLabel(repo, item.number, names.awaiting_author),
     ]
-    await ctx.apply(actions, dry_run=resolved.config.dry_run)
+    await ctx.apply(actions)

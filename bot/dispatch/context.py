@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from bot.clock import Clock
+    from bot.config.loader import ResolvedConfig
     from bot.effects.actions import Action
     from bot.effects.executor import Executor
     from bot.github.client import GitHubAPI
@@ -78,6 +79,13 @@ class Event:
         item = self.item
         return item.get("number") if item else None
 
+    @property
+    def default_branch(self) -> str:
+        """Where the repository's configuration is read: as the payload says, else `main`."""
+        repo = self.payload.get("repository")
+        branch = repo.get("default_branch") if isinstance(repo, dict) else None
+        return branch if isinstance(branch, str) and branch else "main"
+
 
 @dataclass
 class Context:
@@ -90,10 +98,30 @@ class Context:
     executor: Executor
     bot_login: str | None = None
     services: dict[str, Any] = field(default_factory=dict)
+    event: Event | None = None  # whose repository's configuration `config()` resolves
+    # Shared by the contexts of one event's handlers: the configuration is resolved once.
+    memo: dict[str, Any] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return self.clock.now()
 
-    async def apply(self, actions: Sequence[Action], *, dry_run: bool = False) -> list[str]:
-        """Carry out intended actions (or only record them in dry-run). Returns descriptions."""
+    async def config(self) -> ResolvedConfig | None:
+        """The event's repository configuration (its `.github/veilleur.yml` over the org's and
+        the defaults), resolved once per event; None without a repository or the App."""
+        if "config" not in self.memo:
+            repo = self.event.repo if self.event is not None else None
+            loader = self.services.get("config")
+            if repo is None or self.github is None or loader is None:
+                return None
+            branch = self.event.default_branch if self.event is not None else "main"
+            self.memo["config"] = await loader.for_repo(self.github, repo, branch)
+        resolved: ResolvedConfig = self.memo["config"]
+        return resolved
+
+    async def apply(self, actions: Sequence[Action], *, dry_run: bool | None = None) -> list[str]:
+        """Carry out intended actions, or only record them when the process or the
+        repository's configuration says dry-run. Returns descriptions."""
+        if dry_run is None:
+            resolved = await self.config() if actions else None
+            dry_run = bool(resolved is not None and resolved.config.dry_run)
         return await self.executor.apply(actions, dry_run=dry_run)

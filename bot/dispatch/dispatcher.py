@@ -133,10 +133,11 @@ class Dispatcher:
         own = self.is_own_event(event)
         done = deliveries.handler_done(self.engine, delivery.guid)
         failures: list[str] = []
+        memo: dict[str, Any] = {}  # shared by this event's handlers (its configuration)
         for handler in handlers_for(self.handlers, event.name, event.action):
             if handler.name in done or (own and not handler.sees_own_events):
                 continue
-            ctx = self._context(event)
+            ctx = self._context(event, memo)
             try:
                 await handler.handle(event, ctx)
             except RateLimited:
@@ -153,7 +154,7 @@ class Dispatcher:
         if failures:
             raise DeliveryFailed("; ".join(failures))
 
-    def _context(self, event: Event) -> Context:
+    def _context(self, event: Event, memo: dict[str, Any]) -> Context:
         api = self.api_for(event.installation_id)
         executor = Executor(
             engine=self.engine,
@@ -173,6 +174,8 @@ class Dispatcher:
             executor=executor,
             bot_login=self.bot_login,
             services=self.services,
+            event=event,
+            memo=memo,
         )
 
     async def _answer_user_error(
