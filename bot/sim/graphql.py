@@ -38,6 +38,7 @@ from bot.sim.graphql_schema import (
     FieldDef,
     Typed,
     Unresolved,
+    build_schema,
     field_def,
     is_type,
 )
@@ -276,6 +277,7 @@ def _operation(ops: list[Operation], name: Any) -> Operation:
 
 def answer(forge: Any, inst: Installation, body: Json) -> tuple[Json, dict[str, str]]:
     """The JSON answer to one GraphQL request, and the rate-limit headers to send with it."""
+    build_schema()  # once per process: the types are registered on first use, not at import
     budget = limits(forge)
     query, given = str(body.get("query") or ""), body.get("variables") or {}
     try:

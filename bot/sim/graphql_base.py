@@ -201,11 +201,12 @@ def key_of(name: str, type_name: str) -> FieldDef:
     return FieldDef(type_name, lambda _c, v, _a: v[name])
 
 
-define(
-    "PageInfo",
-    {k: key_of(k, "Boolean" if k.startswith("has") else "String")
-     for k in ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor")},
-)  # fmt: skip
+def define_page_info() -> None:
+    """Register `PageInfo` (called by `graphql_schema.build_schema`)."""
+    names = ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor")
+    define(
+        "PageInfo", {k: key_of(k, "Boolean" if k.startswith("has") else "String") for k in names}
+    )
 
 
 # -- actors ------------------------------------------------------------------------------------

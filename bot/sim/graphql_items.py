@@ -124,38 +124,6 @@ def _pull(fn: Any, type_name: str = "String") -> FieldDef:
     return FieldDef(type_name, lambda _c, r, _a: fn(r.issue.pull))
 
 
-define(
-    "Issue",
-    _item_fields(connection_type("IssueTimelineItems", "IssueTimelineItems"))
-    | {"stateReason": plain(lambda r: (r.issue.state_reason or "").upper() or None)},
-)
-define(
-    "PullRequest",
-    _item_fields(connection_type("PullRequestTimelineItems", "PullRequestTimelineItems"))
-    | {
-        "isDraft": _pull(lambda p: p.draft, "Boolean"),
-        "merged": _pull(lambda p: p.merged, "Boolean"),
-        "mergedAt": _pull(lambda p: iso_of(p.merged_at), "DateTime"),
-        "mergedBy": FieldDef("Actor", lambda c, r, _a: _author(c, r.issue.pull.merged_by)),
-        "headRefOid": _pull(lambda p: p.head_sha, "GitObjectID"),
-        "headRefName": _pull(lambda p: p.head_ref),
-        "baseRefName": _pull(lambda p: p.base_ref),
-    },
-)
-define("IssueTimelineItems", {}, ISSUE_TIMELINE)
-define("PullRequestTimelineItems", {}, PULL_TIMELINE)
-define(
-    "Label",
-    {
-        "id": attr("node_id", "ID"),
-        "name": attr("name"),
-        "color": attr("color"),
-        "description": attr("description"),
-    },
-)
-connection_type("Label", "Label")
-
-
 # -- timeline records ------------------------------------------------------------------------
 def _rec(fn: Any, type_name: str = "String") -> FieldDef:
     return FieldDef(type_name, lambda _c, v, _a: fn(v.record))
@@ -165,37 +133,6 @@ def _login_of(user: Any) -> str:
     return user.login if isinstance(user, User) else str(user)
 
 
-define(
-    "IssueComment",
-    {
-        "id": _rec(lambda c: c.node_id, "ID"),
-        "databaseId": _rec(lambda c: c.id, "Int"),
-        "author": FieldDef("Actor", lambda c, v, _a: _author(c, v.record.user)),
-        "authorAssociation": FieldDef("String", lambda c, v, _a: _association(c, v, v.record.user)),
-        "body": _rec(lambda c: c.body),
-        "createdAt": _rec(lambda c: iso_of(c.created_at), "DateTime"),
-        "updatedAt": _rec(lambda c: iso_of(c.updated_at), "DateTime"),
-        "lastEditedAt": _rec(
-            lambda c: iso_of(c.updated_at) if c.updated_at != c.created_at else None, "DateTime"
-        ),
-    },
-)
-define(
-    "PullRequestReview",
-    {
-        "id": _rec(lambda r: r.node_id, "ID"),
-        "databaseId": _rec(lambda r: r.id, "Int"),
-        "author": FieldDef("Actor", lambda c, v, _a: _author(c, v.record.user)),
-        "authorAssociation": FieldDef("String", lambda c, v, _a: _association(c, v, v.record.user)),
-        "body": _rec(lambda r: r.body),
-        "state": _rec(lambda r: r.state),
-        "submittedAt": _rec(lambda r: iso_of(r.submitted_at), "DateTime"),
-        "createdAt": _rec(lambda r: iso_of(r.submitted_at), "DateTime"),
-        "commit": _rec(lambda r: r.commit_id, "Commit"),
-    },
-)
-
-
 def _git_user(ctx: Ctx, commit: Any) -> User | None:
     login = commit.author if isinstance(commit, Commit) else None
     return ctx.forge.users.get(login.lower()) if login else None
@@ -203,33 +140,6 @@ def _git_user(ctx: Ctx, commit: Any) -> User | None:
 
 def _commit_field(fn: Any, type_name: str = "String") -> FieldDef:
     return FieldDef(type_name, lambda _c, v, _a: fn(v) if isinstance(v, Commit) else None)
-
-
-define(
-    "Commit",
-    {
-        "oid": plain(lambda v: v.sha if isinstance(v, Commit) else str(v), "GitObjectID"),
-        "message": _commit_field(lambda c: c.message),
-        "committedDate": _commit_field(lambda c: iso_of(c.timestamp), "DateTime"),
-        "authoredDate": _commit_field(lambda c: iso_of(c.timestamp), "DateTime"),
-        "author": FieldDef("GitActor", lambda _c, v, _a: v if isinstance(v, Commit) else None),
-    },
-)
-define(
-    "GitActor",
-    {
-        "name": plain(lambda c: c.author),
-        "date": plain(lambda c: iso_of(c.timestamp), "DateTime"),
-        "user": FieldDef("User", lambda c, v, _a: _git_user(c, v)),
-    },
-)
-define(
-    "PullRequestCommit",
-    {
-        "id": _rec(lambda c: f"PRC_{c.sha[:20]}", "ID"),
-        "commit": _rec(lambda c: c, "Commit"),
-    },
-)
 
 
 def _event_fields(**extra: FieldDef) -> dict[str, FieldDef]:
@@ -258,33 +168,123 @@ def _reviewer(ctx: Ctx, v: Rec, _a: dict[str, Any]) -> Typed | None:
     return actor(ctx, subject)
 
 
-for _name in ("LabeledEvent", "UnlabeledEvent"):
-    define(_name, _event_fields(label=FieldDef("Label", _label_of)))
-for _name in ("AssignedEvent", "UnassignedEvent"):
-    define(_name, _event_fields(assignee=FieldDef("Assignee", _user_subject)))
-for _name in ("ReopenedEvent", "ReadyForReviewEvent", "ConvertToDraftEvent"):
-    define(_name, _event_fields())
-define(
-    "ClosedEvent",
-    _event_fields(stateReason=_rec(lambda e: (e.subject or "").upper() or None)),
-)
-define(
-    "MergedEvent",
-    _event_fields(
-        commit=_rec(lambda e: e.subject, "Commit"),
-        mergeRefName=FieldDef("String", lambda _c, v, _a: v.ref.issue.pull.base_ref),
-    ),
-)
-define(
-    "ReviewRequestedEvent",
-    _event_fields(requestedReviewer=FieldDef("RequestedReviewer", _reviewer)),
-)
-define(
-    "HeadRefForcePushedEvent",
-    _event_fields(
-        afterCommit=_rec(lambda e: e.subject, "Commit"),
-        beforeCommit=_rec(lambda e: None, "Commit"),
-    ),
-)
-define("Assignee", {}, ("User", "Bot", "Mannequin", "Organization"))
-define("RequestedReviewer", {}, ("User", "Bot", "Mannequin", "Team"))
+def define_item_types() -> None:
+    """Register the issue, pull request and timeline types (called by `build_schema`)."""
+    for name in ("LabeledEvent", "UnlabeledEvent"):
+        define(name, _event_fields(label=FieldDef("Label", _label_of)))
+    for name in ("AssignedEvent", "UnassignedEvent"):
+        define(name, _event_fields(assignee=FieldDef("Assignee", _user_subject)))
+    for name in ("ReopenedEvent", "ReadyForReviewEvent", "ConvertToDraftEvent"):
+        define(name, _event_fields())
+    define(
+        "Issue",
+        _item_fields(connection_type("IssueTimelineItems", "IssueTimelineItems"))
+        | {"stateReason": plain(lambda r: (r.issue.state_reason or "").upper() or None)},
+    )
+    define(
+        "PullRequest",
+        _item_fields(connection_type("PullRequestTimelineItems", "PullRequestTimelineItems"))
+        | {
+            "isDraft": _pull(lambda p: p.draft, "Boolean"),
+            "merged": _pull(lambda p: p.merged, "Boolean"),
+            "mergedAt": _pull(lambda p: iso_of(p.merged_at), "DateTime"),
+            "mergedBy": FieldDef("Actor", lambda c, r, _a: _author(c, r.issue.pull.merged_by)),
+            "headRefOid": _pull(lambda p: p.head_sha, "GitObjectID"),
+            "headRefName": _pull(lambda p: p.head_ref),
+            "baseRefName": _pull(lambda p: p.base_ref),
+        },
+    )
+    define("IssueTimelineItems", {}, ISSUE_TIMELINE)
+    define("PullRequestTimelineItems", {}, PULL_TIMELINE)
+    define(
+        "Label",
+        {
+            "id": attr("node_id", "ID"),
+            "name": attr("name"),
+            "color": attr("color"),
+            "description": attr("description"),
+        },
+    )
+    connection_type("Label", "Label")
+    define(
+        "IssueComment",
+        {
+            "id": _rec(lambda c: c.node_id, "ID"),
+            "databaseId": _rec(lambda c: c.id, "Int"),
+            "author": FieldDef("Actor", lambda c, v, _a: _author(c, v.record.user)),
+            "authorAssociation": FieldDef(
+                "String", lambda c, v, _a: _association(c, v, v.record.user)
+            ),
+            "body": _rec(lambda c: c.body),
+            "createdAt": _rec(lambda c: iso_of(c.created_at), "DateTime"),
+            "updatedAt": _rec(lambda c: iso_of(c.updated_at), "DateTime"),
+            "lastEditedAt": _rec(
+                lambda c: iso_of(c.updated_at) if c.updated_at != c.created_at else None, "DateTime"
+            ),
+        },
+    )
+    define(
+        "PullRequestReview",
+        {
+            "id": _rec(lambda r: r.node_id, "ID"),
+            "databaseId": _rec(lambda r: r.id, "Int"),
+            "author": FieldDef("Actor", lambda c, v, _a: _author(c, v.record.user)),
+            "authorAssociation": FieldDef(
+                "String", lambda c, v, _a: _association(c, v, v.record.user)
+            ),
+            "body": _rec(lambda r: r.body),
+            "state": _rec(lambda r: r.state),
+            "submittedAt": _rec(lambda r: iso_of(r.submitted_at), "DateTime"),
+            "createdAt": _rec(lambda r: iso_of(r.submitted_at), "DateTime"),
+            "commit": _rec(lambda r: r.commit_id, "Commit"),
+        },
+    )
+    define(
+        "Commit",
+        {
+            "oid": plain(lambda v: v.sha if isinstance(v, Commit) else str(v), "GitObjectID"),
+            "message": _commit_field(lambda c: c.message),
+            "committedDate": _commit_field(lambda c: iso_of(c.timestamp), "DateTime"),
+            "authoredDate": _commit_field(lambda c: iso_of(c.timestamp), "DateTime"),
+            "author": FieldDef("GitActor", lambda _c, v, _a: v if isinstance(v, Commit) else None),
+        },
+    )
+    define(
+        "GitActor",
+        {
+            "name": plain(lambda c: c.author),
+            "date": plain(lambda c: iso_of(c.timestamp), "DateTime"),
+            "user": FieldDef("User", lambda c, v, _a: _git_user(c, v)),
+        },
+    )
+    define(
+        "PullRequestCommit",
+        {
+            "id": _rec(lambda c: f"PRC_{c.sha[:20]}", "ID"),
+            "commit": _rec(lambda c: c, "Commit"),
+        },
+    )
+    define(
+        "ClosedEvent",
+        _event_fields(stateReason=_rec(lambda e: (e.subject or "").upper() or None)),
+    )
+    define(
+        "MergedEvent",
+        _event_fields(
+            commit=_rec(lambda e: e.subject, "Commit"),
+            mergeRefName=FieldDef("String", lambda _c, v, _a: v.ref.issue.pull.base_ref),
+        ),
+    )
+    define(
+        "ReviewRequestedEvent",
+        _event_fields(requestedReviewer=FieldDef("RequestedReviewer", _reviewer)),
+    )
+    define(
+        "HeadRefForcePushedEvent",
+        _event_fields(
+            afterCommit=_rec(lambda e: e.subject, "Commit"),
+            beforeCommit=_rec(lambda e: None, "Commit"),
+        ),
+    )
+    define("Assignee", {}, ("User", "Bot", "Mannequin", "Organization"))
+    define("RequestedReviewer", {}, ("User", "Bot", "Mannequin", "Team"))

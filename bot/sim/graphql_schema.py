@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.sim import graphql_items  # noqa: F401  (registers the item types)
+from bot.sim import graphql_items
 from bot.sim.graphql_base import (
     ABSTRACT,
     SCALARS,
@@ -26,6 +26,7 @@ from bot.sim.graphql_base import (
     conn_field,
     connection_type,
     define,
+    define_page_info,
     edge_extra,
     field_def,
     graphql_login,
@@ -77,29 +78,6 @@ def _node(ctx: Ctx, _v: Any, args: dict[str, Any]) -> Typed:
             if issue.node_id == wanted:
                 return Typed("PullRequest" if issue.pull else "Issue", ItemRef(repo, issue))
     raise Unresolved("NOT_FOUND", f"Could not resolve to a node with the global id of '{wanted}'")
-
-
-define(
-    "Query",
-    {
-        "repository": FieldDef(
-            "Repository", _repository, frozenset({"owner", "name", "followRenames"})
-        ),
-        "organization": FieldDef("Organization", _organization, frozenset({"login"})),
-        "user": FieldDef("User", _user, frozenset({"login"})),
-        "node": FieldDef("Node", _node, frozenset({"id"})),
-        "rateLimit": FieldDef("RateLimit", lambda c, _v, _a: c.rate, frozenset({"dryRun"})),
-    },
-)
-define("Node", {"id": FieldDef("ID", lambda _c, v, _a: v.issue.node_id)}, ("Issue", "PullRequest"))
-define(
-    "RateLimit",
-    {
-        k: key_of(k, t)
-        for k, t in (("cost", "Int"), ("limit", "Int"), ("remaining", "Int"), ("used", "Int"),
-                     ("resetAt", "DateTime"), ("nodeCount", "Int"))
-    },
-)  # fmt: skip
 
 
 # -- repositories ------------------------------------------------------------------------------
@@ -177,41 +155,6 @@ def _collaborators(ctx: Ctx, repo: Repo, args: dict[str, Any]) -> Conn:
     return paginate(users, args, extra=lambda u: {"permission": role[u.login]})
 
 
-define(
-    "Repository",
-    {
-        "id": attr("node_id", "ID"),
-        "databaseId": attr("id", "Int"),
-        "name": attr("name"),
-        "nameWithOwner": plain(lambda r: r.full_name),
-        "owner": FieldDef("RepositoryOwner", lambda c, r, _a: _owner(c, r)),
-        "isPrivate": attr("private", "Boolean"),
-        "url": FieldDef("URI", lambda c, r, _a: f"{c.forge.html_url}/{r.full_name}"),
-        "defaultBranchRef": plain(lambda r: {"name": r.default_branch}, "Ref"),
-        "issues": conn_field(
-            "IssueConnection", lambda c, r, a: _items(c, r, a, False),
-            ("orderBy", "filterBy", "states", "labels"),
-        ),
-        "pullRequests": conn_field(
-            "PullRequestConnection", lambda c, r, a: _items(c, r, a, True),
-            ("orderBy", "states", "labels", "baseRefName", "headRefName"),
-        ),
-        "issue": FieldDef("Issue", lambda c, r, a: _number(c, r, a, False), frozenset({"number"})),
-        "pullRequest": FieldDef(
-            "PullRequest", lambda c, r, a: _number(c, r, a, True), frozenset({"number"})
-        ),
-        "collaborators": conn_field(
-            "RepositoryCollaboratorConnection", _collaborators, ("affiliation", "query")
-        ),
-    },
-)  # fmt: skip
-define("Ref", {"name": FieldDef("String", lambda _c, v, _a: v["name"])})
-connection_type("Issue", "Issue")
-connection_type("PullRequest", "PullRequest")
-connection_type("Repository", "Repository")
-connection_type("RepositoryCollaborator", "User", {"permission": edge_extra("permission")})
-
-
 def _owner(ctx: Ctx, repo: Repo) -> Typed:
     org = ctx.forge.orgs.get(repo.owner.lower())
     return Typed("Organization", org) if org else Typed("User", ctx.forge.users[repo.owner.lower()])
@@ -275,40 +218,104 @@ def _account(type_name: str) -> dict[str, FieldDef]:
     }
 
 
-define("Actor", _account("User"), ("User", "Bot", "Organization", "Mannequin"))
-define("RepositoryOwner", _account("User"), ("User", "Organization"))
-define(
-    "User",
-    _account("User")
-    | {
-        "name": attr("name"),
-        "email": plain(lambda u: u.email or ""),
-        "company": attr("company"),
-        "organizations": conn_field("OrganizationConnection", _user_orgs),
-    },
-)
-define("Bot", _account("Bot"))
-define("Mannequin", _account("Mannequin"))
-define(
-    "Organization",
-    _account("Organization")
-    | {
-        "name": attr("description"),
-        "membersWithRole": conn_field("OrganizationMemberConnection", _members),
-        "team": FieldDef("Team", _team, frozenset({"slug"})),
-        "repositories": conn_field("RepositoryConnection", _org_repos, ("orderBy", "privacy")),
-    },
-)
-define(
-    "Team",
-    {
-        "id": FieldDef("ID", lambda _c, v, _a: v[1].node_id),
-        "slug": FieldDef("String", lambda _c, v, _a: v[1].slug),
-        "name": FieldDef("String", lambda _c, v, _a: v[1].name),
-        "members": conn_field("TeamMemberConnection", _team_members, ("membership", "role")),
-    },
-)
-connection_type("User", "User")
-connection_type("Organization", "Organization")
-connection_type("OrganizationMember", "User", {"role": edge_extra("role")})
-connection_type("TeamMember", "User", {"role": edge_extra("role")})
+def build_schema() -> None:
+    """Register the schema's types, explicitly and once (nothing is registered at import)."""
+    if is_type("Query"):
+        return
+    define_page_info()
+    graphql_items.define_item_types()
+    define(
+        "Query",
+        {
+            "repository": FieldDef(
+                "Repository", _repository, frozenset({"owner", "name", "followRenames"})
+            ),
+            "organization": FieldDef("Organization", _organization, frozenset({"login"})),
+            "user": FieldDef("User", _user, frozenset({"login"})),
+            "node": FieldDef("Node", _node, frozenset({"id"})),
+            "rateLimit": FieldDef("RateLimit", lambda c, _v, _a: c.rate, frozenset({"dryRun"})),
+        },
+    )
+    define(
+        "Node", {"id": FieldDef("ID", lambda _c, v, _a: v.issue.node_id)}, ("Issue", "PullRequest")
+    )
+    define(
+        "RateLimit",
+        {
+            k: key_of(k, t)
+            for k, t in (("cost", "Int"), ("limit", "Int"), ("remaining", "Int"), ("used", "Int"),
+                         ("resetAt", "DateTime"), ("nodeCount", "Int"))
+        },
+    )  # fmt: skip
+    define(
+        "Repository",
+        {
+            "id": attr("node_id", "ID"),
+            "databaseId": attr("id", "Int"),
+            "name": attr("name"),
+            "nameWithOwner": plain(lambda r: r.full_name),
+            "owner": FieldDef("RepositoryOwner", lambda c, r, _a: _owner(c, r)),
+            "isPrivate": attr("private", "Boolean"),
+            "url": FieldDef("URI", lambda c, r, _a: f"{c.forge.html_url}/{r.full_name}"),
+            "defaultBranchRef": plain(lambda r: {"name": r.default_branch}, "Ref"),
+            "issues": conn_field(
+                "IssueConnection", lambda c, r, a: _items(c, r, a, False),
+                ("orderBy", "filterBy", "states", "labels"),
+            ),
+            "pullRequests": conn_field(
+                "PullRequestConnection", lambda c, r, a: _items(c, r, a, True),
+                ("orderBy", "states", "labels", "baseRefName", "headRefName"),
+            ),
+            "issue": FieldDef(
+                "Issue", lambda c, r, a: _number(c, r, a, False), frozenset({"number"})
+            ),
+            "pullRequest": FieldDef(
+                "PullRequest", lambda c, r, a: _number(c, r, a, True), frozenset({"number"})
+            ),
+            "collaborators": conn_field(
+                "RepositoryCollaboratorConnection", _collaborators, ("affiliation", "query")
+            ),
+        },
+    )  # fmt: skip
+    define("Ref", {"name": FieldDef("String", lambda _c, v, _a: v["name"])})
+    connection_type("Issue", "Issue")
+    connection_type("PullRequest", "PullRequest")
+    connection_type("Repository", "Repository")
+    connection_type("RepositoryCollaborator", "User", {"permission": edge_extra("permission")})
+    define("Actor", _account("User"), ("User", "Bot", "Organization", "Mannequin"))
+    define("RepositoryOwner", _account("User"), ("User", "Organization"))
+    define(
+        "User",
+        _account("User")
+        | {
+            "name": attr("name"),
+            "email": plain(lambda u: u.email or ""),
+            "company": attr("company"),
+            "organizations": conn_field("OrganizationConnection", _user_orgs),
+        },
+    )
+    define("Bot", _account("Bot"))
+    define("Mannequin", _account("Mannequin"))
+    define(
+        "Organization",
+        _account("Organization")
+        | {
+            "name": attr("description"),
+            "membersWithRole": conn_field("OrganizationMemberConnection", _members),
+            "team": FieldDef("Team", _team, frozenset({"slug"})),
+            "repositories": conn_field("RepositoryConnection", _org_repos, ("orderBy", "privacy")),
+        },
+    )
+    define(
+        "Team",
+        {
+            "id": FieldDef("ID", lambda _c, v, _a: v[1].node_id),
+            "slug": FieldDef("String", lambda _c, v, _a: v[1].slug),
+            "name": FieldDef("String", lambda _c, v, _a: v[1].name),
+            "members": conn_field("TeamMemberConnection", _team_members, ("membership", "role")),
+        },
+    )
+    connection_type("User", "User")
+    connection_type("Organization", "Organization")
+    connection_type("OrganizationMember", "User", {"role": edge_extra("role")})
+    connection_type("TeamMember", "User", {"role": edge_extra("role")})
