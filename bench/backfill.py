@@ -30,7 +30,7 @@ from bot.backfill.cli import RichProgress  # noqa: E402
 from bot.backfill.run import Backfill  # noqa: E402
 from bot.clock import FrozenClock  # noqa: E402
 from bot.github.client import GitHubAPI, make_app_client  # noqa: E402
-from bot.services import build_services  # noqa: E402
+from bot.runtime import build_services  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.sim import Forge, ForgeServer  # noqa: E402
 from bot.sim.history import seed_history  # noqa: E402

@@ -32,18 +32,19 @@ from bot.queue import deliveries
 from bot.queue.worker import EmbeddedWorker
 from bot.queue.worker_process import WorkerProcess
 from bot.runtime import default_handlers
+from bot.services import Services
 from bot.settings import Settings, SettingsError
 from bot.storage.db import make_engine, sqlite_file, sqlite_writable
 from bot.web import build_web_router
 
 log = logging.getLogger(__name__)
 
-ServicesFactory = Callable[[Settings, Engine, Clock], dict[str, Any]]
+ServicesFactory = Callable[[Settings, Engine, Clock], Services]
 LoopHook = Callable[[asyncio.AbstractEventLoop, Dispatcher], Any]
 
 
-def default_services(settings: Settings, engine: Engine, clock: Clock) -> dict[str, Any]:
-    from bot.services import build_services
+def default_services(settings: Settings, engine: Engine, clock: Clock) -> Services:
+    from bot.runtime import build_services
 
     return build_services(settings, engine, clock)
 

@@ -22,6 +22,7 @@ from bot.dispatch.registry import Handler, build
 from bot.intake.endpoint import row_from_payload
 from bot.intake.writer import GroupWriter
 from bot.queue import deliveries
+from bot.services import Services
 from bot.settings import Settings
 from bot.storage.models import Delivery
 
@@ -31,6 +32,38 @@ def default_handlers() -> list[Handler]:
     import handlers
 
     return build(handlers.ALL)
+
+
+def build_services(settings: Settings, engine: Engine, clock: Clock) -> Services:
+    from bot.config.loader import ConfigLoader
+    from bot.effects.mail import make_mailer
+    from bot.messages.overrides import TemplateOverrides
+    from bot.messages.templating import Renderer
+    from bot.record.people import Classifier
+    from bot.record.repo_cache import RepoCache
+
+    loader = ConfigLoader(engine, clock, ttl_seconds=settings.config_cache_seconds)
+    branches: dict[str, str] = {}
+
+    async def config_for(api: Any, repo: str) -> Any:
+        branch = branches.get(repo)
+        if branch is None:
+            branch = branches[repo] = (await api.get_repo(repo)).get("default_branch") or "main"
+        return (await loader.for_repo(api, repo, branch)).config
+
+    renderer = Renderer()
+    overrides = TemplateOverrides(renderer, clock, settings.config_cache_seconds)
+
+    return {
+        "config": loader,
+        "overrides": overrides,
+        "config_for": config_for,
+        "branches": branches,
+        "classifier": Classifier(engine, clock, settings.membership_cache_seconds, config_for),
+        "renderer": renderer,
+        "mailer": make_mailer(settings),
+        "repo_cache": RepoCache(clock),
+    }
 
 
 @dataclass
@@ -49,13 +82,11 @@ class Runtime:
         *,
         app_client: Any = None,
         bot_login: str | None = None,
-        services: dict[str, Any] | None = None,
+        services: Services | None = None,
         handlers: list[Handler] | None = None,
     ) -> Runtime:
-        """`services` defaults to the real ones (`bot.services.build_services`)."""
+        """`services` defaults to the real ones (`build_services`)."""
         if services is None:
-            from bot.services import build_services
-
             services = build_services(settings, engine, clock)
         dispatcher = Dispatcher(
             settings=settings,

@@ -1,42 +1,32 @@
-"""Long-lived helpers that handlers share: config loader, author classifier, renderer, mailer."""
+"""Long-lived helpers that handlers share: config loader, author classifier, renderer, mailer.
+
+`Services` names each one with its type (built by `bot.runtime.build_services`); a test gives
+only those its code needs (a partial mapping), so code that may run without one reads it with
+`.get()`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from sqlalchemy.engine import Engine
-
-from bot.clock import Clock
-from bot.settings import Settings
-
-
-def build_services(settings: Settings, engine: Engine, clock: Clock) -> dict[str, Any]:
+if TYPE_CHECKING:
+    from bot.backfill.tasks import BackfillTasks
     from bot.config.loader import ConfigLoader
-    from bot.effects.mail import make_mailer
+    from bot.effects.mail import Mailer
     from bot.messages.overrides import TemplateOverrides
     from bot.messages.templating import Renderer
     from bot.record.people import Classifier
     from bot.record.repo_cache import RepoCache
 
-    loader = ConfigLoader(engine, clock, ttl_seconds=settings.config_cache_seconds)
-    branches: dict[str, str] = {}
 
-    async def config_for(api: Any, repo: str) -> Any:
-        branch = branches.get(repo)
-        if branch is None:
-            branch = branches[repo] = (await api.get_repo(repo)).get("default_branch") or "main"
-        return (await loader.for_repo(api, repo, branch)).config
-
-    renderer = Renderer()
-    overrides = TemplateOverrides(renderer, clock, settings.config_cache_seconds)
-
-    return {
-        "config": loader,
-        "overrides": overrides,
-        "config_for": config_for,
-        "branches": branches,
-        "classifier": Classifier(engine, clock, settings.membership_cache_seconds, config_for),
-        "renderer": renderer,
-        "mailer": make_mailer(settings),
-        "repo_cache": RepoCache(clock),
-    }
+class Services(TypedDict, total=False):
+    config: ConfigLoader  # `.github/veilleur.yml`, layered and cached
+    overrides: TemplateOverrides  # the org's template overrides
+    config_for: Callable[[Any, str], Awaitable[Any]]  # (api, repo) -> config, branch found
+    branches: dict[str, str]  # repository -> default branch, as payloads said
+    classifier: Classifier  # author classes
+    renderer: Renderer
+    mailer: Mailer | None
+    repo_cache: RepoCache  # what a repository's deliveries need not ask again
+    backfill_tasks: BackfillTasks  # history imports running beside the queue (made on use)

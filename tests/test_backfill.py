@@ -22,7 +22,7 @@ from bot.backfill.run import Backfill, Options
 from bot.backfill.tasks import nightly_refresh, tasks_of
 from bot.clock import FrozenClock
 from bot.github.client import GitHubAPI, make_app_client
-from bot.services import build_services
+from bot.runtime import build_services
 from bot.settings import Settings
 from bot.sim import Forge
 from bot.sim.graphql import limits

@@ -17,8 +17,8 @@ from bot.messages.templating import Renderer
 from bot.record import timeline
 from bot.record.people import BOT, EXTERNAL, Facts, classify
 from bot.sla.calendar import BusinessCalendar
+from bot.sla.plan import seen_opened_live, step_actions
 from bot.sla.rules import ReminderStep, waiting_state
-from bot.sla.sweep import Sweeper, seen_opened_live
 from bot.storage.models import TimelineKind as K
 from tests.conftest import WEBHOOK_EXAMPLES
 
@@ -187,15 +187,6 @@ def test_bots_logins_are_bots_everywhere() -> None:
 # --- reminders and escalations -------------------------------------------------------------------
 
 
-def _sweeper() -> Sweeper:
-    return Sweeper(
-        engine=None,  # type: ignore[arg-type]
-        services={"renderer": Renderer()},
-        api_for=lambda _: None,
-        bot_login=BOT_LOGIN,
-    )
-
-
 def _step(stage: str, mention: tuple[str, ...], listed: tuple[str, ...]) -> ReminderStep:
     return ReminderStep(
         "sla:paris/carto#4:first_response:" + stage, "paris/carto#4", stage, 1,
@@ -220,13 +211,13 @@ def _history() -> Any:
 
 def test_people_over_their_mention_cap_are_listed_without_at() -> None:
     cfg = VeilleurConfig()
-    (comment,) = _sweeper()._step_actions(
-        _step("reminder", ("hugo",), ("marie", "paris/mainteneurs")), _item(), cfg, "en",
+    (comment,) = step_actions(
+        Renderer(), _step("reminder", ("hugo",), ("marie", "paris/mainteneurs")), _item(), cfg, "en",
         _history(), ["hugo", "marie", "paris/mainteneurs"],
     )  # fmt: skip
     assert "\n@hugo, marie, paris/mainteneurs: a reminder.\n" in comment.body  # type: ignore[attr-defined]
-    (alone,) = _sweeper()._step_actions(
-        _step("reminder", (), ("marie",)), _item(), cfg, "fr", _history(), ["marie"]
+    (alone,) = step_actions(
+        Renderer(), _step("reminder", (), ("marie",)), _item(), cfg, "fr", _history(), ["marie"]
     )
     assert "\nmarie : petit rappel.\n" in alone.body  # type: ignore[attr-defined]
     assert "@marie" not in alone.body  # type: ignore[attr-defined]
@@ -236,8 +227,8 @@ def test_escalation_names_the_responsible_people_and_the_ospo_as_told() -> None:
     cfg = VeilleurConfig.model_validate(
         {"ospo": {"team": "@paris/ospo", "emails": ["ospo@paris.example"]}}
     )
-    note, mail = _sweeper()._step_actions(
-        _step("escalation", ("paris/ospo",), ()), _item(), cfg, "en", _history(),
+    note, mail = step_actions(
+        Renderer(), _step("escalation", ("paris/ospo",), ()), _item(), cfg, "en", _history(),
         ["marie", "paris/mainteneurs"],
     )  # fmt: skip
     body = note.body  # type: ignore[attr-defined]

@@ -27,6 +27,7 @@ from sqlmodel import Session, select
 from bot.backfill.graphql import RATE
 from bot.clock import Clock
 from bot.record.people import BOT, TRIAGE_OR_HIGHER, Facts, classify, is_bot_account
+from bot.services import Services
 from bot.storage.models import AuthorClassCache
 
 log = logging.getLogger(__name__)
@@ -70,14 +71,14 @@ class People:
         clock: Clock,
         *,
         api: Any = None,
-        services: dict[str, Any] | None = None,
+        services: Services | None = None,
         ttl: timedelta = timedelta(days=1),
     ) -> None:
         self.query = query
         self.engine = engine
         self.clock = clock
         self.api = api
-        self.services = services or {}
+        self.services: Services = services or Services()
         self.ttl = ttl
         self.roster = Roster()
         self.org = ""

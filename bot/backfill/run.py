@@ -35,6 +35,7 @@ from bot.backfill.store import fresh_cursor, load_cursors, save_cursors, write_p
 from bot.clock import Clock
 from bot.record.people import OUTSIDE_CLASSES
 from bot.record.timeline import Recorded, mark_questions, ts
+from bot.services import Services
 from bot.storage.models import BackfillCursor, Repository
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ class Backfill:
         engine: Engine,
         clock: Clock,
         *,
-        services: dict[str, Any] | None = None,
+        services: Services | None = None,
         options: Options | None = None,
         sleep: Sleep = asyncio.sleep,
         progress: Progress | None = None,
@@ -134,7 +135,7 @@ class Backfill:
         self.progress = progress
         self.after_page = after_page
         self.stats = Stats()
-        services = services or {}
+        services = services or Services()
         classifier = services.get("classifier")
         ttl = getattr(classifier, "ttl", None) or timedelta(days=1)
         self.people = People(self.query, engine, clock, api=api, services=services, ttl=ttl)

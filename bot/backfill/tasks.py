@@ -13,13 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, func, select
 
 from bot.backfill.run import Backfill, Stats
 from bot.clock import Clock
 from bot.storage.models import Installation
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
 
 log = logging.getLogger(__name__)
 SERVICE = "backfill_tasks"
@@ -69,10 +73,10 @@ class BackfillTasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
 
-def tasks_of(services: dict[str, Any]) -> BackfillTasks:
-    found = services.get(SERVICE)
+def tasks_of(services: Services) -> BackfillTasks:
+    found = services.get("backfill_tasks")
     if not isinstance(found, BackfillTasks):
-        found = services[SERVICE] = BackfillTasks()
+        found = services["backfill_tasks"] = BackfillTasks()
     return found
 
 

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -44,6 +44,10 @@ from bot.effects.executor import Executor
 from bot.messages.templating import Renderer, T
 from bot.sla.calendar import DAY_NAMES
 from bot.storage.models import ActionLog, DigestPublication, Repository
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +136,7 @@ class DigestPublisher:
         self,
         *,
         engine: Engine,
-        services: dict[str, Any],
+        services: Services,
         api_for: Callable[[int | None], Any],
         bot_login: str | None,
         mailer: Any = None,

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.record.people import is_bot_account
+from bot.services import Services
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -97,7 +98,7 @@ class Context:
     github: GitHubAPI | None
     executor: Executor
     bot_login: str | None = None
-    services: dict[str, Any] = field(default_factory=dict)
+    services: Services = field(default_factory=Services)
     event: Event | None = None  # whose repository's configuration `config()` resolves
     # Shared by the contexts of one event's handlers: the configuration is resolved once.
     memo: dict[str, Any] = field(default_factory=dict)

@@ -26,6 +26,7 @@ from bot.effects.executor import Executor
 from bot.github.client import GitHubAPI, RateLimited
 from bot.logs import delivery_context
 from bot.queue import deliveries
+from bot.services import Services
 from bot.settings import Settings
 from bot.storage import payloads
 from bot.storage.models import Delivery
@@ -47,7 +48,7 @@ class Dispatcher:
         app_client: GitHub[Any] | None,
         bot_login: str | None,
         mailer: Any = None,
-        services: dict[str, Any] | None = None,
+        services: Services | None = None,
         handlers: list[Handler],
     ) -> None:
         self.settings = settings
@@ -56,7 +57,7 @@ class Dispatcher:
         self.app_client = app_client
         self.bot_login = bot_login
         self.mailer = mailer
-        self.services = services if services is not None else {}
+        self.services: Services = services if services is not None else Services()
         self.handlers = handlers
         self._apis: dict[int, GitHubAPI] = {}
         self.pauses: dict[int, datetime] = {}  # installation → rate limited until

@@ -8,13 +8,14 @@ CODEOWNERS is read. `OfflineSources.summary()` says so in one line for the opera
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.engine import Engine
 
 from bot.clock import Clock
 from bot.config.loader import ConfigLoader, ResolvedConfig
 from bot.messages.templating import Renderer
+from bot.services import Services
 
 
 class OfflineError(RuntimeError):
@@ -77,12 +78,16 @@ class OfflineSources:
     def __init__(self, engine: Engine, clock: Clock) -> None:
         renderer = Renderer()
         self.configs = RecordedConfigs(engine, clock)
-        self.services: dict[str, Any] = {
-            "config": self.configs,
-            "overrides": PackagedTemplates(renderer),
-            "branches": {},
-            "renderer": renderer,
-        }
+        # Stand-ins with what the Sweeper uses of the config loader and the overrides.
+        self.services = cast(
+            Services,
+            {
+                "config": self.configs,
+                "overrides": PackagedTemplates(renderer),
+                "branches": {},
+                "renderer": renderer,
+            },
+        )
         self._api = OfflineAPI()
 
     def api_for(self, installation_id: int | None) -> OfflineAPI | None:

@@ -1,0 +1,336 @@
+"""The pure half of the SLA sweep: one repository's facts in, its actions and waiting list out.
+
+`Sweeper` (bot/sla/sweep.py) gathers the facts (configuration, the record, CODEOWNERS of the
+overdue pull requests nobody is assigned to) and carries the plan out; everything it decides
+is decided here, without I/O, so it is tested from facts alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.effects.actions import (
+    Action,
+    AddLabels,
+    EnsureLabel,
+    RemoveLabel,
+    SendEmail,
+    SetIssueState,
+    UpsertComment,
+    UpsertIssue,
+    marker,
+)
+from bot.effects.labels import LABEL_STYLE
+from bot.messages.templating import Renderer, T
+from bot.sla import rules as sla
+from bot.sla.calendar import BusinessCalendar
+from bot.sla.codeowners import responsible_people
+from bot.storage.models import Item, TimelineEntry, TimelineKind
+
+
+@dataclass
+class Waiting:
+    """One item waiting for a maintainer, as listed in the waiting lists and the digest."""
+
+    repo: str
+    number: int
+    title: str
+    author: str
+    author_class: str
+    business_days: float
+    responsible: list[str]
+    overdue: bool
+    escalated: bool = False
+
+
+@dataclass
+class RepoFacts:
+    """What the sweep knows of one repository at `at`; `owners`: the CODEOWNERS owners of the
+    files of each pull request that `needs_owners` named."""
+
+    full_name: str
+    owner: str
+    added_at: datetime | None
+    config: Any
+    items: list[Item]
+    entries: dict[int, list[TimelineEntry]]
+    done: dict[str, datetime]
+    mentions: dict[str, int]
+    at: datetime
+    bots: list[str]
+    owners: dict[int, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class RepoPlan:
+    actions: list[Action]
+    waiting: list[Waiting]
+    escalated: list[Waiting]
+    day: str
+
+
+def _calendar(facts: RepoFacts) -> BusinessCalendar:
+    return BusinessCalendar.from_config(facts.config.calendar)
+
+
+def _state(facts: RepoFacts, item: Item, cal: BusinessCalendar) -> sla.WaitingState:
+    cfg = facts.config
+    return sla.waiting_state(
+        item,
+        facts.entries.get(item.number, []),
+        facts.at,
+        cal,
+        facts.bots,
+        sla=cfg.sla,
+        author_label=cfg.labels.awaiting_author,
+    )
+
+
+def needs_owners(facts: RepoFacts) -> list[int]:
+    """The overdue pull requests nobody is assigned to: their CODEOWNERS owners are asked."""
+    cal = _calendar(facts)
+    out = []
+    for item in facts.items:
+        if item.kind != "pull" or item.assignees:
+            continue
+        state = _state(facts, item, cal)
+        if not state.gone and state.waiting_on == sla.MAINTAINER and state.overdue:
+            out.append(item.number)
+    return out
+
+
+def plan_repo(facts: RepoFacts, renderer: Renderer) -> RepoPlan:
+    """Labels, reminders, escalations, stale nudges and the waiting list of one repository."""
+    cfg, at, full_name = facts.config, facts.at, facts.full_name
+    cal = _calendar(facts)
+    day = at.astimezone(cal.tz).date().isoformat()
+    mentions = dict(facts.mentions)
+    actions: list[Action] = []
+    waiting: list[Waiting] = []
+    escalated: list[Waiting] = []
+    lang = cfg.language
+    for item in facts.items:
+        ref = f"{full_name}#{item.number}"
+        ents = facts.entries.get(item.number, [])
+        state = _state(facts, item, cal)
+        if state.gone:  # transferred away, deleted or converted: nothing left to label
+            continue
+        labels = set(item.labels)
+        overdue_label = cfg.labels.overdue
+        if state.waiting_on != sla.MAINTAINER:
+            if overdue_label in labels:
+                actions.append(RemoveLabel(full_name, item.number, overdue_label))
+            if state.waiting_on == sla.AUTHOR and cfg.stale.enabled:
+                actions += stale_actions(renderer, item, state, cfg, cal, at, facts.done, lang)
+            continue
+        responsible = list(
+            responsible_people(
+                item.assignees,
+                requested_reviewers(ents),
+                facts.owners.get(item.number, ()),
+                cfg.maintainers.users,
+                cfg.maintainers.teams,
+            )
+        )
+        history = sla.reminder_history(ref, state, facts.done)
+        entry = Waiting(
+            full_name,
+            item.number,
+            item.title,
+            item.author_login,
+            item.author_class or "external",
+            round(state.business_days_waiting, 1),
+            responsible,
+            state.overdue,
+            history.escalated_at is not None,
+        )
+        waiting.append(entry)
+        if state.overdue and overdue_label not in labels:
+            actions.append(EnsureLabel(full_name, overdue_label, *LABEL_STYLE["overdue"]))
+            actions.append(AddLabels(full_name, item.number, (overdue_label,)))
+        elif not state.overdue and overdue_label in labels:
+            actions.append(RemoveLabel(full_name, item.number, overdue_label))
+        escalate_to = [cfg.ospo.team] if cfg.ospo.team else []
+        # Grace rule: the backlog found at installation (imported history) is listed,
+        # never reminded, so installing Veilleur does not ping everyone at once. An item
+        # Veilleur saw opened live is not backlog, however late its repository was learned.
+        backlog = (
+            facts.added_at is not None
+            and item.created_at < facts.added_at
+            and not seen_opened_live(ents)
+        )
+        steps = (
+            []
+            if backlog
+            else sla.plan_reminders(
+                state, ref, cfg.sla, history, at, cal, responsible, mentions, escalate_to
+            )
+        )
+        for step in steps:
+            actions += step_actions(renderer, step, item, cfg, lang, history, responsible)
+            for person in step.mention:
+                mentions[person] = mentions.get(person, 0) + 1
+            if step.stage == "escalation":
+                entry.escalated = True
+        if entry.escalated:
+            escalated.append(entry)
+    waiting.sort(key=lambda w: -w.business_days)
+    body = renderer.render(
+        T.WAITING_LIST,
+        lang,
+        scope=full_name,
+        generated_at=day,
+        items=[vars(w) | {"business_days": int(w.business_days)} for w in waiting],
+    )
+    actions.append(
+        UpsertIssue(
+            repo=full_name,
+            marker=marker("waiting-list", full_name),
+            title=body.title or "Contributions waiting for an answer",
+            body=body.tagged,
+            create_if_missing=bool(waiting),
+        )
+    )
+    return RepoPlan(actions, waiting, escalated, day)
+
+
+def step_actions(
+    renderer: Renderer,
+    step: sla.ReminderStep,
+    item: Item,
+    cfg: Any,
+    lang: str,
+    history: sla.ReminderHistory,
+    responsible: list[str],
+) -> list[Action]:
+    ref = f"{item.repo_full_name}#{item.number}"
+    people = [f"@{p}" for p in step.mention]
+    if step.stage == "reminder":
+        due = cfg.sla.follow_up_days if step.phase == sla.FOLLOW_UP else cfg.sla.first_response_days
+        text = renderer.render(
+            T.REMINDER,
+            lang,
+            people=people,
+            listed=list(step.listed_only),  # over their daily mention cap: named, no `@`
+            author=item.author_login,
+            business_days=int(step.business_days_waiting),
+            due_days=due,
+            reminder_number=step.number,
+            max_reminders=cfg.sla.max_reminders,
+            kind=step.phase,
+        ).tagged
+        return [
+            UpsertComment(
+                item.repo_full_name,
+                item.number,
+                marker("reminder", step.key),
+                text,
+                once=step.key,
+            )
+        ]
+    data = dict(
+        item={
+            "repo": item.repo_full_name,
+            "number": item.number,
+            "title": item.title,
+            "url": None,
+            "author": item.author_login,
+            "author_class": item.author_class,
+        },
+        business_days=int(step.business_days_waiting),
+        reminders_sent=len(history.sent_at),
+        # Who should answer the item; the OSPO is who this escalation tells.
+        responsible=[p.lstrip("@") for p in responsible],
+        ospo_team=cfg.ospo.team or None,
+        ospo_emails=list(cfg.ospo.emails),
+    )
+    note = renderer.render(T.ESCALATION_ISSUE, lang, **data)
+    out: list[Action] = [
+        UpsertComment(
+            item.repo_full_name,
+            item.number,
+            marker("escalation", step.key),
+            note.tagged,
+            once=step.key,
+        )
+    ]
+    if cfg.ospo.emails:
+        mail = renderer.render(T.ESCALATION_EMAIL, lang, **data)
+        out.append(
+            SendEmail(
+                to=tuple(cfg.ospo.emails),
+                subject=mail.title or f"Escalation: {ref}",
+                text=mail.plain,
+                once=f"{step.key}:email",
+            )
+        )
+    return out
+
+
+def stale_actions(
+    renderer: Renderer,
+    item: Item,
+    state: sla.WaitingState,
+    cfg: Any,
+    cal: BusinessCalendar,
+    at: datetime,
+    done: dict[str, datetime],
+    lang: str,
+) -> list[Action]:
+    """Optional: one friendly nudge, then close only if the author stays silent.
+
+    Only items waiting on their author qualify (a maintainer asked something), so an
+    outside contribution nobody answered is never closed.
+    """
+    if state.since is None or not cal.is_working_time(at):
+        return []
+    ref = f"{item.repo_full_name}#{item.number}"
+    base = f"stale:{ref}:{state.since.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    idle = cal.business_days_between(state.since, at)
+    stale = cfg.stale
+    if idle > stale.close_after_days and f"{base}:nudge" in done:
+        text = renderer.render(T.STALE_CLOSE, lang, author=item.author_login).tagged
+        return [
+            UpsertComment(
+                item.repo_full_name,
+                item.number,
+                marker("stale-close", base),
+                text,
+                once=f"{base}:close-comment",
+            ),
+            SetIssueState(
+                item.repo_full_name, item.number, "closed", "not_planned", once=f"{base}:close"
+            ),
+        ]
+    if idle > stale.nudge_after_days and f"{base}:nudge" not in done:
+        left = stale.close_after_days - stale.nudge_after_days
+        text = renderer.render(
+            T.STALE_NUDGE, lang, author=item.author_login, close_after_days=left
+        ).tagged
+        return [
+            UpsertComment(
+                item.repo_full_name,
+                item.number,
+                marker("stale-nudge", base),
+                text,
+                once=f"{base}:nudge",
+            )
+        ]
+    return []
+
+
+def requested_reviewers(entries: list[TimelineEntry]) -> list[str]:
+    return list(
+        dict.fromkeys(
+            str(e.detail.get("reviewer"))
+            for e in entries
+            if e.kind == TimelineKind.REVIEW_REQUESTED and e.detail.get("reviewer")
+        )
+    )
+
+
+def seen_opened_live(entries: list[TimelineEntry]) -> bool:
+    """Whether Veilleur recorded the item's opening from a webhook (not a history import)."""
+    return any(e.kind == TimelineKind.OPENED and (e.detail or {}).get("live") for e in entries)

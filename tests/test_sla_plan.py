@@ -1,0 +1,46 @@
+"""`plan_repo`: one repository's SLA decisions from facts alone (no database, no GitHub)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.config.schema import VeilleurConfig
+from bot.effects.actions import AddLabels, UpsertComment, UpsertIssue
+from bot.messages.templating import Renderer
+from bot.sla.plan import RepoFacts, needs_owners, plan_repo
+from bot.storage.models import Item
+
+MONDAY = datetime(2026, 3, 2, 9, tzinfo=UTC)
+LATER = datetime(2026, 3, 13, 10, tzinfo=UTC)  # nine business days on
+
+
+def _item(number: int, kind: str = "issue", assignees: list[str] | None = None) -> Item:
+    return Item(
+        repo_full_name="paris/carto", owner="paris", number=number, kind=kind, title="Carte",
+        author_login="alice", author_class="external", created_at=MONDAY,
+        assignees=assignees or [],
+    )  # fmt: skip
+
+
+def _facts(*items: Item, owners: dict[int, list[str]] | None = None) -> RepoFacts:
+    return RepoFacts(
+        full_name="paris/carto", owner="paris", added_at=None, config=VeilleurConfig(),
+        items=list(items), entries={}, done={}, mentions={}, at=LATER, bots=["veilleur[bot]"],
+        owners=owners or {},
+    )  # fmt: skip
+
+
+def test_an_unanswered_issue_is_labelled_overdue_reminded_and_listed() -> None:
+    plan = plan_repo(_facts(_item(4)), Renderer())
+    assert [w.number for w in plan.waiting] == [4] and plan.waiting[0].overdue
+    assert AddLabels("paris/carto", 4, ("overdue",)) in plan.actions
+    reminders = [a for a in plan.actions if isinstance(a, UpsertComment)]
+    assert len(reminders) == 1 and reminders[0].once and ":reminder:" in reminders[0].once
+    assert isinstance(plan.actions[-1], UpsertIssue) and plan.actions[-1].create_if_missing
+
+
+def test_codeowners_are_asked_only_for_overdue_unassigned_pulls_and_then_responsible() -> None:
+    facts = _facts(_item(4), _item(5, "pull"), _item(6, "pull", assignees=["marie"]))
+    assert needs_owners(facts) == [5]
+    plan = plan_repo(_facts(_item(5, "pull"), owners={5: ["hugo"]}), Renderer())
+    assert plan.waiting[0].responsible == ["hugo"]
