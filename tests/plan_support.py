@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -86,5 +86,5 @@ def kinds(actions: list[Action]) -> list[str]:
 
 
 def at(day: int, hour: int = 10) -> datetime:
-    """June 2026 in UTC: Mon 1, Tue 2, Wed 3 … Fri 5, Mon 8 …"""
-    return datetime(day=day, hour=hour, year=2026, month=6, tzinfo=UTC)
+    """Day `day` counted from Monday 1 June 2026, in UTC: Tue 2 … Mon 8 … 31 is Wed 1 July."""
+    return datetime(2026, 6, 1, hour, tzinfo=UTC) + timedelta(days=day - 1)
