@@ -28,8 +28,9 @@ CONFIG_FILE = ".github/veilleur.yml"
 
 
 def example(event: str, name: str) -> dict[str, Any]:
-    """A fresh copy of GitHub's example payload `<event>/<name>.payload.json`."""
-    path = WEBHOOK_EXAMPLES / event / f"{name}.payload.json"
+    """A fresh copy of GitHub's example payload `<event>/<name>.payload.json` (name "": the
+    event's plain `payload.json`)."""
+    path = WEBHOOK_EXAMPLES / event / (f"{name}.payload.json" if name else "payload.json")
     if not path.is_file():
         pytest.fail(f"{path} is missing (the shared test material, ../shared)", pytrace=False)
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
