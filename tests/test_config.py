@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, unquote
 
 import pytest
+from githubkit.exception import RequestFailed
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 from bot.clock import FrozenClock
@@ -21,6 +25,9 @@ from bot.config.loader import (
     validate_layers,
 )
 from bot.config.schema import VeilleurConfig
+from bot.github.client import GitHubAPI, make_app_client
+from bot.settings import Settings
+from bot.sim import Forge
 from bot.storage.db import make_engine
 from bot.storage.models import ConfigRecord
 
@@ -225,26 +232,12 @@ def test_logins_may_carry_an_at_sign() -> None:
 # -- the loader -----------------------------------------------------------------------------------
 
 
-class FakeAPI:
-    """Serves files from a dict and counts calls, like `GitHubAPI.get_file`."""
-
-    def __init__(self, files: dict[tuple[str, str], str]) -> None:
-        self.files = files
-        self.calls: list[tuple[str, str, str | None]] = []
-        self.fail = False
-
-    async def get_file(self, repo: str, path: str, ref: str | None = None) -> str | None:
-        self.calls.append((repo, path, ref))
-        if self.fail:
-            raise RuntimeError("GitHub is down")
-        return self.files.get((repo, path))
-
-
+CONTENTS = "/repos/{owner}/{repo}/contents/{path}"
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
+def engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'cfg.db'}")
     SQLModel.metadata.create_all(engine)
     yield engine
@@ -256,49 +249,94 @@ def clock() -> FrozenClock:
     return FrozenClock(T0)
 
 
+class ForgeFiles:
+    """The `acme` org's configuration files on the simulated forge: `set` changes one,
+    `calls` lists the contents requests Veilleur made, `fail` makes the next ones fail."""
+
+    def __init__(self, forge: Forge, files: dict[tuple[str, str], str]) -> None:
+        self.forge = forge
+        forge.add_org("acme")
+        for repo in sorted({repo for repo, _ in files} | {"acme/app"}):
+            forge.add_repo(repo, files={p: t for (r, p), t in files.items() if r == repo})
+        self.installation_id = forge.install("acme").id
+
+    def set(self, repo: str, path: str, text: str) -> None:
+        self.forge.set_file(repo, path, text)
+
+    @property
+    def calls(self) -> list[tuple[str, str, str | None]]:
+        """(repo, path, ref) of each contents request, in order."""
+        out = []
+        for r in self.forge.requests_to(CONTENTS, "GET"):
+            _, _, owner, name, _, path = r.path.split("/", 5)
+            ref = parse_qs(r.query).get("ref", [None])[0]
+            out.append((f"{owner}/{name}", unquote(path), ref))
+        return out
+
+    def fail(self) -> None:
+        """Refused from now on (a 400 is not retried: no waiting for back-offs)."""
+        self.forge.inject("GET", r"/contents/", status=400, times=1_000_000)
+
+
+ACME_FILES = {
+    ("acme/app", CONFIG_PATH): "sla:\n  first_response_days: 2\n",
+    ("acme/.github", CONFIG_PATH): "language: fr\n",
+}
+
+
+def client(files: ForgeFiles, settings: Settings) -> GitHubAPI:
+    return GitHubAPI(make_app_client(settings), files.installation_id)
+
+
 @pytest.fixture
-def api() -> FakeAPI:
-    return FakeAPI(
-        {
-            ("acme/app", CONFIG_PATH): "sla:\n  first_response_days: 2\n",
-            ("acme/.github", CONFIG_PATH): "language: fr\n",
-        }
-    )
+def files(forge: Forge) -> ForgeFiles:
+    return ForgeFiles(forge, ACME_FILES)
 
 
-async def test_loader_merges_and_caches_within_ttl(engine, clock, api) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def api(files: ForgeFiles, forge_settings: Settings) -> GitHubAPI:
+    return client(files, forge_settings)
+
+
+async def test_loader_merges_and_caches_within_ttl(
+    engine: Engine, clock: FrozenClock, api: GitHubAPI, files: ForgeFiles
+) -> None:
     loader = ConfigLoader(engine, clock, ttl_seconds=300)
     first = await loader.for_repo(api, "acme/app", "main")
     assert first.errors == []
     assert first.config.language == "fr" and first.config.sla.first_response_days == 2
     assert first.source_files == ("config/default.yml", ORG, CONFIG_PATH)
-    assert ("acme/app", CONFIG_PATH, "main") in api.calls
-    calls = len(api.calls)
+    assert ("acme/app", CONFIG_PATH, "main") in files.calls
+    calls = len(files.calls)
     clock.advance(timedelta(seconds=299))
     assert (await loader.for_repo(api, "acme/app", "main")).config == first.config
-    assert len(api.calls) == calls  # cached
+    assert len(files.calls) == calls  # cached
     # A second process (fresh loader, same database) uses the stored config without calls.
     other = ConfigLoader(engine, clock, ttl_seconds=300)
     stored = await other.for_repo(api, "acme/app", "main")
     assert stored.config == first.config and stored.source_files == first.source_files
-    assert len(api.calls) == calls
+    assert len(files.calls) == calls
     clock.advance(timedelta(seconds=2))
     await loader.for_repo(api, "acme/app", "main")
-    assert len(api.calls) == calls + 2  # expired: org and repo files fetched again
+    assert len(files.calls) == calls + 2  # expired: org and repo files fetched again
 
 
-async def test_invalidation_refetches(engine, clock, api) -> None:  # type: ignore[no-untyped-def]
+async def test_invalidation_refetches(
+    engine: Engine, clock: FrozenClock, api: GitHubAPI, files: ForgeFiles
+) -> None:
     loader = ConfigLoader(engine, clock, ttl_seconds=3600)
     await loader.for_repo(api, "acme/app", "main")
-    api.files[("acme/app", CONFIG_PATH)] = "sla:\n  first_response_days: 1\n"
+    files.set("acme/app", CONFIG_PATH, "sla:\n  first_response_days: 1\n")
     loader.invalidate("acme/app")
     assert (await loader.for_repo(api, "acme/app", "main")).config.sla.first_response_days == 1
-    api.files[("acme/.github", CONFIG_PATH)] = "language: de\n"
+    files.set("acme/.github", CONFIG_PATH, "language: de\n")
     loader.invalidate_org("acme")
     assert (await loader.for_repo(api, "acme/app", "main")).config.language == "de"
 
 
-async def test_push_touching_the_config_invalidates(engine, clock, api) -> None:  # type: ignore[no-untyped-def]
+async def test_push_touching_the_config_invalidates(
+    engine: Engine, clock: FrozenClock, api: GitHubAPI, files: ForgeFiles
+) -> None:
     loader = ConfigLoader(engine, clock, ttl_seconds=3600)
     await loader.for_repo(api, "acme/app", "main")
     repo = {"full_name": "acme/app", "default_branch": "main"}
@@ -315,15 +353,17 @@ async def test_push_touching_the_config_invalidates(engine, clock, api) -> None:
         "commits": [{"modified": [CONFIG_PATH]}],
     }
     assert loader.on_push(org_push) is True
-    calls = len(api.calls)
+    calls = len(files.calls)
     await loader.for_repo(api, "acme/app", "main")
-    assert len(api.calls) == calls + 2
+    assert len(files.calls) == calls + 2
 
 
-async def test_invalid_file_falls_back_to_last_valid(engine, clock, api) -> None:  # type: ignore[no-untyped-def]
+async def test_invalid_file_falls_back_to_last_valid(
+    engine: Engine, clock: FrozenClock, api: GitHubAPI, files: ForgeFiles
+) -> None:
     loader = ConfigLoader(engine, clock, ttl_seconds=60)
     good = await loader.for_repo(api, "acme/app", "main")
-    api.files[("acme/app", CONFIG_PATH)] = "sla:\n  first_response_days: 1\n  bogus: 1\n"
+    files.set("acme/app", CONFIG_PATH, "sla:\n  first_response_days: 1\n  bogus: 1\n")
     clock.advance(timedelta(seconds=61))
     bad = await loader.for_repo(api, "acme/app", "main")
     assert bad.config == good.config  # last valid one
@@ -332,12 +372,12 @@ async def test_invalid_file_falls_back_to_last_valid(engine, clock, api) -> None
     restarted = await ConfigLoader(engine, clock, ttl_seconds=60).for_repo(api, "acme/app", "main")
     assert restarted.config == good.config and restarted.errors == bad.errors
     # Syntax errors too.
-    api.files[("acme/app", CONFIG_PATH)] = "sla: [\n"
+    files.set("acme/app", CONFIG_PATH, "sla: [\n")
     loader.invalidate("acme/app")
     broken = await loader.for_repo(api, "acme/app", "main")
     assert broken.config == good.config and broken.errors[0].message.startswith("YAML syntax")
     # Fixed again: errors are gone (the caller closes its issue).
-    api.files[("acme/app", CONFIG_PATH)] = "sla:\n  first_response_days: 5\n"
+    files.set("acme/app", CONFIG_PATH, "sla:\n  first_response_days: 5\n")
     loader.invalidate("acme/app")
     fixed = await loader.for_repo(api, "acme/app", "main")
     assert fixed.errors == [] and fixed.config.sla.first_response_days == 5
@@ -346,26 +386,35 @@ async def test_invalid_file_falls_back_to_last_valid(engine, clock, api) -> None
         assert record is not None and json.loads(record.errors_json or "{}")["errors"] == []
 
 
-async def test_never_valid_file_uses_defaults_and_org(engine, clock) -> None:  # type: ignore[no-untyped-def]
-    api = FakeAPI(
-        {("acme/.github", CONFIG_PATH): "language: nl\n", ("acme/app", CONFIG_PATH): "x: 1\n"}
+async def test_never_valid_file_uses_defaults_and_org(
+    engine: Engine, clock: FrozenClock, forge: Forge, forge_settings: Settings
+) -> None:
+    files = ForgeFiles(
+        forge,
+        {("acme/.github", CONFIG_PATH): "language: nl\n", ("acme/app", CONFIG_PATH): "x: 1\n"},
     )
+    api = client(files, forge_settings)
     resolved = await ConfigLoader(engine, clock, 60).for_repo(api, "acme/app", "main")
     assert resolved.config.language == "nl"
     assert [e.path for e in resolved.errors] == ["x"]
 
 
-async def test_fetch_failure_serves_the_stored_config(engine, clock, api) -> None:  # type: ignore[no-untyped-def]
+async def test_fetch_failure_serves_the_stored_config(
+    engine: Engine, clock: FrozenClock, api: GitHubAPI, files: ForgeFiles
+) -> None:
     loader = ConfigLoader(engine, clock, ttl_seconds=60)
     good = await loader.for_repo(api, "acme/app", "main")
     clock.advance(timedelta(minutes=5))
-    api.fail = True
+    files.fail()
     assert (await loader.for_repo(api, "acme/app", "main")).config == good.config
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RequestFailed):  # nothing stored: the failure is the caller's
         await loader.for_repo(api, "acme/other", "main")
 
 
-async def test_no_files_at_all_gives_defaults(engine, clock) -> None:  # type: ignore[no-untyped-def]
-    resolved = await ConfigLoader(engine, clock, 60).for_repo(FakeAPI({}), "acme/app", "main")
+async def test_no_files_at_all_gives_defaults(
+    engine: Engine, clock: FrozenClock, forge: Forge, forge_settings: Settings
+) -> None:
+    api = client(ForgeFiles(forge, {}), forge_settings)
+    resolved = await ConfigLoader(engine, clock, 60).for_repo(api, "acme/app", "main")
     assert resolved.errors == [] and resolved.config == VeilleurConfig()
     assert resolved.source_files == ("config/default.yml",)
