@@ -18,10 +18,9 @@ from bot.config.schema import VeilleurConfig
 from bot.effects.actions import SetIssueState, UpsertComment
 from bot.messages.templating import Renderer
 from bot.record import timeline
+from bot.sla import plan
 from bot.sla.calendar import BusinessCalendar
 from bot.sla.rules import AUTHOR, MAINTAINER, WaitingState, waiting_state
-from bot.sla.sweep import Sweeper
-from bot.storage.db import make_engine
 from bot.storage.models import Item, TimelineEntry
 from tests.plan_support import at, changed, config, event, example, kinds, user
 
@@ -90,14 +89,8 @@ def stale_actions(
     cfg: VeilleurConfig,
     done: dict[str, datetime] | None = None,
 ) -> list[Any]:
-    sweeper = Sweeper(
-        engine=make_engine("sqlite://"),
-        services={"renderer": Renderer()},
-        api_for=lambda _installation: None,
-        bot_login=BOT_LOGIN,
-    )
     cal = BusinessCalendar.from_config(cfg.calendar)
-    return sweeper._stale_actions(item, st, cfg, cal, now, done or {}, cfg.language)
+    return plan.stale_actions(Renderer(), item, st, cfg, cal, now, done or {}, cfg.language)
 
 
 ASKED = "Which version of the README do you mean?"
