@@ -82,7 +82,7 @@ def _page_data(ctx: WebContext, view: OrgView, shown: Shown, asked: str | None) 
     trend = [(p.week.split("-")[-1], p.ttfr_median_business_hours) for p in d.trend_12w]
     ages = charts.age_bins([w.business_days_waiting for w in d.waiting])
     overdue_from = next((i for i, (_, n) in enumerate(ages) if n and _late_bin(d, i)), None)
-    orgs = [(o.name, o.contributions) for o in d.organisations]
+    orgs = [(t.organisation(o.name), o.contributions) for o in d.organisations]
     api = f"/api/orgs/{quote(view.org)}/digest" + (f"?week={d.week}" if asked else "")
     return {
         "org": view.org,
