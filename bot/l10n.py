@@ -74,10 +74,13 @@ def percent(share: float | None, lang: str) -> str:
     return str(format_percent(share, locale=locale(lang)))
 
 
-def day(when: date | datetime | None, lang: str) -> str:
-    """A date in words: 3 March 2025, 3 mars 2025, 3 maart 2025, 3. März 2025."""
-    if when is None:
+def day(when: date | datetime | str | None, lang: str) -> str:
+    """A date in words: 3 March 2025, 3 mars 2025, 3 maart 2025, 3. März 2025 (`when` may be
+    an ISO date, as templates receive it)."""
+    if when is None or when == "":
         return "—"
+    if isinstance(when, str):
+        when = date.fromisoformat(when[:10])
     return str(format_date(when, format="long", locale=locale(lang)))
 
 
