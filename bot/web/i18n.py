@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from bot import l10n
 
@@ -74,7 +74,7 @@ class Messages:
     def percent(self, share: float | None) -> str:
         return l10n.percent(share, self.lang)
 
-    def day(self, when: datetime | None) -> str:
+    def day(self, when: date | datetime | None) -> str:
         return l10n.day(when, self.lang)
 
     def stamp(self, when: datetime | None) -> str:
