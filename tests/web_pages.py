@@ -53,3 +53,14 @@ def candidate_paths(app: Any, values: Mapping[str, str]) -> list[str]:
 
 def is_page(content_type: str | None) -> bool:
     return (content_type or "").split(";")[0].strip() == "text/html"
+
+
+def route_of(app: Any, path: str) -> str | None:
+    """The `bot.web` GET route template `path` answers to (None: not one of them)."""
+    from starlette.routing import compile_path
+
+    for template in web_get_routes(app):
+        regex, _, _ = compile_path(template)
+        if regex.match(path):
+            return template
+    return None
