@@ -13,6 +13,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.l10n import LANGUAGES
+
 FORMATS = ("md", "json", "html", "csv")
 
 
@@ -95,7 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--org", required=True, help="GitHub organisation (repository owner)")
     p.add_argument("--week", help="ISO week, e.g. 2026-W29 (default: the last complete week)")
     p.add_argument("--format", choices=FORMATS, default="md", help="output format (default md)")
-    p.add_argument("--lang", choices=["fr", "en"], help="default: the org's digest.language")
+    p.add_argument("--lang", choices=list(LANGUAGES), help="default: the org's digest.language")
     p.add_argument(
         "--pseudonymise", action="store_true", help="logins replaced by stable pseudonyms"
     )

@@ -64,7 +64,7 @@ async def _digest_page(request: Request, org: str, week: str | None) -> Response
         )
     except ImportError:
         log.error("the digest engine (bot.digest.compute) is not available")
-        return message(ctx, "503", "The digest engine is not available.", status=503)
+        return message(ctx, ctx.t("unavailable_title"), ctx.t("unavailable_text"), status=503)
     return render(ctx, "org.html", **_page_data(ctx, view, shown, week))
 
 
