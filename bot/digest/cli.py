@@ -1,4 +1,4 @@
-"""`veilleur digest --org ORG [--week YYYY-Www] [--format md|json|html|csv] [--lang fr|en]
+"""`veilleur digest --org ORG [--week YYYY-Www] [--format md|json|html|csv] [--lang en|fr|nl|de]
 [--pseudonymise]`.
 
 Reads the database only (no App credentials, no GitHub call): the record, and the last valid
