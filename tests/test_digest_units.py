@@ -159,6 +159,10 @@ def test_affiliation_order_and_company_normalisation() -> None:
     assert aff.organisation("jan", None, None, ["bug", "partner: Lyon"]) == "Lyon"  # label
     assert aff.organisation("x", "@Ville-de-Lyon", None) == "Lyon"  # company naming its org
     assert aff.organisation("y", "  @ACME  Corp ", None) == "ACME Corp"
+    # shown as its source wrote it; spellings differing in case are one organisation
+    assert aff.organisation("u1", "OpenCity Ltd", None) == "OpenCity Ltd"
+    assert aff.organisation("u2", "opencity ltd", None) == "OpenCity Ltd"
+    assert aff.organisation("u3", "Independent", None) == INDEPENDENT
     assert aff.organisation("z", " @ ", None) == INDEPENDENT
 
 
