@@ -215,6 +215,7 @@ def _violations(page: Any) -> list[str]:
                                       resultTypes: ["violations"]})""",
         WCAG_AA,
     )
+    assert len(result["passes"]) >= 10, "axe-core checked almost nothing: is it running?"
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at "
         + "; ".join(", ".join(n["target"]) for n in v["nodes"][:5])
