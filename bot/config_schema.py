@@ -215,7 +215,7 @@ class Calendar(Strict):
     workdays: Annotated[list[Weekday], Field(min_length=1)] = ["mon", "tue", "wed", "thu", "fri"]
     closures: list[Closure] = []
     working_hours: WorkingHours = WorkingHours()
-    # Local days off neither `holidays` nor `bot.regional_holidays` knows:
+    # Local days off neither `holidays` nor `bot.sla.regional_holidays` knows:
     # "MM-DD" recurs every year, "YYYY-MM-DD" is one day.
     extra_holidays: list[Annotated[str, Field(pattern=r"^(\d{4}-)?\d{2}-\d{2}$")]] = []
     # Days worked although they are public holidays (or weekend days): "YYYY-MM-DD", a
@@ -245,7 +245,7 @@ class Calendar(Strict):
         country = info.data.get("country")
         if value is None or country is None:
             return value
-        from bot.regional_holidays import resolve_subdivision
+        from bot.sla.regional_holidays import resolve_subdivision
 
         resolve_subdivision(country, value)  # its ValueError says what to write instead
         return value
@@ -253,7 +253,7 @@ class Calendar(Strict):
     @field_validator("working_days")
     @classmethod
     def _worked(cls, values: list[str], info: ValidationInfo) -> list[str]:
-        from bot.regional_holidays import holiday_names, resolve_subdivision
+        from bot.sla.regional_holidays import holiday_names, resolve_subdivision
 
         for v in values:
             if _DAY_RE.match(v.strip()):

@@ -58,7 +58,7 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment, safe_range
 
 from bot.l10n import template_helpers
-from bot.text import break_autolinks, without_invisible
+from bot.record.text import break_autolinks, without_invisible
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session, SQLModel
 
 from bot.clock import FrozenClock
-from bot.config import (
+from bot.config.loader import (
     CONFIG_PATH,
     ConfigError,
     ConfigLoader,
@@ -20,7 +20,7 @@ from bot.config import (
     parse_config_text,
     validate_layers,
 )
-from bot.config_schema import VeilleurConfig
+from bot.config.schema import VeilleurConfig
 from bot.storage.db import make_engine
 from bot.storage.models import ConfigRecord
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from bot.calendar import BusinessCalendar
-from bot.config_schema import VeilleurConfig
+from bot.sla.calendar import BusinessCalendar
+from bot.config.schema import VeilleurConfig
 from bot.digest.compute import compute_digest
 from bot.digest.model import Digest
-from bot.migrate import upgrade
+from bot.storage.migrate import upgrade
 from bot.storage.db import make_engine
 from tests.digest_records import Record, paris
 

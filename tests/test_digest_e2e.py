@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session
 
-from bot import jobs
+from bot import periodic as jobs
 from bot.digest.publish import claim, digest_marker
 from bot.storage.models import DigestPublication
 from tests.harness import CITY_CONFIG, City, Harness

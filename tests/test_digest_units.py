@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import sla
-from bot.calendar import BusinessCalendar
+from bot.sla import rules as sla
+from bot.sla.calendar import BusinessCalendar
 from bot.cli import main
-from bot.config_schema import VeilleurConfig
+from bot.config.schema import VeilleurConfig
 from bot.digest import period, render
 from bot.digest.fastcal import PrefixCalendar
 from bot.digest.metrics import (
@@ -32,9 +32,9 @@ from bot.digest.metrics import (
     percentile,
 )
 from bot.digest.publish import due_week, publication_config
-from bot.migrate import upgrade
+from bot.storage.migrate import upgrade
 from bot.storage.db import make_engine
-from bot.templating import Renderer
+from bot.messages.templating import Renderer
 from tests.digest_records import PARIS, Record, paris
 
 CAL_ARGS: dict[str, Any] = {

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.templating import T
+from bot.messages.templating import T
 from tests.harness import City, Harness
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -112,7 +112,7 @@ def test_reminders_are_capped_and_spaced_then_escalated(
 
 
 def _mailer(h: Harness, port: int) -> Any:
-    from bot.mail import Mailer
+    from bot.effects.mail import Mailer
 
     settings = h.settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
     return Mailer(settings)

@@ -19,14 +19,14 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.app import create_app
-from bot.cli_errors import bind
+from bot.cli.errors import bind
 from bot.clock import FrozenClock
-from bot.demo import script, world
-from bot.demo.registration import register
+from bot.sim.demo import script, world
+from bot.sim.demo.registration import register
 from bot.settings import SettingsError, load_settings
-from bot.simforge import Forge, ForgeServer, ThreadedServer, generate_app_keypair
+from bot.sim import Forge, ForgeServer, ThreadedServer, generate_app_keypair
 from bot.storage.models import Delivery, DeliveryStatus
-from bot.templating import T
+from bot.messages.templating import T
 
 WAITING_KINDS = ("waiting-list", "ospo-waiting")  # markers of the waiting-list issues
 DEFAULT_DB = "veilleur-demo.db"  # in the working directory, kept after the demo
@@ -197,7 +197,7 @@ class Demo:
             day += timedelta(days=1)
 
     def _sweep(self, when: datetime) -> None:
-        from bot.jobs import sweeper_for
+        from bot.periodic import sweeper_for
 
         worker = self.app.state.worker
         result = worker.call(sweeper_for(worker.dispatcher).run(when), timeout=120)

@@ -4,9 +4,9 @@ Definitions (the README copies these; CHAOSS names where one exists):
 
 **Outside / inside.** An item's author is *outside* when their class is `external` or
 `partner`, *inside* when `maintainer`, `member` or `internal_partner` (the team, as in
-`bot.sla`). Items by bots or by authors of unknown class are left out of every metric.
+`bot.sla.rules`). Items by bots or by authors of unknown class are left out of every metric.
 
-**Response.** As in `bot.sla`: a comment or review by a team member, or a close or merge done
+**Response.** As in `bot.sla.rules`: a comment or review by a team member, or a close or merge done
 by one; never a bot, never the author, never a label change, an assignment or a comment made
 only of slash commands.
 
@@ -20,7 +20,7 @@ period's items answered within `sla.first_response_days` business days (unanswer
 count as not answered in time).
 
 **Waiting at the end of the period.** Every outside item that, at the period end (for the
-current week: now), is waiting for a maintainer by `bot.sla.waiting_state`'s rules, with the
+current week: now), is waiting for a maintainer by `bot.sla.rules.waiting_state`'s rules, with the
 business days it has waited by then and whether it is overdue. Reproducible: only timeline
 entries that occurred at or before the period end are used, and the item's state is rebuilt
 as of then from its close, merge and reopen entries (an item closed later still counts as
@@ -77,8 +77,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot import sla
-from bot.calendar import BusinessCalendar
+from bot.sla import rules as sla
+from bot.sla.calendar import BusinessCalendar
 from bot.digest.fastcal import PrefixCalendar
 from bot.digest.model import TimeToFirstResponse
 from bot.storage.models import TimelineKind as K
@@ -134,7 +134,7 @@ class EntryRecord:
 
 
 @dataclass(slots=True)
-class _AsOf:  # an item as `bot.sla` sees it, with its state at an instant
+class _AsOf:  # an item as `bot.sla.rules` sees it, with its state at an instant
     author_login: str
     author_class: str | None
     state: str
@@ -236,7 +236,7 @@ class Track:
         return _AsOf(i.author_login, i.author_class, state, i.created_at)
 
     def waiting_at(self, at: datetime) -> bool:
-        """Waiting for a maintainer at `at` (the rules of `bot.sla`, without the clock)."""
+        """Waiting for a maintainer at `at` (the rules of `bot.sla.rules`, without the clock)."""
         if self.item.author_class not in OUTSIDE or not self.open_at(at):
             return False
         n = bisect_right(self.times, at)
@@ -278,7 +278,7 @@ class Track:
         return out
 
     def clock_at(self, at: datetime, rules: Rules) -> tuple[str | None, float, bool]:
-        """(waiting_on, business days waiting, overdue) at `at`, as `bot.sla.waiting_state`
+        """(waiting_on, business days waiting, overdue) at `at`, as `bot.sla.rules.waiting_state`
         says from the entries up to `at`."""
         n = bisect_right(self.times, at)
         if n == len(self.entries):  # the usual case: entries are read up to the period end

@@ -1,6 +1,6 @@
 """The digest as text: Markdown and HTML (templates `templates/<lang>/digest/`), CSV, JSON.
 
-Markdown goes through `bot.templating.Renderer` (sandboxed, every value escaped for Markdown,
+Markdown goes through `bot.messages.templating.Renderer` (sandboxed, every value escaped for Markdown,
 mentions broken). HTML uses a sandboxed environment of its own with HTML autoescaping over
 the same template folders, since Markdown escapes would show in HTML. The templates only
 receive `view()`'s plain data: numbers already formatted for the language.
@@ -22,7 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from bot import l10n
 from bot.digest.model import Digest
 from bot.l10n import template_helpers
-from bot.templating import FALLBACK_LANGUAGE, Renderer, RenderResult, plain_text
+from bot.messages.templating import FALLBACK_LANGUAGE, Renderer, RenderResult, plain_text
 
 REPORT = "digest/report"  # Markdown: CLI `--format md` and the OSPO issue
 REPORT_HTML = "digest/report.html.j2"  # HTML: CLI `--format html` and the mail's HTML part
