@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
-
 from bot.messages.templating import T
+
 from tests.harness import City, Harness, template_tag
 
 MAX_COMMENT = 65_536  # GitHub's limit on a comment or body

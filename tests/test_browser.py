@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from bot.sim import Forge
 from bot.sim.routes_oauth import oauth
+
 from bot.web.accessibility import AUDIT, RECOURSE_URL
 from bot.web.i18n import catalog
 from tests.conftest import missing

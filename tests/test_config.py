@@ -7,9 +7,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, SQLModel
-
-from bot.clock import FrozenClock
 from bot.config.loader import (
     CONFIG_PATH,
     ConfigError,
@@ -21,6 +18,9 @@ from bot.config.loader import (
     validate_layers,
 )
 from bot.config.schema import VeilleurConfig
+from sqlmodel import Session, SQLModel
+
+from bot.clock import FrozenClock
 from bot.storage.db import make_engine
 from bot.storage.models import ConfigRecord
 

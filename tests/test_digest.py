@@ -12,12 +12,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-
-from bot.sla.calendar import BusinessCalendar
 from bot.config.schema import VeilleurConfig
+from bot.sla.calendar import BusinessCalendar
+from bot.storage.migrate import upgrade
+
 from bot.digest.compute import compute_digest
 from bot.digest.model import Digest
-from bot.storage.migrate import upgrade
 from bot.storage.db import make_engine
 from tests.digest_records import Record, paris
 

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bot.config.schema import VeilleurConfig
+from bot.messages.templating import Renderer
+from bot.sla.calendar import BusinessCalendar
+from bot.storage.migrate import upgrade
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.sla import rules as sla
-from bot.sla.calendar import BusinessCalendar
 from bot.cli import main
-from bot.config.schema import VeilleurConfig
 from bot.digest import period, render
 from bot.digest.fastcal import PrefixCalendar
 from bot.digest.metrics import (
@@ -32,9 +33,8 @@ from bot.digest.metrics import (
     percentile,
 )
 from bot.digest.publish import due_week, publication_config
-from bot.storage.migrate import upgrade
+from bot.sla import rules as sla
 from bot.storage.db import make_engine
-from bot.messages.templating import Renderer
 from tests.digest_records import PARIS, Record, paris
 
 CAL_ARGS: dict[str, Any] = {

@@ -7,8 +7,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from bot.messages.templating import T
+
 from tests.harness import City, Harness
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bot.messages.templating import LANGUAGES, Renderer, T
 
 from bot import l10n
 from bot.digest import render as digest_render
 from bot.resources import templates_dir
-from bot.messages.templating import LANGUAGES, Renderer, T
 from tests.test_templating import SAMPLES
 from tests.web_fixtures import make_digest
 from tests.web_fixtures import web_factory as web_factory  # noqa: F401 (fixture)

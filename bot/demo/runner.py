@@ -21,12 +21,12 @@ from sqlmodel import Session, col, select
 from bot.app import create_app
 from bot.cli.errors import bind
 from bot.clock import FrozenClock
-from bot.sim.demo import script, world
-from bot.sim.demo.registration import register
+from bot.messages.templating import T
 from bot.settings import SettingsError, load_settings
 from bot.sim import Forge, ForgeServer, ThreadedServer, generate_app_keypair
+from bot.sim.demo import script, world
+from bot.sim.demo.registration import register
 from bot.storage.models import Delivery, DeliveryStatus
-from bot.messages.templating import T
 
 WAITING_KINDS = ("waiting-list", "ospo-waiting")  # markers of the waiting-list issues
 DEFAULT_DB = "veilleur-demo.db"  # in the working directory, kept after the demo

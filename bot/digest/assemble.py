@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.sla import rules as sla
 from bot.digest.metrics import (
     INACTIVE_DAYS,
     INDEPENDENT,
@@ -38,6 +37,7 @@ from bot.digest.model import (
     WaitingItem,
 )
 from bot.record.text import break_autolinks, without_invisible
+from bot.sla import rules as sla
 
 Week = tuple[str, datetime, datetime]  # (YYYY-Www, start, end: the week's end or now)
 RETURN_WINDOW = timedelta(weeks=12)  # CHAOSS retention: a second contribution within it

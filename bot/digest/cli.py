@@ -30,10 +30,10 @@ def _parse_at(value: str | None) -> datetime:
 def cmd_digest(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    from bot.settings import settings_from as _settings
     from bot.digest.compute import compute_digest
     from bot.digest.configs import OrgConfigs, stored_configs
     from bot.digest.render import render_digest
+    from bot.settings import settings_from as _settings
     from bot.storage.db import make_engine
 
     settings = _settings(args)

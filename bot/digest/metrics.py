@@ -77,10 +77,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.sla import rules as sla
-from bot.sla.calendar import BusinessCalendar
 from bot.digest.fastcal import PrefixCalendar
 from bot.digest.model import TimeToFirstResponse
+from bot.sla import rules as sla
+from bot.sla.calendar import BusinessCalendar
 from bot.storage.models import TimelineKind as K
 
 OUTSIDE = sla.OUTSIDE_AUTHORS
