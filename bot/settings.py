@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     github_web_url: str = Field("https://github.com", description="GitHub's web (OAuth) URL.")
     public_dashboard: bool = Field(False, description="Anonymous read-only view of public repos.")
     dashboard_open: bool = Field(False, description="Demo only: dashboard without sign-in.")
+    accessibility_contact: str | None = Field(
+        None, description="Where people report an accessibility problem (/accessibility)."
+    )
     payload_retention_days: int = Field(
         30, ge=1, description="Processed webhook payloads older than this are reduced to {}."
     )

@@ -23,7 +23,7 @@ from tests.harness import City, Harness, template_tag
 
 MAX_COMMENT = 65_536  # GitHub's limit on a comment or body
 CONFIG_ERROR = "Veilleur configuration error"
-WAITING_TITLE = "Contributions waiting for an answer"
+WAITING_TITLE = "Contributions en attente de réponse"  # the city writes French
 RLO, ZWSP = "\u202e", "\u200b"
 
 

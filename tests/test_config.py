@@ -110,7 +110,7 @@ def test_wrong_type_is_reported_on_its_line_and_column() -> None:
         ),
         ("calendar:\n  workdays: [mon, funday]\n", 2, "calendar.workdays[1]", "mon"),
         ("digest:\n  schedule:\n    hour: 24\n", 3, "digest.schedule.hour", "23"),
-        ("digest:\n  language: nl\n", 2, "digest.language", "fr"),
+        ("digest:\n  language: es\n", 2, "digest.language", "fr"),
         ("language: es\n", 1, "language", "languages"),
         ("maintainers:\n  users: [alice, 'not a login']\n", 2, "maintainers.users[1]", "login"),
         ("ospo:\n  emails: [ospo@example.org, nope]\n", 2, "ospo.emails[1]", "e-mail"),

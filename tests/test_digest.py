@@ -142,9 +142,9 @@ def test_volume_and_change_request_closure_ratio(record: Record) -> None:
 def test_new_contributors_and_their_outcome(record: Record) -> None:
     new = digest(record).new_contributors
     assert [(c.login, c.number, c.outcome, c.organisation) for c in new] == [
-        ("camille", 1, "answered", "citoyenne"),
-        ("alice", 7, "merged", "acme"),
-        ("bob", 2, "closed", "acme"),
+        ("camille", 1, "answered", "Citoyenne"),
+        ("alice", 7, "merged", "Acme"),
+        ("bob", 2, "closed", "Acme"),
         ("jan", 3, "waiting", "Lyon"),
     ]  # zoe contributed on 1 July, so she is not new
 
@@ -152,9 +152,9 @@ def test_new_contributors_and_their_outcome(record: Record) -> None:
 def test_organisations_new_ones_and_elephant_factor(record: Record) -> None:
     d = digest(record)
     assert [(o.name, o.contributions, o.new) for o in d.organisations] == [
-        ("acme", 2, True), ("Lyon", 1, False), ("Nantes", 1, False), ("citoyenne", 1, True),
+        ("Acme", 2, True), ("Citoyenne", 1, True), ("Lyon", 1, False), ("Nantes", 1, False),
     ]  # fmt: skip
-    assert d.new_organisations == ["acme", "citoyenne"]
+    assert d.new_organisations == ["Acme", "Citoyenne"]
     assert d.elephant_factor == 2  # acme 2 of 5, plus one more organisation
 
 

@@ -97,7 +97,8 @@ def test_published_once_as_an_issue_and_a_mail(
     assert rcpt == ["ospo-digest@paris.example"]
     assert msg["Subject"] == TITLE
     parts = {p.get_content_type(): p.get_content() for p in msg.walk() if not p.is_multipart()}
-    assert "du 2026-03-02 au 2026-03-08" in parts["text/plain"]
+    assert "du 2 mars 2026 au 8 mars 2026" in parts["text/plain"]
+    assert "de lea (partenaire)" in parts["text/plain"]  # the author class in words, not `partner`
     assert "Toujours en attente : 2" in parts["text/plain"]
     assert "<h1>Santé des contributions de paris, 2026-W10</h1>" in parts["text/html"]
     with Session(h.engine) as s:

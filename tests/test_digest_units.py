@@ -158,7 +158,11 @@ def test_affiliation_order_and_company_normalisation() -> None:
     assert aff.organisation("zoe", "Acme", "NANTES.fr") == "Nantes"  # then e-mail domain
     assert aff.organisation("jan", None, None, ["bug", "partner: Lyon"]) == "Lyon"  # label
     assert aff.organisation("x", "@Ville-de-Lyon", None) == "Lyon"  # company naming its org
-    assert aff.organisation("y", "  @ACME  Corp ", None) == "acme corp"
+    assert aff.organisation("y", "  @ACME  Corp ", None) == "ACME Corp"
+    # shown as its source wrote it; spellings differing in case are one organisation
+    assert aff.organisation("u1", "OpenCity Ltd", None) == "OpenCity Ltd"
+    assert aff.organisation("u2", "opencity ltd", None) == "OpenCity Ltd"
+    assert aff.organisation("u3", "Independent", None) == INDEPENDENT
     assert aff.organisation("z", " @ ", None) == INDEPENDENT
 
 
@@ -232,7 +236,7 @@ def test_cli_formats(db: tuple[str, Record], capsys: Any) -> None:
     assert ttfr["items"] == "6" and ttfr["median_business_hours"]
     assert {r["week"] for r in rows} == {"2026-W29"} and {r["org"] for r in rows} == {"paris"}
     assert any(r["value"].startswith("'=HYPERLINK") for r in waiting)  # no formula
-    assert {r["item"] for r in rows if r["section"] == "organisations"} >= {"acme", "Lyon"}
+    assert {r["item"] for r in rows if r["section"] == "organisations"} >= {"Acme", "Lyon"}
 
 
 def test_cli_errors(db: tuple[str, Record], capsys: Any) -> None:

@@ -14,7 +14,7 @@ from tests.harness import City, Harness
 PARIS = ZoneInfo("Europe/Paris")
 MON = datetime(2026, 3, 2, 10, 0, tzinfo=PARIS)  # Monday 2 March 2026, no holiday that week
 REMINDER = f"veilleur-template:{T.REMINDER}/"
-WAITING_TITLE = "Contributions waiting for an answer"
+WAITING_TITLE = "Contributions en attente de réponse"  # the city writes French
 
 
 def open_at(h: Harness, when: datetime, city: City, login: str | None = None) -> int:

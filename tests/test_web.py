@@ -169,15 +169,22 @@ def test_links_only_for_plain_http_urls(web_factory: Any) -> None:
 
 
 # -- languages ---------------------------------------------------------------------------------
-def test_french_and_english(web_factory: Any) -> None:
+def test_four_languages(web_factory: Any) -> None:
     w = web_factory(dashboard_open=True)
     fr = w.client.get("/orgs/paris", params={"lang": "fr"})
     assert "En attente d&#39;un mainteneur" in fr.text and fr.headers["content-language"] == "fr"
     assert 'href="/?lang=fr"' in fr.text and "12,0 j" in fr.text
+    assert "<td>indépendant·e</td>" in fr.text and ">independent<" not in fr.text
+    assert "extérieur" in fr.text and "1 fusionnée" in fr.text  # Volume(5, 2, 3, 1, 1)
+    assert "5 tickets ouverts, 3 demandes de fusion ouvertes" in fr.text
     en = w.client.get("/orgs/paris", headers={"Accept-Language": "en-GB,en;q=0.9"})
     assert "Waiting for a maintainer" in en.text and "12.0 d" in en.text
-    auto = w.client.get("/", headers={"Accept-Language": "de;q=1, fr-CA;q=0.8, en;q=0.5"})
+    auto = w.client.get("/", headers={"Accept-Language": "es;q=1, fr-CA;q=0.8, en;q=0.5"})
     assert 'lang="fr"' in auto.text and "Organisations" in auto.text
+    de = w.client.get("/orgs/paris", headers={"Accept-Language": "de-AT,de;q=0.9"})
+    assert 'lang="de"' in de.text and "Wartet auf das Team" in de.text and "12,0 Tg." in de.text
+    nl = w.client.get("/orgs/paris", params={"lang": "nl"})
+    assert "Wacht op een beheerder" in nl.text and 'href="/?lang=nl"' in nl.text
 
 
 def test_language_negotiation() -> None:

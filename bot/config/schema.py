@@ -320,7 +320,7 @@ class Digest(Strict):
     enabled: bool = False
     schedule: Schedule = Schedule()
     emails: list[Email] = []
-    language: Literal["fr", "en"] = "en"
+    language: Literal["en", "fr", "nl", "de"] = "en"
     pseudonymise: bool = False
 
 

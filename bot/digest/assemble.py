@@ -152,7 +152,7 @@ def organisations(
         elephant[f"{INDEPENDENT}:{i.author_login.casefold()}" if name == INDEPENDENT else name] += 1
     shares = [
         OrganisationShare(name, n, name != INDEPENDENT and name not in inp.earlier_organisations)
-        for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].casefold(), kv[0]))
     ]
     return shares, [s.name for s in shares if s.new], elephant_factor(elephant)
 

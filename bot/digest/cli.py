@@ -1,4 +1,4 @@
-"""`veilleur digest --org ORG [--week YYYY-Www] [--format md|json|html|csv] [--lang fr|en]
+"""`veilleur digest --org ORG [--week YYYY-Www] [--format md|json|html|csv] [--lang en|fr|nl|de]
 [--pseudonymise]`.
 
 Reads the database only (no App credentials, no GitHub call): the record, and the last valid
@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import SystemClock, instant_arg
+from bot.l10n import LANGUAGES
 
 FORMATS = ("md", "json", "html", "csv")
 
@@ -92,7 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--org", required=True, help="GitHub organisation (repository owner)")
     p.add_argument("--week", help="ISO week, e.g. 2026-W29 (default: the last complete week)")
     p.add_argument("--format", choices=FORMATS, default="md", help="output format (default md)")
-    p.add_argument("--lang", choices=["fr", "en"], help="default: the org's digest.language")
+    p.add_argument("--lang", choices=list(LANGUAGES), help="default: the org's digest.language")
     p.add_argument(
         "--pseudonymise", action="store_true", help="logins replaced by stable pseudonyms"
     )

@@ -47,9 +47,9 @@ period) is credited to a configured partner (by `partners[].logins`, then
 `partners[].email_domains` against the author's public e-mail domain, then the item's
 `partner: <name>` label, which triage sets from `partners[].github_orgs`, or a public company
 field naming one of those GitHub orgs), else to the author's public `company` field
-normalised (surrounding spaces and a leading "@" removed, case-folded), else to
-"independent". An organisation is *new* when none of the organisation's earlier outside
-contributions was credited to it.
+normalised (surrounding spaces and a leading "@" removed; spellings differing only in case are
+one organisation, shown as the first spelling met), else to "independent". An organisation is
+*new* when none of the organisation's earlier outside contributions was credited to it.
 
 **Elephant factor (CHAOSS).** The fewest organisations that together account for at least
 half of the period's outside contributions; each independent contributor counts as an
@@ -359,12 +359,17 @@ def elephant_factor(contributions: Mapping[str, int]) -> int | None:
     return len(contributions)  # pragma: no cover - the loop always reaches the total
 
 
-def normalise_company(company: str | None) -> str | None:
-    """Public `company` field -> organisation key: spaces and a leading "@" removed, case-folded."""
+def company_display(company: str | None) -> str | None:
+    """Public `company` field as shown: spaces and a leading "@" removed, case kept."""
     if not company:
         return None
-    value = " ".join(company.split()).lstrip("@").strip().casefold()
-    return value or None
+    return " ".join(company.split()).lstrip("@").strip() or None
+
+
+def normalise_company(company: str | None) -> str | None:
+    """Public `company` field -> organisation key: `company_display`, case-folded."""
+    value = company_display(company)
+    return value.casefold() if value else None
 
 
 class Affiliation:
@@ -378,6 +383,7 @@ class Affiliation:
         self._labels: dict[str, str] = {}
         self._orgs: dict[str, str] = {}
         self._companies: dict[str | None, str | None] = {}
+        self._display: dict[str, str] = {}
         self.declared: dict[str, list[tuple[datetime, str]]] = {}
         for p in reversed(self.partners):  # the first partner listed wins
             name = str(p.name)
@@ -426,9 +432,12 @@ class Affiliation:
             company_key = self._companies[company]
         else:
             company_key = self._companies[company] = normalise_company(company)
-        if company_key is None:
+        if company_key is None or company_key == INDEPENDENT:
             return INDEPENDENT
-        return self._orgs.get(company_key, company_key)
+        if company_key in self._orgs:
+            return self._orgs[company_key]
+        # Counted by the case-folded key, shown as the first spelling seen ("OpenCity Ltd").
+        return self._display.setdefault(company_key, company_display(company) or company_key)
 
 
 def outcome(track: Track, at: datetime) -> str:

@@ -19,7 +19,9 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 
+from bot import l10n
 from bot.digest.model import Digest
+from bot.l10n import template_helpers
 from bot.messages.templating import FALLBACK_LANGUAGE, Renderer, RenderResult, plain_text
 
 REPORT = "digest/report"  # Markdown: CLI `--format md` and the OSPO issue
@@ -28,17 +30,11 @@ ISSUE_LIMIT = 50  # rows per list in the issue and mail (an issue body holds 65,
 
 
 def _number(value: float | None, lang: str, digits: int = 1) -> str:
-    if value is None:
-        return "—"
-    text = f"{value:,.{digits}f}".replace(",", "\u202f")
-    return text.replace(".", ",") if lang == "fr" else text.replace("\u202f", ",")
+    return l10n.number(value, lang, digits)
 
 
 def _percent(share: float | None, lang: str) -> str:
-    if share is None:
-        return "—"
-    number = _number(share * 100, lang, 0)
-    return f"{number}\u00a0%" if lang == "fr" else f"{number}%"
+    return l10n.percent(share, lang)
 
 
 def _ttfr(t: Any, lang: str) -> dict[str, Any]:
@@ -64,21 +60,32 @@ def view(d: Digest, lang: str, limit: int | None = None) -> dict[str, Any]:
     return {
         "org": d.org,
         "week": d.week,
-        "period_start": d.start.date().isoformat(),
-        "period_end": last_day.isoformat(),
-        "generated_at": d.generated_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "period_start": l10n.day(d.start.date(), lang),
+        "period_end": l10n.day(last_day, lang),
+        "generated_at": l10n.stamp(d.generated_at, lang),
         "ttfr": [_ttfr(d.ttfr_outside, lang), _ttfr(d.ttfr_inside, lang)],
         "volume": asdict(d.volume),
         "closure_ratio": _percent(d.change_request_closure_ratio, lang),
         "waiting": [
-            asdict(w) | {"days": _number(w.business_days_waiting, lang)} for w in cut(d.waiting)
+            asdict(w)
+            | {
+                "days": _number(w.business_days_waiting, lang),
+                "organisation": l10n.organisation(w.organisation, lang),
+                "author_class": l10n.author_class(w.author_class, lang),
+            }
+            for w in cut(d.waiting)
         ],
         "waiting_total": len(d.waiting),
         "waiting_more": len(d.waiting) - len(cut(d.waiting)),
         "overdue_total": sum(w.overdue for w in d.waiting),
-        "new_contributors": [asdict(c) for c in cut(d.new_contributors)],
+        "new_contributors": [
+            asdict(c) | {"organisation": l10n.organisation(c.organisation, lang)}
+            for c in cut(d.new_contributors)
+        ],
         "new_contributors_total": len(d.new_contributors),
-        "organisations": [asdict(o) for o in cut(d.organisations)],
+        "organisations": [
+            asdict(o) | {"name": l10n.organisation(o.name, lang)} for o in cut(d.organisations)
+        ],
         "organisations_total": len(d.organisations),
         "new_organisations": list(d.new_organisations),
         "elephant_factor": "—" if d.elephant_factor is None else d.elephant_factor,
@@ -87,11 +94,7 @@ def view(d: Digest, lang: str, limit: int | None = None) -> dict[str, Any]:
             | {
                 "oldest": _number(r.oldest_wait_business_days, lang),
                 "ttfr": _number(r.ttfr_median_business_hours, lang),
-                "last_response": (
-                    r.last_maintainer_response.date().isoformat()
-                    if r.last_maintainer_response
-                    else "—"
-                ),
+                "last_response": l10n.day(r.last_maintainer_response, lang),
             }
             for r in cut(attention)
         ],
@@ -109,8 +112,8 @@ def _retention(d: Digest, lang: str) -> dict[str, Any] | None:
         return None
     last_day = (r.cohort_end - timedelta(microseconds=1)).date()
     return {
-        "start": r.cohort_start.date().isoformat(),
-        "end": last_day.isoformat(),
+        "start": l10n.day(r.cohort_start.date(), lang),
+        "end": l10n.day(last_day, lang),
         "new": r.new,
         "came_back": r.came_back,
         "share": _percent(r.share, lang),
@@ -139,7 +142,7 @@ class HtmlRenderer:
                 template = self.env.get_template(f"{candidate}/{name}")
             except TemplateNotFound:
                 continue
-            module = template.make_module(data)
+            module = template.make_module(template_helpers(candidate) | data)
             raw_title = getattr(module, "title", None)
             title = plain_text(" ".join(str(raw_title).split())) if raw_title else None
             return RenderResult(str(module).strip() + "\n", name, candidate, title)

@@ -31,6 +31,10 @@ Template data (what callers pass; items are mappings or objects with these attri
 - stale_nudge: author, close_after_days; stale_close: author
 - digest_email: scope, period_start, period_end, totals ({new, answered, overdue, waiting}),
   items (as waiting_list); sets `title`
+
+Every template also gets `bot.l10n.template_helpers` for its language: `plural(n, one=...,
+other=..., many=...)` (CLDR categories, `{n}` in each form), `number`, `percent`, `day`,
+`author_class` and `organisation` (words of the language, never raw values).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from jinja2 import (
 )
 from jinja2.sandbox import SandboxedEnvironment, safe_range
 
+from bot.l10n import template_helpers
 from bot.record.text import break_autolinks, without_invisible
 
 log = logging.getLogger(__name__)
@@ -326,7 +331,7 @@ class Renderer:
     ) -> RenderResult:
         template: Template = self.env.get_template(path)
         try:
-            module = template.make_module(data)
+            module = template.make_module(template_helpers(lang) | data)
         except Exception:
             self.env.handle_exception()  # re-raised with the template's own line numbers
         text = str(module).strip() + "\n"

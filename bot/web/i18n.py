@@ -1,34 +1,23 @@
-"""The dashboard's languages: French and English, from `templates/web/<lang>.json`.
+"""The dashboard's languages: en, fr, nl and de, from `templates/web/<lang>.json`.
 
-`?lang=fr|en` wins, then the browser's Accept-Language (q-values honoured), then English.
-Messages are plain text with `{name}` placeholders; the HTML templates escape them.
+`?lang=` wins, then the browser's Accept-Language (q-values honoured), then English.
+Messages are plain text with `{name}` placeholders; the HTML templates escape them. Plurals,
+numbers and dates follow CLDR through `bot.l10n` (Babel).
 """
 
 from __future__ import annotations
 
-import functools
-import json
-from collections.abc import Mapping
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
-from bot.resources import templates_dir
+from bot import l10n
 
-WEB_LANGUAGES = ("en", "fr")
-DEFAULT = "en"
+log = logging.getLogger(__name__)
 
-MONTHS = {
-    "en": "January February March April May June July August September October November December",
-    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
-}
-
-
-@functools.cache
-def catalog(lang: str) -> Mapping[str, str]:
-    path = templates_dir() / "web" / f"{lang}.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
-    assert isinstance(data, dict)
-    return {str(k): str(v) for k, v in data.items()}
+WEB_LANGUAGES = l10n.LANGUAGES
+DEFAULT = l10n.DEFAULT
+catalog = l10n.catalog
 
 
 def negotiate(query_lang: str | None, accept_language: str | None) -> tuple[str, bool]:
@@ -56,42 +45,43 @@ class Messages:
     lang: str
 
     def __call__(self, key: str, **values: object) -> str:
-        text = catalog(self.lang).get(key) or catalog(DEFAULT).get(key) or key
+        text = catalog(self.lang).get(key)
+        if text is None:
+            # Logged so that the template test can reject it; the page still shows something.
+            log.warning("untranslated dashboard message %r in %s", key, self.lang)
+            text = catalog(DEFAULT).get(key) or key
         if values:
             text = text.format_map({k: self._value(v) for k, v in values.items()})
         return text
 
-    def plural(self, key: str, n: int) -> str:
-        """`key_one` for one (and zero in French), `key` otherwise; `{n}` is the count."""
-        one = n == 1 or (self.lang == "fr" and n == 0)
-        return self(f"{key}_one" if one else key, n=n)
+    def plural(self, key: str, n: int, **values: object) -> str:
+        """`key_<CLDR category of n>` (`key_other` when the language has no such form);
+        `{n}` is the count, formatted."""
+        category = l10n.plural_category(n, self.lang)
+        name = f"{key}_{category}" if f"{key}_{category}" in catalog(self.lang) else f"{key}_other"
+        return self(name, n=l10n.integer(n, self.lang), **values)
 
     def _value(self, value: object) -> str:
         if isinstance(value, float):
             return self.number(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return l10n.integer(value, self.lang)
         return str(value)
 
     def number(self, value: float | None, digits: int = 1) -> str:
-        if value is None:
-            return "—"
-        text = f"{value:,.{digits}f}"
-        if self.lang == "fr":
-            text = text.replace(",", "\u202f").replace(".", ",")
-        return text
+        return l10n.number(value, self.lang, digits)
 
     def percent(self, share: float | None) -> str:
-        if share is None:
-            return "—"
-        value = f"{share * 100:.0f}"
-        return f"{value}\u00a0%" if self.lang == "fr" else f"{value}%"
+        return l10n.percent(share, self.lang)
 
-    def day(self, when: datetime | None) -> str:
-        if when is None:
-            return "—"
-        month = MONTHS[self.lang].split()[when.month - 1]
-        return f"{when.day} {month} {when.year}"
+    def day(self, when: date | datetime | None) -> str:
+        return l10n.day(when, self.lang)
 
     def stamp(self, when: datetime | None) -> str:
-        if when is None:
-            return "—"
-        return f"{self.day(when)}, {when:%H:%M} UTC"
+        return l10n.stamp(when, self.lang)
+
+    def author_class(self, value: str | None) -> str:
+        return l10n.author_class(value, self.lang)
+
+    def organisation(self, name: str | None) -> str:
+        return l10n.organisation(name, self.lang)

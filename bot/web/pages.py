@@ -64,7 +64,7 @@ async def _digest_page(request: Request, org: str, week: str | None) -> Response
         )
     except ImportError:
         log.error("the digest engine (bot.digest.compute) is not available")
-        return message(ctx, "503", "The digest engine is not available.", status=503)
+        return message(ctx, ctx.t("unavailable_title"), ctx.t("unavailable_text"), status=503)
     return render(ctx, "org.html", **_page_data(ctx, view, shown, week))
 
 
@@ -82,7 +82,7 @@ def _page_data(ctx: WebContext, view: OrgView, shown: Shown, asked: str | None) 
     trend = [(p.week.split("-")[-1], p.ttfr_median_business_hours) for p in d.trend_12w]
     ages = charts.age_bins([w.business_days_waiting for w in d.waiting])
     overdue_from = next((i for i, (_, n) in enumerate(ages) if n and _late_bin(d, i)), None)
-    orgs = [(o.name, o.contributions) for o in d.organisations]
+    orgs = [(t.organisation(o.name), o.contributions) for o in d.organisations]
     api = f"/api/orgs/{quote(view.org)}/digest" + (f"?week={d.week}" if asked else "")
     return {
         "org": view.org,

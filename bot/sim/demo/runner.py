@@ -28,6 +28,7 @@ from bot.sim.demo import script, world
 from bot.sim.demo.registration import register
 from bot.storage.models import Delivery, DeliveryStatus
 
+WAITING_KINDS = ("waiting-list", "ospo-waiting")  # markers of the waiting-list issues
 DEFAULT_DB = "veilleur-demo.db"  # in the working directory, kept after the demo
 
 
@@ -302,7 +303,8 @@ class Demo:
                 for r in self.forge.repos.values()
                 for i in r.issues.values()
                 if i.user == self.forge.bot_login
-                and i.title == "Contributions waiting for an answer"
+                # found by marker: the title is in the organisation's language
+                and any(f"<!-- veilleur:{kind}:" in (i.body or "") for kind in WAITING_KINDS)
             ],
             "digest": digest,
             "written": self.written(),
