@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from bot import l10n
 from bot.digest import render as digest_render
+from bot.messages import l10n
 from bot.messages.templating import LANGUAGES, Renderer, T
 from bot.resources import templates_dir
 from tests.test_templating import SAMPLES

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import SystemClock, instant_arg
-from bot.l10n import LANGUAGES
+from bot.messages.l10n import LANGUAGES
 
 FORMATS = ("md", "json", "html", "csv")
 

@@ -19,9 +19,9 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 
-from bot import l10n
 from bot.digest.model import Digest
-from bot.l10n import template_helpers
+from bot.messages import l10n
+from bot.messages.l10n import template_helpers
 from bot.messages.templating import FALLBACK_LANGUAGE, Renderer, RenderResult, plain_text
 
 REPORT = "digest/report"  # Markdown: CLI `--format md` and the OSPO issue

@@ -32,7 +32,7 @@ Template data (what callers pass; items are mappings or objects with these attri
 - digest_email: scope, period_start, period_end, totals ({new, answered, overdue, waiting}),
   items (as waiting_list); sets `title`
 
-Every template also gets `bot.l10n.template_helpers` for its language: `plural(n, one=...,
+Every template also gets `bot.messages.l10n.template_helpers` for its language: `plural(n, one=...,
 other=..., many=...)` (CLDR categories, `{n}` in each form), `number`, `percent`, `day`,
 `author_class` and `organisation` (words of the language, never raw values).
 """
@@ -57,7 +57,7 @@ from jinja2 import (
 )
 from jinja2.sandbox import SandboxedEnvironment, safe_range
 
-from bot.l10n import template_helpers
+from bot.messages.l10n import template_helpers
 from bot.record.text import break_autolinks, without_invisible
 
 log = logging.getLogger(__name__)

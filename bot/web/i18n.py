@@ -2,7 +2,7 @@
 
 `?lang=` wins, then the browser's Accept-Language (q-values honoured), then English.
 Messages are plain text with `{name}` placeholders; the HTML templates escape them. Plurals,
-numbers and dates follow CLDR through `bot.l10n` (Babel).
+numbers and dates follow CLDR through `bot.messages.l10n` (Babel).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from bot import l10n
+from bot.messages import l10n
 
 log = logging.getLogger(__name__)
 
