@@ -21,7 +21,9 @@ from bot import deliveries, metrics
 from bot.actions import UpsertComment, marker
 from bot.clock import Clock
 from bot.effects import Executor
-from bot.github import GitHubAPI, RateLimited
+from bot.forge import Forge
+from bot.forge.errors import RateLimited
+from bot.github import GitHubAPI
 from bot.logs import delivery_context
 from bot.registry import Handler, build, handlers_for
 from bot.settings import Settings
@@ -122,6 +124,9 @@ class Dispatcher:
             payload=payload,
             installation_id=delivery.installation_id,
         )
+        forges = self.services.get("forges")
+        if forges is not None:  # another forge's hook, told as the event handlers plan from
+            event = forges.normalise(event)
         repo = payload.get("repository")
         branches = self.services.get("branches")
         if isinstance(repo, dict) and repo.get("default_branch") and branches is not None:
@@ -153,7 +158,10 @@ class Dispatcher:
             raise DeliveryFailed("; ".join(failures))
 
     def _context(self, event: Event) -> Context:
-        api = self.api_for(event.installation_id)
+        api: Forge | None = self.api_for(event.installation_id)
+        forges = self.services.get("forges")
+        if api is None and forges is not None and event.repo:
+            api = forges.for_repo(event.repo)  # a repository on another forge (bot/gitlab/)
         executor = Executor(
             engine=self.engine,
             clock=self.clock,

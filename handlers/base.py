@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from bot.actions import Action
     from bot.clock import Clock
     from bot.effects import Executor
-    from bot.github import GitHubAPI
+    from bot.forge import Forge
     from bot.settings import Settings
 
 
@@ -102,7 +102,7 @@ class Context:
     settings: Settings
     engine: Engine
     clock: Clock
-    github: GitHubAPI | None
+    github: Forge | None  # the item's forge client (GitHub or another, bot/forge/)
     executor: Executor
     bot_login: str | None = None
     services: dict[str, Any] = field(default_factory=dict)

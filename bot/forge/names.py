@@ -1,0 +1,50 @@
+"""Forge-qualified repository names: `owner/name` on GitHub, `host/group/…/project` elsewhere.
+
+GitHub names stay as they always were (every record, key and URL keeps working); a name
+from another forge starts with the forge's host. The rule is unambiguous because a GitHub
+owner cannot contain a dot, and a host always does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GITHUB_HOST = "github.com"
+
+
+@dataclass(frozen=True)
+class RepoName:
+    host: str  # "github.com", "gitlab.example.org", "code.europa.eu"
+    path: str  # "owner/name", or "group/subgroup/project" on GitLab
+
+    @classmethod
+    def parse(cls, full_name: str) -> RepoName:
+        first, sep, rest = full_name.partition("/")
+        if sep and "." in first and "/" in rest:
+            return cls(first.lower(), rest)
+        return cls(GITHUB_HOST, full_name)
+
+    @property
+    def on_github(self) -> bool:
+        return self.host == GITHUB_HOST
+
+    @property
+    def full_name(self) -> str:
+        """The name Veilleur stores and shows: unqualified on GitHub, host-qualified elsewhere."""
+        return self.path if self.on_github else f"{self.host}/{self.path}"
+
+    @property
+    def namespace(self) -> str:
+        """The owner (GitHub) or the group path (GitLab, subgroups included)."""
+        return self.path.rpartition("/")[0]
+
+    @property
+    def name(self) -> str:
+        return self.path.rpartition("/")[2]
+
+
+def owner_of(full_name: str) -> str:
+    """The owner (organisation or group) of a repository, qualified like the repository:
+    `octo` for `octo/app`, `gitlab.example.org/city` for `gitlab.example.org/city/app`."""
+    repo = RepoName.parse(full_name)
+    return repo.namespace if repo.on_github else f"{repo.host}/{repo.namespace}"
