@@ -268,9 +268,7 @@ class Executor:
             _unknown_outcome(api, exc, f"issue in {action.repo}")
             raise
 
-    async def _find_marked_issue(
-        self, api: Forge, repo: str, marker: str
-    ) -> dict[str, Any] | None:
+    async def _find_marked_issue(self, api: Forge, repo: str, marker: str) -> dict[str, Any] | None:
         page = 1
         while True:
             batch = await api.list_issues(repo, state="all", page=page)

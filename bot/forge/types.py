@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.forge.names import RepoName
+
 
 @dataclass(frozen=True)
 class Person:
@@ -38,7 +40,9 @@ class ItemRef:
     is_pull: bool = False
 
     def __str__(self) -> str:
-        return f"{self.repo}{'!' if self.is_pull and '.' in self.repo.split('/')[0] else '#'}{self.number}"
+        """GitLab writes merge requests `group/project!7`; everything else is `repo#7`."""
+        gitlab_mr = self.is_pull and not RepoName.parse(self.repo).on_github
+        return f"{self.repo}{'!' if gitlab_mr else '#'}{self.number}"
 
 
 @dataclass(frozen=True)
