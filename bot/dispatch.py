@@ -126,7 +126,7 @@ class Dispatcher:
         )
         forges = self.services.get("forges")
         if forges is not None:  # another forge's hook, told as the event handlers plan from
-            event = forges.normalise(event)
+            event = await forges.normalise(event)
         repo = payload.get("repository")
         branches = self.services.get("branches")
         if isinstance(repo, dict) and repo.get("default_branch") and branches is not None:

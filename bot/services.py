@@ -28,6 +28,10 @@ def build_services(settings: Settings, engine: Engine, clock: Clock) -> dict[str
         return (await loader.for_repo(api, repo, branch)).config
 
     renderer = Renderer()
+    from bot.gitlab.forges import GitLabForges
+    from bot.gitlab.settings import load_gitlab_settings
+
+    gitlab = load_gitlab_settings()  # VEILLEUR_GITLAB_URL set: repositories there get their client
     overrides = TemplateOverrides(renderer, clock, settings.config_cache_seconds)
 
     return {
@@ -39,4 +43,5 @@ def build_services(settings: Settings, engine: Engine, clock: Clock) -> dict[str
         "renderer": renderer,
         "mailer": make_mailer(settings),
         "repo_cache": RepoCache(clock),
+        "forges": GitLabForges.from_settings(gitlab, clock) if gitlab.enabled else None,
     }

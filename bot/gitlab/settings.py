@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -50,3 +50,17 @@ class GitLabSettings(BaseSettings):
         from bot.gitlab.signature import signing_key
 
         return [signing_key(s.get_secret_value()) for s in self.signing_token]
+
+
+def load_gitlab_settings(**overrides: object) -> GitLabSettings:
+    """From the environment (and `.env`); a malformed value is one sentence naming it."""
+    from bot.settings import SettingsError
+
+    try:
+        return GitLabSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "URL"
+        raise SettingsError(
+            f"VEILLEUR_GITLAB_{field.upper()} is invalid: {err['msg'].rstrip('.')}."
+        ) from None

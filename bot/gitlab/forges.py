@@ -1,0 +1,41 @@
+"""Which repositories live on the configured GitLab instance, their client, and the events
+its hooks become. Given to the dispatcher as `services["forges"]` (bot/dispatch.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from bot.forge import Forge, RepoName
+from bot.gitlab.client import GitLabAPI
+from bot.gitlab.hooks import EVENT_PREFIX, normalise
+from bot.gitlab.settings import GitLabSettings
+from bot.gitlab.transport import Transport
+
+
+class GitLabForges:
+    def __init__(self, api: GitLabAPI) -> None:
+        self.api = api
+        self.host = api.host
+
+    @classmethod
+    def from_settings(cls, settings: GitLabSettings, clock: Any, **kw: Any) -> GitLabForges:
+        token = settings.token.get_secret_value() if settings.token else ""
+        transport = Transport(
+            settings.url or "", token, clock=clock, timeout=settings.timeout_seconds, **kw
+        )
+        return cls(GitLabAPI(transport, settings.host))
+
+    def for_repo(self, repo: str) -> Forge | None:
+        return self.api if RepoName.parse(repo).host == self.host else None
+
+    async def normalise(self, event: Any) -> Any:
+        """A stored GitLab hook (`gitlab/<kind>`) as the event (handlers.base.Event) the handlers
+        plan from; other events pass unchanged."""
+        if not event.name.startswith(EVENT_PREFIX):
+            return event
+        name, action, payload = await normalise(event.name, event.payload, self.host, self.api)
+        return dataclasses.replace(event, name=name, action=action, payload=payload)
+
+    async def aclose(self) -> None:
+        await self.api.http.aclose()
