@@ -26,6 +26,7 @@ from sqlmodel import Session
 from bot.config_bounds import MAX_DEPTH, bound_errors, size_error, too_deep_line
 from bot.config_errors import ConfigError, Layer, located_errors
 from bot.config_schema import VeilleurConfig
+from bot.forge.names import owner_of
 from bot.resources import config_dir
 from bot.storage.models import ConfigRecord
 
@@ -265,7 +266,7 @@ class ConfigLoader:
         self, api: GitHubAPI, repo: str, branch: str, stored: ResolvedConfig | None
     ) -> ResolvedConfig:
         now = self._clock.now()
-        org = repo.split("/", 1)[0]
+        org = owner_of(repo)  # a GitHub org or a GitLab group, forge-qualified
         org_text = await self._org_text(api, org)
         repo_text = await api.get_file(repo, CONFIG_PATH, branch)
         key = (org_text, repo_text)

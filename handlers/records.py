@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from bot.forge.names import owner_of
 from bot.storage.models import Item, TimelineEntry, TimelineKind
 from handlers.base import Context, Event, is_bot_account
 
@@ -77,7 +78,7 @@ def item_fields(repo: str, raw: dict[str, Any], is_pull: bool) -> dict[str, Any]
     merged_at = ts(raw.get("merged_at")) or ts((raw.get("pull_request") or {}).get("merged_at"))
     return {
         "repo_full_name": repo,
-        "owner": repo.split("/")[0],
+        "owner": owner_of(repo),
         "number": raw["number"],
         "kind": "pull" if is_pull else "issue",
         "github_id": raw.get("id"),
