@@ -84,7 +84,8 @@ class Dispatcher:
         return api
 
     def is_own_event(self, event: Event) -> bool:
-        return bool(self.bot_login) and event.sender_login == self.bot_login
+        own = bool(self.bot_login) and event.sender_login == self.bot_login
+        return own or event.payload.get("sender_is_self") is True  # another forge's (bot/gitlab)
 
     async def run(self, delivery: Delivery) -> None:
         """Process a claimed delivery and record the outcome (done, failed or dead)."""

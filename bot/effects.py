@@ -198,6 +198,9 @@ class Executor:
     def _is_ours(self, user: dict[str, Any] | None) -> bool:
         if not user:
             return False
+        own = self.api.own_login if self.api is not None else None
+        if own:  # a forge that names the account it acts as (GitLab)
+            return user.get("login") == own
         if self.bot_login:
             return user.get("login") == self.bot_login
         return user.get("type") == "Bot"

@@ -195,6 +195,8 @@ class GitHubAPI:
     (shared by the dispatcher) holds until when, and calls made meanwhile wait for it by
     raising `RateLimited` at once."""
 
+    own_login: str | None = None  # the App's login is the dispatcher's `bot_login`
+
     def __init__(
         self,
         app_client: GitHub[Any],

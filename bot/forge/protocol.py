@@ -18,6 +18,10 @@ from typing import Any, Protocol
 
 
 class Forge(Protocol):
+    # The account this client acts as, when the forge tells it (GitLab: the token's user,
+    # known once a list call was made); None on GitHub, where the dispatcher knows the App's.
+    own_login: str | None
+
     # -- repositories and files ----------------------------------------------------------
     async def get_repo(self, repo: str) -> dict[str, Any]:
         """`full_name`, `default_branch`, `private`, `archived`."""

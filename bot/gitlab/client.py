@@ -41,6 +41,15 @@ class GitLabAPI:
         self._users: dict[str, dict[str, Any] | None] = {}
         self._branches: dict[str, str] = {}
         self._notes: dict[int, tuple[str, int]] = {}  # note id -> (project path, item number)
+        self.own_login: str | None = None
+
+    async def whoami(self) -> str | None:
+        """The token's user (`GET /user`): Veilleur's own notes and issues are hers."""
+        if self.own_login is None:
+            data = await self.http.json("GET", "/user")
+            if isinstance(data, dict) and data.get("username"):
+                self.own_login = str(data["username"])
+        return self.own_login
 
     # -- names -------------------------------------------------------------------------------
     def _project(self, repo: str) -> str:
@@ -183,6 +192,7 @@ class GitLabAPI:
 
     async def list_issues(self, repo: str, **params: Any) -> list[dict[str, Any]]:
         """One page of issues, then of merge requests (GitHub lists both together)."""
+        await self.whoami()
         query: dict[str, Any] = {
             "per_page": min(int(params.get("per_page", 100)), 100),
             "page": int(params.get("page", 1)),
@@ -221,6 +231,7 @@ class GitLabAPI:
 
     async def list_comments(self, repo: str, number: int) -> list[dict[str, Any]]:
         """The item's notes, oldest first, system notes ("added label …") left out."""
+        await self.whoami()  # the caller then tells its own notes by `own_login`
         rows = await self.http.pages(
             f"{self._item(repo, number)}/notes", {"sort": "asc", "order_by": "created_at"}
         )

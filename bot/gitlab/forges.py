@@ -35,6 +35,10 @@ class GitLabForges:
         if not event.name.startswith(EVENT_PREFIX):
             return event
         name, action, payload = await normalise(event.name, event.payload, self.host, self.api)
+        own = await self.api.whoami()
+        if own and payload["sender"].get("login") == own:
+            payload["sender"]["type"] = "Bot"
+            payload["sender_is_self"] = True  # Veilleur's own change (bot/dispatch.py)
         return dataclasses.replace(event, name=name, action=action, payload=payload)
 
     async def aclose(self) -> None:
