@@ -51,7 +51,6 @@ def hook_project(world: GitLabWorld, project: Project) -> Json:
         "visibility_level": 20 if project.visibility == "public" else 0,
         "path_with_namespace": project.path,
         "default_branch": project.default_branch,
-        "ci_config_path": None,
         "homepage": web,
         "url": f"git@{host}:{project.path}.git",
         "ssh_url": f"git@{host}:{project.path}.git",
@@ -98,6 +97,7 @@ def _attributes(world: GitLabWorld, project: Project, item: Json, merge: bool) -
         "labels": [hook_label(project, n) for n in item["labels"]],
     }
     if merge:
+        del attrs["project_id"]  # merge request hooks name source and target projects instead
         attrs.update(
             source_branch=item["source_branch"],
             target_branch=item["target_branch"],
@@ -147,6 +147,10 @@ def note_hook(
     world: GitLabWorld, project: Project, item: Json, note: Json, merge: bool
 ) -> tuple[str, Json]:
     target = _attributes(world, project, item, merge)
+    for key in ("url", "reviewer_ids"):  # the item inside a note hook has neither
+        target.pop(key, None)
+    if merge:  # nor, for a merge request, the list of assignees (only `assignee_id`)
+        target["assignee_id"] = (target.pop("assignee_ids") or [None])[0]
     attrs = {
         "id": note["id"],
         "note": note["body"],
