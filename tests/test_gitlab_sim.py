@@ -12,7 +12,7 @@ import httpx
 
 from bot.simgitlab import GitLabServer, GitLabWorld
 from bot.simgitlab.items import approve, comment, open_issue, open_merge_request, push
-from tests.gitlab_fixtures import gitlab_server, gitlab_world, shared  # noqa: F401
+from tests.gitlab_fixtures import shared
 
 Json = dict[str, Any]
 
