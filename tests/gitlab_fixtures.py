@@ -69,8 +69,9 @@ def signed(headers: dict[str, str], body: bytes, at: int, token: str = SIGNING) 
 
 
 @pytest.fixture
-def gitlab_world() -> GitLabWorld:
-    return GitLabWorld(FrozenClock(FORGE_START))
+def gitlab_world(forge_clock: FrozenClock) -> GitLabWorld:
+    """On the simulated GitHub's clock: one movable time for both forges and Veilleur."""
+    return GitLabWorld(forge_clock)
 
 
 @pytest.fixture
