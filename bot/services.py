@@ -43,5 +43,5 @@ def build_services(settings: Settings, engine: Engine, clock: Clock) -> dict[str
         "renderer": renderer,
         "mailer": make_mailer(settings),
         "repo_cache": RepoCache(clock),
-        "forges": GitLabForges.from_settings(gitlab, clock) if gitlab.enabled else None,
+        "forges": GitLabForges.from_settings(gitlab, clock, engine) if gitlab.enabled else None,
     }

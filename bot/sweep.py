@@ -149,6 +149,9 @@ class Sweeper:
             if repo.full_name.split("/")[1] == ".github":
                 continue
             api = self.api_for(repo.installation_id)
+            forges = self.services.get("forges")
+            if api is None and forges is not None:  # a project on another forge (bot/gitlab/)
+                api = forges.for_repo(repo.full_name)
             if api is None:
                 continue
             try:
@@ -452,6 +455,9 @@ class Sweeper:
             s.commit()
 
     async def _codeowners(self, api: Any, repo: str) -> Any:
+        own_syntax = getattr(api, "codeowners", None)  # a forge with its own (GitLab's)
+        if own_syntax is not None:
+            return await own_syntax(repo)
         for path in CODEOWNERS_PATHS:
             text = await api.get_file(repo, path)
             if text is not None:

@@ -4,9 +4,13 @@ labels, comments and turns."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from sqlmodel import Session, select
 
 from bot.storage.models import Item
+from bot.templating import T
 from tests.forge_sites import Site
 from tests.harness import City
 
@@ -55,3 +59,21 @@ def test_a_change_from_outside_is_recorded_with_its_forge(site: Site) -> None:
         item = s.scalars(select(Item).where(Item.repo_full_name == site.repo)).one()
     assert (item.number, item.kind, item.author_login) == (n, "pull", C.citizen_nl)
     assert item.owner == site.repo.rpartition("/")[0]  # "paris", or "<gitlab host>/paris"
+
+
+PARIS = ZoneInfo("Europe/Paris")
+MON = datetime(2026, 3, 2, 10, 0, tzinfo=PARIS)  # Monday 2 March 2026, no holiday that week
+REMINDER = f"veilleur-template:{T.REMINDER}/"
+
+
+def test_the_sla_reminds_in_business_days(site: Site) -> None:
+    site.harness.clock.set(MON)
+    n = site.open_issue(
+        C.citizen_en, "Map is broken", "The map of the city does not load on my phone."
+    )
+    site.harness.sweep(MON + timedelta(days=2, hours=-1))  # Wed 09:00: 1.96 business days
+    assert not [c for c in site.bot_comments(n) if REMINDER in c]
+    site.harness.sweep(MON + timedelta(days=2, hours=1))  # Wed 11:00: past the 2-day SLA
+    (reminder,) = [c for c in site.bot_comments(n) if REMINDER in c]
+    assert "@hugo" in reminder and "overdue" in site.labels(n)
+    assert site.harness.failures() == []

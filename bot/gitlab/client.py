@@ -15,6 +15,7 @@ from urllib.parse import quote
 from bot.forge import Forge, RepoName
 from bot.forge.errors import ForgeRequestFailed
 from bot.gitlab import shapes
+from bot.gitlab.codeowners import CODEOWNERS_PATHS, GitLabCodeOwners, parse_gitlab_codeowners
 from bot.gitlab.numbers import split
 from bot.gitlab.transport import Transport, is_ambiguous, status_of
 
@@ -22,7 +23,6 @@ from bot.gitlab.transport import Transport, is_ambiguous, status_of
 WELL_KNOWN = {
     ".github/veilleur.yml": ".gitlab/veilleur.yml",
     ".github/ISSUE_TEMPLATE": ".gitlab/issue_templates",
-    ".github/CODEOWNERS": ".gitlab/CODEOWNERS",
 }
 GROUP_PROFILE = "gitlab-profile"  # GitLab's project for group-level files
 COMMUNITY_FILES = {"contributing": "CONTRIBUTING.md", "code_of_conduct_file": "CODE_OF_CONDUCT.md"}
@@ -341,6 +341,14 @@ class GitLabAPI:
         }
         sha = _id(str(fields.get("head_sha") or ""))
         return await self.http.json("POST", f"{self._p(repo)}/statuses/{sha}", json=payload)
+
+    async def codeowners(self, repo: str) -> GitLabCodeOwners | None:
+        """The first of GitLab's CODEOWNERS places, parsed with GitLab's syntax."""
+        for path in CODEOWNERS_PATHS:
+            text = await self.get_file(repo, path)
+            if text is not None:
+                return parse_gitlab_codeowners(text)
+        return None
 
     # -- failures ------------------------------------------------------------------------------
     def status_of(self, exc: BaseException) -> int | None:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from sqlalchemy.engine import Engine
+
 from bot.forge import Forge, RepoName
+from bot.gitlab import projects
 from bot.gitlab.client import GitLabAPI
 from bot.gitlab.hooks import EVENT_PREFIX, normalise
 from bot.gitlab.settings import GitLabSettings
@@ -14,17 +17,21 @@ from bot.gitlab.transport import Transport
 
 
 class GitLabForges:
-    def __init__(self, api: GitLabAPI) -> None:
+    def __init__(self, api: GitLabAPI, engine: Engine | None = None, clock: Any = None) -> None:
         self.api = api
         self.host = api.host
+        self.engine = engine  # set: projects are recorded when their hooks are first seen
+        self.clock = clock
 
     @classmethod
-    def from_settings(cls, settings: GitLabSettings, clock: Any, **kw: Any) -> GitLabForges:
+    def from_settings(
+        cls, settings: GitLabSettings, clock: Any, engine: Engine | None = None, **kw: Any
+    ) -> GitLabForges:
         token = settings.token.get_secret_value() if settings.token else ""
         transport = Transport(
             settings.url or "", token, clock=clock, timeout=settings.timeout_seconds, **kw
         )
-        return cls(GitLabAPI(transport, settings.host))
+        return cls(GitLabAPI(transport, settings.host), engine, clock)
 
     def for_repo(self, repo: str) -> Forge | None:
         return self.api if RepoName.parse(repo).host == self.host else None
@@ -39,7 +46,16 @@ class GitLabForges:
         if own and payload["sender"].get("login") == own:
             payload["sender"]["type"] = "Bot"
             payload["sender_is_self"] = True  # Veilleur's own change (bot/dispatch.py)
+        repo = payload.get("repository")
+        if self.engine is not None and self.clock is not None and isinstance(repo, dict):
+            projects.record(self.engine, repo, self.clock.now())
         return dataclasses.replace(event, name=name, action=action, payload=payload)
+
+    async def sync(self) -> int:
+        """Record every project the token reaches (the hourly reconciliation)."""
+        if self.engine is None or self.clock is None:
+            return 0
+        return await projects.sync(self.engine, self.api, self.clock.now())
 
     async def aclose(self) -> None:
         await self.api.http.aclose()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from bot.clock import Clock
@@ -59,7 +60,7 @@ class GitLabWorld:
         return next(self._ids)
 
     def now(self) -> str:
-        return self.clock.now().strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        return self.clock.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
     # -- seeding ---------------------------------------------------------------------------
     def add_user(
