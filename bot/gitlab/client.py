@@ -28,6 +28,14 @@ GROUP_PROFILE = "gitlab-profile"  # GitLab's project for group-level files
 COMMUNITY_FILES = {"contributing": "CONTRIBUTING.md", "code_of_conduct_file": "CODE_OF_CONDUCT.md"}
 
 
+def gitlab_path(path: str) -> str:
+    """A file's GitLab place: a canonical path, or one under a canonical directory, moved."""
+    for canonical, own in WELL_KNOWN.items():
+        if path == canonical or path.startswith(canonical + "/"):
+            return own + path[len(canonical) :]
+    return path
+
+
 def _id(path: str) -> str:
     return quote(path, safe="")
 
@@ -93,7 +101,7 @@ class GitLabAPI:
         return self._branches.get(repo, "HEAD")
 
     async def get_file(self, repo: str, path: str, ref: str | None = None) -> str | None:
-        path = WELL_KNOWN.get(path, path)
+        path = gitlab_path(path)
         try:
             branch = await self._ref(repo, ref)
         except ValueError:
@@ -107,7 +115,7 @@ class GitLabAPI:
         return raw.decode("utf-8", "replace")
 
     async def list_dir(self, repo: str, path: str) -> list[dict[str, Any]]:
-        gl_path = WELL_KNOWN.get(path, path)
+        gl_path = gitlab_path(path)
         rows = await self.http.pages(
             f"{self._p(repo)}/repository/tree",
             {"path": gl_path, "ref": await self._ref(repo, None)},
