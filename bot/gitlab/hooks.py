@@ -91,7 +91,7 @@ async def _item(
     item["user"] = await _author(raw, sender, api) or {"login": "ghost", "type": "User"}
     if is_mr and raw.get("action") == "merge":
         item["merged"], item["state"] = True, "closed"
-        item["merged_at"] = item.get("merged_at") or raw.get("updated_at")
+        item["merged_at"] = item.get("merged_at") or shapes.timestamp(raw.get("updated_at"))
     return item
 
 
@@ -108,6 +108,13 @@ async def normalise(
         out["repository"] = shapes.project(project, host)
     repo = out.get("repository", {}).get("full_name", "")
     attrs = payload.get("object_attributes") or {}
+    target = payload.get(
+        "merge_request" if attrs.get("noteable_type") == "MergeRequest" else "issue"
+    )
+    if kind in ("issue", "merge_request") and not _is_iid(attrs.get("iid")):
+        return "gitlab_ignored", "no iid", out  # not an item Veilleur can name
+    if kind == "note" and not _is_iid((target or {}).get("iid")):
+        return "gitlab_ignored", "no iid", out
     if kind == "issue" and repo:
         out["issue"] = await _item(attrs, payload, repo, False, api)
         return _issue_event("issues", attrs, payload, out)
@@ -137,7 +144,7 @@ async def normalise(
             "id": attrs.get("id"),
             "body": attrs.get("note") or "",
             "user": sender,
-            "created_at": attrs.get("created_at"),
+            "created_at": shapes.timestamp(attrs.get("created_at")),
             "html_url": attrs.get("url"),
         }
         return "issue_comment", "created", out
@@ -158,6 +165,10 @@ async def normalise(
         action = _MEMBER_ACTIONS.get(str(payload.get("event_name")), "requested")
         return "membership", action, out
     return "gitlab_ignored", kind, out
+
+
+def _is_iid(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _issue_event(

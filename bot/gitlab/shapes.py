@@ -50,6 +50,20 @@ def user(data: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+# Older hooks write `2015-05-17 17:06:40 UTC` or `2015-05-17 17:06:40 +0200`.
+_HOOK_TIME = re.compile(r"(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) (?:UTC|([+-]\d\d)(\d\d))")
+
+
+def timestamp(value: Any) -> Any:
+    """ISO 8601, whichever of GitLab's two forms came in (other values pass unchanged)."""
+    if isinstance(value, str) and len(value) <= 40:
+        m = _HOOK_TIME.fullmatch(value)
+        if m is not None:
+            zone = f"{m.group(3)}:{m.group(4)}" if m.group(3) else "+00:00"
+            return f"{m.group(1)}T{m.group(2)}{zone}"
+    return value
+
+
 def _state(value: Any) -> str:
     return "open" if value in ("opened", "open", "reopened") else "closed"
 
@@ -87,9 +101,9 @@ def issue(data: dict[str, Any], repo: str, *, merge_request: bool = False) -> di
         "user": user(data.get("author")),
         "labels": _labels(data.get("labels")),
         "assignees": [u for u in (user(a) for a in data.get("assignees") or []) if u],
-        "created_at": data.get("created_at"),
-        "updated_at": data.get("updated_at"),
-        "closed_at": data.get("closed_at") or data.get("merged_at"),
+        "created_at": timestamp(data.get("created_at")),
+        "updated_at": timestamp(data.get("updated_at")),
+        "closed_at": timestamp(data.get("closed_at") or data.get("merged_at")),
         "html_url": data.get("web_url") or data.get("url"),
         "comments": data.get("user_notes_count", 0),
         "author_association": "NONE",  # GitLab has none: classes come from access levels
@@ -108,7 +122,7 @@ def merge_request(data: dict[str, Any], repo: str) -> dict[str, Any]:
     out.update(
         draft=bool(data.get("draft") or data.get("work_in_progress")),
         merged=data.get("state") == "merged",
-        merged_at=data.get("merged_at"),
+        merged_at=timestamp(data.get("merged_at")),
         head={"sha": sha, "ref": data.get("source_branch")},
         base={"ref": data.get("target_branch")},
         requested_reviewers=[u for u in (user(r) for r in data.get("reviewers") or []) if u],
@@ -122,8 +136,8 @@ def note(data: dict[str, Any]) -> dict[str, Any]:
         "id": data.get("id"),
         "body": data.get("body") or data.get("note") or "",
         "user": user(data.get("author")),
-        "created_at": data.get("created_at"),
-        "updated_at": data.get("updated_at"),
+        "created_at": timestamp(data.get("created_at")),
+        "updated_at": timestamp(data.get("updated_at")),
         "system": bool(data.get("system")),
     }
 
