@@ -23,6 +23,7 @@ class Site(Protocol):
     def comment(self, number: int, login: str, body: str) -> None: ...
     def labels(self, number: int) -> set[str]: ...
     def bot_comments(self, number: int) -> list[str]: ...
+    def assignees(self, number: int) -> list[str]: ...
 
 
 @dataclass
@@ -54,6 +55,9 @@ class GitHubSite:
 
     def bot_comments(self, number: int) -> list[str]:
         return [c.body for c in self.harness.comments(self.repo, number)]
+
+    def assignees(self, number: int) -> list[str]:
+        return list(self.harness.forge.get_issue(self.repo, number).assignees)
 
 
 PROJECT = "paris/lutece-core"
@@ -102,6 +106,9 @@ class GitLabSite:
 
     def labels(self, number: int) -> set[str]:
         return set(self._item(number)["labels"])
+
+    def assignees(self, number: int) -> list[str]:
+        return [a["username"] for a in self._item(number)["assignees"]]
 
     def bot_comments(self, number: int) -> list[str]:
         merge, iid = self._kind(number)

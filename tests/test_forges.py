@@ -77,3 +77,16 @@ def test_the_sla_reminds_in_business_days(site: Site) -> None:
     (reminder,) = [c for c in site.bot_comments(n) if REMINDER in c]
     assert "@hugo" in reminder and "overdue" in site.labels(n)
     assert site.harness.failures() == []
+
+
+def test_commands_in_comments_follow_the_permission_rules(site: Site) -> None:
+    n = site.open_issue(C.citizen_en, "Map is broken", "The map does not load when I zoom in.")
+    site.comment(n, C.citizen_en, "/label +urgent")
+    assert "urgent" not in site.labels(n)
+    refusals = [c for c in site.bot_comments(n) if f"veilleur-template:{T.COMMAND_ERROR}/" in c]
+    assert len(refusals) == 1
+    site.comment(n, C.maintainer, "Thanks!\n\n/triage accepted\n/label +urgent\n/assign @marie")
+    labels = site.labels(n)
+    assert "urgent" in labels and "needs-triage" not in labels
+    assert site.assignees(n) == [C.maintainer]
+    assert site.harness.failures() == []

@@ -1,0 +1,42 @@
+"""What only GitLab has, end to end on the simulated GitLab: approvals stand for reviews, a
+push to a merge request hands the turn back, drafts, and Veilleur's own notes are not
+events for it. (What both forges share is in tests/test_forges.py.)"""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.gitlab.numbers import split
+from bot.simgitlab import items as gl
+from bot.storage.models import Item
+from tests.forge_sites import PROJECT, GitLabSite
+from tests.harness import City
+
+C = City()
+ON_GITLAB = pytest.mark.parametrize("site", ["gitlab"], indirect=True)
+
+
+@ON_GITLAB
+def test_push_and_approval_move_the_turn(site: GitLabSite) -> None:
+    n = site.open_change(C.citizen_nl, "Kaart repareren", "De kaart laadt niet goed.", ["a.md"])
+    site.comment(n, C.maintainer, "Kun je een test toevoegen?")
+    assert "awaiting-author" in site.labels(n)
+    iid = split(n)[1]
+    gl.push(site.world, PROJECT, iid, C.citizen_nl, ["tests/test_a.py"])
+    site.harness.wait()
+    labels = site.labels(n)
+    assert "awaiting-maintainer" in labels and "awaiting-author" not in labels
+    gl.approve(site.world, PROJECT, iid, C.maintainer)  # an approval: a team review
+    site.harness.wait()
+    assert "awaiting-maintainer" not in site.labels(n)
+    assert site.harness.failures() == []
+
+
+@ON_GITLAB
+def test_a_draft_merge_request_is_recorded_as_a_draft(site: GitLabSite) -> None:
+    n = site.open_change(C.citizen_nl, "Draft: kaart", "Nog niet klaar, wel al te zien.", ["a.md"])
+    with Session(site.harness.engine) as s:
+        item = s.scalars(select(Item).where(Item.number == n)).one()
+    assert item.draft and item.kind == "pull"
+    assert site.harness.failures() == []
