@@ -40,3 +40,13 @@ def test_a_draft_merge_request_is_recorded_as_a_draft(site: GitLabSite) -> None:
         item = s.scalars(select(Item).where(Item.number == n)).one()
     assert item.draft and item.kind == "pull"
     assert site.harness.failures() == []
+
+
+@ON_GITLAB
+def test_a_developer_of_the_project_alone_is_a_member(site: GitLabSite) -> None:
+    site.world.add_member(PROJECT, C.citizen_fr, 30)  # Developer on the project, not the group
+    n = site.open_issue(C.citizen_fr, "Tegels", "Opschonen van de tegels, intern werk.")
+    assert "external" not in site.labels(n)
+    reporter = site.open_issue(C.citizen_en, "Map is broken", "The map does not load at all.")
+    assert "external" in site.labels(reporter)
+    assert site.harness.failures() == []
