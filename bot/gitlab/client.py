@@ -72,6 +72,10 @@ class GitLabAPI:
     def _p(self, repo: str) -> str:
         return f"/projects/{_id(self._project(repo))}"
 
+    def project_url(self, repo: str) -> str:
+        """The API path of a project (`/projects/<url-encoded path>`)."""
+        return self._p(repo)
+
     def _item(self, repo: str, number: int) -> str:
         kind, iid = split(number)
         return f"{self._p(repo)}/{kind}/{iid}"
