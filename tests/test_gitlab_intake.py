@@ -170,3 +170,18 @@ def test_a_signature_sent_unasked_must_still_be_right(client: TestClient, sqlite
     headers = signed(gitlab_headers(body, "x"), body, int(FORGE_START.timestamp()))
     assert client.post("/webhooks/gitlab", content=body, headers=headers).status_code == 401
     assert stored(sqlite_url) == []
+
+
+def test_every_gitlab_setting_is_in_the_readme() -> None:
+    from pathlib import Path
+
+    from bot.gitlab.settings import GitLabSettings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## GitLab\n", 1)[1].split("\n## ", 1)[0]
+    missing = [
+        f"VEILLEUR_GITLAB_{name.upper()}"
+        for name in GitLabSettings.model_fields
+        if f"VEILLEUR_GITLAB_{name.upper()}" not in section
+    ]
+    assert missing == []
