@@ -26,7 +26,7 @@ from sqlmodel import Session
 from bot.config_bounds import MAX_DEPTH, bound_errors, size_error, too_deep_line
 from bot.config_errors import ConfigError, Layer, located_errors
 from bot.config_schema import VeilleurConfig
-from bot.forge.names import owner_of
+from bot.forge.names import RepoName, owner_of
 from bot.resources import config_dir
 from bot.storage.models import ConfigRecord
 
@@ -52,6 +52,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CONFIG_PATH = ".github/veilleur.yml"
+# Where an organisation's (group's) files live: GitHub's `.github`, GitLab's `gitlab-profile`
+# (whose files the GitLab client and its push events name at their canonical places).
+ORG_CONFIG_REPOS = (".github", "gitlab-profile")
 DEFAULT_FILENAME = "config/default.yml"
 
 
@@ -253,8 +256,10 @@ class ConfigLoader:
         kinds = ("added", "modified", "removed")
         touched = {p for c in commits for k in kinds for p in c.get(k) or []}
         maybe = len(commits) >= 20 or bool(payload.get("forced"))  # the payload lists at most 20
-        owner, _, name = repo.partition("/")
-        if name.lower() == ".github" and (maybe or any(p.startswith(".github/") for p in touched)):
+        owner, name = owner_of(repo), RepoName.parse(repo).name
+        if name.lower() in ORG_CONFIG_REPOS and (
+            maybe or any(p.startswith(".github/") for p in touched)
+        ):
             self.invalidate_org(owner)  # org config or org template overrides
             return True
         if maybe or CONFIG_PATH in touched:

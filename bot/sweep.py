@@ -473,6 +473,9 @@ class Sweeper:
         with Session(self.engine) as s:
             repo = s.scalars(select(Repository).where(col(Repository.full_name) == target)).first()
         api = self.api_for(repo.installation_id if repo else None)
+        forges = self.services.get("forges")
+        if api is None and forges is not None:  # the OSPO's project may be on GitLab
+            api = forges.for_repo(target)
         if api is None:
             log.warning("ospo.repository %s is not installed; escalations only by mail", target)
             return

@@ -101,3 +101,26 @@ async def test_every_stored_example_is_told_and_recordable(path: Any) -> None:
         recorded = records.parse(event, datetime(2025, 1, 1, tzinfo=UTC))
         assert recorded is not None and recorded.repo.startswith(f"{HOST}/")
         assert recorded.item["owner"] == recorded.repo.rpartition("/")[0]
+
+
+async def test_a_push_of_the_config_drops_the_cached_one() -> None:
+    from unittest.mock import MagicMock
+
+    from bot.config import ConfigLoader
+
+    push = example("push/push.json")
+    project = push["project"]
+    assert isinstance(project, dict)
+    push["ref"] = f"refs/heads/{project['default_branch']}"
+    push["commits"] = [{"added": [], "modified": [".gitlab/veilleur.yml"], "removed": []}]
+    name, _, p = await normalise("gitlab/push", push, HOST, Authors())
+    assert name == "push" and p["commits"][0]["modified"] == [".github/veilleur.yml"]
+    loader = ConfigLoader.__new__(ConfigLoader)
+    loader.invalidate, loader.invalidate_org = MagicMock(), MagicMock()  # type: ignore[method-assign]
+    assert loader.on_push(p)
+    loader.invalidate.assert_called_once_with(p["repository"]["full_name"])
+    project["path_with_namespace"] = "city/gitlab-profile"  # the group's own files
+    push["commits"] = [{"added": [], "modified": [".gitlab/veilleur.yml"], "removed": []}]
+    _, _, p = await normalise("gitlab/push", push, HOST, Authors())
+    assert loader.on_push(p)
+    loader.invalidate_org.assert_called_once_with(f"{HOST}/city")

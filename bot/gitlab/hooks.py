@@ -27,6 +27,17 @@ class Authors(Protocol):
     async def user_by_id(self, user_id: int) -> dict[str, Any] | None: ...
 
 
+def canonical_path(path: Any) -> Any:
+    """The inverse of the client's `gitlab_path`: `.gitlab/veilleur.yml` -> `.github/…`."""
+    from bot.gitlab.client import WELL_KNOWN
+
+    if isinstance(path, str):
+        for canonical, own in WELL_KNOWN.items():
+            if path == own or path.startswith(own + "/"):
+                return canonical + path[len(own) :]
+    return path
+
+
 def kind_of(payload: dict[str, Any]) -> str:
     """`issue`, `merge_request`, `note`, `member`, … from the body (the header is a hint)."""
     kind = payload.get("object_kind") or payload.get("event_name") or "unknown"
@@ -151,8 +162,11 @@ async def normalise(
     if kind == "push" and repo:
         out["ref"] = payload.get("ref")
         out["before"], out["after"] = payload.get("before"), payload.get("after")
-        out["commits"] = [
-            {k: c.get(k) or [] for k in ("added", "modified", "removed")}
+        out["commits"] = [  # paths at their canonical places, as the config loader knows them
+            {
+                k: [canonical_path(p) for p in c.get(k) or []]
+                for k in ("added", "modified", "removed")
+            }
             for c in payload.get("commits") or []
             if isinstance(c, dict)
         ]
