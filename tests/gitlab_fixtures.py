@@ -15,19 +15,16 @@ from bot.clock import FrozenClock
 from bot.gitlab.signature import sign, signing_key
 from bot.gitlab.webhook import GitLabIntake
 from bot.simgitlab import GitLabServer, GitLabWorld
-from tests.conftest import make_settings, need
+from tests.conftest import SHARED_ROOT, make_settings, need
 from tests.simforge_fixtures import FORGE_START
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "gitlab"
 GITLAB_SECRET = "gl-secret-1"  # noqa: S105 - test secret
 SIGNING = "whsec_" + "c2lnbmluZy1rZXktZm9yLXRlc3Rz"  # base64 of "signing-key-for-tests"
 
 
 def shared() -> Path:
-    for base in (SHARED, Path("/work/shared/gitlab")):
-        if base.exists():
-            return base
-    return need(SHARED)
+    """../shared/gitlab (or $VEILLEUR_TEST_SHARED/gitlab), as tests/conftest.py finds GitHub's."""
+    return need(SHARED_ROOT / "gitlab")
 
 
 def webhook_examples() -> list[Path]:
