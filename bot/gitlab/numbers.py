@@ -4,7 +4,7 @@ request is therefore stored as `MR_BASE + iid`; nothing on GitLab is ever that l
 
 from __future__ import annotations
 
-MR_BASE = 1_000_000_000
+from bot.forge.names import PULL_NUMBER_BASE as MR_BASE
 
 
 def item_number(iid: int, merge_request: bool) -> int:
