@@ -34,7 +34,7 @@ def build_services(settings: Settings, engine: Engine, clock: Clock) -> dict[str
     gitlab = load_gitlab_settings()  # VEILLEUR_GITLAB_URL set: repositories there get their client
     overrides = TemplateOverrides(renderer, clock, settings.config_cache_seconds)
 
-    return {
+    services: dict[str, Any] = {
         "config": loader,
         "overrides": overrides,
         "config_for": config_for,
@@ -45,3 +45,8 @@ def build_services(settings: Settings, engine: Engine, clock: Clock) -> dict[str
         "repo_cache": RepoCache(clock),
         "forges": GitLabForges.from_settings(gitlab, clock, engine) if gitlab.enabled else None,
     }
+    if services["forges"] is not None:  # GitLab history imports run beside GitHub's
+        from bot.backfill_jobs import tasks_of
+
+        services["forges"].imports = tasks_of(services)
+    return services

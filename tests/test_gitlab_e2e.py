@@ -50,3 +50,22 @@ def test_a_developer_of_the_project_alone_is_a_member(site: GitLabSite) -> None:
     reporter = site.open_issue(C.citizen_en, "Map is broken", "The map does not load at all.")
     assert "external" in site.labels(reporter)
     assert site.harness.failures() == []
+
+
+@ON_GITLAB
+def test_a_new_projects_history_is_imported_when_it_is_first_seen(site: GitLabSite) -> None:
+    world = site.world
+    with world.lock:  # a project with a past, none of it ever sent as a webhook
+        project = world.add_project("paris/archief")
+        old = [world.user(C.citizen_nl)["id"], world.user(C.maintainer)["id"]]
+        for i in range(120):
+            gl.new_item(world, project, old[i % 2], f"Oud {i}", "van vroeger", merge=i % 4 == 3)
+        gl.add_note(world, project, project.issues[1], old[1], "Opgelost.")
+    gl.open_issue(world, "paris/archief", C.citizen_nl, "Nieuw", "De kaart laadt niet.")
+    site.harness.wait()
+    repo = f"{site.host}/paris/archief"
+    with Session(site.harness.engine) as s:
+        items = list(s.scalars(select(Item).where(Item.repo_full_name == repo)))
+    assert len(items) == 121
+    assert sum(1 for i in items if i.kind == "pull") == 30
+    assert site.harness.failures() == []

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from bot.forge import Forge, RepoName
 from bot.gitlab import projects
+from bot.gitlab.backfill import GitLabBackfill
 from bot.gitlab.client import GitLabAPI
 from bot.gitlab.hooks import EVENT_PREFIX, normalise
 from bot.gitlab.settings import GitLabSettings
@@ -22,6 +23,7 @@ class GitLabForges:
         self.host = api.host
         self.engine = engine  # set: projects are recorded when their hooks are first seen
         self.clock = clock
+        self.imports: Any = None  # bot.backfill_jobs.BackfillTasks: history of new projects
 
     @classmethod
     def from_settings(
@@ -48,14 +50,31 @@ class GitLabForges:
             payload["sender_is_self"] = True  # Veilleur's own change (bot/dispatch.py)
         repo = payload.get("repository")
         if self.engine is not None and self.clock is not None and isinstance(repo, dict):
-            projects.record(self.engine, repo, self.clock.now())
+            if projects.record(self.engine, repo, self.clock.now()):
+                self.import_history(str(repo["full_name"]))
         return dataclasses.replace(event, name=name, action=action, payload=payload)
 
+    def import_history(self, repo: str) -> None:
+        """In the background, as GitHub's imports on installation (bot/backfill_jobs.py)."""
+        if self.imports is None or self.engine is None:
+            return
+        backfill = GitLabBackfill(self.engine, self.api, self.clock)
+
+        async def run() -> Any:
+            return await backfill.run(repo)
+
+        self.imports.start(repo, run)
+
     async def sync(self) -> int:
-        """Record every project the token reaches (the hourly reconciliation)."""
+        """Record every project the token reaches and resume unfinished imports (the hourly
+        reconciliation)."""
         if self.engine is None or self.clock is None:
             return 0
-        return await projects.sync(self.engine, self.api, self.clock.now())
+        found = await projects.sync(self.engine, self.api, self.clock.now())
+        backfill = GitLabBackfill(self.engine, self.api, self.clock)
+        for repo in await projects.unfinished(self.engine, self.host):
+            await backfill.run(repo)
+        return found
 
     async def aclose(self) -> None:
         await self.api.http.aclose()

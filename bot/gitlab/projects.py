@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.forge.names import owner_of
-from bot.storage.models import Repository
+from bot.storage.models import BackfillCursor, Repository
 
 
 def row_id(project_id: int) -> int:
@@ -51,3 +51,21 @@ def record(engine: Engine, repo: dict[str, Any], now: datetime) -> bool:
 async def sync(engine: Engine, api: Any, now: datetime) -> int:
     """Every project the token reaches; returns how many were new."""
     return sum(record(engine, repo, now) for repo in await api.installation_repositories())
+
+
+async def unfinished(engine: Engine, host: str) -> list[str]:
+    """Projects of `host` whose history import has not finished (or never started)."""
+    prefix = f"{host}/"
+    with Session(engine) as s:
+        names = [
+            r.full_name
+            for r in s.exec(select(Repository).where(col(Repository.removed_at).is_(None)))
+            if r.full_name.startswith(prefix)
+        ]
+        done = {
+            (c.repo_full_name, c.kind)
+            for c in s.exec(
+                select(BackfillCursor).where(col(BackfillCursor.finished_at).is_not(None))
+            )
+        }
+    return [n for n in names if not {(n, "issues"), (n, "pulls")} <= done]
