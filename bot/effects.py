@@ -34,7 +34,7 @@ from bot.actions import (
     UpsertIssue,
 )
 from bot.clock import Clock
-from bot.forge import Forge
+from bot.forge import Comment, Forge
 from bot.repo_cache import RepoCache
 from bot.storage.models import ActionLog, TimelineEntry
 
@@ -214,10 +214,11 @@ class Executor:
             if not self._seen(attempt) and self._claim(attempt, "posting"):
                 await self._create_comment(api, action, body)
                 return
-        for comment in await api.list_comments(action.repo, action.number):
-            if action.marker in (comment.get("body") or "") and self._is_ours(comment.get("user")):
-                if action.update_existing and comment.get("body") != body:
-                    await api.update_comment(action.repo, comment["id"], body)
+        for raw in await api.list_comments(action.repo, action.number):
+            comment = Comment.of(raw)  # the neutral shape every forge client answers in
+            if action.marker in comment.body and self._is_ours(raw.get("user")):
+                if action.update_existing and comment.body != body:
+                    await api.update_comment(action.repo, comment.id, body)
                 return
         await self._create_comment(api, action, body)
 
