@@ -74,7 +74,10 @@ class GitLabSite:
         return f"{self.host}/{PROJECT}"
 
     def _done(self) -> None:
-        self.harness.wait()
+        """Until Veilleur processed the hook, and the hooks of its own changes, and theirs."""
+        for _ in range(3):
+            self.world.sender.settle()
+            self.harness.wait()
 
     def open_issue(self, login: str, title: str, body: str) -> int:
         n = int(gl.open_issue(self.world, PROJECT, login, title, body)["iid"])

@@ -4,6 +4,8 @@ events for it. (What both forges share is in tests/test_forges.py.)"""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlmodel import Session, select
 
@@ -31,6 +33,15 @@ def test_push_and_approval_move_the_turn(site: GitLabSite) -> None:
     site.harness.wait()
     assert "awaiting-maintainer" not in site.labels(n)
     assert site.harness.failures() == []
+    # GitLab sends hooks for Veilleur's own labels and notes too: accepted, and nothing more
+    own = [
+        (json.loads(body)["object_kind"], status)
+        for _, body, status in site.world.sender.sent
+        if json.loads(body)["user"]["username"] == site.world.bot["username"]
+    ]
+    assert {"note", "merge_request"} <= {kind for kind, _ in own}
+    assert {status for _, status in own} == {202}
+    assert len([c for c in site.bot_comments(n) if "veilleur:welcome" in c]) == 1
 
 
 @ON_GITLAB

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, unquote
 
 from starlette.types import Receive, Scope, Send
 
+from bot.simgitlab.hooks import hook_label, item_hook, note_hook
 from bot.simgitlab.items import add_note
 from bot.simgitlab.world import GitLabWorld, Json, Project
 
@@ -215,6 +216,7 @@ async def create_issue(call: Call) -> tuple[int, Any, dict[str, str]]:
         str(call.body.get("description") or ""),
         labels=labels,
     )
+    call.world.sender.enqueue(*item_hook(call.world, project, item, call.bot_id(), "open"))
     return 201, _public(item), {}
 
 
@@ -235,6 +237,7 @@ async def update_item(call: Call) -> tuple[int, Any, dict[str, str]]:
         )
     elif event == "reopen" and item["state"] == "closed":
         item.update(state="opened", closed_at=None, closed_by=None)
+    before = (item["state"], list(item["labels"]))
     labels = set(item["labels"])
     labels |= {x for x in str(body.get("add_labels") or "").split(",") if x}
     labels -= {x for x in str(body.get("remove_labels") or "").split(",") if x}
@@ -244,7 +247,24 @@ async def update_item(call: Call) -> tuple[int, Any, dict[str, str]]:
         item["assignees"] = [world.brief_user(i) for i in ids]
         item["assignee"] = item["assignees"][0] if ids else None
     item["updated_at"] = world.now()
+    _echo_update(call, item, before, event)
     return 200, _public(item), {}
+
+
+def _echo_update(call: Call, item: Json, before: tuple[str, list[str]], event: Any) -> None:
+    """The hook GitLab sends for the bot's own change (Veilleur must know it for its own)."""
+    project, kind, _ = _item(call)
+    merge = kind == "merge_requests"
+    if before[1] != item["labels"]:
+        was = [hook_label(project, n) for n in before[1]]
+        now = [hook_label(project, n) for n in item["labels"]]
+        changes = {"labels": {"previous": was, "current": now}}
+        hook = item_hook(call.world, project, item, call.bot_id(), "update", merge=merge,
+                         changes=changes)  # fmt: skip
+        call.world.sender.enqueue(*hook)
+    if before[0] != item["state"] and event in ("close", "reopen"):
+        hook = item_hook(call.world, project, item, call.bot_id(), event, merge=merge)
+        call.world.sender.enqueue(*hook)
 
 
 async def list_notes(call: Call) -> tuple[int, Any, dict[str, str]]:
@@ -256,7 +276,10 @@ async def create_note(call: Call) -> tuple[int, Any, dict[str, str]]:
     project, _, item = _item(call)
     if not call.body.get("body"):
         raise HTTPError(400, "400 Bad request - body is missing")
-    return 201, add_note(call.world, project, item, call.bot_id(), str(call.body["body"])), {}
+    note = add_note(call.world, project, item, call.bot_id(), str(call.body["body"]))
+    merge = "source_branch" in item
+    call.world.sender.enqueue(*note_hook(call.world, project, item, note, merge))
+    return 201, note, {}
 
 
 async def update_note(call: Call) -> tuple[int, Any, dict[str, str]]:

@@ -6,6 +6,8 @@ Idempotency-Key, X-Gitlab-Instance, and the HMAC signature headers when a signin
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -181,12 +183,44 @@ def note_hook(
 
 
 class HookSender:
-    """POSTs hooks to the configured URL, synchronously (a test step returns once Veilleur
-    answered); keeps every delivery for the tests to read."""
+    """POSTs hooks to the configured URL: people's synchronously (a test step returns once
+    Veilleur answered), the bot's own through a queue and one thread (GitLab sends those too,
+    and sending them from inside the REST call would block a bot that calls back); keeps
+    every delivery for the tests to read."""
 
     def __init__(self, world: GitLabWorld) -> None:
         self.world = world
         self.sent: list[tuple[dict[str, str], bytes, int]] = []
+        self._queue: queue.Queue[tuple[str, Json] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def enqueue(self, kind: str, payload: Json) -> None:
+        if not self.world.webhook_url:
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._drain, daemon=True, name="gitlab-hooks")
+            self._thread.start()
+        self._queue.put((kind, payload))
+
+    def _drain(self) -> None:
+        while (job := self._queue.get()) is not None:
+            try:
+                self.send(*job)
+            except httpx.HTTPError:
+                pass  # Veilleur away: GitLab would retry later; the tests look at `sent`
+            finally:
+                self._queue.task_done()
+        self._queue.task_done()
+
+    def settle(self) -> None:
+        """Until every queued hook was sent and answered."""
+        self._queue.join()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=5)
+            self._thread = None
 
     def headers(self, kind: str, body: bytes, *, token: str | None = None) -> dict[str, str]:
         key = str(uuid.uuid4())

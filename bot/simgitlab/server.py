@@ -23,3 +23,8 @@ class GitLabServer(ThreadedServer):
 
     def __enter__(self) -> GitLabServer:
         return self.start()
+
+    def stop(self) -> None:
+        if self.world.sender is not None and hasattr(self.world.sender, "close"):
+            self.world.sender.close()
+        super().stop()
