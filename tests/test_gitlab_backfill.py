@@ -92,6 +92,7 @@ async def test_a_rate_limit_stops_the_import_and_the_next_run_resumes(
     seed(world, issues=250, merges=0)
     world.throttle_next = []
     original = backfill.api.http.request
+
     async def throttled(method: str, path: str, **kw: Any):  # type: ignore[no-untyped-def]
         if path.endswith("/issues") and kw["params"]["page"] == 3:  # GitLab: wait ten minutes
             world.throttle_next = [600]
