@@ -113,6 +113,7 @@ def test_rest_objects_have_gitlabs_fields_and_types(
         (get(gitlab_server, "/users", username="anna").json()[0], reference("users.md")),
         (get(gitlab_server, f"/groups/city/members/all/{world.user('maint')['id']}").json(),
          reference("members.md")),
+        (get(gitlab_server, f"{p}/members/all").json()[0], reference("members.md")),
         (get(gitlab_server, f"{p}/merge_requests/1/approvals").json(),
          reference("merge-request-approvals.md")),
         (get(gitlab_server, p).json(), project_view()),

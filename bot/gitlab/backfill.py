@@ -68,15 +68,25 @@ class GitLabBackfill:
         self.api = api
         self.clock = clock
         self._classes: dict[str, str | None] = {}
+        self._members: dict[str, dict[str, int]] = {}  # repo -> login -> access level
 
     async def _class(self, repo: str, user: dict[str, Any]) -> str | None:
+        """From the project's members (direct and inherited), listed once per import: a
+        page per 100 members instead of two requests per author."""
         login = str(user.get("login") or "")
         if login not in self._classes:
             if user.get("type") == "Bot":
                 self._classes[login] = "bot"
             else:
+                if repo not in self._members:
+                    rows = await self.api.http.pages(f"{self.api.project_url(repo)}/members/all")
+                    self._members[repo] = {
+                        str(m["username"]).lower(): int(m["access_level"])
+                        for m in rows
+                        if m.get("username") and isinstance(m.get("access_level"), int)
+                    }
                 facts = Facts(login=login)
-                facts.permission = await self.api.collaborator_permission(repo, login)
+                facts.permission = shapes.permission_of(self._members[repo].get(login.lower()))
                 self._classes[login] = classify(facts, [], []).author_class
         return self._classes[login]
 

@@ -190,6 +190,17 @@ async def member_all(call: Call) -> tuple[int, Any, dict[str, str]]:
     return 200, member, {}
 
 
+async def list_members(call: Call) -> tuple[int, Any, dict[str, str]]:
+    """`GET /projects/:id/members/all`: direct and inherited members, highest level each."""
+    project = call.project()
+    rows = []
+    for uid in sorted(call.world.users):
+        level = call.world.access_level(project.path, uid)
+        if level is not None:
+            rows.append(call.world.brief_user(uid) | {"access_level": level, "expires_at": None})
+    return _page(call, rows)
+
+
 async def list_items(call: Call) -> tuple[int, Any, dict[str, str]]:
     project, kind = call.project(), call.args[1]
     state = call.params.get("state", "all")
@@ -372,6 +383,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("GET", re.compile(r"/api/v4/users/(\d+)"), get_user),
     ("GET", re.compile(r"/api/v4/user"), current_user),
     ("GET", re.compile(r"/api/v4/(groups|projects)/" + _SEG + r"/members/all/(\d+)"), member_all),
+    ("GET", re.compile(P + r"/members/all"), list_members),
     ("GET", re.compile(P + r"/(issues|merge_requests)"), list_items),
     ("POST", re.compile(P + r"/(issues)"), create_issue),
     ("GET", re.compile(ITEM), get_item),
