@@ -38,3 +38,18 @@ def test_item_pages_and_references_on_each_forge() -> None:
         "gitlab.example.org/city/app!7"
     )
     assert str(ItemRef("paris/app", 7, is_pull=True)) == "paris/app#7"
+
+
+def test_every_gitlab_setting_is_in_the_readme() -> None:
+    from pathlib import Path
+
+    from bot.gitlab.settings import GitLabSettings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## GitLab\n", 1)[1].split("\n## ", 1)[0]
+    missing = [
+        f"VEILLEUR_GITLAB_{name.upper()}"
+        for name in GitLabSettings.model_fields
+        if f"VEILLEUR_GITLAB_{name.upper()}" not in section
+    ]
+    assert missing == []

@@ -75,15 +75,16 @@ def _refuse(state: Any, reason: str, text: str, secret_set: bool) -> PlainTextRe
 async def receive(request: Request) -> PlainTextResponse:
     state = request.app.state
     intake: GitLabIntake = getattr(state, "gitlab", None) or GitLabIntake()
-    length = request.headers.get("content-length", "")
+    headers = request.headers
+    # The token is a header: a stranger is refused before a byte of the body is read.
+    if not token_ok(headers.get("x-gitlab-token"), intake.secrets):
+        return _refuse(state, "signature", TOKEN_REFUSED, bool(intake.secrets))
+    length = headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_BODY_BYTES:
         return _text(413, "payload too large")
     body = await _body(request)
     if body is None:
         return _text(413, "payload too large")
-    headers = request.headers
-    if not token_ok(headers.get("x-gitlab-token"), intake.secrets):
-        return _refuse(state, "signature", TOKEN_REFUSED, bool(intake.secrets))
     signed = headers.get("webhook-signature") is not None
     now = state.clock.now().astimezone(UTC)
     if intake.signing_keys or signed:
