@@ -198,7 +198,7 @@ class Executor:
     def _is_ours(self, user: dict[str, Any] | None) -> bool:
         if not user:
             return False
-        own = self.api.own_login if self.api is not None else None
+        own = getattr(self.api, "own_login", None)  # None: GitHub, or a client that cannot tell
         if own:  # a forge that names the account it acts as (GitLab)
             return user.get("login") == own
         if self.bot_login:
