@@ -25,7 +25,7 @@ from bot.clock import FrozenClock  # noqa: E402
 from bot.gitlab.backfill import GitLabBackfill  # noqa: E402
 from bot.gitlab.client import GitLabAPI  # noqa: E402
 from bot.gitlab.transport import Transport  # noqa: E402
-from bot.migrate import upgrade  # noqa: E402
+from bot.storage.migrate import upgrade  # noqa: E402
 from bot.simgitlab import GitLabServer, GitLabWorld  # noqa: E402
 from bot.simgitlab.items import add_note, new_item  # noqa: E402
 from bot.storage.db import make_engine  # noqa: E402

@@ -19,20 +19,21 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp
 
-from bot import deliveries, metrics
+from bot.queue import deliveries
+from bot import prometheus as metrics
 from bot.clock import Clock, SystemClock
-from bot.dispatch import Dispatcher
-from bot.github import SharedTransport, app_login, make_app_client
-from bot.intake import build_router, webhook_first
-from bot.intake_limits import UnverifiedBudget
-from bot.intake_process import ProcessWriter
-from bot.intake_store import DeliveryWriter, InTransaction
-from bot.refusals import REFUSING_ALL, RefusalLog
+from bot.dispatch.dispatcher import Dispatcher
+from bot.github.client import SharedTransport, app_login, make_app_client
+from bot.intake.endpoint import build_router, webhook_first
+from bot.intake.limits import UnverifiedBudget
+from bot.intake.writer_process import ProcessWriter
+from bot.intake.writer import DeliveryWriter, InTransaction
+from bot.intake.refusals import REFUSING_ALL, RefusalLog
 from bot.settings import Settings, SettingsError
 from bot.storage.db import make_engine, sqlite_file, sqlite_writable
 from bot.web import build_web_router
-from bot.worker import EmbeddedWorker
-from bot.worker_process import WorkerProcess
+from bot.queue.worker import EmbeddedWorker
+from bot.queue.worker_process import WorkerProcess
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ LoopHook = Callable[[asyncio.AbstractEventLoop, Dispatcher], Any]
 
 
 def default_services(settings: Settings, engine: Engine, clock: Clock) -> dict[str, Any]:
-    from bot.services import build_services
+    from bot.runtime import build_services
 
     return build_services(settings, engine, clock)
 
@@ -93,7 +94,7 @@ class VeilleurApp(FastAPI):
 
 
 def use_writer_process(settings: Settings, in_transaction: InTransaction | None) -> bool:
-    """Whether deliveries are committed by a writer process (see bot/intake_process.py)."""
+    """Whether deliveries are committed by a writer process (see bot/intake/writer_process.py)."""
     mode = settings.intake_writer
     on_file = sqlite_file(settings.database_url) is not None
     if mode == "auto":
@@ -122,7 +123,7 @@ def create_app(
 ) -> FastAPI:
     """`in_transaction`: scale-out web replicas enqueue a job with each stored delivery.
     `worker_process` (what `veilleur serve` uses): the worker and scheduler run in a process of
-    their own (bot/worker_process.py), so no handler can stall the web process; otherwise in a
+    their own (bot/queue/worker_process.py), so no handler can stall the web process; otherwise in a
     thread of this one (tests and the demo drive it directly, on their movable clock)."""
     clock = clock or SystemClock()
     in_process_writer = use_writer_process(settings, in_transaction)
@@ -133,7 +134,7 @@ def create_app(
             log.warning("%s; /readyz answers 503 until then.", REFUSING_ALL)
         engine = make_engine(settings.database_url)
         if migrate:
-            from bot.migrate import upgrade
+            from bot.storage.migrate import upgrade
 
             await asyncio.to_thread(upgrade, settings.database_url)
         worker: EmbeddedWorker | None = None
@@ -141,7 +142,7 @@ def create_app(
         if run_worker and worker_process:
             supervised = WorkerProcess(settings, engine, services)
         elif run_worker:
-            from bot.scheduler import start_scheduler
+            from bot.periodic import start_scheduler
 
             def loop_start(loop: asyncio.AbstractEventLoop, dispatcher: Dispatcher) -> None:
                 app.state.scheduler = start_scheduler(settings, engine, clock, dispatcher)

@@ -23,9 +23,9 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from sqlalchemy import func, update
 from sqlmodel import Session
 
-from bot.config_bounds import MAX_DEPTH, bound_errors, size_error, too_deep_line
-from bot.config_errors import ConfigError, Layer, located_errors
-from bot.config_schema import VeilleurConfig
+from bot.config.bounds import MAX_DEPTH, bound_errors, size_error, too_deep_line
+from bot.config.errors import ConfigError, Layer, located_errors
+from bot.config.schema import VeilleurConfig
 from bot.forge.names import RepoName, owner_of
 from bot.resources import config_dir
 from bot.storage.models import ConfigRecord
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from bot.clock import Clock
-    from bot.github import GitHubAPI
+    from bot.github.client import GitHubAPI
 
 __all__ = [
     "CONFIG_PATH",
@@ -64,7 +64,7 @@ DEFAULT_FILENAME = "config/default.yml"
 def parse_config_text(text: str, filename: str) -> tuple[dict[str, Any], list[ConfigError]]:
     """The raw mapping (a ruamel CommentedMap keeping line info) and any YAML syntax errors.
 
-    A file over the bounds of `bot.config_bounds` (size, expansion, nesting) is an error too,
+    A file over the bounds of `bot.config.bounds` (size, expansion, nesting) is an error too,
     found before anything merges it."""
     too_big = size_error(text, filename)
     if too_big is not None:

@@ -17,19 +17,20 @@ import orjson
 from githubkit import GitHub
 from sqlalchemy.engine import Engine
 
-from bot import deliveries, metrics
-from bot.actions import UpsertComment, marker
+from bot.queue import deliveries
+from bot import prometheus as metrics
+from bot.effects.actions import UpsertComment, marker
 from bot.clock import Clock
-from bot.effects import Executor
+from bot.effects.executor import Executor
 from bot.forge import Forge
 from bot.forge.errors import RateLimited
-from bot.github import GitHubAPI
+from bot.github.client import GitHubAPI
 from bot.logs import delivery_context
-from bot.registry import Handler, build, handlers_for
+from bot.dispatch.registry import Handler, build, handlers_for
 from bot.settings import Settings
 from bot.storage import payloads
 from bot.storage.models import Delivery
-from handlers.base import Context, Event, UserError
+from bot.dispatch.context import Context, Event, UserError
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class Dispatcher:
         branches = self.services.get("branches")
         if isinstance(repo, dict) and repo.get("default_branch") and branches is not None:
             branches[repo["full_name"]] = repo["default_branch"]
-        from bot.sightings import record as record_sighting
+        from bot.dispatch.sightings import record as record_sighting
 
         record_sighting(self.engine, event, self.clock.now())  # a repository Veilleur missed
         own = self.is_own_event(event)

@@ -2,7 +2,7 @@
 
 - Comments and issues are found again by their hidden marker and edited, never posted twice.
 - Actions with a `once` key run at most once, keyed in `action_log`. A mail goes through the
-  outbox (bot/outbox.py): its key is written only once the SMTP server accepted it, and a mail
+  outbox (bot/effects/outbox.py): its key is written only once the SMTP server accepted it, and a mail
   that could not be sent is sent by a later sweep. Other effects are idempotent by marker, so
   their key is written after them.
 """
@@ -19,8 +19,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot import outbox
-from bot.actions import (
+from bot.effects import outbox
+from bot.effects.actions import (
     Action,
     AddLabels,
     CreateCheckRun,
@@ -35,7 +35,7 @@ from bot.actions import (
 )
 from bot.clock import Clock
 from bot.forge import Comment, Forge
-from bot.repo_cache import RepoCache
+from bot.record.repo_cache import RepoCache
 from bot.storage.models import ActionLog, TimelineEntry
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 def _unknown_outcome(api: Forge, exc: Exception, what: str) -> None:
     """A create that timed out, broke or got a 5xx may still have been carried out: it is not
-    sent again now (bot/github.py) but left to the delivery's retry, which comes after the
+    sent again now (bot/github/client.py) but left to the delivery's retry, which comes after the
     backoff and looks for the marker first, so nothing is ever posted twice."""
     if api.is_ambiguous(exc):
         log.warning("creating a %s may or may not have happened (%s): left to the retry", what, exc)
@@ -182,7 +182,7 @@ class Executor:
             raise TypeError(f"no effect for {type(action).__name__}")
 
     async def _ensure_label(self, api: Forge, action: EnsureLabel) -> None:
-        """Created when missing; a label seen once is not looked up again (bot/repo_cache.py)."""
+        """Created when missing; a label seen once is not looked up again (bot/record/repo_cache.py)."""
         cache = self.repo_cache
         if cache is not None and cache.label_known(action.repo, action.name):
             return

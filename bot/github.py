@@ -26,7 +26,7 @@ from githubkit.exception import (
 )
 from githubkit.typing import RetryOption
 
-from bot import metrics
+from bot import prometheus as metrics
 from bot.forge import Forge
 from bot.forge import errors as forge_errors
 from bot.settings import Settings
@@ -37,7 +37,7 @@ MAX_INLINE_WAIT = timedelta(seconds=20)
 
 
 # POSTs that create something: after a timeout, a reset or a 5xx the write may have landed,
-# so they are not resent blindly; the caller looks for its marker first (bot/effects.py).
+# so they are not resent blindly; the caller looks for its marker first (bot/effects/executor.py).
 _CREATES = re.compile(r"/issues/\d+/comments$|/repos/[^/]+/[^/]+/issues$")
 
 

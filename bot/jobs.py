@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 
 def sweeper_for(dispatcher: Any, *, dry_run: bool = False) -> Any:
-    from bot.sweep import Sweeper
+    from bot.sla.sweep import Sweeper
 
     return Sweeper(
         engine=dispatcher.engine,
@@ -32,7 +32,7 @@ async def sla_sweep(dispatcher: Any, clock: Clock) -> None:
 
 async def reconcile_record(dispatcher: Any, clock: Clock) -> None:
     """At start and hourly: installations and repositories as GitHub lists them."""
-    from bot.reconcile import reconcile
+    from bot.record.reconcile import reconcile
 
     forges = dispatcher.services.get("forges")
     if forges is not None:  # GitLab projects (bot/gitlab/projects.py)
@@ -50,7 +50,7 @@ async def reconcile_record(dispatcher: Any, clock: Clock) -> None:
 
 async def redelivery_check(dispatcher: Any, clock: Clock) -> None:
     """Ask GitHub to send again the deliveries of the last 24 h that never reached us."""
-    from bot.recovery import recover
+    from bot.intake.recovery import recover
 
     if dispatcher.app_client is None:
         return
@@ -61,7 +61,7 @@ async def redelivery_check(dispatcher: Any, clock: Clock) -> None:
 
 async def backfill_refresh(dispatcher: Any, clock: Clock) -> None:
     """Nightly: resume unfinished history imports, then import what changed since the last."""
-    from bot.backfill_jobs import nightly_refresh
+    from bot.backfill.tasks import nightly_refresh
 
     await nightly_refresh(dispatcher, clock)
 

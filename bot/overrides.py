@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.forge.names import owner_of
-from bot.templating import SUFFIX, Renderer
+from bot.messages.templating import SUFFIX, Renderer
 
 log = logging.getLogger(__name__)
 OVERRIDES_DIR = ".github/veilleur/templates"

@@ -22,7 +22,7 @@ from sqlmodel import Session, col
 from bot.clock import Clock
 from bot.forge.names import owner_of
 from bot.storage.models import AuthorClassCache
-from handlers.base import is_bot_account
+from bot.record.people import is_bot_account
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ from bot.settings import Settings
 
 
 def build_services(settings: Settings, engine: Engine, clock: Clock) -> dict[str, Any]:
-    from bot.config import ConfigLoader
-    from bot.mail import make_mailer
-    from bot.overrides import TemplateOverrides
-    from bot.people import Classifier
-    from bot.repo_cache import RepoCache
-    from bot.templating import Renderer
+    from bot.config.loader import ConfigLoader
+    from bot.effects.mail import make_mailer
+    from bot.messages.overrides import TemplateOverrides
+    from bot.record.people import Classifier
+    from bot.record.repo_cache import RepoCache
+    from bot.messages.templating import Renderer
 
     loader = ConfigLoader(engine, clock, ttl_seconds=settings.config_cache_seconds)
     branches: dict[str, str] = {}
@@ -46,7 +46,7 @@ def build_services(settings: Settings, engine: Engine, clock: Clock) -> dict[str
         "forges": GitLabForges.from_settings(gitlab, clock, engine) if gitlab.enabled else None,
     }
     if services["forges"] is not None:  # GitLab history imports run beside GitHub's
-        from bot.backfill_jobs import tasks_of
+        from bot.backfill.tasks import tasks_of
 
         services["forges"].imports = tasks_of(services)
     return services

@@ -19,8 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from bot import outbox, sla
-from bot.actions import (
+from bot.effects import outbox
+from bot.sla import rules as sla
+from bot.effects.actions import (
     Action,
     AddLabels,
     EnsureLabel,
@@ -31,13 +32,13 @@ from bot.actions import (
     UpsertIssue,
     marker,
 )
-from bot.calendar import BusinessCalendar
-from bot.codeowners import CODEOWNERS_PATHS, parse_codeowners, responsible_people
-from bot.effects import Executor
-from bot.people import OUTSIDE_CLASSES
+from bot.sla.calendar import BusinessCalendar
+from bot.sla.codeowners import CODEOWNERS_PATHS, parse_codeowners, responsible_people
+from bot.effects.executor import Executor
+from bot.record.people import OUTSIDE_CLASSES
 from bot.storage.models import ActionLog, Item, Repository, TimelineEntry, TimelineKind
-from bot.templating import Renderer, T
-from handlers.triage import LABEL_STYLE
+from bot.messages.templating import Renderer, T
+from bot.effects.labels import LABEL_STYLE
 
 log = logging.getLogger(__name__)
 

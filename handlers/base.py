@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from bot.actions import Action
+    from bot.effects.actions import Action
     from bot.clock import Clock
-    from bot.effects import Executor
+    from bot.effects.executor import Executor
     from bot.forge import Forge
     from bot.settings import Settings
 

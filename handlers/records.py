@@ -16,7 +16,8 @@ from sqlmodel import Session, select
 
 from bot.forge.names import owner_of
 from bot.storage.models import Item, TimelineEntry, TimelineKind
-from handlers.base import Context, Event, is_bot_account
+from bot.dispatch.context import Context, Event
+from bot.record.people import is_bot_account
 
 NAME = "records"
 SEES_OWN_EVENTS = True
@@ -277,8 +278,8 @@ def write_if_known(ctx: Context, rec: Recorded) -> None:
 
 def mark_questions(rec: Recorded, classes: dict[str, str | None]) -> None:
     """A team comment that asks something hands the turn to the author (read by the SLA)."""
-    from bot.people import TEAM_CLASSES
-    from bot.text import asks_question
+    from bot.record.people import TEAM_CLASSES
+    from bot.record.text import asks_question
 
     for e in rec.entries:
         if e.kind == K.COMMENTED and classes.get(e.actor.get("login", "")) in TEAM_CLASSES:

@@ -96,7 +96,7 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def migrated(db_url: str) -> str:
-    from bot.migrate import upgrade
+    from bot.storage.migrate import upgrade
 
     upgrade(db_url)
     return db_url

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from bot.actions import AddLabels, EnsureLabel, UpsertComment, UpsertIssue, marker
+from bot.effects.actions import AddLabels, EnsureLabel, UpsertComment, UpsertIssue, marker
 from bot.clock import FrozenClock
-from bot.effects import Executor
+from bot.effects.executor import Executor
 from bot.forge import Forge
-from bot.github import GitHubAPI, make_app_client
+from bot.github.client import GitHubAPI, make_app_client
 from bot.gitlab.client import GitLabAPI
 from bot.gitlab.transport import Transport
-from bot.migrate import upgrade
+from bot.storage.migrate import upgrade
 from bot.simgitlab import GitLabServer, GitLabWorld
 from bot.simgitlab.items import open_issue
 from bot.storage.db import make_engine

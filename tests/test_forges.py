@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from bot.storage.models import Item
-from bot.templating import T
+from bot.messages.templating import T
 from tests.forge_sites import Site
 from tests.harness import City
 

@@ -15,7 +15,7 @@ from bot.gitlab.backfill import GitLabBackfill
 from bot.gitlab.client import GitLabAPI
 from bot.gitlab.numbers import MR_BASE
 from bot.gitlab.transport import Transport
-from bot.migrate import upgrade
+from bot.storage.migrate import upgrade
 from bot.simgitlab import GitLabServer, GitLabWorld
 from bot.simgitlab.items import comment, new_item
 from bot.storage.db import make_engine

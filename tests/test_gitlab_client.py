@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from bot.clock import FrozenClock
-from bot.config import ConfigLoader
+from bot.config.loader import ConfigLoader
 from bot.forge.errors import RateLimited
 from bot.gitlab.client import GitLabAPI
 from bot.gitlab.numbers import MR_BASE
@@ -94,7 +94,7 @@ async def test_config_falls_back_to_the_groups_gitlab_profile(
 
 
 def _engine(tmp_path: object) -> object:
-    from bot.migrate import upgrade as migrate
+    from bot.storage.migrate import upgrade as migrate
 
     url = f"sqlite:///{tmp_path}/c.db"
     migrate(url)

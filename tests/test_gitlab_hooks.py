@@ -12,7 +12,8 @@ from bot.gitlab.hooks import kind_of, normalise, row_fields
 from bot.gitlab.numbers import MR_BASE
 from bot.gitlab.webhook import STORED_KINDS
 from handlers import records
-from handlers.base import Event
+from bot.record import timeline
+from bot.dispatch.context import Event
 from tests.gitlab_fixtures import example, webhook_examples
 
 HOST = "gitlab.example.org"
@@ -98,7 +99,7 @@ async def test_every_stored_example_is_told_and_recordable(path: Any) -> None:
         return
     if name in ("issues", "pull_request", "issue_comment", "pull_request_review"):
         event = Event(name=name, action=action, delivery="d", payload=p)
-        recorded = records.parse(event, datetime(2025, 1, 1, tzinfo=UTC))
+        recorded = timeline.parse(event, datetime(2025, 1, 1, tzinfo=UTC))
         assert recorded is not None and recorded.repo.startswith(f"{HOST}/")
         assert recorded.item["owner"] == recorded.repo.rpartition("/")[0]
 
@@ -106,7 +107,7 @@ async def test_every_stored_example_is_told_and_recordable(path: Any) -> None:
 async def test_a_push_of_the_config_drops_the_cached_one() -> None:
     from unittest.mock import MagicMock
 
-    from bot.config import ConfigLoader
+    from bot.config.loader import ConfigLoader
 
     push = example("push/push.json")
     project = push["project"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import sla
+from bot.sla import rules as sla
 from bot.digest.metrics import (
     INACTIVE_DAYS,
     INDEPENDENT,
@@ -38,7 +38,7 @@ from bot.digest.model import (
     WaitingItem,
 )
 from bot.forge.names import web_url
-from bot.text import break_autolinks, without_invisible
+from bot.record.text import break_autolinks, without_invisible
 
 Week = tuple[str, datetime, datetime]  # (YYYY-Www, start, end: the week's end or now)
 RETURN_WINDOW = timedelta(weeks=12)  # CHAOSS retention: a second contribution within it

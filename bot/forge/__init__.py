@@ -1,6 +1,6 @@
 """The forge seam: what Veilleur needs from a code forge, and the forge-neutral values it uses.
 
-`Forge` (bot/forge/protocol.py) lists the operations; bot/github.py and bot/gitlab/ implement
+`Forge` (bot/forge/protocol.py) lists the operations; bot/github/client.py and bot/gitlab/ implement
 it. Repository names carry their forge when it is not GitHub (bot/forge/names.py).
 """
 

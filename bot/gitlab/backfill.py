@@ -1,5 +1,5 @@
 """History import from GitLab: every issue and merge request of a project, with its notes,
-into the same record the webhooks write (bot/backfill_store.py), resumable and rate-limit
+into the same record the webhooks write (bot/backfill/store.py), resumable and rate-limit
 aware, with no item cap.
 
 REST, page by page (100 items, oldest first): a page is written in one transaction and its
@@ -17,12 +17,12 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from bot.backfill_store import fresh_cursor, load_cursors, save_cursors, write_page
+from bot.backfill.store import fresh_cursor, load_cursors, save_cursors, write_page
 from bot.gitlab import shapes
 from bot.gitlab.client import GitLabAPI
-from bot.people import Facts, classify
+from bot.record.people import Facts, classify
 from bot.storage.models import TimelineKind as K
-from handlers.records import Entry, Recorded, item_fields, ts
+from bot.record.timeline import Entry, Recorded, item_fields, ts
 
 KINDS = {"issues": "issues", "merge_requests": "pulls"}  # GitLab collection -> cursor kind
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bot.codeowners import compile_pattern
+from bot.sla.codeowners import compile_pattern
 
 CODEOWNERS_PATHS: tuple[str, ...] = ("CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS")
 

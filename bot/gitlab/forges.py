@@ -1,5 +1,5 @@
 """Which repositories live on the configured GitLab instance, their client, and the events
-its hooks become. Given to the dispatcher as `services["forges"]` (bot/dispatch.py)."""
+its hooks become. Given to the dispatcher as `services["forges"]` (bot/dispatch/dispatcher.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class GitLabForges:
         self.host = api.host
         self.engine = engine  # set: projects are recorded when their hooks are first seen
         self.clock = clock
-        self.imports: Any = None  # bot.backfill_jobs.BackfillTasks: history of new projects
+        self.imports: Any = None  # bot.backfill.tasks.BackfillTasks: history of new projects
 
     @classmethod
     def from_settings(
@@ -39,7 +39,7 @@ class GitLabForges:
         return self.api if RepoName.parse(repo).host == self.host else None
 
     async def normalise(self, event: Any) -> Any:
-        """A stored GitLab hook (`gitlab/<kind>`) as the event (handlers.base.Event) the handlers
+        """A stored GitLab hook (`gitlab/<kind>`) as the event (bot.dispatch.context.Event) the handlers
         plan from; other events pass unchanged."""
         if not event.name.startswith(EVENT_PREFIX):
             return event
@@ -47,7 +47,7 @@ class GitLabForges:
         own = await self.api.whoami()
         if own and payload["sender"].get("login") == own:
             payload["sender"]["type"] = "Bot"
-            payload["sender_is_self"] = True  # Veilleur's own change (bot/dispatch.py)
+            payload["sender_is_self"] = True  # Veilleur's own change (bot/dispatch/dispatcher.py)
         repo = payload.get("repository")
         if self.engine is not None and self.clock is not None and isinstance(repo, dict):
             if projects.record(self.engine, repo, self.clock.now()):
@@ -55,7 +55,7 @@ class GitLabForges:
         return dataclasses.replace(event, name=name, action=action, payload=payload)
 
     def import_history(self, repo: str) -> None:
-        """In the background, as GitHub's imports on installation (bot/backfill_jobs.py)."""
+        """In the background, as GitHub's imports on installation (bot/backfill/tasks.py)."""
         if self.imports is None or self.engine is None:
             return
         backfill = GitLabBackfill(self.engine, self.api, self.clock)

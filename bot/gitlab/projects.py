@@ -1,6 +1,6 @@
 """GitLab projects in Veilleur's repository table, so that the SLA sweep, the digest and the
 dashboard see them. A project is recorded when one of its hooks is first seen, and every
-project the token can reach by `sync` (the hourly reconciliation, bot/jobs.py).
+project the token can reach by `sync` (the hourly reconciliation, bot/periodic.py).
 
 Row ids: the table's key is GitHub's repository id; a GitLab project is stored under the
 negative of its project id, so the two forges' ids never meet (one GitLab instance).

@@ -12,7 +12,7 @@ from typing import Any
 from bot.gitlab.numbers import item_number
 
 # GitLab access levels (members API): 10 guest, 15 planner, 20 reporter, 30 developer,
-# 40 maintainer, 50 owner. Mapped on Veilleur's permission words (bot/people.py).
+# 40 maintainer, 50 owner. Mapped on Veilleur's permission words (bot/record/people.py).
 ACCESS_PERMISSION = {
     50: "admin",
     40: "maintain",

@@ -1,4 +1,4 @@
-"""GitLab HTTP calls with GitHub's rules (bot/github.py): transient faults retried with
+"""GitLab HTTP calls with GitHub's rules (bot/github/client.py): transient faults retried with
 backoff, `Retry-After` and `RateLimit-Reset` honoured, a wait longer than `MAX_INLINE_WAIT`
 not slept through but raised as `RateLimited` (the delivery waits in the queue), and creating
 POSTs whose outcome is unknown never resent (the effect looks for its marker first)."""

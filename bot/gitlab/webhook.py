@@ -5,7 +5,7 @@ configured secret; none configured refuses everything), and by the HMAC signatur
 (`webhook-id`, `webhook-timestamp`, `webhook-signature`) when signing tokens are configured
 or the instance sends them. Deduplicated by `Idempotency-Key` (the same across GitLab's
 retries and "Resend Request"), else `X-Gitlab-Event-UUID`. The raw body is stored as the
-GitHub endpoint stores its deliveries (bot/intake_store.py), under `gitlab/<kind>`; the worker
+GitHub endpoint stores its deliveries (bot/intake/writer.py), under `gitlab/<kind>`; the worker
 tells it as a neutral event (bot/gitlab/hooks.py).
 """
 
@@ -19,12 +19,12 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
-from bot import metrics
+from bot import prometheus as metrics
 from bot.gitlab.hooks import kind_of, row_fields
 from bot.gitlab.settings import GitLabSettings, load_gitlab_settings
 from bot.gitlab.signature import signature_ok, token_ok
-from bot.intake import MAX_BODY_BYTES
-from bot.intake_rows import DeliveryRow, Stored
+from bot.intake.endpoint import MAX_BODY_BYTES
+from bot.intake.rows import DeliveryRow, Stored
 
 WEBHOOK_PATH = "/webhooks/gitlab"
 TOKEN_REFUSED = "invalid or missing X-Gitlab-Token"  # noqa: S105 - the refusal text, not a secret

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.simforge.server import ThreadedServer
+from bot.sim.server import ThreadedServer
 from bot.simgitlab.api import RestApp
 from bot.simgitlab.hooks import HookSender
 from bot.simgitlab.world import GitLabWorld
