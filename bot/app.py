@@ -213,6 +213,10 @@ def create_app(
     app.state.refusals = RefusalLog()
     app.state.unverified = UnverifiedBudget(int(settings.unverified_memory_mb * 1024 * 1024))
     app.include_router(build_router())
+    from bot.gitlab.webhook import build_gitlab_router, gitlab_intake
+
+    app.state.gitlab = gitlab_intake()  # VEILLEUR_GITLAB_*: unset, GitLab webhooks are refused
+    app.include_router(build_gitlab_router())
     app.include_router(build_web_router(settings))
 
     @app.get("/healthz", include_in_schema=False)

@@ -42,6 +42,12 @@ async def reconcile_record(dispatcher: Any, clock: Clock) -> None:
     """At start and hourly: installations and repositories as GitHub lists them."""
     from bot.record.reconcile import reconcile
 
+    forges = dispatcher.services.get("forges")
+    if forges is not None:  # GitLab projects (bot/gitlab/projects.py)
+        try:
+            await forges.sync()
+        except Exception as exc:
+            log.warning("could not list the GitLab projects: %r", exc)
     if dispatcher.app_client is None:
         return
     try:

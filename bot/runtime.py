@@ -53,8 +53,11 @@ def build_services(settings: Settings, engine: Engine, clock: Clock) -> Services
 
     renderer = Renderer()
     overrides = TemplateOverrides(renderer, clock, settings.config_cache_seconds)
+    from bot.gitlab.forges import GitLabForges
+    from bot.gitlab.settings import load_gitlab_settings
 
-    return {
+    gitlab = load_gitlab_settings()  # VEILLEUR_GITLAB_URL set: repositories there get their client
+    services: Services = {
         "config": loader,
         "overrides": overrides,
         "config_for": config_for,
@@ -63,7 +66,14 @@ def build_services(settings: Settings, engine: Engine, clock: Clock) -> Services
         "renderer": renderer,
         "mailer": make_mailer(settings),
         "repo_cache": RepoCache(clock),
+        "forges": GitLabForges.from_settings(gitlab, clock, engine) if gitlab.enabled else None,
     }
+    forges = services["forges"]
+    if forges is not None:  # GitLab history imports run beside GitHub's
+        from bot.backfill.tasks import tasks_of
+
+        forges.imports = tasks_of(services)
+    return services
 
 
 @dataclass

@@ -138,6 +138,8 @@ def example_payloads() -> list[tuple[str, str, Path]]:
     return out
 
 
+from tests.forge_sites import site  # noqa: E402, F401
+from tests.gitlab_fixtures import gitlab_server, gitlab_world  # noqa: E402, F401
 from tests.harness import city, harness, harness_factory  # noqa: E402, F401
 from tests.simforge_fixtures import (  # noqa: E402, F401
     app_keypair,

@@ -26,6 +26,7 @@ from sqlmodel import Session
 from bot.config.bounds import MAX_DEPTH, bound_errors, size_error, too_deep_line
 from bot.config.errors import ConfigError, Layer, located_errors
 from bot.config.schema import VeilleurConfig
+from bot.forge.names import RepoName, owner_of
 from bot.resources import config_dir
 from bot.storage.models import ConfigRecord
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from bot.clock import Clock
-    from bot.github.client import GitHubAPI
+    from bot.forge import Forge
 
 __all__ = [
     "CONFIG_PATH",
@@ -51,6 +52,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CONFIG_PATH = ".github/veilleur.yml"
+# Where an organisation's (group's) files live: GitHub's `.github`, GitLab's `gitlab-profile`
+# (whose files the GitLab client and its push events name at their canonical places).
+ORG_CONFIG_REPOS = (".github", "gitlab-profile")
 DEFAULT_FILENAME = "config/default.yml"
 
 
@@ -210,7 +214,7 @@ class ConfigLoader:
     def _fresh(self, when: datetime | None) -> bool:
         return when is not None and self._clock.now() - _aware(when) < self._ttl
 
-    async def for_repo(self, api: GitHubAPI, repo: str, default_branch: str) -> ResolvedConfig:
+    async def for_repo(self, api: Forge, repo: str, default_branch: str) -> ResolvedConfig:
         key = repo.lower()
         cached = self._memory.get(key)
         if cached is not None and self._fresh(cached.fetched_at):
@@ -252,8 +256,10 @@ class ConfigLoader:
         kinds = ("added", "modified", "removed")
         touched = {p for c in commits for k in kinds for p in c.get(k) or []}
         maybe = len(commits) >= 20 or bool(payload.get("forced"))  # the payload lists at most 20
-        owner, _, name = repo.partition("/")
-        if name.lower() == ".github" and (maybe or any(p.startswith(".github/") for p in touched)):
+        owner, name = owner_of(repo), RepoName.parse(repo).name
+        if name.lower() in ORG_CONFIG_REPOS and (
+            maybe or any(p.startswith(".github/") for p in touched)
+        ):
             self.invalidate_org(owner)  # org config or org template overrides
             return True
         if maybe or CONFIG_PATH in touched:
@@ -262,10 +268,10 @@ class ConfigLoader:
         return False
 
     async def _fetch(
-        self, api: GitHubAPI, repo: str, branch: str, stored: ResolvedConfig | None
+        self, api: Forge, repo: str, branch: str, stored: ResolvedConfig | None
     ) -> ResolvedConfig:
         now = self._clock.now()
-        org = repo.split("/", 1)[0]
+        org = owner_of(repo)  # a GitHub org or a GitLab group, forge-qualified
         org_text = await self._org_text(api, org)
         repo_text = await api.get_file(repo, CONFIG_PATH, branch)
         key = (org_text, repo_text)
@@ -306,7 +312,7 @@ class ConfigLoader:
         config, _ = validate_layers(self._default, org_layer, None)
         return config or VeilleurConfig.model_validate(self._default)
 
-    async def _org_text(self, api: GitHubAPI, org: str) -> str | None:
+    async def _org_text(self, api: Forge, org: str) -> str | None:
         hit = self._orgs.get(org.lower())
         if hit is not None and self._fresh(hit[0]):
             return hit[1]

@@ -36,6 +36,7 @@ from bot.digest.model import (
     Volume,
     WaitingItem,
 )
+from bot.forge.names import web_url
 from bot.record.text import break_autolinks, without_invisible
 from bot.sla import rules as sla
 
@@ -69,7 +70,7 @@ def _in(t: datetime | None, start: datetime, end: datetime) -> bool:
 def _url(base: str | None, repo: str, kind: str, number: int) -> str | None:
     if not base:
         return None
-    return f"{base.rstrip('/')}/{repo}/{'pull' if kind == 'pull' else 'issues'}/{number}"
+    return web_url(repo, kind, number, base)  # GitLab items link to their own forge
 
 
 def open_during(track: Track, start: datetime, end: datetime) -> bool:

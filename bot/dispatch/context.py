@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from bot.config.loader import ResolvedConfig
     from bot.effects.actions import Action
     from bot.effects.executor import Executor
-    from bot.github.client import GitHubAPI
+    from bot.forge import Forge
     from bot.settings import Settings
 
 
@@ -95,7 +95,7 @@ class Context:
     settings: Settings
     engine: Engine
     clock: Clock
-    github: GitHubAPI | None
+    github: Forge | None  # the item's forge client (GitHub or another, bot/forge/)
     executor: Executor
     bot_login: str | None = None
     services: Services = field(default_factory=Services)

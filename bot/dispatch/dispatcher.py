@@ -23,7 +23,9 @@ from bot.dispatch.context import Context, Event, UserError
 from bot.dispatch.registry import Handler, handlers_for
 from bot.effects.actions import UpsertComment, marker
 from bot.effects.executor import Executor
-from bot.github.client import GitHubAPI, RateLimited
+from bot.forge import Forge
+from bot.forge.errors import RateLimited
+from bot.github.client import GitHubAPI
 from bot.logs import delivery_context
 from bot.queue import deliveries
 from bot.services import Services
@@ -84,7 +86,8 @@ class Dispatcher:
         return api
 
     def is_own_event(self, event: Event) -> bool:
-        return bool(self.bot_login) and event.sender_login == self.bot_login
+        own = bool(self.bot_login) and event.sender_login == self.bot_login
+        return own or event.payload.get("sender_is_self") is True  # another forge's (bot/gitlab)
 
     async def run(self, delivery: Delivery) -> None:
         """Process a claimed delivery and record the outcome (done, failed or dead)."""
@@ -124,6 +127,9 @@ class Dispatcher:
             payload=payload,
             installation_id=delivery.installation_id,
         )
+        forges = self.services.get("forges")
+        if forges is not None:  # another forge's hook, told as the event handlers plan from
+            event = await forges.normalise(event)
         repo = payload.get("repository")
         branches = self.services.get("branches")
         if isinstance(repo, dict) and repo.get("default_branch") and branches is not None:
@@ -156,7 +162,10 @@ class Dispatcher:
             raise DeliveryFailed("; ".join(failures))
 
     def _context(self, event: Event, memo: dict[str, Any]) -> Context:
-        api = self.api_for(event.installation_id)
+        api: Forge | None = self.api_for(event.installation_id)
+        forges = self.services.get("forges")
+        if api is None and forges is not None and event.repo:
+            api = forges.for_repo(event.repo)  # a repository on another forge (bot/gitlab/)
         executor = Executor(
             engine=self.engine,
             clock=self.clock,

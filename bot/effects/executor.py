@@ -34,18 +34,18 @@ from bot.effects.actions import (
     UpsertComment,
     UpsertIssue,
 )
-from bot.github.client import GitHubAPI, is_ambiguous, status_of
+from bot.forge import Comment, Forge
 from bot.record.repo_cache import RepoCache
 from bot.storage.models import ActionLog, TimelineEntry
 
 log = logging.getLogger(__name__)
 
 
-def _unknown_outcome(exc: Exception, what: str) -> None:
+def _unknown_outcome(api: Forge, exc: Exception, what: str) -> None:
     """A create that timed out, broke or got a 5xx may still have been carried out: it is not
     sent again now (bot/github/client.py) but left to the delivery's retry, which comes after the
     backoff and looks for the marker first, so nothing is ever posted twice."""
-    if is_ambiguous(exc):
+    if api.is_ambiguous(exc):
         log.warning("creating a %s may or may not have happened (%s): left to the retry", what, exc)
 
 
@@ -59,7 +59,7 @@ class Executor:
         *,
         engine: Engine,
         clock: Clock,
-        api: GitHubAPI | None,
+        api: Forge | None,
         bot_login: str | None,
         mailer: Any = None,
         dry_run: bool = False,
@@ -143,14 +143,14 @@ class Executor:
             return
         api = self.api
         if api is None:
-            raise RuntimeError(f"no GitHub installation to perform {action.describe()}")
+            raise RuntimeError(f"no forge client to perform {action.describe()}")
         if isinstance(action, EnsureLabel):
             await self._ensure_label(api, action)
         elif isinstance(action, AddLabels):
             try:
                 await api.add_labels(action.repo, action.number, list(action.labels))
             except Exception as exc:
-                if status_of(exc) in (404, 422):  # a label we believed in is gone: look again
+                if api.status_of(exc) in (404, 422):  # a label we believed in is gone: look again
                     self._forget_labels(action.repo)
                 raise
         elif isinstance(action, RemoveLabel):
@@ -181,7 +181,7 @@ class Executor:
         else:  # pragma: no cover - a new Action type without an effect is a programming error
             raise TypeError(f"no effect for {type(action).__name__}")
 
-    async def _ensure_label(self, api: GitHubAPI, action: EnsureLabel) -> None:
+    async def _ensure_label(self, api: Forge, action: EnsureLabel) -> None:
         """Created when missing; a label seen once is not looked up again
         (bot/record/repo_cache.py)."""
         cache = self.repo_cache
@@ -199,11 +199,14 @@ class Executor:
     def _is_ours(self, user: dict[str, Any] | None) -> bool:
         if not user:
             return False
+        own = getattr(self.api, "own_login", None)  # None: GitHub, or a client that cannot tell
+        if own:  # a forge that names the account it acts as (GitLab)
+            return user.get("login") == own
         if self.bot_login:
             return user.get("login") == self.bot_login
         return user.get("type") == "Bot"
 
-    async def _upsert_comment(self, api: GitHubAPI, action: UpsertComment) -> None:
+    async def _upsert_comment(self, api: Forge, action: UpsertComment) -> None:
         body = f"{action.marker}\n{action.body}"
         if action.item_had_no_comments:
             # Nobody had commented when the event was sent, and we never tried to post this
@@ -212,21 +215,22 @@ class Executor:
             if not self._seen(attempt) and self._claim(attempt, "posting"):
                 await self._create_comment(api, action, body)
                 return
-        for comment in await api.list_comments(action.repo, action.number):
-            if action.marker in (comment.get("body") or "") and self._is_ours(comment.get("user")):
-                if action.update_existing and comment.get("body") != body:
-                    await api.update_comment(action.repo, comment["id"], body)
+        for raw in await api.list_comments(action.repo, action.number):
+            comment = Comment.of(raw)  # the neutral shape every forge client answers in
+            if action.marker in comment.body and self._is_ours(raw.get("user")):
+                if action.update_existing and comment.body != body:
+                    await api.update_comment(action.repo, comment.id, body)
                 return
         await self._create_comment(api, action, body)
 
-    async def _create_comment(self, api: GitHubAPI, action: UpsertComment, body: str) -> None:
+    async def _create_comment(self, api: Forge, action: UpsertComment, body: str) -> None:
         try:
             await api.create_comment(action.repo, action.number, body)
         except Exception as exc:
-            _unknown_outcome(exc, f"comment on {action.repo}#{action.number}")
+            _unknown_outcome(api, exc, f"comment on {action.repo}#{action.number}")
             raise
 
-    async def _upsert_issue(self, api: GitHubAPI, action: UpsertIssue) -> None:
+    async def _upsert_issue(self, api: Forge, action: UpsertIssue) -> None:
         body = f"{action.marker}\n{action.body}"
         key = f"issue:{action.repo}:{action.marker}"
         number, last_digest = self._issue_record(key)
@@ -262,16 +266,14 @@ class Executor:
         if changes:
             await api.update_issue(action.repo, issue["number"], **changes)
 
-    async def _create_issue(self, api: GitHubAPI, action: UpsertIssue, body: str) -> dict[str, Any]:
+    async def _create_issue(self, api: Forge, action: UpsertIssue, body: str) -> dict[str, Any]:
         try:
             return await api.create_issue(action.repo, action.title, body, list(action.labels))
         except Exception as exc:
-            _unknown_outcome(exc, f"issue in {action.repo}")
+            _unknown_outcome(api, exc, f"issue in {action.repo}")
             raise
 
-    async def _find_marked_issue(
-        self, api: GitHubAPI, repo: str, marker: str
-    ) -> dict[str, Any] | None:
+    async def _find_marked_issue(self, api: Forge, repo: str, marker: str) -> dict[str, Any] | None:
         page = 1
         while True:
             batch = await api.list_issues(repo, state="all", page=page)

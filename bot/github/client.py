@@ -27,6 +27,8 @@ from githubkit.exception import (
 from githubkit.typing import RetryOption
 
 from bot import prometheus as metrics
+from bot.forge import Forge
+from bot.forge import errors as forge_errors
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -172,14 +174,13 @@ class NotFound(Exception):
     pass
 
 
-class RateLimited(Exception):
+class RateLimited(forge_errors.RateLimited):
     """GitHub asked this installation to wait until `until` (Retry-After, x-ratelimit-reset):
     the delivery waits, with every other of the installation, and no attempt is counted."""
 
     def __init__(self, installation_id: int, until: datetime) -> None:
-        super().__init__(f"rate limited until {until.isoformat(timespec='seconds')}")
+        super().__init__(f"installation {installation_id}", until)
         self.installation_id = installation_id
-        self.until = until
 
 
 # Methods that create or change content; GitHub asks for at least a second between them.
@@ -193,6 +194,8 @@ class GitHubAPI:
     rate limit GitHub will not lift within `MAX_INLINE_WAIT` pauses the installation: `pauses`
     (shared by the dispatcher) holds until when, and calls made meanwhile wait for it by
     raising `RateLimited` at once."""
+
+    own_login: str | None = None  # the App's login is the dispatcher's `bot_login`
 
     def __init__(
         self,
@@ -431,6 +434,13 @@ class GitHubAPI:
     async def create_check_run(self, repo: str, **fields: Any) -> dict[str, Any]:
         return await self._req("POST", f"/repos/{repo}/check-runs", json=fields)
 
+    # -- failures (bot/forge/protocol.py) ----------------------------------------------------
+    def status_of(self, exc: BaseException) -> int | None:
+        return status_of(exc)
+
+    def is_ambiguous(self, exc: BaseException) -> bool:
+        return is_ambiguous(exc)
+
     # -- GraphQL ---------------------------------------------------------------------------
     async def graphql(self, query: str, variables: dict[str, Any] | None = None) -> Any:
         return await self._gh.async_graphql(query, variables or {})
@@ -455,3 +465,8 @@ async def app_login(app_client: GitHub[Any]) -> str:
     """The bot account's login (`<slug>[bot]`), used to ignore the bot's own events."""
     resp = await app_client.arequest("GET", "/app")
     return f"{resp.json()['slug']}[bot]"
+
+
+def _implements_forge(api: GitHubAPI) -> Forge:
+    """Never called: mypy checks here that GitHubAPI satisfies the Forge protocol."""
+    return api

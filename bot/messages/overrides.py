@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock
+from bot.forge.names import owner_of
 from bot.messages.templating import SUFFIX, Renderer
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ class TemplateOverrides:
         self._cache.pop(org.lower(), None)
 
     async def renderer_for(self, api: Any, repo: str) -> Renderer:
-        org = repo.split("/")[0].lower()
+        org = owner_of(repo).lower()  # a GitHub org or a GitLab group, forge-qualified
         hit = self._cache.get(org)
         if hit and self.clock.now() - hit[0] < self.ttl:
             return hit[1]

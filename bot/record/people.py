@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from bot.clock import Clock
+from bot.forge.names import owner_of
 from bot.storage.models import AuthorClassCache
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ BOT = "bot"
 TEAM_CLASSES = frozenset({MAINTAINER, MEMBER, INTERNAL_PARTNER})  # their answers are responses
 OUTSIDE_CLASSES = frozenset({PARTNER, EXTERNAL})  # their contributions are watched
 TRIAGE_OR_HIGHER = frozenset({"admin", "maintain", "write", "triage"})
+DEVELOPER = "developer"  # GitLab's Developer on the project: a member, not a maintainer
 
 _PROFILE_AND_ORGS = """
 query($login: String!) {
@@ -104,7 +106,7 @@ def classify(
         return Classification(MAINTAINER)
     if facts.permission in TRIAGE_OR_HIGHER:
         return Classification(MAINTAINER)
-    if facts.org_member:
+    if facts.org_member or facts.permission == DEVELOPER:
         return Classification(MEMBER)
     partner = match_partner(facts.login, facts.email, facts.partner_orgs, partners)
     if partner is not None:
@@ -172,7 +174,7 @@ class Classifier:
         """Only the look-ups that can change the answer, the independent ones at once: teams
         only for org members (a team member is an org member), partner orgs and the public
         profile only for people outside the org."""
-        org = repo.split("/")[0]
+        org = owner_of(repo)  # a GitHub org or a GitLab group, forge-qualified
         facts = Facts(login=login)
         if login.lower() in {u.lower() for u in config.maintainers.users}:
             return facts  # a maintainer by configuration: nothing to ask

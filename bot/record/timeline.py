@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from bot.forge.names import owner_of
 from bot.record.people import TEAM_CLASSES, is_bot_account
 from bot.record.text import asks_question
 from bot.storage.models import Item, TimelineEntry, TimelineKind
@@ -92,7 +93,7 @@ def item_fields(repo: str, raw: dict[str, Any], is_pull: bool) -> dict[str, Any]
     merged_at = ts(raw.get("merged_at")) or ts((raw.get("pull_request") or {}).get("merged_at"))
     return {
         "repo_full_name": repo,
-        "owner": repo.split("/")[0],
+        "owner": owner_of(repo),
         "number": raw["number"],
         "kind": "pull" if is_pull else "issue",
         "github_id": raw.get("id"),

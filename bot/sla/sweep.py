@@ -119,6 +119,9 @@ class Sweeper:
             if repo.full_name.split("/")[1] == ".github":
                 continue
             api = self.api_for(repo.installation_id)
+            forges = self.services.get("forges")
+            if api is None and forges is not None:  # a project on another forge (bot/gitlab/)
+                api = forges.for_repo(repo.full_name)
             if api is None:
                 continue
             try:
@@ -204,6 +207,9 @@ class Sweeper:
             s.commit()
 
     async def _codeowners(self, api: Any, repo: str) -> Any:
+        own_syntax = getattr(api, "codeowners", None)  # a forge with its own (GitLab's)
+        if own_syntax is not None:
+            return await own_syntax(repo)
         for path in CODEOWNERS_PATHS:
             text = await api.get_file(repo, path)
             if text is not None:
@@ -219,6 +225,9 @@ class Sweeper:
         with Session(self.engine) as s:
             repo = s.scalars(select(Repository).where(col(Repository.full_name) == target)).first()
         api = self.api_for(repo.installation_id if repo else None)
+        forges = self.services.get("forges")
+        if api is None and forges is not None:  # the OSPO's project may be on GitLab
+            api = forges.for_repo(target)
         if api is None:
             log.warning("ospo.repository %s is not installed; escalations only by mail", target)
             return

@@ -1,0 +1,69 @@
+"""Forge-qualified repository names: `owner/name` on GitHub, `host/group/…/project` elsewhere.
+
+GitHub names stay as they always were (every record, key and URL keeps working); a name
+from another forge starts with the forge's host. The rule is unambiguous because a GitHub
+owner cannot contain a dot, and a host always does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GITHUB_HOST = "github.com"
+# Forges that number merge requests apart from issues (GitLab: `#7` and `!7`) store a merge
+# request at this base plus its own number, so that (repository, number) stays one item.
+PULL_NUMBER_BASE = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class RepoName:
+    host: str  # "github.com", "gitlab.example.org", "code.europa.eu"
+    path: str  # "owner/name", or "group/subgroup/project" on GitLab
+
+    @classmethod
+    def parse(cls, full_name: str) -> RepoName:
+        first, sep, rest = full_name.partition("/")
+        if sep and "." in first and "/" in rest:
+            return cls(first.lower(), rest)
+        return cls(GITHUB_HOST, full_name)
+
+    @property
+    def on_github(self) -> bool:
+        return self.host == GITHUB_HOST
+
+    @property
+    def full_name(self) -> str:
+        """The name Veilleur stores and shows: unqualified on GitHub, host-qualified elsewhere."""
+        return self.path if self.on_github else f"{self.host}/{self.path}"
+
+    @property
+    def namespace(self) -> str:
+        """The owner (GitHub) or the group path (GitLab, subgroups included)."""
+        return self.path.rpartition("/")[0]
+
+    @property
+    def name(self) -> str:
+        return self.path.rpartition("/")[2]
+
+
+def owner_of(full_name: str) -> str:
+    """The owner (organisation or group) of a repository, qualified like the repository:
+    `octo` for `octo/app`, `gitlab.example.org/city` for `gitlab.example.org/city/app`."""
+    repo = RepoName.parse(full_name)
+    return repo.namespace if repo.on_github else f"{repo.host}/{repo.namespace}"
+
+
+def shown_number(number: int) -> int:
+    """The number people see: a merge request's own number on forges that number it apart."""
+    return number - PULL_NUMBER_BASE if number > PULL_NUMBER_BASE else number
+
+
+def web_url(full_name: str, kind: str, number: int, github_base: str) -> str:
+    """The item's page: GitHub's (`github_base`, e.g. a GitHub Enterprise host) or, for a
+    forge-qualified name, GitLab's `https://<host>/<path>/-/issues|merge_requests/<n>`."""
+    repo = RepoName.parse(full_name)
+    if repo.on_github:
+        what = "pull" if kind == "pull" else "issues"
+        return f"{github_base.rstrip('/')}/{full_name}/{what}/{number}"
+    what = "merge_requests" if kind == "pull" else "issues"
+    return f"https://{repo.host}/{repo.path}/-/{what}/{shown_number(number)}"

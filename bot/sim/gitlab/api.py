@@ -1,0 +1,454 @@
+"""The simulated GitLab's REST API v4 as an ASGI app: the endpoints `GitLabAPI` calls, with
+GitLab's pagination headers (`X-Page`, `X-Next-Page`, `X-Total`, `Link`), rate-limit headers
+(`RateLimit-*`, and `429` with `Retry-After` when a test asks), and `PRIVATE-TOKEN` auth.
+
+Routes match the raw path, so URL-encoded project paths (`city%2Fapp`) stay one segment.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from starlette.types import Receive, Scope, Send
+
+from bot.sim.gitlab.hooks import hook_label, item_hook, note_hook
+from bot.sim.gitlab.items import add_note
+from bot.sim.gitlab.world import GitLabWorld, Json, Project
+
+Handler = Callable[["Call"], Awaitable[tuple[int, Any, dict[str, str]]]]
+_SEG = r"([^/]+)"
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Call:
+    def __init__(self, world: GitLabWorld, method: str, params: dict[str, str], body: Any):
+        self.world = world
+        self.method = method
+        self.params = params
+        self.body = body if isinstance(body, dict) else {}
+        self.args: tuple[str, ...] = ()
+
+    def project(self) -> Project:
+        key = unquote(self.args[0])
+        for p in self.world.projects.values():
+            if p.path == key or str(p.id) == key:
+                return p
+        raise HTTPError(404, "404 Project Not Found")
+
+    def bot_id(self) -> int:
+        return int(self.world.bot["id"])
+
+
+def _public(obj: Json) -> Json:
+    return {k: v for k, v in obj.items() if not k.startswith("_")}
+
+
+def _page(call: Call, rows: list[Any]) -> tuple[int, Any, dict[str, str]]:
+    per = max(1, min(int(call.params.get("per_page", "20") or 20), 100))
+    page = max(1, int(call.params.get("page", "1") or 1))
+    total_pages = max(1, -(-len(rows) // per))
+    chunk = rows[(page - 1) * per : page * per]
+    headers = {
+        "X-Page": str(page),
+        "X-Per-Page": str(per),
+        "X-Next-Page": str(page + 1) if page < total_pages else "",
+        "X-Prev-Page": str(page - 1) if page > 1 else "",
+        "X-Total": str(len(rows)),
+        "X-Total-Pages": str(total_pages),
+    }
+    return 200, chunk, headers
+
+
+def _items(project: Project, kind: str) -> dict[int, Json]:
+    return project.merge_requests if kind == "merge_requests" else project.issues
+
+
+def _item(call: Call) -> tuple[Project, str, Json]:
+    project = call.project()
+    kind, iid = call.args[1], int(call.args[2])
+    item = _items(project, kind).get(iid)
+    if item is None:
+        raise HTTPError(404, "404 Not found")
+    return project, kind, item
+
+
+# -- handlers -----------------------------------------------------------------------------------
+def _project_json(world: GitLabWorld, p: Project) -> Json:
+    return {
+        "id": p.id,
+        "description": "",
+        "name": p.path.rpartition("/")[2],
+        "name_with_namespace": p.path.replace("/", " / "),
+        "path": p.path.rpartition("/")[2],
+        "path_with_namespace": p.path,
+        "created_at": "2025-01-01T00:00:00.000Z",
+        "default_branch": p.default_branch,
+        "web_url": f"{world.url}/{p.path}",
+        "visibility": p.visibility,
+        "archived": False,
+        "namespace": {"full_path": p.namespace, "kind": "group"},
+    }
+
+
+async def get_project(call: Call) -> tuple[int, Any, dict[str, str]]:
+    return 200, _project_json(call.world, call.project()), {}
+
+
+async def list_projects(call: Call) -> tuple[int, Any, dict[str, str]]:
+    bot = call.bot_id()
+    rows = [
+        _project_json(call.world, p)
+        for p in call.world.projects.values()
+        if call.world.access_level(p.path, bot) is not None
+    ]
+    return _page(call, rows)
+
+
+async def get_file(call: Call) -> tuple[int, Any, dict[str, str]]:
+    project, path = call.project(), unquote(call.args[1])
+    if path not in project.files:
+        raise HTTPError(404, "404 File Not Found")
+    raw = project.files[path].encode()
+    return (
+        200,
+        {
+            "file_name": path.rpartition("/")[2],
+            "file_path": path,
+            "size": len(raw),
+            "encoding": "base64",
+            "content": base64.b64encode(raw).decode(),
+            "ref": call.params.get("ref") or project.default_branch,
+            "blob_id": "0" * 40,
+            "commit_id": "0" * 40,
+            "last_commit_id": "0" * 40,
+        },
+        {},
+    )
+
+
+async def get_tree(call: Call) -> tuple[int, Any, dict[str, str]]:
+    project = call.project()
+    base = call.params.get("path", "").strip("/")
+    prefix = f"{base}/" if base else ""
+    entries: dict[str, str] = {}
+    for path in project.files:
+        if path.startswith(prefix):
+            head, sep, _ = path[len(prefix) :].partition("/")
+            entries[head] = "tree" if sep else entries.get(head, "blob")
+    if base and not entries:
+        raise HTTPError(404, "404 Tree Not Found")
+    rows = [
+        {"id": "0" * 40, "name": n, "type": t, "path": prefix + n, "mode": "100644"}
+        for n, t in sorted(entries.items())
+    ]
+    return _page(call, rows)
+
+
+async def list_users(call: Call) -> tuple[int, Any, dict[str, str]]:
+    wanted = call.params.get("username", "").lower()
+    rows = [u for u in call.world.users.values() if not wanted or u["username"].lower() == wanted]
+    return _page(call, rows)
+
+
+async def get_user(call: Call) -> tuple[int, Any, dict[str, str]]:
+    user = call.world.users.get(int(call.args[0]))
+    if user is None:
+        raise HTTPError(404, "404 User Not Found")
+    return 200, user, {}
+
+
+async def current_user(call: Call) -> tuple[int, Any, dict[str, str]]:
+    return 200, call.world.bot, {}
+
+
+async def member_all(call: Call) -> tuple[int, Any, dict[str, str]]:
+    where, uid = unquote(call.args[1]), int(call.args[2])
+    if call.args[0] == "groups" and where not in call.world.groups:
+        raise HTTPError(404, "404 Group Not Found")
+    if call.args[0] == "projects":
+        call.args = (call.args[1],)
+        where = call.project().path
+    level = call.world.access_level(where, uid)
+    if level is None or uid not in call.world.users:
+        raise HTTPError(404, "404 Member Not Found")
+    member = call.world.brief_user(uid) | {
+        "access_level": level,
+        "created_at": "2025-01-01T00:00:00.000Z",
+        "expires_at": None,
+    }
+    return 200, member, {}
+
+
+async def list_members(call: Call) -> tuple[int, Any, dict[str, str]]:
+    """`GET /projects/:id/members/all`: direct and inherited members, highest level each."""
+    project = call.project()
+    rows = []
+    for uid in sorted(call.world.users):
+        level = call.world.access_level(project.path, uid)
+        if level is not None:
+            rows.append(call.world.brief_user(uid) | {"access_level": level, "expires_at": None})
+    return _page(call, rows)
+
+
+async def list_items(call: Call) -> tuple[int, Any, dict[str, str]]:
+    project, kind = call.project(), call.args[1]
+    state = call.params.get("state", "all")
+    author = call.params.get("author_username", "").lower()
+    rows = [
+        _public(i)
+        for _, i in sorted(_items(project, kind).items(), reverse=True)
+        if (state == "all" or i["state"] == state or (state == "closed" and i["state"] == "merged"))
+        and (not author or i["author"]["username"].lower() == author)
+    ]
+    return _page(call, rows)
+
+
+async def create_issue(call: Call) -> tuple[int, Any, dict[str, str]]:
+    from bot.sim.gitlab.items import new_item
+
+    project = call.project()
+    labels = [x for x in str(call.body.get("labels") or "").split(",") if x]
+    item = new_item(
+        call.world,
+        project,
+        call.bot_id(),
+        str(call.body.get("title") or ""),
+        str(call.body.get("description") or ""),
+        labels=labels,
+    )
+    call.world.sender.enqueue(*item_hook(call.world, project, item, call.bot_id(), "open"))
+    return 201, _public(item), {}
+
+
+async def get_item(call: Call) -> tuple[int, Any, dict[str, str]]:
+    return 200, _public(_item(call)[2]), {}
+
+
+async def update_item(call: Call) -> tuple[int, Any, dict[str, str]]:
+    _, _, item = _item(call)
+    body, world = call.body, call.world
+    for src, dst in (("title", "title"), ("description", "description")):
+        if src in body:
+            item[dst] = str(body[src])
+    event = body.get("state_event")
+    if event == "close" and item["state"] == "opened":
+        item.update(
+            state="closed", closed_at=world.now(), closed_by=world.brief_user(call.bot_id())
+        )
+    elif event == "reopen" and item["state"] == "closed":
+        item.update(state="opened", closed_at=None, closed_by=None)
+    before = (item["state"], list(item["labels"]))
+    labels = set(item["labels"])
+    labels |= {x for x in str(body.get("add_labels") or "").split(",") if x}
+    labels -= {x for x in str(body.get("remove_labels") or "").split(",") if x}
+    item["labels"] = sorted(labels)
+    if "assignee_ids" in body:
+        ids = [int(i) for i in body["assignee_ids"] or [] if int(i) in world.users]
+        item["assignees"] = [world.brief_user(i) for i in ids]
+        item["assignee"] = item["assignees"][0] if ids else None
+    item["updated_at"] = world.now()
+    _echo_update(call, item, before, event)
+    return 200, _public(item), {}
+
+
+def _echo_update(call: Call, item: Json, before: tuple[str, list[str]], event: Any) -> None:
+    """The hook GitLab sends for the bot's own change (Veilleur must know it for its own)."""
+    project, kind, _ = _item(call)
+    merge = kind == "merge_requests"
+    if before[1] != item["labels"]:
+        was = [hook_label(project, n) for n in before[1]]
+        now = [hook_label(project, n) for n in item["labels"]]
+        changes = {"labels": {"previous": was, "current": now}}
+        hook = item_hook(call.world, project, item, call.bot_id(), "update", merge=merge,
+                         changes=changes)  # fmt: skip
+        call.world.sender.enqueue(*hook)
+    if before[0] != item["state"] and event in ("close", "reopen"):
+        hook = item_hook(call.world, project, item, call.bot_id(), event, merge=merge)
+        call.world.sender.enqueue(*hook)
+
+
+async def list_notes(call: Call) -> tuple[int, Any, dict[str, str]]:
+    project, kind, item = _item(call)
+    return _page(call, list(project.notes.get((kind, item["iid"]), [])))
+
+
+async def create_note(call: Call) -> tuple[int, Any, dict[str, str]]:
+    project, _, item = _item(call)
+    if not call.body.get("body"):
+        raise HTTPError(400, "400 Bad request - body is missing")
+    note = add_note(call.world, project, item, call.bot_id(), str(call.body["body"]))
+    merge = "source_branch" in item
+    call.world.sender.enqueue(*note_hook(call.world, project, item, note, merge))
+    return 201, note, {}
+
+
+async def update_note(call: Call) -> tuple[int, Any, dict[str, str]]:
+    project, kind, item = _item(call)
+    for note in project.notes.get((kind, item["iid"]), []):
+        if note["id"] == int(call.args[3]):
+            if note["author"]["id"] != call.bot_id():
+                raise HTTPError(403, "403 Forbidden")
+            note.update(body=str(call.body.get("body") or ""), updated_at=call.world.now())
+            return 200, note, {}
+    raise HTTPError(404, "404 Note Not Found")
+
+
+async def get_label(call: Call) -> tuple[int, Any, dict[str, str]]:
+    label = call.project().labels.get(unquote(call.args[1]).lower())
+    if label is None:
+        raise HTTPError(404, "404 Label Not Found")
+    return 200, label, {}
+
+
+async def create_label(call: Call) -> tuple[int, Any, dict[str, str]]:
+    project, name = call.project(), str(call.body.get("name") or "")
+    if not name or not re.fullmatch(r"#[0-9a-fA-F]{6}", str(call.body.get("color") or "")):
+        raise HTTPError(400, "400 Bad request - color is invalid")
+    if name.lower() in project.labels:
+        raise HTTPError(409, "Label already exists")
+    label = {
+        "id": call.world.new_id(),
+        "name": name,
+        "color": call.body["color"],
+        "text_color": "#FFFFFF",
+        "description": call.body.get("description") or None,
+        "description_html": call.body.get("description") or "",
+        "open_issues_count": 0,
+        "closed_issues_count": 0,
+        "open_merge_requests_count": 0,
+        "subscribed": False,
+        "priority": None,
+        "is_project_label": True,
+        "archived": False,
+    }
+    project.labels[name.lower()] = label
+    return 201, label, {}
+
+
+async def mr_diffs(call: Call) -> tuple[int, Any, dict[str, str]]:
+    item = _item(call)[2]
+    rows = [
+        {"old_path": f, "new_path": f, "a_mode": "100644", "b_mode": "100644", "diff": "",
+         "new_file": False, "renamed_file": False, "deleted_file": False}
+        for f in item["_files"]
+    ]  # fmt: skip
+    return _page(call, rows)
+
+
+async def mr_commits(call: Call) -> tuple[int, Any, dict[str, str]]:
+    return _page(call, list(_item(call)[2]["_commits"]))
+
+
+async def mr_approvals(call: Call) -> tuple[int, Any, dict[str, str]]:
+    item = _item(call)[2]
+    by = [{"user": call.world.brief_user(u)} for u in item["_approved_by"]]
+    fields = ("id", "iid", "project_id", "title", "description", "state", "created_at")
+    out = {k: item[k] for k in fields} | {"approved_by": by, "approvals_left": 0}
+    return 200, out, {}
+
+
+async def create_status(call: Call) -> tuple[int, Any, dict[str, str]]:
+    project = call.project()
+    status = {
+        "id": call.world.new_id(),
+        "sha": call.args[1],
+        "status": call.body.get("state"),
+        "name": call.body.get("name"),
+        "description": call.body.get("description"),
+        "created_at": call.world.now(),
+    }
+    project.statuses.append(status)
+    return 201, status, {}
+
+
+P = r"/api/v4/projects/" + _SEG
+ITEM = P + r"/(issues|merge_requests)/(\d+)"
+ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
+    ("GET", re.compile(r"/api/v4/projects"), list_projects),
+    ("GET", re.compile(P), get_project),
+    ("GET", re.compile(P + r"/repository/files/" + _SEG), get_file),
+    ("GET", re.compile(P + r"/repository/tree"), get_tree),
+    ("GET", re.compile(r"/api/v4/users"), list_users),
+    ("GET", re.compile(r"/api/v4/users/(\d+)"), get_user),
+    ("GET", re.compile(r"/api/v4/user"), current_user),
+    ("GET", re.compile(r"/api/v4/(groups|projects)/" + _SEG + r"/members/all/(\d+)"), member_all),
+    ("GET", re.compile(P + r"/members/all"), list_members),
+    ("GET", re.compile(P + r"/(issues|merge_requests)"), list_items),
+    ("POST", re.compile(P + r"/(issues)"), create_issue),
+    ("GET", re.compile(ITEM), get_item),
+    ("PUT", re.compile(ITEM), update_item),
+    ("GET", re.compile(ITEM + r"/notes"), list_notes),
+    ("POST", re.compile(ITEM + r"/notes"), create_note),
+    ("PUT", re.compile(ITEM + r"/notes/(\d+)"), update_note),
+    ("GET", re.compile(P + r"/labels/" + _SEG), get_label),
+    ("POST", re.compile(P + r"/labels"), create_label),
+    ("GET", re.compile(P + r"/(merge_requests)/(\d+)/diffs"), mr_diffs),
+    ("GET", re.compile(P + r"/(merge_requests)/(\d+)/commits"), mr_commits),
+    ("GET", re.compile(P + r"/(merge_requests)/(\d+)/approvals"), mr_approvals),
+    ("POST", re.compile(P + r"/statuses/" + _SEG), create_status),
+]
+
+
+class RestApp:
+    def __init__(self, world: GitLabWorld) -> None:
+        self.world = world
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        status, payload, headers = await self.answer(scope, body)
+        raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        ctype = b"text/plain" if isinstance(payload, bytes) else b"application/json"
+        out = [(b"content-type", ctype), (b"content-length", str(len(raw)).encode())]
+        out += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": raw})
+
+    async def answer(self, scope: Scope, body: bytes) -> tuple[int, Any, dict[str, str]]:
+        world = self.world
+        path = scope.get("raw_path", scope["path"].encode()).decode().split("?", 1)[0]
+        params = dict(parse_qsl(scope.get("query_string", b"").decode()))
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        with world.lock:
+            world.requests.append((scope["method"], path))
+            world.observed += 1
+            limits = {
+                "RateLimit-Name": "throttle_authenticated_api",
+                "RateLimit-Limit": str(world.rate_limit),
+                "RateLimit-Observed": str(world.observed),
+                "RateLimit-Remaining": str(max(world.rate_limit - world.observed, 0)),
+                "RateLimit-Reset": str(int(world.clock.now().timestamp()) + 60),
+            }
+            if world.throttle_next:
+                wait = world.throttle_next.pop(0)
+                return 429, b"Retry later\n", limits | {"Retry-After": str(wait)}
+            if headers.get("private-token") != world.api_token:
+                return 401, {"message": "401 Unauthorized"}, limits
+            for method, pattern, handler in ROUTES:
+                match = pattern.fullmatch(path)
+                if method == scope["method"] and match:
+                    call = Call(world, method, params, json.loads(body) if body else {})
+                    call.args = match.groups()
+                    try:
+                        status, payload, extra = await handler(call)
+                    except HTTPError as exc:
+                        return exc.status, {"message": exc.message}, limits
+                    return status, payload, limits | extra
+        return 404, {"error": "404 Not Found"}, limits

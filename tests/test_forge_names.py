@@ -1,0 +1,55 @@
+"""Forge-qualified repository names, owners, item pages and references."""
+
+from __future__ import annotations
+
+from bot.digest.assemble import _url
+from bot.forge import ItemRef, RepoName, owner_of
+from bot.forge.names import PULL_NUMBER_BASE, web_url
+
+
+def test_github_names_stay_as_they_were() -> None:
+    name = RepoName.parse("paris/lutece-core")
+    assert (name.host, name.path, name.full_name, name.on_github) == (
+        "github.com", "paris/lutece-core", "paris/lutece-core", True
+    )  # fmt: skip
+    assert owner_of("paris/lutece-core") == "paris"
+
+
+def test_gitlab_names_carry_their_host_and_subgroups() -> None:
+    name = RepoName.parse("code.europa.eu/digit/eu-login/portal")
+    assert (name.host, name.namespace, name.name) == ("code.europa.eu", "digit/eu-login", "portal")
+    assert owner_of(name.full_name) == "code.europa.eu/digit/eu-login"
+    assert RepoName.parse("gitlab.com/x").on_github  # a host needs a project path after it
+
+
+def test_item_pages_and_references_on_each_forge() -> None:
+    mr = PULL_NUMBER_BASE + 7
+    assert (
+        web_url("paris/app", "pull", 7, "https://github.com")
+        == "https://github.com/paris/app/pull/7"
+    )
+    assert web_url("gitlab.example.org/city/app", "pull", mr, "https://github.com") == (
+        "https://gitlab.example.org/city/app/-/merge_requests/7"
+    )
+    assert _url("https://github.com", "gitlab.example.org/city/app", "issue", 7) == (
+        "https://gitlab.example.org/city/app/-/issues/7"
+    )  # the digest links GitLab items to GitLab
+    assert str(ItemRef("gitlab.example.org/city/app", 7, is_pull=True)) == (
+        "gitlab.example.org/city/app!7"
+    )
+    assert str(ItemRef("paris/app", 7, is_pull=True)) == "paris/app#7"
+
+
+def test_every_gitlab_setting_is_in_the_readme() -> None:
+    from pathlib import Path
+
+    from bot.gitlab.settings import GitLabSettings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## GitLab\n", 1)[1].split("\n## ", 1)[0]
+    missing = [
+        f"VEILLEUR_GITLAB_{name.upper()}"
+        for name in GitLabSettings.model_fields
+        if f"VEILLEUR_GITLAB_{name.upper()}" not in section
+    ]
+    assert missing == []
