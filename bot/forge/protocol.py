@@ -2,11 +2,11 @@
 
 Derived from the calls they make (bot/effects/executor.py, handlers/, bot/record/people.py,
 bot/config/loader.py, bot/sla/sweep.py). Names are Veilleur's vocabulary: an *org* is a GitHub
-organisation or a GitLab group, a *pull* is a pull or merge request, an item's *number* is what people see (GitLab's
-iid). Repository names are forge-qualified (bot/forge/names.py). Answers are plain JSON
-objects in the neutral shape (bot/forge/types.py). Well-known files are asked for by their
-canonical (GitHub) place, `.github/veilleur.yml` in `<org>/.github`; a forge maps them to its
-own (GitLab: `.gitlab/veilleur.yml`, the group's `gitlab-profile` project).
+organisation or a GitLab group, a *pull* is a pull or merge request, an item's *number* is what
+people see (GitLab's iid). Repository names are forge-qualified (bot/forge/names.py). Answers
+are plain JSON objects in the neutral shape (bot/forge/types.py). Well-known files are asked for
+by their canonical (GitHub) place, `.github/veilleur.yml` in `<org>/.github`; a forge maps them
+to its own (GitLab: `.gitlab/veilleur.yml`, the group's `gitlab-profile` project).
 
 `bot.github.client.GitHubAPI` and `bot.gitlab.GitLabAPI` implement it (checked by mypy in
 tests/test_forges.py).
