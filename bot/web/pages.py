@@ -18,6 +18,14 @@ from bot.web import charts
 from bot.web.access import OrgView, org_view, visible_orgs
 from bot.web.context import WebContext, message, not_found, render, sign_in_page, web_context
 from bot.web.data import Shown, last_complete_week, load_digest, shift_week, valid_week
+from bot.web.explore import (
+    WAITING_ROWS,
+    age_chart,
+    org_path,
+    org_target_hours,
+    repo_name_of,
+    trend_chart,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +73,8 @@ async def _digest_page(request: Request, org: str, week: str | None) -> Response
     except ImportError:
         log.error("the digest engine (bot.digest.compute) is not available")
         return message(ctx, "503", "The digest engine is not available.", status=503)
-    return render(ctx, "org.html", **_page_data(ctx, view, shown, week))
+    target = await asyncio.to_thread(org_target_hours, request.app.state.engine, view.org)
+    return render(ctx, "org.html", **_page_data(ctx, view, shown, week, target))
 
 
 def _repos(ctx: WebContext, view: OrgView) -> frozenset[str] | None:
@@ -74,14 +83,14 @@ def _repos(ctx: WebContext, view: OrgView) -> frozenset[str] | None:
     return None if ctx.access.mode == "open" else view.allowed
 
 
-def _page_data(ctx: WebContext, view: OrgView, shown: Shown, asked: str | None) -> dict[str, Any]:
+def _page_data(
+    ctx: WebContext, view: OrgView, shown: Shown, asked: str | None, target: float | None
+) -> dict[str, Any]:
     d, t = shown.digest, ctx.t
     latest = last_complete_week(ctx.request.app.state.clock.now())
     midnight = d.end.timetz().replace(tzinfo=None) == time(0)
     end = d.end - timedelta(microseconds=1) if midnight else d.end  # an exclusive end
     trend = [(p.week.split("-")[-1], p.ttfr_median_business_hours) for p in d.trend_12w]
-    ages = charts.age_bins([w.business_days_waiting for w in d.waiting])
-    overdue_from = next((i for i, (_, n) in enumerate(ages) if n and _late_bin(d, i)), None)
     orgs = [(o.name, o.contributions) for o in d.organisations]
     api = f"/api/orgs/{quote(view.org)}/digest" + (f"?week={d.week}" if asked else "")
     return {
@@ -101,25 +110,22 @@ def _page_data(ctx: WebContext, view: OrgView, shown: Shown, asked: str | None) 
         "generated": t.stamp(d.generated_at),
         "overdue": sum(1 for w in d.waiting if w.overdue),
         "api_url": api,
-        "trend_svg": charts.line_chart(
-            trend,
-            label=t("chart_ttfr_label"),
-            empty=t("chart_empty"),
-            fmt=lambda v: t("hours", value=t.number(v, 0 if v == int(v) or v >= 10 else 1)),
+        "trend": trend_chart(ctx, trend, target),
+        "age": age_chart(ctx, d.waiting),
+        "orgs_chart": {
+            "svg": charts.bar_chart(orgs, label=t("chart_orgs_label"), empty=t("chart_empty")),
+            "table": charts.bars_table(
+                orgs, caption=t("chart_orgs_label"), headers=(t("col_org"), t("col_contributions"))
+            ),
+        },
+        "waiting_rows": sorted(d.waiting, key=lambda w: -w.business_days_waiting)[:WAITING_ROWS],
+        "nav": [
+            (t("nav_overview"), ctx.link(org_path(view.org))),
+            (t("nav_contributors"), ctx.link(org_path(view.org, "contributors"))),
+            (t("nav_organisations"), ctx.link(org_path(view.org, "organisations"))),
+        ],
+        "repo_link": lambda name: ctx.link(org_path(view.org, "repos", repo_name_of(name))),
+        "item_link": lambda w: ctx.link(
+            org_path(view.org, "items", repo_name_of(w.repo), str(w.number))
         ),
-        "age_svg": charts.column_chart(
-            ages,
-            label=t("chart_age_label"),
-            empty=t("chart_empty"),
-            highlight_from=overdue_from,
-        ),
-        "orgs_svg": charts.bar_chart(orgs, label=t("chart_orgs_label"), empty=t("chart_empty")),
     }
-
-
-def _late_bin(d: Digest, index: int) -> bool:
-    """Bands from the first one holding an overdue item are drawn as late."""
-    waiting = d.waiting
-    edges = (0.0, *charts.AGE_EDGES, float("inf"))
-    low, high = edges[index], edges[index + 1]
-    return any(w.overdue and low <= w.business_days_waiting < high for w in waiting)
