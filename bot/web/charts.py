@@ -50,7 +50,13 @@ def _empty(parts: list[str], width: int, height: int, message: str) -> Markup:
 
 
 def _grid(
-    parts: list[str], left: int, right: int, top: int, bottom: int, top_value: float, fmt: Fmt
+    parts: list[str],
+    left: float,
+    right: float,
+    top: float,
+    bottom: float,
+    top_value: float,
+    fmt: Fmt,
 ) -> None:
     for i in range(5):
         value = top_value * i / 4
@@ -190,10 +196,10 @@ def age_histogram(
     for k, (name, fill, css) in enumerate(
         ((in_time, IN_TIME_FILL, "ok"), (overdue, OVERDUE_FILL, "late"))
     ):
-        x = left + 150 * k
+        key_x = left + 150 * k
         parts.append(
-            f'<rect class="chart-key chart-key-{css}" x="{x}" y="20" width="12" height="12" '
-            f'rx="2" fill="{fill}"/><text class="chart-legend" x="{x + 17}" y="30" '
+            f'<rect class="chart-key chart-key-{css}" x="{key_x}" y="20" width="12" height="12" '
+            f'rx="2" fill="{fill}"/><text class="chart-legend" x="{key_x + 17}" y="30" '
             f'fill="#374151">{escape(name)}</text>'
         )
     _grid(parts, left, right, top, bottom, top_value, lambda v: f"{v:.0f}")
@@ -201,7 +207,7 @@ def age_histogram(
     bar = slot * 0.62
     for i, b in enumerate(bins):
         x = left + slot * i + (slot - bar) / 2
-        base = bottom
+        base = float(bottom)
         for count, css, fill, state in (
             (b.in_time, "chart-bar chart-bar-ok", IN_TIME_FILL, in_time),
             (b.overdue, "chart-bar chart-bar-late", OVERDUE_FILL, overdue),

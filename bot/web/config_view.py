@@ -67,9 +67,7 @@ def config_in_force(engine: Engine, org: str, repo: str) -> ConfigInForce:
     recorded = config is not None
     config = config or org_config or VeilleurConfig()
     default = _leaves(VeilleurConfig().model_dump(mode="json", by_alias=True))
-    org_leaves = (
-        _leaves(org_config.model_dump(mode="json", by_alias=True)) if org_config else None
-    )
+    org_leaves = _leaves(org_config.model_dump(mode="json", by_alias=True)) if org_config else None
     has_repo_file = CONFIG_PATH in files
     has_org_file = any(f.endswith(f"/.github/{CONFIG_PATH}") for f in files)
     settings = []

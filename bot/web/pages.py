@@ -12,7 +12,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from bot.digest.model import Digest
 from bot.resources import templates_dir
 from bot.web import charts
 from bot.web.access import OrgView, org_view, visible_orgs

@@ -51,8 +51,8 @@ def record_marker(engine: Engine) -> Marker:
     with engine.connect() as conn:
         row = conn.execute(
             select(
-                select(func.max(TimelineEntry.id)).scalar_subquery(),  # type: ignore[arg-type]
-                select(func.max(Item.id)).scalar_subquery(),  # type: ignore[arg-type]
+                select(func.max(TimelineEntry.id)).scalar_subquery(),
+                select(func.max(Item.id)).scalar_subquery(),
                 select(func.max(ConfigRecord.fetched_at)).scalar_subquery(),
                 select(func.count()).select_from(Item).scalar_subquery(),
             )
