@@ -20,5 +20,10 @@ def people_hidden(request: Any, org: str) -> bool:
     access = access_for(state.settings, read_viewer(request, state.settings))
     if access is None or access.mode != "public":
         return False
-    configs = OrgConfigs(org, None, stored_configs(state.engine, org))
-    return not configs.default.dashboard.public_people
+
+    def opted_in() -> bool:
+        configs = OrgConfigs(org, None, stored_configs(state.engine, org))
+        return configs.default.dashboard.public_people
+
+    store = getattr(state, "snapshots", None)  # bot.web.snapshots: kept until a change
+    return not (store.cached(("public_people", org.lower()), opted_in) if store else opted_in())

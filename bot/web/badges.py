@@ -89,9 +89,9 @@ async def _badge(request: Request, owner: str, repo: str) -> Badge:
     days = snap.agg.first_response_days.get(full, [])
     sla_days = snap.agg.sla_days.get(full)
     if sla_days is None:
-        from bot.web.config_view import config_in_force
+        from bot.web.explore import config_of
 
-        cfg = await asyncio.to_thread(config_in_force, engine, known.owner, known.full_name)
+        cfg = await asyncio.to_thread(config_of, request, known.owner, known.full_name)
         sla_days = float(sla_setting(cfg.config.sla, "first_response_days"))
     return badge_for(median_or_none(days), sla_days)
 

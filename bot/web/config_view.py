@@ -9,6 +9,7 @@ repository. When the organisation's config is not recorded, the files read decid
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -60,13 +61,18 @@ def _read(session: Session, key: str) -> tuple[VeilleurConfig | None, tuple[str,
     return config, files
 
 
+@functools.cache
+def _default_leaves() -> dict[str, Any]:
+    return _leaves(VeilleurConfig().model_dump(mode="json", by_alias=True))
+
+
 def config_in_force(engine: Engine, org: str, repo: str) -> ConfigInForce:
     with Session(engine) as s:
         config, files = _read(s, repo)
         org_config, _ = _read(s, f"{org}/.github")
     recorded = config is not None
     config = config or org_config or VeilleurConfig()
-    default = _leaves(VeilleurConfig().model_dump(mode="json", by_alias=True))
+    default = _default_leaves()
     org_leaves = _leaves(org_config.model_dump(mode="json", by_alias=True)) if org_config else None
     has_repo_file = CONFIG_PATH in files
     has_org_file = any(f.endswith(f"/.github/{CONFIG_PATH}") for f in files)

@@ -1,6 +1,5 @@
 """The digest a dashboard page shows: computed from Veilleur's record, kept as a weekly
-snapshot (`bot.web.snapshots`), and cut
-down to the repositories the viewer may see.
+snapshot (`bot.web.snapshots`), and cut down to the repositories the viewer may see.
 
 `compute_digest` (bot/digest/compute.py) reads only the record, never GitHub. Given `repos`,
 it computes over those repositories alone, so a partial view's figures (TTFR, organisations,
@@ -66,10 +65,19 @@ def load_digest(
 ) -> Shown:
     """The digest of `org` as the viewer may see it: `_load_digest`, without any login on
     the anonymous public dashboard unless the org's `dashboard.public_people` is true."""
-    shown = _load_digest(request, org, week, repos, complete)
     from bot.privacy.web import people_hidden, without_people
 
-    if people_hidden(request, org):
+    hidden = people_hidden(request, org)
+    if getattr(request.app.state, "digest_source", None) is None:
+        from bot.web.snapshots import store_for
+
+        now = request.app.state.clock.now()
+        snap = store_for(request).get(org, week, last_complete_week(now), repos)
+        if hidden:  # made once per snapshot, not per request
+            return Shown(snap.derived("without_people", lambda: without_people(snap.digest)))
+        return Shown(snap.digest)  # computed over the visible repositories only
+    shown = _load_digest(request, org, week, repos, complete)
+    if hidden:
         return replace(shown, digest=without_people(shown.digest))
     return shown
 
@@ -77,22 +85,12 @@ def load_digest(
 def _load_digest(
     request: Request, org: str, week: str | None, repos: frozenset[str] | None, complete: bool
 ) -> Shown:
-    """The digest of `org` as seen through `repos` (None: everything; `complete`: the viewer
-    sees every installed repository of the org). Blocking: run it in a thread.
-
-    Tests and `veilleur demo` may set `app.state.digest_source` (a `DigestSource`; it is
-    called with `repos` only when `app.state.digest_source_scopes` is true)."""
-    source: DigestSource | None = getattr(request.app.state, "digest_source", None)
-    if source is not None:
-        scopes = bool(getattr(request.app.state, "digest_source_scopes", False))
-        return _shown(source, scopes, org, week, repos, complete)
-    from bot.web.snapshots import store_for
-
-    now = request.app.state.clock.now()
-    snap = store_for(request).get(org, week, last_complete_week(now), repos)
-    if repos is None:
-        return Shown(snap.digest)
-    return Shown(snap.digest, withheld=False)  # computed over the visible repositories only
+    """The digest of `org` from `app.state.digest_source` (tests), as seen through `repos`
+    (None: everything; `complete`: the viewer sees every installed repository of the org).
+    The source is called with `repos` only when `app.state.digest_source_scopes` is true."""
+    source: DigestSource = request.app.state.digest_source
+    scopes = bool(getattr(request.app.state, "digest_source_scopes", False))
+    return _shown(source, scopes, org, week, repos, complete)
 
 
 def _shown(

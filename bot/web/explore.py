@@ -137,11 +137,19 @@ def target_hours(sla_days: float, calendar: Any) -> float:
     return sla_days * day
 
 
-def org_target_hours(engine: Any, org: str) -> float:
-    """The first-response target of the org's own config (`{org}/.github`), in business hours."""
+def config_of(request: Request, org: str, repo: str) -> Any:
+    """`config_in_force`, read again only when the record changed."""
     from bot.web.config_view import config_in_force
 
-    rules = _rules(config_in_force(engine, org, f"{org}/.github").config)
+    engine = request.app.state.engine
+    return store_for(request).cached(
+        ("config", repo.lower()), lambda: config_in_force(engine, org, repo)
+    )
+
+
+def org_target_hours(request: Request, org: str) -> float:
+    """The first-response target of the org's own config (`{org}/.github`), in business hours."""
+    rules = _rules(config_of(request, org, f"{org}/.github").config)
     return target_hours(rules.first_response_days, rules.calendar)
 
 
@@ -190,15 +198,12 @@ async def repo_page(request: Request, org: str, repo: str) -> Response:
     known = _repo(scope.view, repo)
     if known is None:
         return not_found(ctx)
-    from bot.web.config_view import config_in_force
-
-    engine = request.app.state.engine
-    cfg = await asyncio.to_thread(config_in_force, engine, scope.view.org, known.full_name)
+    cfg = await asyncio.to_thread(config_of, request, scope.view.org, known.full_name)
     snap, key = scope.snap, known.full_name.lower()
     first, last = scope.first_last
     agg = snap.agg
     weeks = agg.repos.get(key) or []
-    waiting = [w for w in snap.digest.waiting if w.repo.lower() == key]
+    waiting = snap.waiting_of(key)
     if scope.hide_people:
         waiting = [replace(w, author="") for w in waiting]
     health = next((r for r in snap.digest.repositories if r.repo.lower() == key), None)
@@ -247,10 +252,9 @@ async def item_page(request: Request, org: str, repo: str, number: int) -> Respo
     if view is None or known is None:
         return not_found(ctx)
     from bot.calendar import BusinessCalendar
-    from bot.web.config_view import config_in_force
     from bot.web.item_story import load_story
 
-    cfg = await asyncio.to_thread(config_in_force, engine, view.org, known.full_name)
+    cfg = await asyncio.to_thread(config_of, request, view.org, known.full_name)
     calendar = BusinessCalendar.from_config(cfg.config.calendar)
     worker = getattr(request.app.state, "worker", None)
     login = getattr(getattr(worker, "dispatcher", None), "bot_login", None)

@@ -29,6 +29,7 @@ from bot.web.explore import (
 log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
+LIST_ROWS = 100  # people listed on the overview; every one is on the contributors page
 
 
 @router.get("/static/veilleur.css")
@@ -72,7 +73,7 @@ async def _digest_page(request: Request, org: str, week: str | None) -> Response
     except ImportError:
         log.error("the digest engine (bot.digest.compute) is not available")
         return message(ctx, "503", "The digest engine is not available.", status=503)
-    target = await asyncio.to_thread(org_target_hours, request.app.state.engine, view.org)
+    target = await asyncio.to_thread(org_target_hours, request, view.org)
     return render(ctx, "org.html", **_page_data(ctx, view, shown, week, target))
 
 
@@ -123,6 +124,8 @@ def _page_data(
             (t("nav_contributors"), ctx.link(org_path(view.org, "contributors"))),
             (t("nav_organisations"), ctx.link(org_path(view.org, "organisations"))),
         ],
+        "list_rows": LIST_ROWS,
+        "contributors_url": ctx.link(org_path(view.org, "contributors")),
         "repo_link": lambda name: ctx.link(org_path(view.org, "repos", repo_name_of(name))),
         "item_link": lambda w: ctx.link(
             org_path(view.org, "items", repo_name_of(w.repo), str(w.number))

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +44,29 @@ class Snapshot:
     agg: Aggregates
     marker: Marker
     computed_at: float  # time.monotonic()
+    _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def derived(self, name: str, make: Callable[[], Any]) -> Any:
+        """A view of this snapshot made once (the digest without names, waits by
+        repository...): pages read it many times a week."""
+        found = self._memo.get(name, _MISSING)
+        if found is _MISSING:
+            found = self._memo[name] = make()
+        return found
+
+    def waiting_of(self, repo: str) -> list[Any]:
+        """The waiting items of one repository (lower-case name), longest wait first."""
+        by_repo = self.derived("waiting_by_repo", self._waiting_by_repo)
+        return list(by_repo.get(repo.lower(), []))
+
+    def _waiting_by_repo(self) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = {}
+        for w in self.digest.waiting:
+            out.setdefault(w.repo.lower(), []).append(w)
+        return out
+
+
+_MISSING = object()
 
 
 def record_marker(engine: Engine) -> Marker:
@@ -111,6 +134,7 @@ class SnapshotStore:
         self._items: OrderedDict[Key, Snapshot] = OrderedDict()
         self._refreshing: set[Key] = set()
         self._marker: tuple[float, Marker] | None = None
+        self._facts: dict[tuple[str, ...], tuple[Marker, Any]] = {}
         self.computations = 0  # for tests and the benchmark
 
     def marker(self) -> Marker:
@@ -122,6 +146,21 @@ class SnapshotStore:
         value = record_marker(self.engine)
         with self._lock:
             self._marker = (now, value)
+        return value
+
+    def cached(self, name: tuple[str, ...], make: Callable[[], Any]) -> Any:
+        """`make()`, made again only when the record changed (small facts read per request,
+        such as an org's privacy setting)."""
+        marker = self.marker()
+        with self._lock:
+            hit = self._facts.get(name)
+        if hit is not None and hit[0] == marker:
+            return hit[1]
+        value = make()
+        with self._lock:
+            if len(self._facts) > 4 * self.size:
+                self._facts.clear()
+            self._facts[name] = (marker, value)
         return value
 
     def get(
