@@ -144,6 +144,27 @@ def test_every_page_answers_and_every_link_on_it_answers_200(make: Any) -> None:
         assert must in seen, must  # reachable by links
 
 
+def test_the_overview_links_repositories_items_and_the_other_pages(make: Any) -> None:
+    page = make(dashboard_open=True).get("/orgs/paris").text
+    for href in ("/orgs/paris/repos/site", "/orgs/paris/repos/outils", "/orgs/paris/items/site/7",
+                 "/orgs/paris/contributors", "/orgs/paris/organisations"):  # fmt: skip
+        assert f'href="{href}"' in page, href
+
+
+def test_contributors_come_in_pages(make: Any, monkeypatch: Any) -> None:
+    from bot.web import explore
+
+    monkeypatch.setattr(explore, "PAGE_ROWS", 1)
+    client = make(dashboard_open=True)
+    first = client.get("/orgs/paris/contributors").text
+    assert (
+        "Page 1 of 2" in first and 'href="/orgs/paris/contributors?period=week&amp;page=2"' in first
+    )
+    second = client.get("/orgs/paris/contributors?period=week&page=2").text
+    assert ("mallory" in first) != ("mallory" in second)
+    assert client.get("/orgs/paris/contributors?page=4").status_code == 404
+
+
 def test_repository_page_shows_waits_trend_volume_health_and_config(make: Any) -> None:
     page = make(dashboard_open=True).get("/orgs/paris/repos/site").text
     assert 'href="/orgs/paris/items/site/7"' in page and "&lt;script&gt;" in page

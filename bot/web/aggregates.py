@@ -94,7 +94,9 @@ def _fold_track(
 ) -> None:
     i = tr.item
     key = i.repo.lower()
-    weeks = agg.repos.setdefault(key, [RepoWeek() for _ in ends])
+    weeks = agg.repos.get(key)
+    if weeks is None:
+        weeks = agg.repos[key] = [RepoWeek() for _ in ends]
     rules = inp.rules_for(i.repo)
     agg.sla_days[key] = rules.first_response_days
     k = _week(starts, ends, i.created_at)

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from fastapi import Request
 
@@ -58,6 +59,13 @@ class Shown:
 
     digest: Digest
     withheld: bool = False  # organisation figures hidden (they may come from unseen repos)
+    snapshot: Any = None  # the `bot.web.snapshots.Snapshot` it comes from, if any
+
+    def memo(self, name: str, make: Callable[[], Any]) -> Any:
+        """`make()`, kept with the snapshot (per digest shown) when there is one."""
+        if self.snapshot is None:
+            return make()
+        return self.snapshot.derived(f"{name}:{id(self.digest)}", make)
 
 
 def load_digest(
@@ -74,8 +82,9 @@ def load_digest(
         now = request.app.state.clock.now()
         snap = store_for(request).get(org, week, last_complete_week(now), repos)
         if hidden:  # made once per snapshot, not per request
-            return Shown(snap.derived("without_people", lambda: without_people(snap.digest)))
-        return Shown(snap.digest)  # computed over the visible repositories only
+            digest = snap.derived("without_people", lambda: without_people(snap.digest))
+            return Shown(digest, snapshot=snap)
+        return Shown(snap.digest, snapshot=snap)  # computed over the visible repositories only
     shown = _load_digest(request, org, week, repos, complete)
     if hidden:
         return replace(shown, digest=without_people(shown.digest))

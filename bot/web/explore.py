@@ -34,6 +34,7 @@ MATRIX_REPOS = 12  # columns of the organisation matrix (the others summed)
 MATRIX_ORGS = 40
 OVER_TIME_ORGS = 8
 WAITING_ROWS = 200
+PAGE_ROWS = 200  # contributors per page
 RETURN_WEEKS = 12
 
 
@@ -170,9 +171,12 @@ def trend_chart(
     }  # fmt: skip
 
 
-def age_chart(ctx: WebContext, waiting: list[Any]) -> dict[str, Any]:
+def age_bins_of(waiting: list[Any]) -> list[charts.AgeBin]:
+    return charts.age_bins([(w.business_days_waiting, w.overdue) for w in waiting])
+
+
+def age_chart(ctx: WebContext, bins: list[charts.AgeBin]) -> dict[str, Any]:
     t = ctx.t
-    bins = charts.age_bins([(w.business_days_waiting, w.overdue) for w in waiting])
     label = t("chart_age_label")
     return {
         "svg": charts.age_histogram(
@@ -217,7 +221,7 @@ async def repo_page(request: Request, org: str, repo: str) -> Response:
         waiting=waiting[:WAITING_ROWS], waiting_total=len(waiting),
         overdue=sum(w.overdue for w in waiting), volume=repo_period(weeks, first, last) if weeks
         else None, health=health, trend=trend_chart(ctx, points, target),
-        age=age_chart(ctx, waiting), cfg=cfg, sla_days=rules.first_response_days,
+        age=age_chart(ctx, age_bins_of(waiting)), cfg=cfg, sla_days=rules.first_response_days,
         item_link=lambda w: ctx.link(org_path(scope.view.org, "items", repo_name_of(w.repo),
                                               str(w.number))),
         badge_url=f"/badges/{quote(known.full_name)}/response.svg",
@@ -290,6 +294,37 @@ async def contributors_page(request: Request, org: str) -> Response:
         return scope
     ctx, agg = scope.ctx, scope.snap.agg
     first, last = scope.first_last
+    rows, back_count = scope.snap.derived(
+        f"contributors:{first}:{last}", lambda: _newcomer_rows(agg, first, last)
+    )
+    pages = max(1, -(-len(rows) // PAGE_ROWS))
+    page = _page_number(request.query_params.get("page"), pages)
+    if page is None:
+        return not_found(ctx)
+    path = org_path(scope.view.org, "contributors")
+    query = scope.period.query()
+    return render(
+        ctx, "contributors.html", **_common(scope, path),
+        rows=rows[(page - 1) * PAGE_ROWS : page * PAGE_ROWS], total=len(rows),
+        back_count=back_count, page=page, pages=pages,
+        prev_url=ctx.link(path, **query, page=str(page - 1)) if page > 1 else None,
+        next_url=ctx.link(path, **query, page=str(page + 1)) if page < pages else None,
+        item_link=lambda name, number: ctx.link(org_path(scope.view.org, "items",
+                                                         repo_name_of(name), str(number))),
+    )  # fmt: skip
+
+
+def _page_number(value: str | None, pages: int) -> int | None:
+    if value is None:
+        return 1
+    if not value.isdigit() or not 1 <= int(value) <= pages:
+        return None
+    return int(value)
+
+
+def _newcomer_rows(agg: Any, first: int, last: int) -> tuple[list[tuple[Any, str]], int]:
+    """(newcomer, came_back | not_back | not_yet) of weeks [first, last], and how many came
+    back (made once per snapshot and period)."""
     end = agg.weeks[-1][2]
     rows = []
     for n in agg.newcomers:
@@ -298,15 +333,7 @@ async def contributors_page(request: Request, org: str) -> Response:
         back = n.second_at is not None and n.second_at < n.first_at + timedelta(weeks=RETURN_WEEKS)
         state = "came_back" if back else ("not_yet" if _too_soon(n.first_at, end) else "not_back")
         rows.append((n, state))
-    back_count = sum(1 for _, s in rows if s == "came_back")
-    path = org_path(scope.view.org, "contributors")
-    return render(
-        ctx, "contributors.html", **_common(scope, path), rows=rows,
-        back_count=back_count, retention=scope.snap.digest.retention,
-        repo_link=lambda name: ctx.link(org_path(scope.view.org, "repos", repo_name_of(name))),
-        item_link=lambda name, number: ctx.link(org_path(scope.view.org, "items",
-                                                         repo_name_of(name), str(number))),
-    )  # fmt: skip
+    return rows, sum(1 for _, s in rows if s == "came_back")
 
 
 def _too_soon(first_at: datetime, end: datetime) -> bool:
@@ -317,6 +344,24 @@ def _too_soon(first_at: datetime, end: datetime) -> bool:
 # -- organisations ----------------------------------------------------------------------------
 
 
+def _matrix(agg: Any, first: int, last: int) -> tuple[Any, ...]:
+    """The organisations page's figures for weeks [first, last] (made once per snapshot)."""
+    orgs, repos, cells = org_matrix(agg, first, last)
+    columns, others = repos[:MATRIX_REPOS], repos[MATRIX_REPOS:]
+    totals: dict[str, int] = {}
+    for (name, _repo), n in cells.items():
+        totals[name] = totals.get(name, 0) + n
+    matrix = []
+    for name in orgs[:MATRIX_ORGS]:
+        row = [cells.get((name, r), 0) for r in columns]
+        matrix.append((name, row, totals[name] - sum(row), totals[name]))
+    top = orgs[:OVER_TIME_ORGS]
+    over_time = list(zip(top, org_over_time(agg, top, first, last), strict=True))
+    more = max(0, len(orgs) - MATRIX_ORGS)
+    ranked = [(name, totals[name]) for name in orgs]
+    return columns, len(others), matrix, ranked, over_time, more, elephant_of(agg, first, last)
+
+
 @router.get("/orgs/{org}/organisations", response_class=HTMLResponse)
 async def organisations_page(request: Request, org: str) -> Response:
     scope = await _scope(request, org)
@@ -324,23 +369,13 @@ async def organisations_page(request: Request, org: str) -> Response:
         return scope
     ctx, agg, t = scope.ctx, scope.snap.agg, scope.ctx.t
     first, last = scope.first_last
-    orgs, repos, cells = org_matrix(agg, first, last)
-    columns = repos[:MATRIX_REPOS]
-    others = repos[MATRIX_REPOS:]
-    matrix = []
-    for name in orgs[:MATRIX_ORGS]:
-        row = [cells.get((name, r), 0) for r in columns]
-        rest = sum(cells.get((name, r), 0) for r in others)
-        matrix.append((name, row, rest, sum(row) + rest))
-    totals = [(name, sum(cells.get((name, r), 0) for r in repos)) for name in orgs]
-    top = orgs[:OVER_TIME_ORGS]
-    over_time = list(zip(top, org_over_time(agg, top, first, last), strict=True))
+    data = scope.snap.derived(f"organisations:{first}:{last}", lambda: _matrix(agg, first, last))
+    columns, others, matrix, totals, over_time, more, elephant = data
     label = t("chart_orgs_label_period")
     path = org_path(scope.view.org, "organisations")
     return render(
         ctx, "organisations.html", **_common(scope, path), columns=columns,
-        others=len(others), matrix=matrix, more_orgs=max(0, len(orgs) - MATRIX_ORGS),
-        elephant=elephant_of(agg, first, last), over_time=over_time,
+        others=others, matrix=matrix, more_orgs=more, elephant=elephant, over_time=over_time,
         weeks=[w for w, _, _ in agg.weeks[first : last + 1]],
         orgs_svg=charts.bar_chart(totals, label=label, empty=t("chart_empty")),
         orgs_table=charts.bars_table(totals, caption=label,

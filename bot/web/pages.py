@@ -19,6 +19,7 @@ from bot.web.context import WebContext, message, not_found, render, sign_in_page
 from bot.web.data import Shown, last_complete_week, load_digest, shift_week, valid_week
 from bot.web.explore import (
     WAITING_ROWS,
+    age_bins_of,
     age_chart,
     org_path,
     org_target_hours,
@@ -108,17 +109,20 @@ def _page_data(
             t.day(d.retention.cohort_end - timedelta(microseconds=1)) if d.retention else None
         ),
         "generated": t.stamp(d.generated_at),
-        "overdue": sum(1 for w in d.waiting if w.overdue),
+        "overdue": shown.memo("overdue", lambda: sum(1 for w in d.waiting if w.overdue)),
         "api_url": api,
         "trend": trend_chart(ctx, trend, target),
-        "age": age_chart(ctx, d.waiting),
+        "age": age_chart(ctx, shown.memo("age_bins", lambda: age_bins_of(d.waiting))),
         "orgs_chart": {
             "svg": charts.bar_chart(orgs, label=t("chart_orgs_label"), empty=t("chart_empty")),
             "table": charts.bars_table(
                 orgs, caption=t("chart_orgs_label"), headers=(t("col_org"), t("col_contributions"))
             ),
         },
-        "waiting_rows": sorted(d.waiting, key=lambda w: -w.business_days_waiting)[:WAITING_ROWS],
+        "waiting_rows": shown.memo(
+            "waiting_top",
+            lambda: sorted(d.waiting, key=lambda w: -w.business_days_waiting)[:WAITING_ROWS],
+        ),
         "nav": [
             (t("nav_overview"), ctx.link(org_path(view.org))),
             (t("nav_contributors"), ctx.link(org_path(view.org, "contributors"))),

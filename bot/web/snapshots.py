@@ -94,7 +94,7 @@ def compute_snapshot(
     url_base: str | None = "https://github.com",
 ) -> Snapshot:
     from bot.digest.assemble import Inputs
-    from bot.digest.compute import compute_digest, load_first_seen
+    from bot.digest.compute import collector_paused, compute_digest, load_first_seen
 
     marker = record_marker(engine)
     inputs: list[Inputs] = []
@@ -105,7 +105,8 @@ def compute_snapshot(
     )  # fmt: skip
     with engine.connect() as conn:
         first_seen = load_first_seen(conn, org, outside_authors(inputs[0]), scoped)
-    agg = weekly_aggregates(inputs[0], first_seen)
+    with collector_paused():  # as the digest: many small objects, all kept to the end
+        agg = weekly_aggregates(inputs[0], first_seen)
     return Snapshot(digest, agg, marker, time.monotonic())
 
 
