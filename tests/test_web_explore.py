@@ -158,7 +158,7 @@ def test_contributors_come_in_pages(make: Any, monkeypatch: Any) -> None:
     client = make(dashboard_open=True)
     first = client.get("/orgs/paris/contributors").text
     assert (
-        "Page 1 of 2" in first and 'href="/orgs/paris/contributors?period=week&amp;page=2"' in first
+        "Page 1 of 3" in first and 'href="/orgs/paris/contributors?period=week&amp;page=2"' in first
     )
     second = client.get("/orgs/paris/contributors?period=week&page=2").text
     assert ("mallory" in first) != ("mallory" in second)
