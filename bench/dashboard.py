@@ -91,11 +91,18 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
-def timed_pass(client: Any, todo: list[tuple[str, str]], into: dict[str, list[float]]) -> None:
+def timed_pass(
+    client: Any, todo: list[tuple[str, str]], into: dict[str, list[float]],
+    cpu: dict[str, list[float]] | None = None,
+) -> None:  # fmt: skip
+    """Wall milliseconds per request (and the process's CPU milliseconds, which the machine's
+    other load does not inflate as much: requests run one at a time)."""
     for kind, path in todo:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         answer = client.get(path)
         into[kind].append((time.perf_counter() - started) * 1000)
+        if cpu is not None:
+            cpu[kind].append((time.process_time() - cpu_started) * 1000)
         assert answer.status_code == 200, (path, answer.status_code)
 
 
@@ -128,8 +135,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if app.state.snapshots.computations > count:
                 cold[path_] = round(time.perf_counter() - started, 2)
         warm: dict[str, list[float]] = defaultdict(list)
+        warm_cpu: dict[str, list[float]] = defaultdict(list)
         for _ in range(args.rounds):
-            timed_pass(client, todo, warm)
+            timed_pass(client, todo, warm, warm_cpu)
         store = app.state.snapshots
         store.marker_seconds = 0.0
         store.refresh_seconds = 0.0
@@ -137,8 +145,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             conn.execute(text(
                 "INSERT INTO timeline (repo_full_name, number, occurred_at, kind, actor_login, "
                 "actor_class, source_key, detail) VALUES ('org-0/repo-000', 1, :at, "
-                "'commented', 'm-1', 'maintainer', 'bench-change', '{}')"
-            ), {"at": NOW.replace(tzinfo=None)})  # fmt: skip
+                "'commented', 'm-1', 'maintainer', :key, '{}')"
+            ), {"at": NOW.replace(tzinfo=None), "key": f"bench-{time.time_ns()}"})  # fmt: skip
         during: dict[str, list[float]] = defaultdict(list)
         before = store.computations
         started = time.perf_counter()
@@ -165,6 +173,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "db": "sqlite", "items": args.items, "repositories": args.repos, "mode": args.mode,
         **info, "snapshots_computed_seconds": cold, "rounds": args.rounds,
         "pages": summary(warm), "all_pages_p95_ms": round(p95(every), 1),
+        "pages_cpu": summary(warm_cpu),
+        "all_pages_cpu_p95_ms": round(p95([x for v in warm_cpu.values() for x in v]), 1),
         "during_recomputation": summary(during), "recomputed_snapshots": recomputed,
         "recomputation_seconds": round(refresh_seconds, 1), "target_p95_ms": 300,
         "load_average": [round(x, 2) for x in os.getloadavg()],
@@ -184,13 +194,15 @@ def main() -> int:
     result = run(args)
     out = HERE / "results" / "dashboard-sqlite.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print("\n| page | requests | p50 | p95 | max | p95 during a recomputation |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("\n| page | requests | p50 | p95 | max | p95 CPU | p95 during a recomputation |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for kind, row in result["pages"].items():
         during = result["during_recomputation"].get(kind, {}).get("p95_ms")
+        cpu = result["pages_cpu"][kind]["p95_ms"]
         print(f"| {kind} | {row['requests']} | {row['p50_ms']} ms | {row['p95_ms']} ms | "
-              f"{row['max_ms']} ms | {during} ms |")  # fmt: skip
-    print(f"\nall pages p95: {result['all_pages_p95_ms']} ms (target < 300 ms); snapshots "
+              f"{row['max_ms']} ms | {cpu} ms | {during} ms |")  # fmt: skip
+    print(f"\nall pages p95: {result['all_pages_p95_ms']} ms (target < 300 ms), CPU p95 "
+          f"{result['all_pages_cpu_p95_ms']} ms; load average {result['load_average']}; snapshots "
           f"computed once: {result['snapshots_computed_seconds']}")  # fmt: skip
     worst = max(row["p95_ms"] for row in result["pages"].values())
     return 0 if worst < 300 else 1

@@ -67,7 +67,7 @@ async def _scope(request: Request, org: str) -> Scope | Response:
     try:
         period = parse_period(request.query_params, latest)
     except BadPeriod as e:
-        return not_found(ctx, ctx.t("bad_period_text", reason=str(e)))
+        return not_found(ctx, ctx.t("bad_period_text", reason=ctx.t(e.key)))
     repos = None if ctx.access.mode == "open" else view.allowed
     store = store_for(request)
     week = period.last if period.last != latest else None

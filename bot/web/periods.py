@@ -17,7 +17,11 @@ MAX_WEEKS = 12
 
 
 class BadPeriod(ValueError):
-    pass
+    """`key`: the message saying why (in the dashboard's catalogs)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -45,32 +49,32 @@ class Period:
         return snapshot_weeks - self.weeks, snapshot_weeks - 1
 
 
-def _week(value: str | None, name: str) -> str | None:
+def _week(value: str | None) -> str | None:
     if value is None or value == "":
         return None
     if not valid_week(value):
-        raise BadPeriod(f"{name} must be an ISO week such as 2025-W09")
+        raise BadPeriod("period_error_week")
     return value
 
 
 def parse_period(query: Mapping[str, str], latest: str) -> Period:
     """The period asked by `query`; `latest`: the last complete week. BadPeriod if invalid."""
-    start, end = _week(query.get("from"), "from"), _week(query.get("to"), "to")
+    start, end = _week(query.get("from")), _week(query.get("to"))
     if start is not None or end is not None:
         last = end or latest
         first = start or last
         if first > last or last > latest:
-            raise BadPeriod("the range must run forward and end by the latest complete week")
+            raise BadPeriod("period_error_range")
         count = 1
         while shift_week(first, count - 1) < last:
             count += 1
             if count > MAX_WEEKS:
-                raise BadPeriod(f"a custom range holds at most {MAX_WEEKS} weeks")
+                raise BadPeriod("period_error_long")
         return Period("custom", last, count, True)
     kind = query.get("period") or "week"
     if kind not in KINDS:
-        raise BadPeriod("period must be week, 4w or 12w")
-    week = _week(query.get("week"), "week")
+        raise BadPeriod("period_error_kind")
+    week = _week(query.get("week"))
     if week is not None and week > latest:
-        raise BadPeriod("the week must be complete")
+        raise BadPeriod("period_error_range")
     return Period(kind, week or latest, KINDS[kind], week is not None and week != latest)

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 MARKER_SECONDS = 2.0
 REFRESH_SECONDS = 300.0
-SIZE = 48
+SIZE = 12
 
 Key = tuple[str, str, frozenset[str] | None]
 Marker = tuple[Any, ...]
