@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 MARKER_SECONDS = 2.0
 REFRESH_SECONDS = 300.0
-SIZE = 12
+SIZE = 8  # a snapshot of a 200,000-item org holds about 50 MB
 
 Key = tuple[str, str, frozenset[str] | None]
 Marker = tuple[Any, ...]
