@@ -173,6 +173,11 @@ def test_repository_page_shows_waits_trend_volume_health_and_config(make: Any) -
     assert 'class="chart-bar chart-bar-late"' in page  # #7 waits overdue
     assert "sla.first_response_days" in page and "default" in page
     assert "<table" in page and "The chart&#39;s data as a table" in page
+    opened = re.search(r'kpi-label">Opened</span>\s*<span class="kpi-value">(\d+)<', page)
+    assert opened is not None and opened[1] == "2"  # site#7 and site#8 in W10
+    outils = make(dashboard_open=True).get("/orgs/paris/repos/outils?period=4w").text
+    opened = re.search(r'kpi-label">Opened</span>\s*<span class="kpi-value">(\d+)<', outils)
+    assert opened is not None and opened[1] == "2"  # outils#2 (W07) and #3 (W10)
 
 
 def test_item_page_names_the_first_response_and_why_others_were_not(make: Any) -> None:
