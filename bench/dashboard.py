@@ -43,7 +43,7 @@ def prepare(path: Path, items: int, repos: int) -> dict[str, Any]:
     """The record of bench/digest.py, plus the installation the dashboard requires."""
     from digest import generate  # bench/digest.py
 
-    from bot.migrate import upgrade
+    from bot.storage.migrate import upgrade
 
     url = f"sqlite:///{path}"
     if path.exists():

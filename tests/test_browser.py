@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from bot.simforge import Forge
-from bot.simforge.routes_oauth import oauth
+from bot.sim import Forge
+from bot.sim.routes_oauth import oauth
 from tests.conftest import missing
 from tests.harness import City, Harness
 

@@ -28,7 +28,7 @@ from sqlalchemy import String, and_, case, cast, func, or_, select, type_coerce
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import ColumnElement
 
-from bot.config_schema import VeilleurConfig
+from bot.config.schema import VeilleurConfig
 from bot.digest.assemble import RETURN_WINDOW, Inputs, Week, assemble
 from bot.digest.configs import ConfigSource, OrgConfigs, stored_configs
 from bot.digest.metrics import (

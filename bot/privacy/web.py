@@ -28,7 +28,7 @@ def org_default_config(engine: Any, org: str) -> Any:
     first stored valid one by repository name, else the defaults."""
     from sqlalchemy import func, select
 
-    from bot.config_schema import VeilleurConfig
+    from bot.config.schema import VeilleurConfig
     from bot.storage.models import ConfigRecord
 
     c = ConfigRecord.__table__.c  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from markupsafe import escape
 
 from bot.digest.metrics import median_or_none
-from bot.sla import sla_setting
+from bot.sla.rules import sla_setting
 from bot.web.access import known_repos
 from bot.web.data import last_complete_week
 from bot.web.snapshots import store_for

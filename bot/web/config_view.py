@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.config import CONFIG_PATH
-from bot.config_schema import VeilleurConfig
+from bot.config.loader import CONFIG_PATH
+from bot.config.schema import VeilleurConfig
 from bot.storage.models import ConfigRecord
 
 SOURCES = ("repository", "organisation", "default")

@@ -19,7 +19,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from bot.sla import sla_setting
+from bot.sla.rules import sla_setting
 from bot.web import charts
 from bot.web.access import KnownRepo, OrgView, org_view
 from bot.web.aggregates import elephant_of, org_matrix, org_over_time, repo_period, repo_trend
@@ -255,7 +255,7 @@ async def item_page(request: Request, org: str, repo: str, number: int) -> Respo
     known = _repo(view, repo) if view is not None else None
     if view is None or known is None:
         return not_found(ctx)
-    from bot.calendar import BusinessCalendar
+    from bot.sla.calendar import BusinessCalendar
     from bot.web.item_story import load_story
 
     cfg = await asyncio.to_thread(config_of, request, view.org, known.full_name)

@@ -2,7 +2,7 @@
 response (and why each other entry did not), the SLA clock now, and what Veilleur did on it.
 
 The answer to "why did the bot…?" and to disputes about what counts as a response: the same
-rules as `bot.sla` (`is_response`), with the reason spelled out for every entry.
+rules as `bot.sla.rules` (`is_response`), with the reason spelled out for every entry.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot import sla
-from bot.calendar import BusinessCalendar
+from bot.sla import rules as sla
+from bot.sla.calendar import BusinessCalendar
 from bot.storage.models import ActionLog, Item, TimelineEntry
 from bot.storage.models import TimelineKind as K
 
@@ -66,7 +66,7 @@ class Story:
 
 
 def verdict(e: Any, author: str, bots: frozenset[str]) -> str:
-    """Why `e` is or is not a response to an item by `author` (`bot.sla.is_response`)."""
+    """Why `e` is or is not a response to an item by `author` (`bot.sla.rules.is_response`)."""
     if sla.is_response(e, author, bots):
         return "response"
     if e.kind in VEILLEUR_KINDS:
