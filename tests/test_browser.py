@@ -184,7 +184,9 @@ def test_dashboard_in_chromium(browser: Any, dashboard: Harness, forge: Forge, c
     line = page.locator("#chart-ttfr svg.chart-line")
     assert line.count() == 1 and int(line.get_attribute("data-points") or 0) >= 3
     assert page.locator("#chart-ttfr circle.chart-point").count() >= 3
-    assert page.locator("#chart-age rect.chart-bar").count() == 6
+    late = page.locator("#chart-age rect.chart-bar-late")  # coloured by each item's SLA state
+    assert late.count() >= 1 and late.first.get_attribute("fill") == "#b91c1c"
+    assert page.locator("#chart-age details table tbody tr").count() == 6  # its text alternative
     assert page.locator("#chart-orgs rect.chart-bar").count() >= 1
     assert page.locator("#repositories tbody tr").count() >= 2
 
@@ -197,6 +199,22 @@ def test_dashboard_in_chromium(browser: Any, dashboard: Harness, forge: Forge, c
     page.click("a[lang=fr]")
     page.wait_for_url("**lang=fr")
     assert page.locator("#waiting h2").inner_text().startswith("En attente d'un mainteneur")
+    assert problems == []
+
+    # The pages below the org, on a 390 px phone: nothing wider than the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/orgs/paris")
+    page.locator("#repositories a[href^='/orgs/paris/repos/']").first.click()
+    page.wait_for_url("**/orgs/paris/repos/**")
+    assert page.locator("#chart-ttfr svg.chart-line .chart-target").count() == 1
+    for path in ("", "/contributors?period=12w", "/organisations?period=12w"):
+        page.goto(f"{base}/orgs/paris{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (path, width)
+        svgs = page.locator("svg.chart")
+        for k in range(svgs.count()):
+            box = svgs.nth(k).bounding_box()
+            assert box is not None and box["width"] <= 390, (path, box)
     assert problems == []
     page.click("form.signout button")
     page.wait_for_url(f"{base}/auth/signed-out")  # not "/": that would sign in again

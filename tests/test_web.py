@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot.web import charts
 from bot.web.data import Shown, scope_digest, shift_week, valid_week
 from bot.web.i18n import negotiate
 from bot.web.session import safe_next
@@ -206,23 +205,6 @@ def test_unknown_week_and_org(web_factory: Any) -> None:
 
 
 # -- charts ------------------------------------------------------------------------------------
-def test_svg_charts_render_their_data() -> None:
-    line = charts.line_chart(
-        [("W01", 2.0), ("W02", None), ("W03", 8.5), ("W04", 4.0)], label="TTFR", empty="none"
-    )
-    assert line.startswith("<svg") and line.endswith("</svg>") and 'data-points="3"' in line
-    assert line.count("<polyline") == 2 and line.count("<circle") == 3  # a gap for W02
-    bins = charts.age_bins([0.5, 1.5, 3, 3, 25])
-    assert bins == [("<1", 1), ("1–2", 1), ("2–5", 2), ("5–10", 0), ("10–20", 0), ("20+", 1)]
-    cols = charts.column_chart(bins, label="age", empty="none", highlight_from=2)
-    assert cols.count('class="chart-bar') == 6 and cols.count("chart-bar-late") == 4
-    bars = charts.bar_chart([(XSS, 3), ("Lyon", 5)], label="orgs <b>", empty="none")
-    assert "<script" not in bars and "&lt;script&gt;" in bars and "orgs &lt;b&gt;" in bars
-    assert bars.index("Lyon") < bars.index("&lt;script")  # largest first
-    empty = charts.bar_chart([], label="orgs", empty="Nothing yet")
-    assert "Nothing yet" in empty and 'data-points="0"' in empty
-
-
 def test_the_page_has_three_charts(web_factory: Any) -> None:
     page = web_factory(dashboard_open=True).client.get("/orgs/paris").text
     for kind in ("line", "columns", "bars"):

@@ -331,6 +331,7 @@ def compute_digest(
     repos: Sequence[str] | None = None,
     url_base: str | None = "https://github.com",
     timings: dict[str, float] | None = None,
+    inputs_out: list[Inputs] | None = None,
 ) -> Digest:
     """The digest of `org` for ISO `week` (default: the last complete week in the org's
     calendar time zone), from Veilleur's record only.
@@ -338,9 +339,12 @@ def compute_digest(
     `configs`: repository -> config, or one config for every repository; None reads the last
     valid configs stored in the record. `repos`: compute over these repositories only (a
     partial view; "new" contributors and organisations are then judged within them too).
-    `timings` (optional) receives the seconds spent per phase."""
+    `timings` (optional) receives the seconds spent per phase; `inputs_out` (optional)
+    receives the assembled inputs (tracks included), for the dashboard's weekly aggregates."""
     with collector_paused():
-        return _compute(engine, org, week, now, configs, bot_logins, repos, url_base, timings)
+        return _compute(
+            engine, org, week, now, configs, bot_logins, repos, url_base, timings, inputs_out
+        )
 
 
 def _compute(
@@ -353,6 +357,7 @@ def _compute(
     repos: Sequence[str] | None,
     url_base: str | None,
     timings: dict[str, float] | None,
+    inputs_out: list[Inputs] | None = None,
 ) -> Digest:
     now = (now or datetime.now(UTC)).astimezone(UTC)
     with _timed(timings, "configs"):
@@ -387,23 +392,24 @@ def _compute(
             quiet = _quiet_repositories(tracks, names, end)
             older = load_last_responses(conn, org, quiet, end) if quiet else {}
     with _timed(timings, "metrics"):
-        result = assemble(
-            Inputs(
-                org=org,
-                weeks=weeks,
-                generated_at=now,
-                tracks=tracks,
-                rules_for=cfgs.rules,
-                affiliation=affiliation,
-                first_seen=first_seen,
-                earlier_organisations=earlier,
-                repos=names,
-                last_responses=older,
-                url_base=url_base,
-                contributions=contributions,
-                cohort=cohort,
-            )
+        inputs = Inputs(
+            org=org,
+            weeks=weeks,
+            generated_at=now,
+            tracks=tracks,
+            rules_for=cfgs.rules,
+            affiliation=affiliation,
+            first_seen=first_seen,
+            earlier_organisations=earlier,
+            repos=names,
+            last_responses=older,
+            url_base=url_base,
+            contributions=contributions,
+            cohort=cohort,
         )
+        result = assemble(inputs)
+    if inputs_out is not None:
+        inputs_out.append(inputs)
     result.start, result.end = local_weeks[-1][1], local_weeks[-1][2]  # shown in local time
     if result.retention is not None:
         kept = result.retention

@@ -21,6 +21,11 @@ def rename_people(digest: Digest, name: Callable[[str], str]) -> Digest:
         digest,
         waiting=[replace(w, author=name(w.author)) for w in digest.waiting],
         new_contributors=[replace(c, login=name(c.login)) for c in digest.new_contributors],
+        retention=digest.retention
+        and replace(
+            digest.retention,
+            contributors=[replace(c, login=name(c.login)) for c in digest.retention.contributors],
+        ),
     )
 
 

@@ -12,7 +12,6 @@ __all__ = ["people_hidden", "without_people"]
 
 def people_hidden(request: Any, org: str) -> bool:
     """True for an anonymous visitor of the public dashboard of an org that did not opt in."""
-    from bot.digest.configs import OrgConfigs, stored_configs
     from bot.web.access import access_for
     from bot.web.session import read_viewer
 
@@ -20,5 +19,30 @@ def people_hidden(request: Any, org: str) -> bool:
     access = access_for(state.settings, read_viewer(request, state.settings))
     if access is None or access.mode != "public":
         return False
-    configs = OrgConfigs(org, None, stored_configs(state.engine, org))
-    return not configs.default.dashboard.public_people
+    return not org_default_config(state.engine, org).dashboard.public_people
+
+
+def org_default_config(engine: Any, org: str) -> Any:
+    """`OrgConfigs(org, None, stored_configs(engine, org)).default` without reading every
+    repository's config (a page asks at every request): the org's `.github` config, else the
+    first stored valid one by repository name, else the defaults."""
+    from sqlalchemy import func, select
+
+    from bot.config.schema import VeilleurConfig
+    from bot.storage.models import ConfigRecord
+
+    c = ConfigRecord.__table__.c  # type: ignore[attr-defined]
+    prefix = org.lower() + "/"
+    first = func.lower(c.repo_full_name) == f"{prefix}.github"
+    q = (
+        select(c.valid_json)
+        .where(func.substr(c.repo_full_name, 1, len(prefix)) == prefix, c.valid_json.is_not(None))
+        .order_by(first.desc(), func.lower(c.repo_full_name))
+    )
+    with engine.connect() as conn:
+        for (text,) in conn.execute(q):
+            try:
+                return VeilleurConfig.model_validate_json(text)
+            except ValueError:
+                continue
+    return VeilleurConfig()

@@ -3,7 +3,8 @@
 `build_web_router()` is mounted by `bot.app.create_app`. Modules: `session` (signed cookies),
 `oauth` (GitHub sign-in), `access` (who sees which repositories), `data` (digests, scoped),
 `charts` (SVG), `i18n` (en/fr/nl/de), `context` (rendering), `pages`, `api`, `auth`,
-`accessibility` (routes).
+`accessibility` (routes); `explore` (repository, item, contributor and organisation pages) and
+`badges` (README badges) read weekly snapshots (`snapshots`, `aggregates`).
 
 `VEILLEUR_DASHBOARD_OPEN=true` serves everything without sign-in: it exists for
 `veilleur demo` and its made-up data only, and must never be set in production.
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def build_web_router(settings: Settings | None = None) -> APIRouter:
-    from bot.web import accessibility, api, auth, pages
+    from bot.web import accessibility, api, auth, badges, explore, pages
 
     if settings is not None and settings.dashboard_open:
         log.warning(
@@ -33,4 +34,6 @@ def build_web_router(settings: Settings | None = None) -> APIRouter:
     router.include_router(api.router)
     router.include_router(pages.router)
     router.include_router(accessibility.router)
+    router.include_router(explore.router)
+    router.include_router(badges.router)
     return router

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -68,17 +70,17 @@ def access_for(settings: Settings, viewer: Viewer | None) -> Access | None:
 
 def known_repos(engine: Engine, org: str | None = None) -> list[KnownRepo]:
     """Installed repositories in the record (of one org, case-insensitively, if given)."""
-    with Session(engine) as s:
-        live = {
-            i.id: i.account_login
-            for i in s.exec(select(Installation).where(Installation.deleted_at == None))  # noqa: E711
-        }
-        rows = s.exec(select(Repository).where(Repository.removed_at == None)).all()  # noqa: E711
-    out = [
-        KnownRepo(r.full_name, r.owner, r.private)
-        for r in rows
-        if r.installation_id in live and (org is None or r.owner.lower() == org.lower())
-    ]
+    repos, installs = Repository.__table__, Installation.__table__  # type: ignore[attr-defined]
+    r, i = repos.c, installs.c
+    q = (  # columns only, no ORM objects: every page asks
+        sa_select(r.full_name, r.owner, r.private)
+        .select_from(repos.join(installs, i.id == r.installation_id))
+        .where(r.removed_at.is_(None), i.deleted_at.is_(None))
+    )
+    if org is not None:
+        q = q.where(func.lower(r.owner) == org.lower())
+    with engine.connect() as conn:
+        out = [KnownRepo(name, owner, bool(private)) for name, owner, private in conn.execute(q)]
     return sorted(out, key=lambda r: r.full_name.lower())
 
 

@@ -1,4 +1,5 @@
-"""Small server-side SVG charts: a trend line, a histogram and a horizontal bar chart.
+"""Small server-side SVG charts: a trend line with its target, an age histogram coloured by
+SLA state and a horizontal bar chart, each with a text alternative (`Table`): the same data.
 
 No JavaScript. Every text that reaches the SVG (labels may be contributor-controlled, such as
 organisation names) goes through `escape`; numbers are formatted here. Colours come from the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
@@ -48,7 +50,13 @@ def _empty(parts: list[str], width: int, height: int, message: str) -> Markup:
 
 
 def _grid(
-    parts: list[str], left: int, right: int, top: int, bottom: int, top_value: float, fmt: Fmt
+    parts: list[str],
+    left: float,
+    right: float,
+    top: float,
+    bottom: float,
+    top_value: float,
+    fmt: Fmt,
 ) -> None:
     for i in range(5):
         value = top_value * i / 4
@@ -62,31 +70,83 @@ def _grid(
         )
 
 
+@dataclass(frozen=True)
+class Table:
+    """The text alternative of a chart: the same data as a table (caption, headers, rows)."""
+
+    caption: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class AgeBin:
+    """Waiting items of one age band, split by SLA state."""
+
+    name: str
+    in_time: int
+    overdue: int
+
+    @property
+    def total(self) -> int:
+        return self.in_time + self.overdue
+
+
+def _axis_titles(
+    parts: list[str], width: int, height: int, left: int, x_title: str, y_title: str
+) -> None:
+    """The unit-bearing axis titles: y above the axis, x under the ticks."""
+    parts.append(
+        f'<text class="chart-axis-title" x="{left}" y="12" text-anchor="start" '
+        f'fill="#374151">{escape(y_title)}</text>'
+    )
+    if x_title:
+        parts.append(
+            f'<text class="chart-axis-title" x="{(left + width) / 2:.0f}" y="{height - 4}" '
+            f'text-anchor="middle" fill="#374151">{escape(x_title)}</text>'
+        )
+
+
 def line_chart(
     points: Sequence[tuple[str, float | None]],
     *,
     label: str,
     empty: str,
     fmt: Fmt = _num,
-    width: int = 1080,
-    height: int = 230,
+    y_title: str = "",
+    x_title: str = "",
+    target: float | None = None,
+    target_label: str = "",
+    width: int = 440,
+    height: int = 250,
 ) -> Markup:
-    """A line over weeks; None values break the line (weeks without any response)."""
+    """A line over weeks; None values break the line (weeks without any response). With
+    `target`, a dashed horizontal line marks it (the SLA), labelled `target_label`."""
     values = [v for _, v in points if v is not None]
     parts = _open("line", width, height, label, len(values))
     if not values:
         return _empty(parts, width, height, empty)
-    left, right, top, bottom = 52, width - 16, 16, height - 34
-    top_value = _nice_max(max(values))
+    left, right, top, bottom = 52, width - 12, 28, height - (44 if x_title else 30)
+    top_value = _nice_max(max([*values, *([target] if target is not None else [])]))
+    _axis_titles(parts, width, height, left - 44, x_title, y_title)
     _grid(parts, left, right, top, bottom, top_value, fmt)
     step = (right - left) / max(len(points) - 1, 1)
+    if target is not None:
+        y = bottom - (bottom - top) * target / top_value
+        parts.append(
+            f'<line class="chart-target" x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="#b45309" stroke-width="2" stroke-dasharray="6 4"/>'
+            f'<text class="chart-target-label" x="{right}" y="{y - 5:.1f}" text-anchor="end" '
+            f'fill="#92400e">{escape(target_label)}</text>'
+        )
     coords: list[tuple[float, float] | None] = []
+    every = 1 if len(points) <= 6 else 2
     for i, (name, value) in enumerate(points):
         x = left + step * i if len(points) > 1 else (left + right) / 2
-        if i % 2 == (len(points) - 1) % 2:  # every other week, always the last one
+        if (len(points) - 1 - i) % every == 0:  # every other week, always the last one
             parts.append(
-                f'<text class="chart-tick" x="{x:.1f}" y="{height - 12}" text-anchor="middle" '
-                f'fill="#6b7280">{escape(name)}</text>'
+                f'<text class="chart-tick" x="{x:.1f}" y="{bottom + 18}" text-anchor="middle" '
+                f'fill="#4b5563">{escape(name)}</text>'
             )
         coords.append(None if value is None else (x, bottom - (bottom - top) * value / top_value))
     segment: list[str] = []
@@ -109,40 +169,66 @@ def line_chart(
     return Markup("".join(parts))  # noqa: S704 (every piece above is escaped or numeric)
 
 
-def column_chart(
-    bins: Sequence[tuple[str, int]],
+IN_TIME_FILL, OVERDUE_FILL = "#047857", "#b91c1c"
+
+
+def age_histogram(
+    bins: Sequence[AgeBin],
     *,
     label: str,
     empty: str,
-    highlight_from: int | None = None,
-    width: int = 480,
-    height: int = 250,
+    y_title: str,
+    x_title: str,
+    in_time: str,
+    overdue: str,
+    width: int = 440,
+    height: int = 270,
 ) -> Markup:
-    """Vertical bars (a histogram); bars from index `highlight_from` on are marked overdue."""
-    total = sum(count for _, count in bins)
+    """Vertical bars per age band, each stacked as the SLA says: in time (green, below) and
+    overdue (red, above), with a legend; an in-time item is never drawn red."""
+    total = sum(b.total for b in bins)
     parts = _open("columns", width, height, label, total)
     if total == 0:
         return _empty(parts, width, height, empty)
-    left, right, top, bottom = 40, width - 12, 20, height - 34
-    top_value = 4.0 * max(1, math.ceil(_nice_max(max(count for _, count in bins)) / 4))
+    left, right, top, bottom = 44, width - 10, 46, height - 44
+    top_value = 4.0 * max(1, math.ceil(_nice_max(max(b.total for b in bins)) / 4))
+    _axis_titles(parts, width, height, left - 36, x_title, y_title)
+    for k, (name, fill, css) in enumerate(
+        ((in_time, IN_TIME_FILL, "ok"), (overdue, OVERDUE_FILL, "late"))
+    ):
+        key_x = left + 150 * k
+        parts.append(
+            f'<rect class="chart-key chart-key-{css}" x="{key_x}" y="20" width="12" height="12" '
+            f'rx="2" fill="{fill}"/><text class="chart-legend" x="{key_x + 17}" y="30" '
+            f'fill="#374151">{escape(name)}</text>'
+        )
     _grid(parts, left, right, top, bottom, top_value, lambda v: f"{v:.0f}")
     slot = (right - left) / len(bins)
     bar = slot * 0.62
-    for i, (name, count) in enumerate(bins):
+    for i, b in enumerate(bins):
         x = left + slot * i + (slot - bar) / 2
-        h = (bottom - top) * count / top_value
-        late = highlight_from is not None and i >= highlight_from
-        css, fill = ("chart-bar chart-bar-late", "#dc2626") if late else ("chart-bar", "#1d4ed8")
-        parts.append(
-            f'<rect class="{css}" x="{x:.1f}" y="{bottom - h:.1f}" width="{bar:.1f}" '
-            f'height="{h:.1f}" rx="3" fill="{fill}"><title>{escape(name)}: {count}</title></rect>'
-            f'<text class="chart-tick" x="{x + bar / 2:.1f}" y="{height - 12}" '
-            f'text-anchor="middle" fill="#6b7280">{escape(name)}</text>'
-        )
-        if count:
+        base = float(bottom)
+        for count, css, fill, state in (
+            (b.in_time, "chart-bar chart-bar-ok", IN_TIME_FILL, in_time),
+            (b.overdue, "chart-bar chart-bar-late", OVERDUE_FILL, overdue),
+        ):
+            if not count:
+                continue
+            h = (bottom - top) * count / top_value
+            base -= h
             parts.append(
-                f'<text class="chart-value" x="{x + bar / 2:.1f}" y="{bottom - h - 6:.1f}" '
-                f'text-anchor="middle" fill="#111827">{count}</text>'
+                f'<rect class="{css}" x="{x:.1f}" y="{base:.1f}" width="{bar:.1f}" '
+                f'height="{h:.1f}" fill="{fill}">'
+                f"<title>{escape(b.name)}: {count} {escape(state)}</title></rect>"
+            )
+        parts.append(
+            f'<text class="chart-tick" x="{x + bar / 2:.1f}" y="{bottom + 16}" '
+            f'text-anchor="middle" fill="#4b5563">{escape(b.name)}</text>'
+        )
+        if b.total:
+            parts.append(
+                f'<text class="chart-value" x="{x + bar / 2:.1f}" y="{base - 5:.1f}" '
+                f'text-anchor="middle" fill="#111827">{b.total}</text>'
             )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 (every piece above is escaped or numeric)
@@ -185,13 +271,40 @@ def bar_chart(
 AGE_EDGES: tuple[float, ...] = (1, 2, 5, 10, 20)  # business days
 
 
-def age_bins(days: Sequence[float], edges: Sequence[float] = AGE_EDGES) -> list[tuple[str, int]]:
-    """Waiting items per age band: <1, 1–2, 2–5, 5–10, 10–20, 20+ business days."""
-    counts = [0] * (len(edges) + 1)
-    for value in days:
+def age_bins(
+    items: Sequence[tuple[float, bool]], edges: Sequence[float] = AGE_EDGES
+) -> list[AgeBin]:
+    """Waiting items (business days waited, overdue) per age band: <1, 1–2, 2–5, 5–10,
+    10–20, 20+ business days, each split into in time and overdue."""
+    in_time = [0] * (len(edges) + 1)
+    late = [0] * (len(edges) + 1)
+    for value, overdue in items:
         index = next((i for i, edge in enumerate(edges) if value < edge), len(edges))
-        counts[index] += 1
+        (late if overdue else in_time)[index] += 1
     names = [f"<{_num(edges[0])}"]
     names += [f"{_num(a)}–{_num(b)}" for a, b in zip(edges, edges[1:], strict=False)]
     names.append(f"{_num(edges[-1])}+")
-    return list(zip(names, counts, strict=True))
+    return [AgeBin(n, a, b) for n, a, b in zip(names, in_time, late, strict=True)]
+
+
+# -- text alternatives ------------------------------------------------------------------------
+
+
+def trend_table(
+    points: Sequence[tuple[str, float | None]], *, caption: str, headers: tuple[str, str], fmt: Fmt
+) -> Table:
+    rows = tuple((name, "—" if v is None else fmt(v)) for name, v in points)
+    return Table(caption, headers, rows)
+
+
+def age_table(bins: Sequence[AgeBin], *, caption: str, headers: tuple[str, str, str, str]) -> Table:
+    rows = tuple((b.name, str(b.in_time), str(b.overdue), str(b.total)) for b in bins)
+    return Table(caption, headers, rows)
+
+
+def bars_table(
+    items: Sequence[tuple[str, int]], *, caption: str, headers: tuple[str, str]
+) -> Table:
+    """Every item, largest first (the chart shows the first few)."""
+    ordered = sorted(items, key=lambda kv: (-kv[1], kv[0].lower()))
+    return Table(caption, headers, tuple((name, str(n)) for name, n in ordered))

@@ -1,5 +1,5 @@
-"""The digest a dashboard page shows: computed from Veilleur's record, cached briefly, and cut
-down to the repositories the viewer may see.
+"""The digest a dashboard page shows: computed from Veilleur's record, kept as a weekly
+snapshot (`bot.web.snapshots`), and cut down to the repositories the viewer may see.
 
 `compute_digest` (bot/digest/compute.py) reads only the record, never GitHub. Given `repos`,
 it computes over those repositories alone, so a partial view's figures (TTFR, organisations,
@@ -10,10 +10,7 @@ organisations withheld unless the viewer sees every repository of the org.
 
 from __future__ import annotations
 
-import inspect
 import re
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -27,8 +24,6 @@ from bot.digest.model import Digest
 DigestSource = Callable[[str, str | None, frozenset[str] | None], Digest]
 
 WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-CACHE_SECONDS = 60.0
-CACHE_SIZE = 128
 
 
 def valid_week(week: str) -> bool:
@@ -64,59 +59,13 @@ class Shown:
 
     digest: Digest
     withheld: bool = False  # organisation figures hidden (they may come from unseen repos)
+    snapshot: Any = None  # the `bot.web.snapshots.Snapshot` it comes from, if any
 
-
-class ComputedDigests:
-    """The default source: `compute_digest` on the app's engine."""
-
-    def __init__(self, request: Request) -> None:
-        state = request.app.state
-        self.engine = state.engine
-        self.clock = state.clock
-        worker = getattr(state, "worker", None)
-        dispatcher = getattr(worker, "dispatcher", None)
-        login = getattr(dispatcher, "bot_login", None)
-        self.bot_logins: tuple[str, ...] = (login,) if login else ()
-        self.url_base: str = state.settings.github_web_url.rstrip("/")
-
-    def __call__(self, org: str, week: str | None, repos: frozenset[str] | None) -> Digest:
-        from bot.digest.compute import compute_digest
-
-        kwargs: dict[str, Any] = {
-            "now": self.clock.now(),
-            "bot_logins": self.bot_logins,
-            "url_base": self.url_base,
-        }
-        if repos is not None:
-            kwargs["repos"] = sorted(repos)
-        return compute_digest(self.engine, org, week, **kwargs)
-
-    @staticmethod
-    def scopes() -> bool:
-        from bot.digest.compute import compute_digest
-
-        return accepts_repos(compute_digest)
-
-
-def accepts_repos(func: Callable[..., Any]) -> bool:
-    try:
-        return "repos" in inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-CacheKey = tuple[str, str | None, frozenset[str] | None, bool, datetime]
-_cache_lock = threading.Lock()
-
-
-def _cache(request: Request) -> dict[CacheKey, tuple[float, Shown]]:
-    """Per app (kept in `app.state`): entries live a minute of both clocks."""
-    state = request.app.state
-    with _cache_lock:
-        found: dict[CacheKey, tuple[float, Shown]] | None = getattr(state, "digest_cache", None)
-        if found is None:
-            found = state.digest_cache = {}
-        return found
+    def memo(self, name: str, make: Callable[[], Any]) -> Any:
+        """`make()`, kept with the snapshot (per digest shown) when there is one."""
+        if self.snapshot is None:
+            return make()
+        return self.snapshot.derived(f"{name}:{id(self.digest)}", make)
 
 
 def load_digest(
@@ -124,10 +73,20 @@ def load_digest(
 ) -> Shown:
     """The digest of `org` as the viewer may see it: `_load_digest`, without any login on
     the anonymous public dashboard unless the org's `dashboard.public_people` is true."""
-    shown = _load_digest(request, org, week, repos, complete)
     from bot.privacy.web import people_hidden, without_people
 
-    if people_hidden(request, org):
+    hidden = people_hidden(request, org)
+    if getattr(request.app.state, "digest_source", None) is None:
+        from bot.web.snapshots import store_for
+
+        now = request.app.state.clock.now()
+        snap = store_for(request).get(org, week, last_complete_week(now), repos)
+        if hidden:  # made once per snapshot, not per request
+            digest = snap.derived("without_people", lambda: without_people(snap.digest))
+            return Shown(digest, snapshot=snap)
+        return Shown(snap.digest, snapshot=snap)  # computed over the visible repositories only
+    shown = _load_digest(request, org, week, repos, complete)
+    if hidden:
         return replace(shown, digest=without_people(shown.digest))
     return shown
 
@@ -135,29 +94,12 @@ def load_digest(
 def _load_digest(
     request: Request, org: str, week: str | None, repos: frozenset[str] | None, complete: bool
 ) -> Shown:
-    """The digest of `org` as seen through `repos` (None: everything; `complete`: the viewer
-    sees every installed repository of the org). Blocking: run it in a thread.
-
-    Tests and `veilleur demo` may set `app.state.digest_source` (a `DigestSource`; it is
-    called with `repos` only when `app.state.digest_source_scopes` is true)."""
-    source: DigestSource | None = getattr(request.app.state, "digest_source", None)
-    if source is not None:
-        scopes = bool(getattr(request.app.state, "digest_source_scopes", False))
-        return _shown(source, scopes, org, week, repos, complete)
-    computed = ComputedDigests(request)
-    minute = computed.clock.now().replace(second=0, microsecond=0)
-    key = (org.lower(), week, repos, complete, minute)
-    cache = _cache(request)
-    with _cache_lock:
-        hit = cache.get(key)
-    if hit is not None and hit[0] > time.monotonic():
-        return hit[1]
-    shown = _shown(computed, computed.scopes(), org, week, repos, complete)
-    with _cache_lock:
-        if len(cache) >= CACHE_SIZE:
-            cache.clear()
-        cache[key] = (time.monotonic() + CACHE_SECONDS, shown)
-    return shown
+    """The digest of `org` from `app.state.digest_source` (tests), as seen through `repos`
+    (None: everything; `complete`: the viewer sees every installed repository of the org).
+    The source is called with `repos` only when `app.state.digest_source_scopes` is true."""
+    source: DigestSource = request.app.state.digest_source
+    scopes = bool(getattr(request.app.state, "digest_source_scopes", False))
+    return _shown(source, scopes, org, week, repos, complete)
 
 
 def _shown(

@@ -12,16 +12,25 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from bot.digest.model import Digest
 from bot.resources import templates_dir
 from bot.web import charts
 from bot.web.access import OrgView, org_view, visible_orgs
 from bot.web.context import WebContext, message, not_found, render, sign_in_page, web_context
 from bot.web.data import Shown, last_complete_week, load_digest, shift_week, valid_week
+from bot.web.explore import (
+    WAITING_ROWS,
+    age_bins_of,
+    age_chart,
+    org_path,
+    org_target_hours,
+    repo_name_of,
+    trend_chart,
+)
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
+LIST_ROWS = 100  # people listed on the overview; every one is on the contributors page
 
 
 @router.get("/static/veilleur.css")
@@ -65,7 +74,8 @@ async def _digest_page(request: Request, org: str, week: str | None) -> Response
     except ImportError:
         log.error("the digest engine (bot.digest.compute) is not available")
         return message(ctx, ctx.t("unavailable_title"), ctx.t("unavailable_text"), status=503)
-    return render(ctx, "org.html", **_page_data(ctx, view, shown, week))
+    target = await asyncio.to_thread(org_target_hours, request, view.org)
+    return render(ctx, "org.html", **_page_data(ctx, view, shown, week, target))
 
 
 def _repos(ctx: WebContext, view: OrgView) -> frozenset[str] | None:
@@ -74,14 +84,14 @@ def _repos(ctx: WebContext, view: OrgView) -> frozenset[str] | None:
     return None if ctx.access.mode == "open" else view.allowed
 
 
-def _page_data(ctx: WebContext, view: OrgView, shown: Shown, asked: str | None) -> dict[str, Any]:
+def _page_data(
+    ctx: WebContext, view: OrgView, shown: Shown, asked: str | None, target: float | None
+) -> dict[str, Any]:
     d, t = shown.digest, ctx.t
     latest = last_complete_week(ctx.request.app.state.clock.now())
     midnight = d.end.timetz().replace(tzinfo=None) == time(0)
     end = d.end - timedelta(microseconds=1) if midnight else d.end  # an exclusive end
     trend = [(p.week.split("-")[-1], p.ttfr_median_business_hours) for p in d.trend_12w]
-    ages = charts.age_bins([w.business_days_waiting for w in d.waiting])
-    overdue_from = next((i for i, (_, n) in enumerate(ages) if n and _late_bin(d, i)), None)
     orgs = [(t.organisation(o.name), o.contributions) for o in d.organisations]
     api = f"/api/orgs/{quote(view.org)}/digest" + (f"?week={d.week}" if asked else "")
     return {
@@ -99,27 +109,29 @@ def _page_data(ctx: WebContext, view: OrgView, shown: Shown, asked: str | None) 
             t.day(d.retention.cohort_end - timedelta(microseconds=1)) if d.retention else None
         ),
         "generated": t.stamp(d.generated_at),
-        "overdue": sum(1 for w in d.waiting if w.overdue),
+        "overdue": shown.memo("overdue", lambda: sum(1 for w in d.waiting if w.overdue)),
         "api_url": api,
-        "trend_svg": charts.line_chart(
-            trend,
-            label=t("chart_ttfr_label"),
-            empty=t("chart_empty"),
-            fmt=lambda v: t("hours", value=t.number(v, 0 if v == int(v) or v >= 10 else 1)),
+        "trend": trend_chart(ctx, trend, target),
+        "age": age_chart(ctx, shown.memo("age_bins", lambda: age_bins_of(d.waiting))),
+        "orgs_chart": {
+            "svg": charts.bar_chart(orgs, label=t("chart_orgs_label"), empty=t("chart_empty")),
+            "table": charts.bars_table(
+                orgs, caption=t("chart_orgs_label"), headers=(t("col_org"), t("col_contributions"))
+            ),
+        },
+        "waiting_rows": shown.memo(
+            "waiting_top",
+            lambda: sorted(d.waiting, key=lambda w: -w.business_days_waiting)[:WAITING_ROWS],
         ),
-        "age_svg": charts.column_chart(
-            ages,
-            label=t("chart_age_label"),
-            empty=t("chart_empty"),
-            highlight_from=overdue_from,
+        "nav": [
+            (t("nav_overview"), ctx.link(org_path(view.org))),
+            (t("nav_contributors"), ctx.link(org_path(view.org, "contributors"))),
+            (t("nav_organisations"), ctx.link(org_path(view.org, "organisations"))),
+        ],
+        "list_rows": LIST_ROWS,
+        "contributors_url": ctx.link(org_path(view.org, "contributors")),
+        "repo_link": lambda name: ctx.link(org_path(view.org, "repos", repo_name_of(name))),
+        "item_link": lambda w: ctx.link(
+            org_path(view.org, "items", repo_name_of(w.repo), str(w.number))
         ),
-        "orgs_svg": charts.bar_chart(orgs, label=t("chart_orgs_label"), empty=t("chart_empty")),
     }
-
-
-def _late_bin(d: Digest, index: int) -> bool:
-    """Bands from the first one holding an overdue item are drawn as late."""
-    waiting = d.waiting
-    edges = (0.0, *charts.AGE_EDGES, float("inf"))
-    low, high = edges[index], edges[index + 1]
-    return any(w.overdue and low <= w.business_days_waiting < high for w in waiting)

@@ -1,0 +1,90 @@
+"""The configuration in force for a repository, read-only, each setting with its source:
+the repository's `.github/veilleur.yml`, the organisation's (`{org}/.github`), or the default.
+
+Veilleur stores the merged config of each repository and the files it was merged from
+(`configs` table). A setting's source is told by comparison: equal to the default → default;
+else equal to the organisation's merged config (when recorded) → organisation; else the
+repository. When the organisation's config is not recorded, the files read decide.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.config.loader import CONFIG_PATH
+from bot.config.schema import VeilleurConfig
+from bot.storage.models import ConfigRecord
+
+SOURCES = ("repository", "organisation", "default")
+
+
+@dataclass(frozen=True)
+class Setting:
+    path: str  # e.g. "sla.first_response_days"
+    value: str  # as JSON
+    source: str  # repository | organisation | default
+
+
+@dataclass(frozen=True)
+class ConfigInForce:
+    config: VeilleurConfig
+    settings: list[Setting]
+    files: tuple[str, ...]  # the files it was merged from
+    recorded: bool  # False: nothing stored yet, the defaults are shown
+
+
+def _leaves(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_leaves(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+def _read(session: Session, key: str) -> tuple[VeilleurConfig | None, tuple[str, ...]]:
+    record = session.get(ConfigRecord, key.lower())
+    if record is None or not record.valid_json:
+        return None, ()
+    try:
+        config = VeilleurConfig.model_validate_json(record.valid_json)
+        last = json.loads(record.errors_json or "{}")
+    except ValueError:
+        return None, ()
+    files = tuple(last.get("sources") or ()) if isinstance(last, dict) else ()
+    return config, files
+
+
+@functools.cache
+def _default_leaves() -> dict[str, Any]:
+    return _leaves(VeilleurConfig().model_dump(mode="json", by_alias=True))
+
+
+def config_in_force(engine: Engine, org: str, repo: str) -> ConfigInForce:
+    with Session(engine) as s:
+        config, files = _read(s, repo)
+        org_config, _ = _read(s, f"{org}/.github")
+    recorded = config is not None
+    config = config or org_config or VeilleurConfig()
+    default = _default_leaves()
+    org_leaves = _leaves(org_config.model_dump(mode="json", by_alias=True)) if org_config else None
+    has_repo_file = CONFIG_PATH in files
+    has_org_file = any(f.endswith(f"/.github/{CONFIG_PATH}") for f in files)
+    settings = []
+    for path, value in _leaves(config.model_dump(mode="json", by_alias=True)).items():
+        if path in default and default[path] == value:
+            source = "default"
+        elif org_leaves is not None:
+            source = "organisation" if org_leaves.get(path) == value else "repository"
+        elif has_org_file and not has_repo_file:
+            source = "organisation"
+        else:
+            source = "repository" if recorded else "organisation"
+        settings.append(Setting(path, json.dumps(value, ensure_ascii=False), source))
+    return ConfigInForce(config, settings, files, recorded)
