@@ -40,15 +40,25 @@ PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Catalog entries that are rightly the same as English in a language (loanwords, units,
 # names); anything else identical to English is a forgotten translation.
 SAME_AS_ENGLISH: dict[str, set[str]] = {
-    "fr": {"orgs_title", "col_org", "hours", "kpi_volume_sub", "class_partner"},
+    "fr": {"orgs_title", "col_org", "hours", "kpi_volume_sub", "class_partner", "nav_organisations",
+           "axis_items", "col_total", "col_contributions", "col_source", "source_organisation",
+           "kpi_orgs", "pages_label"},
     "nl": {"col_repo", "col_status", "kind_issue", "kind_pull", "class_partner", "class_bot",
-           "kpi_volume_sub", "repo_count_one", "issues_opened_one", "pulls_opened_one", "days"},
+           "kpi_volume_sub", "repo_count_one", "issues_opened_one", "pulls_opened_one", "days",
+           "period_week", "source_repository"},
     "de": {"col_org", "col_repo", "kpi_volume_sub", "repo_count_one"},
 }  # fmt: skip
 # Words a dashboard template may hold literally (names, not language).
 LITERAL_OK = {"Veilleur", "V", "JSON"}
 # Sample values of path parameters, for pages with parameters (tests/web_fixtures.py's world).
-PARAMS = {"org": "paris", "week": "2025-W09", "repo": "site", "number": "7", "login": "mallory"}
+PARAMS = {
+    "owner": "paris",
+    "org": "paris",
+    "week": "2025-W09",
+    "repo": "site",
+    "number": "7",
+    "login": "mallory",
+}
 
 
 def _catalog(lang: str) -> dict[str, str]:

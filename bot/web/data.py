@@ -73,7 +73,7 @@ def load_digest(
 ) -> Shown:
     """The digest of `org` as the viewer may see it: `_load_digest`, without any login on
     the anonymous public dashboard unless the org's `dashboard.public_people` is true."""
-    from bot.privacy.web import people_hidden, without_people
+    from bot.web.people import people_hidden, without_people
 
     hidden = people_hidden(request, org)
     if getattr(request.app.state, "digest_source", None) is None:

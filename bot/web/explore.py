@@ -77,7 +77,7 @@ async def _scope(request: Request, org: str) -> Scope | Response:
 
 
 def _people_hidden(request: Request, org: str) -> bool:
-    from bot.privacy.web import people_hidden
+    from bot.web.people import people_hidden
 
     return people_hidden(request, org)
 

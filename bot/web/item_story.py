@@ -84,7 +84,7 @@ def verdict(e: Any, author: str, bots: frozenset[str]) -> str:
 
 def _deed(key: str, ref: str, at: datetime, detail: str | None) -> Deed:
     tail = key.split(ref, 1)[-1].strip(":").split(":")
-    why, number = "other", None
+    why, number = "unknown", None
     if "reminder" in tail:
         why = "reminder"
         last = tail[-1]
