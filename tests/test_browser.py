@@ -295,7 +295,7 @@ def test_every_page_accessible_in_every_language(
 
     app = dashboard.app
     number = str(_an_item_number(dashboard, city))
-    params = {"org": city.org, "week": "2025-W12", "repo": city.repo.split("/", 1)[1],
+    params = {"owner": city.org, "org": city.org, "week": "2025-W12", "repo": city.repo.split("/", 1)[1],
               "number": number, "login": city.citizen_fr}  # fmt: skip
     queue = candidate_paths(app, params)
     visited_routes: set[str] = set()
