@@ -12,18 +12,20 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from bot import attention_budget as budget
 from bot import outbox, sla
 from bot.actions import (
     Action,
     AddLabels,
     EnsureLabel,
+    RecordState,
     RemoveLabel,
     SendEmail,
     SetIssueState,
@@ -31,10 +33,14 @@ from bot.actions import (
     UpsertIssue,
     marker,
 )
+from bot.availability import AWAY_KIND, PeopleBook, commanded_absences, route
 from bot.calendar import BusinessCalendar
 from bot.codeowners import CODEOWNERS_PATHS, parse_codeowners, responsible_people
 from bot.effects import Executor
+from bot.daily import DailyNotice, note_key
 from bot.people import OUTSIDE_CLASSES
+from bot.reminder_plan import Candidate, RepoState, plan_org
+from bot.reminder_plan import plan_item as plan_item
 from bot.storage.models import ActionLog, Item, Repository, TimelineEntry, TimelineKind
 from bot.templating import Renderer, T
 from handlers.triage import LABEL_STYLE
@@ -55,6 +61,16 @@ class Waiting:
     responsible: list[str]
     overdue: bool
     escalated: bool = False
+
+
+@dataclass
+class _RepoRun:
+    """One repository's planned reminders, and what it takes to send them."""
+
+    state: RepoState
+    api: Any
+    renderer: Renderer
+    items: dict[int, Item]
 
 
 @dataclass
@@ -89,6 +105,28 @@ def _done_keys(s: Session, prefix: str) -> dict[str, datetime]:
         col(ActionLog.key).startswith(prefix), col(ActionLog.dry_run).is_(False)
     )
     return {k: at for k, at in s.execute(q)}
+
+
+def _away_entries(s: Session, owner: str) -> list[TimelineEntry]:
+    """`/away` commands run anywhere in the organisation, oldest first."""
+    q = (
+        select(TimelineEntry)
+        .where(
+            col(TimelineEntry.kind) == AWAY_KIND,
+            col(TimelineEntry.repo_full_name).startswith(f"{owner}/"),
+        )
+        .order_by(col(TimelineEntry.occurred_at))
+    )
+    return list(s.scalars(q))
+
+
+def mentions_in_week(s: Session, day: date) -> dict[str, int]:
+    """Veilleur's mentions of each person over the 7 days ending on `day`."""
+    counts: dict[str, int] = defaultdict(int)
+    for back in range(7):
+        for login, n in mentions_on(s, (day - timedelta(days=back)).isoformat()).items():
+            counts[login.lower()] += n
+    return counts
 
 
 def mentions_on(s: Session, day: str) -> dict[str, int]:
@@ -145,6 +183,7 @@ class Sweeper:
         if self.mailer is not None and not self.dry_run:  # mail refused earlier, sent now
             result.actions += await outbox.send_pending(self.engine, self.mailer, at)
         escalated: dict[str, tuple[Any, list[Waiting]]] = {}
+        planned: dict[str, list[_RepoRun]] = defaultdict(list)
         for repo in self.repositories(org):
             if repo.full_name.split("/")[1] == ".github":
                 continue
@@ -152,9 +191,17 @@ class Sweeper:
             if api is None:
                 continue
             try:
-                await self._repo(api, repo, at, result, escalated)
+                run = await self._repo(api, repo, at, result)
             except Exception:
                 log.exception("sweep of %s failed; the next sweep retries", repo.full_name)
+                continue
+            if run is not None:
+                planned[repo.owner].append(run)
+        for owner, runs in planned.items():
+            try:
+                await self._reminders(owner, runs, at, result, escalated)
+            except Exception:
+                log.exception("reminders of %s failed; the next sweep retries", owner)
         for owner, (cfg, items) in escalated.items():
             await self._org_issue(owner, cfg, items, at, result)
         return result
@@ -180,8 +227,9 @@ class Sweeper:
         repo: Repository,
         at: datetime,
         result: SweepResult,
-        escalated: dict[str, Any],
-    ) -> None:
+    ) -> _RepoRun | None:
+        """Labels, stale nudges and the waiting list now; the reminders due are returned
+        (already screened item by item) for `_reminders` to cap and send."""
         branch = (
             repo.default_branch
             or self.services["branches"].get(repo.full_name)
@@ -190,7 +238,7 @@ class Sweeper:
         cfg = (await self.services["config"].for_repo(api, repo.full_name, branch)).config
         self.renderer = await self.services["overrides"].renderer_for(api, repo.full_name)
         if not cfg.sla.enabled:
-            return
+            return None
         cal = BusinessCalendar.from_config(cfg.calendar)
         bots = [b for b in (self.bot_login, *cfg.bots.logins) if b]
         with Session(self.engine) as s:
@@ -200,6 +248,12 @@ class Sweeper:
             done.update(_done_keys(s, f"stale:{repo.full_name}#"))
             day = at.astimezone(cal.tz).date().isoformat()
             mentions = mentions_on(s, day)
+            book = PeopleBook(cfg.people, commanded_absences(_away_entries(s, repo.owner)))
+        since = at - timedelta(days=budget.SHARE_WINDOW_DAYS)
+        comments = budget.comment_counts(
+            (e for ents in entries.values() for e in ents), bots, since, at
+        )
+        candidates: list[Candidate] = []
         actions: list[Action] = []
         waiting: list[Waiting] = []
         codeowners: Any = None
@@ -220,15 +274,7 @@ class Sweeper:
                 if state.waiting_on == sla.AUTHOR and cfg.stale.enabled:
                     actions += self._stale_actions(item, state, cfg, cal, at, done, lang)
                 continue
-            responsible = list(
-                responsible_people(
-                    item.assignees,
-                    requested_reviewers(ents),
-                    (),
-                    cfg.maintainers.users,
-                    cfg.maintainers.teams,
-                )
-            )
+            owners: list[str] = []
             if state.overdue and not item.assignees and item.kind == "pull":
                 if codeowners is None:
                     codeowners = await self._codeowners(api, repo.full_name)
@@ -237,16 +283,18 @@ class Sweeper:
                         f["filename"]
                         for f in await api.list_pull_files(repo.full_name, item.number)
                     ]
-                    owners = codeowners.owners_for(files)
-                    responsible = list(
-                        responsible_people(
-                            item.assignees,
-                            requested_reviewers(ents),
-                            owners,
-                            cfg.maintainers.users,
-                            cfg.maintainers.teams,
-                        )
-                    )
+                    owners = list(codeowners.owners_for(files))
+            groups = [
+                item.assignees,
+                requested_reviewers(ents),
+                owners,
+                cfg.maintainers.users,
+                cfg.maintainers.teams,
+            ]
+            # The first group with someone not away (bot/availability.py); the waiting list
+            # still names who is responsible when everyone is away.
+            routed = route(groups, at, book, cal, cfg.calendar)
+            responsible = routed or list(responsible_people(*groups))
             history = sla.reminder_history(ref, state, done)
             entry = Waiting(
                 repo.full_name,
@@ -274,21 +322,29 @@ class Sweeper:
                 and item.created_at < repo.added_at
                 and not seen_opened_live(ents)
             )
-            steps = (
-                []
-                if backlog
-                else sla.plan_reminders(
-                    state, ref, cfg.sla, history, at, cal, responsible, mentions, escalate_to
-                )
+            if backlog:
+                continue
+            planned = plan_item(
+                repo=repo.full_name,
+                number=item.number,
+                author=item.author_login,
+                state=state,
+                entries=ents,
+                waiting=entry,
+                responsible=routed,
+                escalate_to=escalate_to,
+                history=history,
+                cfg=cfg,
+                calendar=cal,
+                book=book,
+                bots=bots,
+                mentions_today=mentions,
+                now=at,
             )
-            for step in steps:
-                actions += self._step_actions(step, item, cfg, lang, history, responsible)
-                for person in step.mention:
-                    mentions[person] = mentions.get(person, 0) + 1
-                if step.stage == "escalation":
-                    entry.escalated = True
-            if entry.escalated:
-                escalated.setdefault(repo.owner, (cfg, []))[1].append(entry)
+            if planned.candidate is not None:
+                candidates.append(planned.candidate)
+            elif planned.held:
+                log.info("%s: reminder held (%s)", ref, planned.held)
         waiting.sort(key=lambda w: -w.business_days)
         body = self.renderer.render(
             T.WAITING_LIST,
@@ -309,8 +365,152 @@ class Sweeper:
         executor = self._executor(api, at, cfg.dry_run)
         result.actions += await executor.apply(actions)
         result.waiting += waiting
-        if not (self.dry_run or cfg.dry_run):
-            self._remember_mentions(actions, day)
+        items_by_number = {i.number: i for i in items}
+        return _RepoRun(
+            RepoState(repo.full_name, cfg, day, waiting, candidates, comments),
+            api,
+            self.renderer,
+            items_by_number,
+        )
+
+    async def _reminders(
+        self,
+        owner: str,
+        runs: list[_RepoRun],
+        at: datetime,
+        result: SweepResult,
+        escalated: dict[str, Any],
+    ) -> None:
+        """Cap, budget and send the reminders of one organisation (bot/reminder_plan.py)."""
+        ospo_repo = runs[0].state.cfg.ospo.repository
+        with Session(self.engine) as s:
+            week = mentions_in_week(s, date.fromisoformat(runs[0].state.day))
+        plan = plan_org(owner, [r.state for r in runs], week, org_issue=bool(ospo_repo))
+        by_repo = {r.state.repo: r for r in runs}
+        for c in plan.carried:
+            log.info("%s: over the sweep's cap, carried to the next sweep", c.ref)
+        daily = {c.ref for c in plan.daily_steps}
+        for c in [*plan.item_steps, *plan.daily_steps]:
+            run = by_repo[c.repo]
+            cfg, item = run.state.cfg, run.items[c.number]
+            self.renderer = run.renderer
+            if c.ref in daily:
+                actions = self._daily_step_actions(c, item, cfg)
+            else:
+                actions = self._step_actions(c.step, item, cfg, cfg.language, c.history,
+                                             c.waiting.responsible)  # fmt: skip
+            if c.step.stage == "escalation":
+                c.waiting.escalated = True
+                escalated.setdefault(owner, (cfg, []))[1].append(c.waiting)
+            done = await self._executor(run.api, at, cfg.dry_run).apply(actions)
+            result.actions += done
+            if done and not (self.dry_run or cfg.dry_run) and c.ref not in daily:
+                self._remember(c.step.mention, run.state.day, c.step.key)
+        for notice in plan.notices:
+            await self._daily_notice(owner, notice, by_repo, ospo_repo, at, result)
+        if not self.dry_run:
+            self._record_decisions(plan.decisions, at)
+
+    def _daily_step_actions(self, c: Candidate, item: Item, cfg: Any) -> list[Action]:
+        """Daily mode: the reminder is counted (its key kept, so spacing and the maximum hold),
+        and the contributor's item gets one note the first time its maintainers are asked."""
+        out: list[Action] = [
+            RecordState(
+                kind="reminded",
+                repo=c.repo,
+                number=c.number,
+                data={"by": self.bot_login or "veilleur", "by_class": "bot",
+                      "to": list(c.step.mention), "daily": True},
+                once=c.step.key,
+            )
+        ]  # fmt: skip
+        text = self.renderer.render(
+            T.DAILY_NOTE, cfg.language, author=item.author_login, people=list(c.step.mention)
+        ).tagged
+        key = note_key(c.ref)
+        out.append(UpsertComment(c.repo, c.number, marker("daily-note", c.ref), text, once=key))
+        return out
+
+    async def _daily_notice(
+        self,
+        owner: str,
+        notice: DailyNotice,
+        by_repo: dict[str, _RepoRun],
+        ospo_repo: str | None,
+        at: datetime,
+        result: SweepResult,
+    ) -> None:
+        """One comment a day per person, in the waiting-list issue, edited through the day."""
+        org_wide = notice.scope == owner
+        run = by_repo[notice.items[0].repo]
+        cfg = run.state.cfg
+        target = ospo_repo if org_wide and ospo_repo else notice.scope
+        issue_marker = marker("waiting-list", notice.scope)
+        api = run.api
+        if target not in by_repo:
+            with Session(self.engine) as s:
+                row = s.scalars(select(Repository).where(col(Repository.full_name) == target))
+                found = row.first()
+            api = self.api_for(found.installation_id if found else None)
+            if api is None:
+                return
+        lang = cfg.language
+        self.renderer = run.renderer
+        executor = self._executor(api, at, cfg.dry_run)
+        if org_wide:
+            items = sorted({(w.repo, w.number): w for w in notice.items}.values(),
+                           key=lambda w: -w.business_days)  # fmt: skip
+            body = self.renderer.render(
+                T.WAITING_LIST, lang, scope=owner, generated_at=notice.day,
+                items=[vars(w) | {"business_days": int(w.business_days)} for w in items],
+            )  # fmt: skip
+            result.actions += await executor.apply([
+                UpsertIssue(repo=target, marker=issue_marker,
+                            title=body.title or "Contributions waiting for an answer",
+                            body=body.tagged)
+            ])  # fmt: skip
+        number = self._issue_number(target, issue_marker)
+        if number is None:
+            return  # dry run, or the issue could not be opened: the next sweep tries again
+        text = self.renderer.render(
+            T.DAILY_REMINDER,
+            lang,
+            person=notice.login,
+            day=notice.day,
+            items=[vars(w) | {"business_days": int(w.business_days)} for w in notice.items],
+        ).tagged
+        done = await executor.apply(
+            [UpsertComment(target, number, marker("daily", notice.key), text)]
+        )
+        result.actions += done
+        if done and not (self.dry_run or cfg.dry_run):
+            self._remember((notice.login,), notice.day, notice.key)
+
+    def _issue_number(self, repo: str, issue_marker: str) -> int | None:
+        """The number of the issue an `UpsertIssue` wrote (bot/effects.py keeps it)."""
+        with Session(self.engine) as s:
+            row = s.get(ActionLog, f"issue:{repo}:{issue_marker}")
+        number = (row.detail or "").partition(" ")[0] if row is not None else ""
+        return int(number) if number.isdigit() else None
+
+    def _remember(self, people: Any, day: str, tag: str) -> None:
+        """Count mentions (daily cap, weekly budget): one `mention:` key per person and tag."""
+        with Session(self.engine) as s:
+            for login in people:
+                key = f"mention:{day}:{login}:{tag}"[:300]
+                if s.get(ActionLog, key) is None:
+                    s.add(ActionLog(key=key, done_at=datetime.now(UTC)))
+            s.commit()
+
+    def _record_decisions(self, decisions: list[budget.BudgetDecision], at: datetime) -> None:
+        """Keep each attention-budget decision for the digest (`attention:` keys)."""
+        with Session(self.engine) as s:
+            for d in decisions:
+                key = budget.decision_key(d)
+                row = s.get(ActionLog, key) or ActionLog(key=key, done_at=at)
+                row.detail = budget.encode(d)
+                s.add(row)
+            s.commit()
 
     def _step_actions(
         self,
@@ -438,18 +638,6 @@ class Sweeper:
                 )
             ]
         return []
-
-    def _remember_mentions(self, actions: list[Action], day: str) -> None:
-        with Session(self.engine) as s:
-            for a in actions:
-                if isinstance(a, UpsertComment) and a.once and ":reminder:" in a.once:
-                    for token in a.body.split():
-                        if token.startswith("@") and len(token) > 1:
-                            login = token[1:].rstrip(",.:;")
-                            key = f"mention:{day}:{login}:{a.once}"
-                            if s.get(ActionLog, key) is None:
-                                s.add(ActionLog(key=key, done_at=datetime.now(UTC)))
-            s.commit()
 
     async def _codeowners(self, api: Any, repo: str) -> Any:
         for path in CODEOWNERS_PATHS:
