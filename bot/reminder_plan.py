@@ -165,8 +165,14 @@ def plan_org(
             if used + 1 > limit:
                 plan.decisions.append(
                     budget.BudgetDecision(
-                        notice.scope, day, budget.MENTIONS, budget.HELD, used + 1, limit,
-                        "", notice.login,
+                        notice.scope,
+                        day,
+                        budget.MENTIONS,
+                        budget.HELD,
+                        used + 1,
+                        limit,
+                        "",
+                        notice.login,
                     )  # fmt: skip
                 )
                 continue

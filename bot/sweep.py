@@ -36,11 +36,10 @@ from bot.actions import (
 from bot.availability import AWAY_KIND, PeopleBook, commanded_absences, route
 from bot.calendar import BusinessCalendar
 from bot.codeowners import CODEOWNERS_PATHS, parse_codeowners, responsible_people
-from bot.effects import Executor
 from bot.daily import DailyNotice, note_key
+from bot.effects import Executor
 from bot.people import OUTSIDE_CLASSES
-from bot.reminder_plan import Candidate, RepoState, plan_org
-from bot.reminder_plan import plan_item as plan_item
+from bot.reminder_plan import Candidate, RepoState, plan_item, plan_org
 from bot.storage.models import ActionLog, Item, Repository, TimelineEntry, TimelineKind
 from bot.templating import Renderer, T
 from handlers.triage import LABEL_STYLE

@@ -43,6 +43,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,19 @@ MAX_OVERRIDE_CHARS = 64 * 1024  # an override's source
 MAX_OUTPUT_CHARS = 65_536  # GitHub's limit on a comment or issue body
 MAX_LOOP_STEPS = 10_000  # iterations of every `range` of one override render, together
 _steps: ContextVar[list[int] | None] = ContextVar("template_steps", default=None)
+_lang: ContextVar[str] = ContextVar("template_lang", default=FALLBACK_LANGUAGE)
+
+
+def _long_date(value: Any) -> str:
+    """`{{ day|long_date }}`: a date (or an aware datetime, with its time) in the message's
+    language (bot/dates.py)."""
+    from bot.dates import long_date, long_datetime
+
+    if isinstance(value, datetime):
+        return long_datetime(value, _lang.get())
+    if isinstance(value, date):
+        return long_date(value, _lang.get())
+    return str(value)
 
 
 class OverrideTooCostly(RuntimeError):
@@ -298,7 +312,7 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        self.env.filters.update(mention=mention, code=code)
+        self.env.filters.update(mention=mention, code=code, long_date=_long_date)
         self.env.globals.update(ref=ref, link=link, mention=mention, code=code, url=url)
         self.env.globals["range"] = _bounded_range
 
@@ -336,6 +350,15 @@ class Renderer:
         self, path: str, name: str, lang: str, source: str, data: dict[str, Any]
     ) -> RenderResult:
         template: Template = self.env.get_template(path)
+        token = _lang.set(lang)
+        try:
+            return self._render_module(template, path, name, lang, source, data)
+        finally:
+            _lang.reset(token)
+
+    def _render_module(
+        self, template: Template, path: str, name: str, lang: str, source: str, data: dict[str, Any]
+    ) -> RenderResult:
         try:
             module = template.make_module(data)
         except Exception:
