@@ -3,7 +3,8 @@
 - `attention.max_bot_comment_share` (default 0.25): bots' comments as a share of all comments
   of the repository over the last `SHARE_WINDOW_DAYS` days. When one more reminder comment
   would pass it, the repository switches to daily reminders for this sweep (one list a day per
-  person instead of a comment per item).
+  person instead of a comment per item). It applies once the window holds
+  `SHARE_MIN_COMMENTS` comments.
 - `attention.max_mentions_per_person_per_week`: Veilleur's mentions of one person over the
   last 7 days. A person at the budget is named without `@`; a reminder left with nobody to
   mention is held.
@@ -24,6 +25,9 @@ from bot.sla import ReminderStep, _is_bot, _utc
 from bot.storage.models import TimelineKind
 
 SHARE_WINDOW_DAYS = 28
+# Below this many comments in the window, a share says nothing (one welcome on a new
+# repository is 100 %): the share budget is not applied.
+SHARE_MIN_COMMENTS = 20
 SHARE = "max_bot_comment_share"
 MENTIONS = "max_mentions_per_person_per_week"
 SWITCHED_TO_DAILY, HELD, NOT_MENTIONED = "switched_to_daily", "held", "named_without_mention"
@@ -92,7 +96,8 @@ def repo_mode(
     """`daily` when posting `planned_comments` reminder comments would pass the share."""
     limit = float(attention.max_bot_comment_share)
     after = counts.share_after(planned_comments)
-    if configured == "daily" or planned_comments == 0 or after <= limit:
+    small = counts.total < SHARE_MIN_COMMENTS
+    if configured == "daily" or planned_comments == 0 or small or after <= limit:
         return configured, None
     return "daily", BudgetDecision(repo, day, SHARE, SWITCHED_TO_DAILY, round(after, 3), limit)
 

@@ -342,6 +342,8 @@ class Sweeper:
             )
             if planned.candidate is not None:
                 candidates.append(planned.candidate)
+                for person in planned.candidate.step.mention:  # the daily cap, within the sweep
+                    mentions[person] = mentions.get(person, 0) + 1
             elif planned.held:
                 log.info("%s: reminder held (%s)", ref, planned.held)
         waiting.sort(key=lambda w: -w.business_days)
