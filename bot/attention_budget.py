@@ -5,8 +5,8 @@
   would pass it, the repository switches to daily reminders for this sweep (one list a day per
   person instead of a comment per item). It applies once the window holds
   `SHARE_MIN_COMMENTS` comments.
-- `attention.max_mentions_per_person_per_week`: Veilleur's mentions of one person over the
-  last 7 days. A person at the budget is named without `@`; a reminder left with nobody to
+- `attention.max_mentions_per_person_per_week`: Veilleur's mentions of one person (teams are
+  not people) over the last 7 days. A person at the budget is named without `@`; a reminder left with nobody to
   mention is held.
 
 Each decision is a `BudgetDecision`, kept in `action_log` under `attention:` keys so the digest
@@ -113,7 +113,8 @@ def within_mentions(
     `@`; the step is held (None) when nobody is left to mention."""
     limit = int(attention.max_mentions_per_person_per_week)
     counts = {k.lower(): v for k, v in week.items()}
-    over = [p for p in step.mention if counts.get(p.lower(), 0) + 1 > limit]
+    # A team (`org/ospo`, told of escalations) is not a person: no personal budget.
+    over = [p for p in step.mention if "/" not in p and counts.get(p.lower(), 0) + 1 > limit]
     if not over:
         return step, []
     keep = tuple(p for p in step.mention if p not in over)

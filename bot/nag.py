@@ -33,7 +33,7 @@ ACTED_RECENTLY = "acted_recently"
 ACTED_SINCE_REMINDER = "acted_since_reminder"
 OPEN_REQUEST = "open_request"
 OUTSIDE_HOURS = "outside_hours"
-NOBODY = "nobody_available"
+NOBODY = "everyone_away"  # bot/reminder_plan.py: every responsible person is away
 QUIET_DAYS = 1.0  # business days after a team action during which nobody is reminded
 
 
@@ -93,8 +93,7 @@ def screen(
     """Apply the rules of the module docstring to one planned step. `in_hours(handle)` says
     whether `handle` (without `@`) is inside their working hours at `now`."""
     now = _utc(now)
-    if not step.mention and not step.listed_only:
-        return Screened(None, NOBODY)
+    named = bool(step.mention or step.listed_only)  # no one at all: no maintainer configured
     lowered = frozenset(b.lower() for b in bots)
     team_at = last_team_action(entries, author, lowered, now)
     if team_at is not None and calendar.business_days_between(team_at, now) < QUIET_DAYS:
@@ -107,11 +106,13 @@ def screen(
             return Screened(None, OPEN_REQUEST)
         mention = [p for p in mention if p.lower() not in acted]
         listed = [p for p in listed if p.lower() not in acted]
-        if not mention and not listed:
+        if named and not mention and not listed:
             return Screened(None, ACTED_SINCE_REMINDER)
     awake = [p for p in mention if in_hours(p)]
-    if not awake:
-        return Screened(None, OUTSIDE_HOURS if mention else ACTED_SINCE_REMINDER)
+    if mention and not awake:
+        return Screened(None, OUTSIDE_HOURS)
+    if not mention and not calendar.is_working_time(now):  # nobody pinged: the repository's hours
+        return Screened(None, OUTSIDE_HOURS)
     asleep = [p for p in mention if p not in awake]
     return Screened(replace(step, mention=tuple(awake), listed_only=(*listed, *asleep)))
 

@@ -60,9 +60,11 @@ def plan_item(
     bots: Sequence[str],
     mentions_today: Mapping[str, int],
     now: datetime,
+    everyone_away: bool = False,
 ) -> ItemPlan:
     """Plan the SLA step for the `responsible` people (already routed past absences by
-    `availability.route`), then hold or narrow it by the no-nag rules and working hours."""
+    `availability.route`), then hold or narrow it by the no-nag rules and working hours.
+    `everyone_away`: there are responsible people, all away: reminders wait for them."""
     ref = f"{repo}#{number}"
     steps = sla.plan_reminders(
         state, ref, cfg.sla, history, now, calendar, responsible, mentions_today, escalate_to,
@@ -70,8 +72,8 @@ def plan_item(
     )  # fmt: skip
     if not steps:
         return ItemPlan(None)
-    if not responsible and steps[0].stage == "reminder":
-        return ItemPlan(None, nag.NOBODY)  # everyone responsible is away
+    if everyone_away and steps[0].stage == "reminder":
+        return ItemPlan(None, nag.NOBODY)
     screened = nag.screen(
         steps[0],
         entries=entries,

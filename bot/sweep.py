@@ -339,6 +339,7 @@ class Sweeper:
                 bots=bots,
                 mentions_today=mentions,
                 now=at,
+                everyone_away=not routed and bool(responsible),
             )
             if planned.candidate is not None:
                 candidates.append(planned.candidate)

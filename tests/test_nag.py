@@ -172,7 +172,17 @@ def test_plan_item_holds_a_reminder_when_everyone_is_away() -> None:
     )  # fmt: skip
     planned = plan_item(responsible=["mo"], **common)
     assert planned.candidate is not None and planned.candidate.step.mention == ("mo",)
-    assert plan_item(responsible=[], **common).held == nag.NOBODY
+    assert plan_item(responsible=[], everyone_away=True, **common).held == nag.NOBODY
+    # nobody configured at all: the reminder still goes to the item's watchers, as before
+    unnamed = plan_item(responsible=[], **common).candidate
+    assert unnamed is not None and unnamed.step.mention == ()
+
+
+def test_people_over_their_daily_cap_are_still_named_in_working_hours() -> None:
+    listed = step(mention=(), listed_only=("mo",))
+    out = screen([], at(8, 11), s=listed)
+    assert out.step is not None and out.step.listed_only == ("mo",)
+    assert screen([], at(8, 20), s=listed).held == nag.OUTSIDE_HOURS
 
 
 # -- 5. daily mode ------------------------------------------------------------------------------
@@ -253,6 +263,9 @@ def test_weekly_mention_budget_names_without_mention_then_holds() -> None:
     assert plan.item_steps[0].step.mention == ("mo",)
     assert plan.item_steps[0].step.listed_only == ("lea",)
     assert [d.outcome for d in plan.decisions] == [budget.NOT_MENTIONED, budget.HELD]
+    ospo = [_cand("acme/a", 1, 12, ("acme/ospo",))]
+    plan = plan_org("acme", [_state("acme/a", ospo)], {"acme/ospo": 9}, org_issue=True)
+    assert plan.item_steps[0].step.mention == ("acme/ospo",)  # a team has no personal budget
 
 
 def test_comment_counts_over_the_window() -> None:
