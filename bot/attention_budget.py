@@ -6,8 +6,8 @@
   person instead of a comment per item). It applies once the window holds
   `SHARE_MIN_COMMENTS` comments.
 - `attention.max_mentions_per_person_per_week`: Veilleur's mentions of one person (teams are
-  not people) over the last 7 days. A person at the budget is named without `@`; a reminder left with nobody to
-  mention is held.
+  not people) over the last 7 days. A person at the budget is named without `@`; a reminder
+  left with nobody to mention is held.
 
 Each decision is a `BudgetDecision`, kept in `action_log` under `attention:` keys so the digest
 can say what was switched or held, and why (`decision_key` / `parse_decision`).

@@ -11,7 +11,7 @@ its maintainers are reminded, so the contributor knows someone was asked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -49,11 +49,13 @@ def plan_daily(
     day: str,
     *,
     org_issue: bool = True,
+    scopes_today: Mapping[str, str] | None = None,
 ) -> list[DailyNotice]:
     """A notice for each person a due reminder would mention (`due_people`), listing all the
     items in `waiting` that they are responsible for. Without an organisation issue
     (`org_issue=False`: no `ospo.repository`), items of several repositories make one notice
-    per repository."""
+    per repository. `scopes_today`: where each person's list of the day already is; it stays
+    there (edited), so nobody gets a second notification the same day."""
     notices: list[DailyNotice] = []
     for login in dict.fromkeys(_handle(p) for p in due_people):
         mine = sorted(
@@ -63,6 +65,9 @@ def plan_daily(
         if not mine:
             continue
         repos = list(dict.fromkeys(w.repo for w in mine))
+        if login in (scopes_today or {}):
+            notices.append(DailyNotice(login, (scopes_today or {})[login], day, tuple(mine)))
+            continue
         if len(repos) == 1 or org_issue:
             scope = repos[0] if len(repos) == 1 else owner
             notices.append(DailyNotice(login, scope, day, tuple(mine)))
@@ -70,6 +75,17 @@ def plan_daily(
         for repo in repos:
             notices.append(DailyNotice(login, repo, day, tuple(w for w in mine if w.repo == repo)))
     return notices
+
+
+def scopes_of_day(mention_keys: Iterable[str], day: str) -> dict[str, str]:
+    """Where each person's list of `day` was posted, from the sweep's mention keys
+    (`mention:<day>:<login>:daily:<scope>:<login>:<day>`, bot/sweep.py)."""
+    out: dict[str, str] = {}
+    for key in mention_keys:
+        parts = key.split(":")
+        if len(parts) == 7 and parts[1] == day and parts[3] == "daily":
+            out[parts[2].lower()] = parts[4]
+    return out
 
 
 def note_key(item_ref: str) -> str:

@@ -118,10 +118,12 @@ def plan_org(
     week_mentions: Mapping[str, int],
     *,
     org_issue: bool,
+    scopes_today: Mapping[str, str] | None = None,
 ) -> OrgPlan:
     """Cap the organisation's candidates (longest waits first), choose each repository's mode
     (configured, or daily when the bot-comment budget would be passed), keep people within
-    their weekly mention budget, and group daily reminders into one notice per person."""
+    their weekly mention budget, and group daily reminders into one notice per person (kept
+    where it already is today: `scopes_today`)."""
     plan = OrgPlan()
     if not states:
         return plan
@@ -162,7 +164,10 @@ def plan_org(
         waiting = [w for s in states if plan.modes[s.repo] == "daily" for w in s.waiting]
         day = states[0].day
         limit = min(int(s.cfg.attention.max_mentions_per_person_per_week) for s in states)
-        for notice in plan_daily(daily_people, waiting, owner, day, org_issue=org_issue):
+        notices = plan_daily(
+            daily_people, waiting, owner, day, org_issue=org_issue, scopes_today=scopes_today
+        )
+        for notice in notices:
             used = week.get(notice.login, 0)
             if used + 1 > limit:
                 plan.decisions.append(

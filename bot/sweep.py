@@ -36,7 +36,7 @@ from bot.actions import (
 from bot.availability import AWAY_KIND, PeopleBook, commanded_absences, route
 from bot.calendar import BusinessCalendar
 from bot.codeowners import CODEOWNERS_PATHS, parse_codeowners, responsible_people
-from bot.daily import DailyNotice, note_key
+from bot.daily import DailyNotice, note_key, scopes_of_day
 from bot.effects import Executor
 from bot.people import OUTSIDE_CLASSES
 from bot.reminder_plan import Candidate, RepoState, plan_item, plan_org
@@ -385,9 +385,15 @@ class Sweeper:
     ) -> None:
         """Cap, budget and send the reminders of one organisation (bot/reminder_plan.py)."""
         ospo_repo = runs[0].state.cfg.ospo.repository
+        day = runs[0].state.day
         with Session(self.engine) as s:
-            week = mentions_in_week(s, date.fromisoformat(runs[0].state.day))
-        plan = plan_org(owner, [r.state for r in runs], week, org_issue=bool(ospo_repo))
+            week = mentions_in_week(s, date.fromisoformat(day))
+            keys = s.scalars(select(col(ActionLog.key)).where(
+                col(ActionLog.key).startswith(f"mention:{day}:")))  # fmt: skip
+            scopes = scopes_of_day(keys, day)
+        plan = plan_org(
+            owner, [r.state for r in runs], week, org_issue=bool(ospo_repo), scopes_today=scopes
+        )
         by_repo = {r.state.repo: r for r in runs}
         for c in plan.carried:
             log.info("%s: over the sweep's cap, carried to the next sweep", c.ref)

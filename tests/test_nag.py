@@ -14,7 +14,7 @@ from bot import nag
 from bot.availability import PeopleBook, commanded_absences, in_working_hours, route
 from bot.calendar import BusinessCalendar
 from bot.config_schema import VeilleurConfig
-from bot.daily import plan_daily
+from bot.daily import plan_daily, scopes_of_day
 from bot.reminder_plan import Candidate, RepoState, plan_item, plan_org
 from bot.sla import ReminderHistory, ReminderStep, waiting_state
 
@@ -212,6 +212,12 @@ def test_daily_mode_lists_every_item_waiting_on_each_person_once() -> None:
     assert [(n.scope, [w.number for w in n.items]) for n in split] == [
         ("acme/a", [2]), ("acme/b", [3])
     ]  # fmt: skip
+    # lea's list of the day is already in acme/b's issue: it stays there, listing everything
+    keys = ["mention:2026-06-08:lea:daily:acme/b:lea:2026-06-08", "mention:2026-06-08:mo:x:1"]
+    today = scopes_of_day(keys, "2026-06-08")
+    assert today == {"lea": "acme/b"}
+    (again,) = plan_daily(["lea"], waiting, "acme", "2026-06-08", scopes_today=today)
+    assert again.scope == "acme/b" and [w.number for w in again.items] == [2, 3]
 
 
 def _state(
