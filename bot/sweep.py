@@ -478,8 +478,10 @@ class Sweeper:
                             body=body.tagged)
             ])  # fmt: skip
         number = self._issue_number(target, issue_marker)
+        if number is None and (self.dry_run or cfg.dry_run):
+            number = 0  # a dry run shows the list it would post (the issue is not opened)
         if number is None:
-            return  # dry run, or the issue could not be opened: the next sweep tries again
+            return  # the issue could not be opened: the next sweep tries again
         text = self.renderer.render(
             T.DAILY_REMINDER,
             lang,
