@@ -154,3 +154,16 @@ def test_welcome_says_by_when_a_maintainer_should_answer(harness: Harness, city:
     n = open_at(harness, MON, city)
     welcome = next(c for c in harness.comments(city.repo, n) if "veilleur:welcome" in c.body)
     assert "by Wednesday, 4 March 2026, 10:00" in welcome.body.replace("\\", "")
+
+
+def test_reminders_wait_for_the_recipients_own_working_hours(
+    harness_factory: Any, city: City, forge: Any
+) -> None:
+    extra = "people:\n  hugo:\n    timezone: America/New_York\n"
+    h = start(harness_factory, city, forge, extra=extra)
+    n = open_at(h, MON, city)
+    h.sweep(WED + timedelta(hours=1))  # 11:00 in Paris, 05:00 in New York
+    assert tagged(h, city, n, REMINDER) == []
+    h.sweep(WED + timedelta(hours=6))  # 16:00 in Paris, 10:00 in New York
+    (rem,) = tagged(h, city, n, REMINDER)
+    assert "@hugo" in rem.body
