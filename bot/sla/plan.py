@@ -227,9 +227,9 @@ def plan_repo(facts: RepoFacts, renderer: Renderer) -> RepoPlan:
     comments = budget.comment_counts(
         (e for ents in facts.entries.values() for e in ents), facts.bots, since, at
     )
-    state = RepoState(full_name, cfg, day, waiting, candidates, comments)
+    reminders = RepoState(full_name, cfg, day, waiting, candidates, comments)
     items = {i.number: i for i in facts.items}
-    return RepoPlan(actions, waiting, escalated, day, state, items, held)
+    return RepoPlan(actions, waiting, escalated, day, reminders, items, held)
 
 
 def step_actions(
