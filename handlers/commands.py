@@ -1,5 +1,5 @@
 """Slash commands in comments: /triage /label /assign /unassign /ready /waiting-on /snooze /help
-/affiliation.
+/affiliation /away.
 
 Pure part. `parse_commands` finds commands at the start of a line, skipping code and quotes
 (people paste commands when explaining them) and, on an edited comment, the commands that were
@@ -17,7 +17,7 @@ import shlex
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
@@ -37,6 +37,7 @@ from bot.effects.labels import LABEL_STYLE
 from bot.messages.templating import T
 from bot.record.markdown_scan import prose_lines
 from bot.record.people import is_bot_account
+from bot.sla.availability import AWAY_KIND
 from bot.storage.models import ActionLog, TimelineKind
 from handlers.config_watch import report_override_failures
 
@@ -54,9 +55,11 @@ USAGE = {
     "snooze": "/snooze 5d",
     "help": "/help",
     "affiliation": "/affiliation independent",
+    "away": "/away until 2026-07-31",
 }
 MAX_COMMANDS = 10  # per comment; more is a paste accident, not intent
 MAX_SNOOZE_DAYS = 90
+MAX_AWAY_DAYS = 366
 MAX_LABELS = 20
 MAX_ASSIGNEES = 10  # GitHub's limit per issue
 PERMISSION_RANK = {"read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
@@ -317,6 +320,33 @@ def _affiliation(cmd: Command, ctx: CommandContext) -> list[Action]:
     return [_state(ctx, cmd, TimelineKind.AFFILIATION, organisation="independent")]
 
 
+def _away(cmd: Command, ctx: CommandContext) -> list[Action]:
+    """Anyone, for themselves only: away until a day (included), or `/away off`. Reminders
+    then go to the next responsible person (bot/sla/availability.py reads the recorded entry)."""
+    args = [a.lower() for a in cmd.args]
+    if args in (["off"], ["back"]):
+        until: date | None = None
+    else:
+        text = (
+            args[1] if len(args) == 2 and args[0] == "until" else args[0] if len(args) == 1 else ""
+        )
+        try:
+            until = date.fromisoformat(text) if len(text) == 10 else None
+        except ValueError:
+            until = None
+        today = ctx.now.date()
+        if until is None or not today <= until <= today + timedelta(days=MAX_AWAY_DAYS):
+            raise _invalid(
+                cmd, f'give a day from today to {MAX_AWAY_DAYS} days ahead, like "/away until '
+                f'{(today + timedelta(days=14)).isoformat()}", or "/away off"',
+            )  # fmt: skip
+    state = _state(ctx, cmd, AWAY_KIND, until=until.isoformat() if until else None)
+    return [
+        state,
+        Reply(ctx.repo, ctx.number, T.AWAY_REPLY, _reply_key(ctx, cmd), {"until": until}),
+    ]
+
+
 _PLANS: dict[str, Callable[[Command, CommandContext], list[Action]]] = {
     "help": _help,
     "triage": _triage,
@@ -327,6 +357,7 @@ _PLANS: dict[str, Callable[[Command, CommandContext], list[Action]]] = {
     "waiting-on": _waiting_on,
     "snooze": _snooze,
     "affiliation": _affiliation,
+    "away": _away,
 }
 
 

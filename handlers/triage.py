@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from fnmatch import fnmatch
 from typing import Any
 
@@ -18,6 +19,7 @@ from bot.effects.labels import LABEL_STYLE
 from bot.messages.templating import Renderer, T
 from bot.record.markdown_scan import atx_heading, code_free_lines, sections, strip_checkbox, visible
 from bot.record.people import Classification, is_bot_account
+from bot.sla.rules import answer_by
 from handlers.config_watch import report_override_failures
 from handlers.issue_templates import Scaffolding, repository_templates
 
@@ -51,6 +53,8 @@ class TriageInput:
     links: dict[str, str | None] = field(default_factory=dict)
     no_comments: bool = False  # nobody had commented when the event was sent
     templates: tuple[str, ...] = ()  # the repository's issue templates (Markdown, forms)
+    opened_at: datetime | None = None  # when the item was opened: the answer-by date's start
+    draft: bool = False  # a draft pull request waits for nobody until it is ready
 
 
 def meaningful_text(body: str) -> str:
@@ -122,6 +126,14 @@ def area_labels(inp: TriageInput) -> list[str]:
     return list(dict.fromkeys(labels))
 
 
+def welcome_answer_by(inp: TriageInput) -> datetime | None:
+    """By when a maintainer should answer, in the repository's time zone (None for a draft
+    pull request, whose wait starts when it is marked ready)."""
+    if inp.opened_at is None or (inp.draft and not inp.config.sla.drafts_wait):
+        return None
+    return answer_by(inp.opened_at, inp.config)
+
+
 def plan(inp: TriageInput, renderer: Renderer) -> list[Action]:
     """Pure step: what to do about a just-opened outside contribution."""
     if not inp.author_class.is_outside:
@@ -153,6 +165,7 @@ def plan(inp: TriageInput, renderer: Renderer) -> list[Action]:
             repo=inp.repo,
             first_time=True,
             response_days=cfg.sla.first_response_days,
+            answer_by=welcome_answer_by(inp),
             partner=inp.author_class.partner,
             **inp.links,
         ).tagged
@@ -256,6 +269,13 @@ async def is_first_time(api: Any, repo: str, login: str, number: int) -> bool:
     return not any(i.get("number") != number for i in mine)
 
 
+def _instant(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+
+
 async def handle(event: Event, ctx: Context) -> None:
     from bot.messages.language import item_language
 
@@ -319,6 +339,8 @@ async def handle(event: Event, ctx: Context) -> None:
         links=links,
         no_comments=event.action == "opened" and raw.get("comments") == 0,
         templates=templates,
+        opened_at=_instant(raw.get("created_at")) or ctx.now(),
+        draft=bool(raw.get("draft")),
     )
     await ctx.apply(plan(inp, renderer))
     await report_override_failures(ctx, repo, renderer, resolved)

@@ -1,4 +1,5 @@
-"""`plan_repo`: one repository's SLA decisions from facts alone (no database, no GitHub)."""
+"""`plan_repo`: one repository's SLA decisions from facts alone (no database, no GitHub); its
+reminders go out through the organisation's pure plan (`plan_org_reminders`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime
 from bot.config.schema import VeilleurConfig
 from bot.effects.actions import AddLabels, UpsertComment, UpsertIssue
 from bot.messages.templating import Renderer
+from bot.sla.org_plan import plan_org_reminders
 from bot.sla.plan import RepoFacts, needs_owners, plan_repo
 from bot.storage.models import Item
 
@@ -31,10 +33,13 @@ def _facts(*items: Item, owners: dict[int, list[str]] | None = None) -> RepoFact
 
 
 def test_an_unanswered_issue_is_labelled_overdue_reminded_and_listed() -> None:
-    plan = plan_repo(_facts(_item(4)), Renderer())
+    renderer = Renderer()
+    plan = plan_repo(_facts(_item(4)), renderer)
     assert [w.number for w in plan.waiting] == [4] and plan.waiting[0].overdue
     assert AddLabels("paris/carto", 4, ("overdue",)) in plan.actions
-    reminders = [a for a in plan.actions if isinstance(a, UpsertComment)]
+    org = plan_org_reminders("paris", [(plan, renderer)], {}, {}, "veilleur[bot]")
+    sent = [a for send in org.sends for a in send.actions]
+    reminders = [a for a in sent if isinstance(a, UpsertComment)]
     assert len(reminders) == 1 and reminders[0].once and ":reminder:" in reminders[0].once
     assert isinstance(plan.actions[-1], UpsertIssue) and plan.actions[-1].create_if_missing
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
         totals={"new": 5, "answered": 3, "overdue": 1, "waiting": 2},
         items=[ROW],
     ),
+    T.DAILY_REMINDER: dict(person="bob", day="2025-03-03", items=[ROW]),
+    T.DAILY_NOTE: dict(author="alice", people=["bob"]),
+    T.AWAY_REPLY: dict(until=date(2025, 3, 14)),
 }
 WITH_TITLE = {
     T.CONFIG_ERROR_ISSUE,

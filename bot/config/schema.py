@@ -281,6 +281,10 @@ class Sla(Strict):
     max_reminders: Annotated[int, Field(ge=0, le=50)] = 3
     max_mentions_per_person_per_day: Annotated[int, Field(ge=1, le=100)] = 5
     drafts_wait: bool = False  # false: a draft pull request waits from ready_for_review on
+    # item: one reminder comment on each overdue item; daily: one list a day per person.
+    reminders: Literal["item", "daily"] = "item"
+    max_reminders_per_sweep_per_repo: Annotated[int, Field(ge=1, le=1000)] = 10
+    max_reminders_per_sweep_per_org: Annotated[int, Field(ge=1, le=10_000)] = 50
 
     @field_validator("escalate_after_days")
     @classmethod
@@ -289,6 +293,43 @@ class Sla(Strict):
         if first is not None and value < first:
             raise ValueError(f"must not be less than first_response_days ({first})")
         return value
+
+
+def _zone_name(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Paris)") from None
+    return value
+
+
+class Absence(Strict):
+    """A span of days (both included) when a person is not reminded of anything."""
+
+    from_: date = Field(alias="from")
+    to: date
+
+    @field_validator("to")
+    @classmethod
+    def _after_start(cls, value: date, info: ValidationInfo) -> date:
+        start = info.data.get("from_")
+        if start is not None and value < start:
+            raise ValueError(f"ends ({value}) before it starts ({start})")
+        return value
+
+
+class Person(Strict):
+    """One person's own hours and absences; reminders follow them (bot/sla/availability.py)."""
+
+    timezone: Annotated[str, AfterValidator(_zone_name)] | None = None
+    away: list[Absence] = []
+
+
+class Attention(Strict):
+    """How much Veilleur may say (bot/sla/attention_budget.py)."""
+
+    max_bot_comment_share: Annotated[float, Field(gt=0, le=1)] = 0.25
+    max_mentions_per_person_per_week: Annotated[int, Field(ge=1, le=500)] = 5
 
 
 class Ospo(Strict):
@@ -360,6 +401,8 @@ class VeilleurConfig(Strict):
     digest: Digest = Digest()
     commands: Commands = Commands()
     dashboard: Dashboard = Dashboard()
+    people: dict[Login, Person] = {}
+    attention: Attention = Attention()
 
     @field_validator("language")
     @classmethod

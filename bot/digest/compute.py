@@ -30,6 +30,7 @@ from sqlalchemy.sql import ColumnElement
 
 from bot.config.schema import VeilleurConfig
 from bot.digest.assemble import RETURN_WINDOW, Inputs, Week, assemble
+from bot.digest.attention_log import load_decisions
 from bot.digest.configs import ConfigSource, OrgConfigs, stored_configs
 from bot.digest.metrics import (
     INACTIVE_DAYS,
@@ -391,6 +392,8 @@ def _compute(
             earlier = load_earlier_organisations(conn, org, start, affiliation, repos)
             quiet = _quiet_repositories(tracks, names, end)
             older = load_last_responses(conn, org, quiet, end) if quiet else {}
+            last_day = (local_weeks[-1][2] - timedelta(microseconds=1)).date()
+            decisions = load_decisions(conn, org, local_weeks[-1][1].date(), last_day)
     with _timed(timings, "metrics"):
         inputs = Inputs(
             org=org,
@@ -411,6 +414,7 @@ def _compute(
     if inputs_out is not None:
         inputs_out.append(inputs)
     result.start, result.end = local_weeks[-1][1], local_weeks[-1][2]  # shown in local time
+    result.attention_decisions = decisions
     if result.retention is not None:
         kept = result.retention
         kept.cohort_start, kept.cohort_end = (

@@ -159,6 +159,8 @@ class Digest:
     trend_4w: list[TrendPoint] = field(default_factory=list)
     trend_12w: list[TrendPoint] = field(default_factory=list)
     retention: Retention | None = None
+    # What the attention budget switched to daily or held (bot/digest/attention_log.py).
+    attention_decisions: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         def enc(value: Any) -> Any:
@@ -188,6 +190,7 @@ class Digest:
             "waiting": enc([asdict(w) for w in self.waiting]),
             "organisations": enc([asdict(o) for o in self.organisations]),
             "repositories": enc([asdict(r) for r in self.repositories]),
+            "attention_decisions": enc(self.attention_decisions),
             "trends": {
                 "weeks_4": enc([asdict(t) for t in self.trend_4w]),
                 "weeks_12": enc([asdict(t) for t in self.trend_12w]),

@@ -100,6 +100,7 @@ def view(d: Digest, lang: str, limit: int | None = None) -> dict[str, Any]:
         ],
         "repositories_more": len(attention) - len(cut(attention)),
         "retention": _retention(d, lang),
+        "attention_decisions": d.attention_decisions,
         "trends": [
             asdict(p) | {"ttfr": _number(p.ttfr_median_business_hours, lang)} for p in d.trend_12w
         ],
@@ -205,6 +206,12 @@ def csv_rows(d: Digest) -> list[tuple[str, str, str, Any]]:
         })  # fmt: skip
         for back in r.contributors:
             add("retention", back.login, asdict(back), skip=("login",))
+    for a in d.attention_decisions:
+        item = f"{a['repo']}:{a['rule']}:{a['outcome']}" + (
+            f":{a['person']}" if a["person"] else ""
+        )
+        add("attention_budget", item, {"times": a["times"], "highest": a["highest"],
+                                       "limit": a["limit"]})  # fmt: skip
     return rows
 
 

@@ -124,3 +124,4 @@ class RecordState(Action):
     repo: str
     number: int
     data: dict[str, object] = field(default_factory=dict, hash=False, compare=True)
+    once: str | None = None

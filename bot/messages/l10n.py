@@ -16,7 +16,14 @@ from datetime import date, datetime
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_date, format_time
+from babel.dates import (
+    format_date,
+    format_datetime,
+    format_time,
+    get_date_format,
+    get_datetime_format,
+    get_time_format,
+)
 from babel.numbers import format_decimal, format_percent
 
 from bot.resources import templates_dir
@@ -91,6 +98,42 @@ def stamp(when: datetime | None, lang: str) -> str:
     return f"{day(when, lang)}, {format_time(when, format='HH:mm', locale=locale(lang))} UTC"
 
 
+@functools.cache
+def _datetime_pattern(lang: str) -> str:
+    """CLDR's long date-time joint, with the full date and the short time inside."""
+    loc = locale(lang)
+    joined = str(get_datetime_format("long", loc))
+    full_day = get_date_format("full", loc).pattern
+    return joined.replace("{1}", full_day).replace("{0}", get_time_format("short", loc).pattern)
+
+
+def long_date(value: date | datetime, lang: str) -> str:
+    """The day with its weekday: Tuesday, 15 July 2026 / mardi 15 juillet 2026 (a deadline
+    reads better with its weekday than `day`'s bare date)."""
+    when = value.date() if isinstance(value, datetime) else value
+    return str(format_date(when, "full", locale=locale(lang)))
+
+
+def long_datetime(value: datetime, lang: str) -> str:
+    """Tuesday, 15 July 2026, 14:00 in `lang`, at the wall-clock time `value` carries (convert
+    it to the repository's time zone first)."""
+    return str(
+        format_datetime(value, _datetime_pattern(lang), tzinfo=value.tzinfo, locale=locale(lang))
+    )
+
+
+def deadline(value: date | datetime | None, lang: str) -> str:
+    """`long_datetime` for an instant, `long_date` for a day (the welcome's answer-by, the
+    end of an absence)."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):  # ISO text, as data that went through JSON carries it
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        return long_datetime(value, lang)
+    return long_date(value, lang)
+
+
 def word(key: str, lang: str) -> str:
     """A catalog entry in `lang`, else English, else the key (tests reject both fallbacks)."""
     return catalog(lang).get(key) or catalog(DEFAULT).get(key) or key
@@ -119,7 +162,8 @@ def plural_text(lang: str, n: float, forms: Mapping[str, str]) -> str:
 def template_helpers(lang: str) -> dict[str, Callable[..., Any]]:
     """Functions the message templates call, bound to the language being rendered:
     `plural(n, one=..., other=..., many=...)` with `{n}` in the forms, `number`, `percent`,
-    `day`, `author_class`, `organisation`."""
+    `day`, `long_date` (a day or an instant with its weekday: `deadline`), `author_class`,
+    `organisation`."""
 
     def plural(n: float, **forms: str) -> str:
         return plural_text(lang, n, forms)
@@ -129,6 +173,7 @@ def template_helpers(lang: str) -> dict[str, Callable[..., Any]]:
         "number": lambda value, digits=1: number(value, lang, digits),
         "percent": lambda share: percent(share, lang),
         "day": lambda when: day(when, lang),
+        "long_date": lambda when: deadline(when, lang),
         "author_class": lambda value: author_class(value, lang),
         "organisation": lambda name: organisation(name, lang),
     }

@@ -29,6 +29,10 @@ Template data (what callers pass; items are mappings or objects with these attri
   ospo_team (or None: the OSPO is who is told), ospo_emails (list); set `title`
 - whose_turn: waiting_on (author|maintainer), business_days, due_in_days (or None), responsible
 - stale_nudge: author, close_after_days; stale_close: author
+- daily_reminder: person, day, items (as waiting_list); daily_note: author, people
+- away_reply: until (a date, or None when `/away off`), shown with `long_date(until)`
+- welcome_*: also answer_by (an instant on the repository's clock, or None), shown with
+  `long_date(answer_by)`: "Tuesday, 15 July 2026, 14:00"
 - digest_email: scope, period_start, period_end, totals ({new, answered, overdue, waiting}),
   items (as waiting_list); sets `title`
 
@@ -85,11 +89,15 @@ class T:
     STALE_NUDGE = "stale_nudge"
     STALE_CLOSE = "stale_close"
     DIGEST_EMAIL = "digest_email"
+    DAILY_REMINDER = "daily_reminder"
+    DAILY_NOTE = "daily_note"
+    AWAY_REPLY = "away_reply"
 
     ALL: tuple[str, ...] = (
         WELCOME_ISSUE, WELCOME_PULL, REQUEST_INFO_ISSUE, PR_CHECKLIST, COMMAND_HELP,
         COMMAND_ERROR, CONFIG_ERROR_ISSUE, REMINDER, WAITING_LIST, ESCALATION_ISSUE,
         ESCALATION_EMAIL, WHOSE_TURN, STALE_NUDGE, STALE_CLOSE, DIGEST_EMAIL,
+        DAILY_REMINDER, DAILY_NOTE, AWAY_REPLY,
     )  # fmt: skip
 
 

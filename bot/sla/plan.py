@@ -8,7 +8,7 @@ is decided here, without I/O, so it is tested from facts alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.effects.actions import (
@@ -24,9 +24,12 @@ from bot.effects.actions import (
 )
 from bot.effects.labels import LABEL_STYLE
 from bot.messages.templating import Renderer, T
+from bot.sla import attention_budget as budget
 from bot.sla import rules as sla
+from bot.sla.availability import PeopleBook, commanded_absences, route
 from bot.sla.calendar import BusinessCalendar
 from bot.sla.codeowners import responsible_people
+from bot.sla.reminder_plan import Candidate, RepoState, plan_item
 from bot.storage.models import Item, TimelineEntry, TimelineKind
 
 
@@ -61,14 +64,23 @@ class RepoFacts:
     at: datetime
     bots: list[str]
     owners: dict[int, list[str]] = field(default_factory=dict)
+    # `/away` commands run anywhere in the organisation, oldest first (bot/sla/availability.py)
+    away: list[TimelineEntry] = field(default_factory=list)
 
 
 @dataclass
 class RepoPlan:
+    """`actions`: labels, stale nudges, the waiting list, carried out at once; the reminders
+    due (`reminders.candidates`) wait for the organisation's caps and budgets
+    (bot/sla/org_plan.py)."""
+
     actions: list[Action]
     waiting: list[Waiting]
-    escalated: list[Waiting]
+    escalated: list[Waiting]  # escalated before this sweep (this sweep's: the org plan's)
     day: str
+    reminders: RepoState
+    items: dict[int, Item] = field(default_factory=dict)
+    held: dict[str, str] = field(default_factory=dict)  # item -> why its reminder waits
 
 
 def _calendar(facts: RepoFacts) -> BusinessCalendar:
@@ -107,6 +119,9 @@ def plan_repo(facts: RepoFacts, renderer: Renderer) -> RepoPlan:
     cal = _calendar(facts)
     day = at.astimezone(cal.tz).date().isoformat()
     mentions = dict(facts.mentions)
+    book = PeopleBook(cfg.people, commanded_absences(facts.away))
+    candidates: list[Candidate] = []
+    held: dict[str, str] = {}
     actions: list[Action] = []
     waiting: list[Waiting] = []
     escalated: list[Waiting] = []
@@ -125,15 +140,17 @@ def plan_repo(facts: RepoFacts, renderer: Renderer) -> RepoPlan:
             if state.waiting_on == sla.AUTHOR and cfg.stale.enabled:
                 actions += stale_actions(renderer, item, state, cfg, cal, at, facts.done, lang)
             continue
-        responsible = list(
-            responsible_people(
-                item.assignees,
-                requested_reviewers(ents),
-                facts.owners.get(item.number, ()),
-                cfg.maintainers.users,
-                cfg.maintainers.teams,
-            )
-        )
+        groups = [
+            item.assignees,
+            requested_reviewers(ents),
+            facts.owners.get(item.number, []),
+            cfg.maintainers.users,
+            cfg.maintainers.teams,
+        ]
+        # The first group with someone not away (bot/sla/availability.py); the waiting list
+        # still names who is responsible when everyone is away.
+        routed = route(groups, at, book, cal, cfg.calendar)
+        responsible = routed or list(responsible_people(*groups))
         history = sla.reminder_history(ref, state, facts.done)
         entry = Waiting(
             full_name,
@@ -161,21 +178,34 @@ def plan_repo(facts: RepoFacts, renderer: Renderer) -> RepoPlan:
             and item.created_at < facts.added_at
             and not seen_opened_live(ents)
         )
-        steps = (
-            []
-            if backlog
-            else sla.plan_reminders(
-                state, ref, cfg.sla, history, at, cal, responsible, mentions, escalate_to
-            )
-        )
-        for step in steps:
-            actions += step_actions(renderer, step, item, cfg, lang, history, responsible)
-            for person in step.mention:
-                mentions[person] = mentions.get(person, 0) + 1
-            if step.stage == "escalation":
-                entry.escalated = True
         if entry.escalated:
             escalated.append(entry)
+        if backlog:
+            continue
+        planned = plan_item(
+            repo=full_name,
+            number=item.number,
+            author=item.author_login,
+            state=state,
+            entries=ents,
+            waiting=entry,
+            responsible=routed,
+            escalate_to=escalate_to,
+            history=history,
+            cfg=cfg,
+            calendar=cal,
+            book=book,
+            bots=facts.bots,
+            mentions_today=mentions,
+            now=at,
+            everyone_away=not routed and bool(responsible),
+        )
+        if planned.candidate is not None:
+            candidates.append(planned.candidate)
+            for person in planned.candidate.step.mention:  # the daily cap, within the sweep
+                mentions[person] = mentions.get(person, 0) + 1
+        elif planned.held:
+            held[ref] = planned.held
     waiting.sort(key=lambda w: -w.business_days)
     body = renderer.render(
         T.WAITING_LIST,
@@ -193,7 +223,13 @@ def plan_repo(facts: RepoFacts, renderer: Renderer) -> RepoPlan:
             create_if_missing=bool(waiting),
         )
     )
-    return RepoPlan(actions, waiting, escalated, day)
+    since = at - timedelta(days=budget.SHARE_WINDOW_DAYS)
+    comments = budget.comment_counts(
+        (e for ents in facts.entries.values() for e in ents), facts.bots, since, at
+    )
+    reminders = RepoState(full_name, cfg, day, waiting, candidates, comments)
+    items = {i.number: i for i in facts.items}
+    return RepoPlan(actions, waiting, escalated, day, reminders, items, held)
 
 
 def step_actions(

@@ -459,15 +459,18 @@ def plan_reminders(
     responsible: Sequence[str],
     mentions_today: Mapping[str, int],
     escalate_to: Sequence[str] = (),
+    *,
+    check_hours: bool = True,
 ) -> list[ReminderStep]:
     """At most one step per sweep (overdue waits, working hours only): the escalation once
     the clock passes `escalate_after_days` (to `escalate_to`, else `responsible`), otherwise
     reminder k+1 if k < `max_reminders` and `remind_every_days` business days have passed
     since the last reminder or escalation. People already mentioned
     `max_mentions_per_person_per_day` times today (`mentions_today`) are listed, not pinged.
+    `check_hours=False`: the caller checks each recipient's own hours (bot/sla/nag.py).
     """
     due = state.waiting_on == MAINTAINER and state.overdue and state.phase is not None
-    if not due or not calendar.is_working_time(now):
+    if not due or (check_hours and not calendar.is_working_time(now)):
         return []
     prefix = wait_key(item_ref, state)
     waited = state.business_days_waiting
@@ -551,3 +554,12 @@ def clock_of(
     name = "first_response_days" if tr.phase == FIRST_RESPONSE else "follow_up_days"
     overdue = not snoozed and clock > Fraction(float(sla_setting(sla, name)))
     return MAINTAINER, float(clock), overdue
+
+
+def answer_by(opened_at: datetime, cfg: Any) -> datetime:
+    """When the first answer to an item opened at `opened_at` is due (the welcome says it):
+    `first_response_days` business days of the repository's calendar later, on its wall
+    clock."""
+    calendar = BusinessCalendar.from_config(cfg.calendar)
+    due = calendar.add_business_days(opened_at, Fraction(cfg.sla.first_response_days))
+    return due.astimezone(calendar.tz)

@@ -12,7 +12,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -21,18 +21,17 @@ from sqlmodel import Session, col
 
 from bot.clock import FrozenClock
 from bot.effects import outbox
-from bot.effects.actions import (
-    Action,
-    UpsertComment,
-    UpsertIssue,
-    marker,
-)
+from bot.effects.actions import UpsertComment, UpsertIssue, marker
 from bot.effects.executor import Executor
 from bot.messages.templating import Renderer, T
 from bot.record.people import OUTSIDE_CLASSES
+from bot.sla import attention_budget as budget
+from bot.sla.availability import AWAY_KIND
 from bot.sla.calendar import BusinessCalendar
 from bot.sla.codeowners import CODEOWNERS_PATHS, parse_codeowners
-from bot.sla.plan import RepoFacts, Waiting, needs_owners, plan_repo
+from bot.sla.daily import scopes_of_day
+from bot.sla.org_plan import DailyPost, Send, plan_org_reminders
+from bot.sla.plan import RepoFacts, RepoPlan, Waiting, needs_owners, plan_repo
 from bot.storage.models import ActionLog, Item, Repository, TimelineEntry
 
 if TYPE_CHECKING:
@@ -76,6 +75,28 @@ def _done_keys(s: Session, prefix: str) -> dict[str, datetime]:
     return {k: at for k, at in s.execute(q)}
 
 
+def _away_entries(s: Session, owner: str) -> list[TimelineEntry]:
+    """`/away` commands run anywhere in the organisation, oldest first."""
+    q = (
+        select(TimelineEntry)
+        .where(
+            col(TimelineEntry.kind) == AWAY_KIND,
+            col(TimelineEntry.repo_full_name).startswith(f"{owner}/"),
+        )
+        .order_by(col(TimelineEntry.occurred_at))
+    )
+    return list(s.scalars(q))
+
+
+def mentions_in_week(s: Session, day: date) -> dict[str, int]:
+    """Veilleur's mentions of each person over the 7 days ending on `day`."""
+    counts: dict[str, int] = defaultdict(int)
+    for back in range(7):
+        for login, n in mentions_on(s, (day - timedelta(days=back)).isoformat()).items():
+            counts[login.lower()] += n
+    return counts
+
+
 def mentions_on(s: Session, day: str) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
     q = select(col(ActionLog.key)).where(col(ActionLog.key).startswith(f"mention:{day}:"))
@@ -115,6 +136,7 @@ class Sweeper:
         if self.mailer is not None and not self.dry_run:  # mail refused earlier, sent now
             result.actions += await outbox.send_pending(self.engine, self.mailer, at)
         escalated: dict[str, tuple[Any, list[Waiting]]] = {}
+        planned: dict[str, list[tuple[RepoPlan, Renderer, Any]]] = defaultdict(list)
         for repo in self.repositories(org):
             if repo.full_name.split("/")[1] == ".github":
                 continue
@@ -125,9 +147,20 @@ class Sweeper:
             if api is None:
                 continue
             try:
-                await self._repo(api, repo, at, result, escalated)
+                plan = await self._repo(api, repo, at, result)
             except Exception:
                 log.exception("sweep of %s failed; the next sweep retries", repo.full_name)
+                continue
+            if plan is not None:
+                planned[repo.owner].append((plan, self.renderer, api))
+                if plan.escalated:
+                    cfg = plan.reminders.cfg
+                    escalated.setdefault(repo.owner, (cfg, []))[1].extend(plan.escalated)
+        for owner, runs in planned.items():
+            try:
+                await self._reminders(owner, runs, at, result, escalated)
+            except Exception:
+                log.exception("reminders of %s failed; the next sweep retries", owner)
         for owner, (cfg, items) in escalated.items():
             await self._org_issue(owner, cfg, items, at, result)
         return result
@@ -144,13 +177,10 @@ class Sweeper:
         )
 
     async def _repo(
-        self,
-        api: Any,
-        repo: Repository,
-        at: datetime,
-        result: SweepResult,
-        escalated: dict[str, Any],
-    ) -> None:
+        self, api: Any, repo: Repository, at: datetime, result: SweepResult
+    ) -> RepoPlan | None:
+        """Gather one repository's facts, carry out its labels, stale nudges and waiting list;
+        its reminders due are returned for `_reminders` to cap and send."""
         branch = (
             repo.default_branch
             or self.services["branches"].get(repo.full_name)
@@ -159,7 +189,7 @@ class Sweeper:
         cfg = (await self.services["config"].for_repo(api, repo.full_name, branch)).config
         self.renderer = await self.services["overrides"].renderer_for(api, repo.full_name)
         if not cfg.sla.enabled:
-            return
+            return None
         cal = BusinessCalendar.from_config(cfg.calendar)
         with Session(self.engine) as s:
             items = _open_outside_items(s, repo.full_name)
@@ -167,6 +197,7 @@ class Sweeper:
             done = _done_keys(s, f"sla:{repo.full_name}#")
             done.update(_done_keys(s, f"stale:{repo.full_name}#"))
             mentions = mentions_on(s, at.astimezone(cal.tz).date().isoformat())
+            away = _away_entries(s, repo.owner)
         facts = RepoFacts(
             full_name=repo.full_name,
             owner=repo.owner,
@@ -178,6 +209,7 @@ class Sweeper:
             mentions=mentions,
             at=at,
             bots=[b for b in (self.bot_login, *cfg.bots.logins) if b],
+            away=away,
         )
         pulls = needs_owners(facts)
         codeowners = await self._codeowners(api, repo.full_name) if pulls else None
@@ -186,24 +218,99 @@ class Sweeper:
                 files = [f["filename"] for f in await api.list_pull_files(repo.full_name, number)]
                 facts.owners[number] = list(codeowners.owners_for(files))
         plan = plan_repo(facts, self.renderer)
-        if plan.escalated:
-            escalated.setdefault(repo.owner, (cfg, []))[1].extend(plan.escalated)
+        for ref, why in plan.held.items():
+            log.info("%s: reminder held (%s)", ref, why)
         executor = self._executor(api, at, cfg.dry_run)
         result.actions += await executor.apply(plan.actions)
         result.waiting += plan.waiting
-        if not (self.dry_run or cfg.dry_run):
-            self._remember_mentions(plan.actions, plan.day)
+        return plan
 
-    def _remember_mentions(self, actions: list[Action], day: str) -> None:
+    async def _reminders(
+        self,
+        owner: str,
+        runs: list[tuple[RepoPlan, Renderer, Any]],
+        at: datetime,
+        result: SweepResult,
+        escalated: dict[str, Any],
+    ) -> None:
+        """Send one organisation's reminders as bot/sla/org_plan.py words them."""
+        day = runs[0][0].day
         with Session(self.engine) as s:
-            for a in actions:
-                if isinstance(a, UpsertComment) and a.once and ":reminder:" in a.once:
-                    for token in a.body.split():
-                        if token.startswith("@") and len(token) > 1:
-                            login = token[1:].rstrip(",.:;")
-                            key = f"mention:{day}:{login}:{a.once}"
-                            if s.get(ActionLog, key) is None:
-                                s.add(ActionLog(key=key, done_at=datetime.now(UTC)))
+            week = mentions_in_week(s, date.fromisoformat(day))
+            keys = s.scalars(
+                select(col(ActionLog.key)).where(col(ActionLog.key).startswith(f"mention:{day}:"))
+            )
+            scopes = scopes_of_day(keys, day)
+        plan = plan_org_reminders(owner, [(p, r) for p, r, _ in runs], week, scopes, self.bot_login)
+        apis = {p.reminders.repo: api for p, _, api in runs}
+        for ref in plan.carried:
+            log.info("%s: over the sweep's cap, carried to the next sweep", ref)
+        for send in plan.sends:
+            await self._send(apis[send.repo], send, at, result)
+        if plan.escalated:
+            cfg = runs[0][0].reminders.cfg
+            escalated.setdefault(owner, (cfg, []))[1].extend(plan.escalated)
+        for post in plan.posts:
+            await self._daily_post(post, apis, at, result)
+        if not self.dry_run:
+            self._record_decisions(plan.decisions, at)
+
+    async def _send(self, api: Any, send: Send, at: datetime, result: SweepResult) -> None:
+        done = await self._executor(api, at, send.dry_run).apply(send.actions)
+        result.actions += done
+        if done and send.mention and not (self.dry_run or send.dry_run):
+            self._remember(send.mention, send.day, send.tag)
+
+    async def _daily_post(
+        self, post: DailyPost, apis: dict[str, Any], at: datetime, result: SweepResult
+    ) -> None:
+        """One comment a day per person, in the waiting-list issue, edited through the day."""
+        api = apis.get(post.target)
+        if api is None:
+            with Session(self.engine) as s:
+                row = s.scalars(select(Repository).where(col(Repository.full_name) == post.target))
+                found = row.first()
+            api = self.api_for(found.installation_id if found else None)
+            if api is None:
+                return
+        executor = self._executor(api, at, post.dry_run)
+        if post.issue is not None:
+            result.actions += await executor.apply([post.issue])
+        number = self._issue_number(post.target, post.issue_marker)
+        if number is None and (self.dry_run or post.dry_run):
+            number = 0  # a dry run shows the list it would post (the issue is not opened)
+        if number is None:
+            return  # the issue could not be opened: the next sweep tries again
+        comment = UpsertComment(post.target, number, marker("daily", post.key), post.text)
+        done = await executor.apply([comment])
+        result.actions += done
+        if done and not (self.dry_run or post.dry_run):
+            self._remember((post.login,), post.day, post.key)
+
+    def _issue_number(self, repo: str, issue_marker: str) -> int | None:
+        """The number of the issue an `UpsertIssue` wrote (bot/effects/executor.py keeps it)."""
+        with Session(self.engine) as s:
+            row = s.get(ActionLog, f"issue:{repo}:{issue_marker}")
+        number = (row.detail or "").partition(" ")[0] if row is not None else ""
+        return int(number) if number.isdigit() else None
+
+    def _remember(self, people: Any, day: str, tag: str) -> None:
+        """Count mentions (daily cap, weekly budget): one `mention:` key per person and tag."""
+        with Session(self.engine) as s:
+            for login in people:
+                key = f"mention:{day}:{login}:{tag}"[:300]
+                if s.get(ActionLog, key) is None:
+                    s.add(ActionLog(key=key, done_at=datetime.now(UTC)))
+            s.commit()
+
+    def _record_decisions(self, decisions: list[budget.BudgetDecision], at: datetime) -> None:
+        """Keep each attention-budget decision for the digest (`attention:` keys)."""
+        with Session(self.engine) as s:
+            for d in decisions:
+                key = budget.decision_key(d)
+                row = s.get(ActionLog, key) or ActionLog(key=key, done_at=at)
+                row.detail = budget.encode(d)
+                s.add(row)
             s.commit()
 
     async def _codeowners(self, api: Any, repo: str) -> Any:
