@@ -28,7 +28,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-EXAMPLES = ROOT.parent / "shared" / "github" / "webhook-examples"
+# The test material beside the checkout, or where VEILLEUR_TEST_SHARED says (as the tests).
+SHARED = Path(os.environ.get("VEILLEUR_TEST_SHARED") or ROOT.parent / "shared")
+EXAMPLES = SHARED / "github" / "webhook-examples"
 PG_URL = os.environ.get("VEILLEUR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECRET = "bench-webhook-secret"
 DRAIN_SECONDS = 3

@@ -113,7 +113,9 @@ def main() -> None:
             wrk = ["wrk", "-t", "2", "-c", str(args.connections), "-d", f"{seconds + 2}s"]
             wrk += ["--timeout", "10s", "-s", str(HERE / "intake.lua")]
             wrk += [f"http://127.0.0.1:{port}/webhooks/github", "--", str(data), str(seconds)]
-            subprocess.run(wrk, capture_output=True, check=True)
+            done = subprocess.run(wrk, capture_output=True, text=True)
+            if done.returncode:
+                raise SystemExit(f"wrk failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
             if stored(db) == n:
                 raise SystemExit("no delivery stored: " + (tmp / "serve.log").read_text()[-2000:])
         sent_seconds = time.monotonic() - started
