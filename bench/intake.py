@@ -80,14 +80,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_data(tmp: Path) -> Path:
+def write_data(tmp: Path, secret: str = SECRET) -> Path:
     """Every real example but ping (answered 200, not stored), pre-signed, as a Lua table."""
     lines = []
     for i, path in enumerate(sorted(EXAMPLES.glob("*/*.json"))):
         if path.parent.name == "ping":
             continue
         body = path.read_bytes()
-        sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        sig = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         (tmp / f"{i}.json").write_bytes(body)
         lines.append(
             f"  {{{json.dumps(path.parent.name)}, {json.dumps(sig)}, "
