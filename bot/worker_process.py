@@ -46,6 +46,10 @@ _GUID_BYTES = 80  # X-GitHub-Delivery is at most 64 characters (bot/intake.py)
 # Fork shares the imported modules' pages with the web process (see above); where there is no
 # fork, a fresh interpreter.
 _CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
+# The worker runs at a lower CPU priority than the web and writer processes: when the cores
+# are short, accepting webhooks (GitHub gives up after 10 s) comes before draining the
+# backlog, which only waits. Measured by bench/drain.py (README, Benchmarks).
+WORKER_NICENESS = 10
 
 
 class WorkerProcess:
@@ -212,6 +216,8 @@ def worker_main(
         end.close()
     with contextlib.suppress(ValueError):  # forked: signals must not wake the parent's loop
         signal.set_wakeup_fd(-1)
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     from bot import logs
     from bot.app import make_dispatcher_factory
     from bot.clock import SystemClock

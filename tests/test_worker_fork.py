@@ -1,5 +1,6 @@
-"""`veilleur serve` forks its worker process (memory shared with the web process, issue 13),
-and the forked worker still goes away with the web process and handles deliveries."""
+"""`veilleur serve` forks its worker process (memory shared with the web process, issue 13) at
+a lower CPU priority (intake first), and the forked worker still handles deliveries and goes
+away with the web process."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 
 from bot.simforge import Forge
+from bot.worker_process import WORKER_NICENESS
 from tests.harness import City
 from tests.scaleout_support import Procs, free_port, veilleur_env, wait_until
 
@@ -33,6 +35,10 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
 def test_the_forked_worker_handles_deliveries_and_dies_with_the_web_process(
@@ -58,6 +64,8 @@ def test_the_forked_worker_handles_deliveries_and_dies_with_the_web_process(
         forked = [p for p in children(serve.pid) if cmdline(p) == cmdline(serve.pid)]
         assert len(forked) == 1, [cmdline(p) for p in children(serve.pid)]
         [worker] = forked
+        # Intake first when the cores are short (bench/drain.py).
+        assert niceness(worker) == niceness(serve.pid) + WORKER_NICENESS
         forge.webhook_url = f"{url}/webhooks/github"
         forge.scenario.install(city.org)
         n = forge.scenario.open_issue(city.repo, city.citizen_fr, "Carte", "La carte est vide.")
