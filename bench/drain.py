@@ -1,20 +1,19 @@
 """Intake while the worker drains a backlog: `veilleur serve` against `veilleur serve --no-worker`.
 
-    .venv/bin/python bench/drain.py [--backlog 30000] [--duration 15] [--connections 32]
+    .venv/bin/python bench/drain.py [--backlog 10000] [--duration 15] [--connections 32]
                                     [--rounds 2]
 
 Each run starts the real `veilleur serve` (SQLite file, writer process) on a fresh database
 holding `--backlog` pending deliveries (GitHub's real webhook examples, written by the intake
-writer's own code, on 5,000 items), with the GitHub API pointed at a stand-in that gives
-installation tokens and answers 404 to every other request (its own process, at the lowest CPU priority, as GitHub's work is not
-on this machine): the worker takes each delivery through dispatch and its handlers, whose
-first call is refused at once (a long retry base keeps each to one attempt), as fast
-as it can. wrk then sends signed real payloads
-(bench/intake.lua, a unique X-GitHub-Delivery each) for `--duration` seconds, the same as
-bench/intake.py. Runs alternate, `--no-worker` first, `--rounds` times each, on the same
-machine in the same minutes; the ratio is worker / no-worker accepted deliveries per second
-(medians). The worker's drain during the window is counted from the database, and the backlog
-must not run out before the window ends.
+writer's own code, on 5,000 items). The GitHub API is a stand-in that gives installation
+tokens and answers 404 to every other request (its own process, at the lowest CPU priority:
+GitHub's work is not on this machine), so the worker takes each delivery through dispatch
+and its handlers, whose first call is refused at once (a long retry base keeps each to one
+attempt), as fast as it can. wrk then sends signed real payloads (bench/intake.lua, a unique
+X-GitHub-Delivery each) for `--duration` seconds, as bench/intake.py does. Runs alternate,
+`--no-worker` first, `--rounds` times each, in the same minutes; the ratio is worker /
+no-worker accepted deliveries per second (medians). The worker's drain during the window is
+counted from the database; the backlog must not run out before the window ends.
 Results: a Markdown table on stdout, bench/results/drain.json.
 """
 
@@ -169,7 +168,7 @@ def one_run(worker: bool, args: argparse.Namespace, tmp: Path, data: Path) -> di
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--backlog", type=int, default=30_000)
+    ap.add_argument("--backlog", type=int, default=10_000)
     ap.add_argument("--duration", type=int, default=15, help="active seconds per run")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
