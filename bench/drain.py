@@ -40,10 +40,10 @@ sys.path.insert(0, str(HERE.parent))
 
 from intake import EXAMPLES, SECRET, free_port, summarize, write_data, wrk  # noqa: E402
 
-from bot.intake_rows import DeliveryRow  # noqa: E402
-from bot.intake_sqlite import SqliteGroupWriter  # noqa: E402
-from bot.migrate import upgrade  # noqa: E402
-from bot.simforge import generate_app_keypair  # noqa: E402
+from bot.intake.rows import DeliveryRow  # noqa: E402
+from bot.intake.sqlite_writer import SqliteGroupWriter  # noqa: E402
+from bot.storage.migrate import upgrade  # noqa: E402
+from bot.sim import generate_app_keypair  # noqa: E402
 
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
 GROUP = 256

@@ -202,7 +202,7 @@ def main() -> int:
         return 0
 
     sys.path.insert(0, str(ROOT))
-    from bot.migrate import upgrade
+    from bot.storage.migrate import upgrade
 
     with tempfile.TemporaryDirectory(prefix="veilleur-bench-") as tmpdir:
         tmp = Path(tmpdir)

@@ -35,7 +35,7 @@ sys.path.insert(0, str(HERE.parent))
 from intake import free_port, write_data  # noqa: E402
 
 from bot.clock import FrozenClock  # noqa: E402
-from bot.simforge import Forge, ForgeServer, generate_app_keypair  # noqa: E402
+from bot.sim import Forge, ForgeServer, generate_app_keypair  # noqa: E402
 from tests.harness import seed_city  # noqa: E402
 
 WARM_UP = [  # (citizen attribute, title, body): one new issue per language, by outsiders

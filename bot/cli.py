@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from bot.cli_errors import database_problem, port_number
+from bot.cli.errors import database_problem, port_number
 from bot.settings import Settings, SettingsError, load_settings
 
 
@@ -26,8 +26,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from bot import logs
     from bot.app import create_app
-    from bot.cli_errors import bind
-    from bot.migrate import upgrade
+    from bot.cli.errors import bind
+    from bot.storage.migrate import upgrade
 
     settings = _settings(args)
     if settings.dashboard_open:
@@ -43,7 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logs.configure(settings.log_level, settings.log_format)
     hook = None
     if not run_worker and settings.is_postgres:  # scale-out web replica: enqueue jobs too
-        from bot.scaleout.queue import apply_schema, intake_hook
+        from bot.queue.scaleout.queue import apply_schema, intake_hook
 
         apply_schema(settings.database_url, alembic=True)
         hook = intake_hook(settings.database_url)
@@ -56,7 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         in_transaction=hook,
         worker_process=run_worker,
     )
-    from bot.intake_limits import header_deadline_protocol
+    from bot.intake.limits import header_deadline_protocol
 
     bound_host, bound_port = sock.getsockname()[:2]
     logging.getLogger("veilleur").info("listening on http://%s:%d", bound_host, bound_port)
@@ -73,12 +73,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from bot.migrate import upgrade
+    from bot.storage.migrate import upgrade
 
     settings = _settings(args)
     upgrade(settings.database_url, args.revision)
     if settings.is_postgres and args.revision == "head":
-        from bot.scaleout.queue import apply_schema
+        from bot.queue.scaleout.queue import apply_schema
 
         if apply_schema(settings.database_url):
             print("queue schema (procrastinate) applied")
@@ -89,7 +89,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_db_backup(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bot.backup import BackupError, backup
+    from bot.storage.backup import BackupError, backup
 
     try:
         print(backup(_settings(args).database_url, Path(args.file), force=args.force))
@@ -103,7 +103,7 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from bot import deliveries
+    from bot.queue import deliveries
     from bot.storage.db import make_engine
 
     settings = _settings(args)
@@ -124,7 +124,7 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    from bot.config import check_file
+    from bot.config.loader import check_file
 
     errors = check_file(args.file)
     for err in errors:
@@ -180,10 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("file", help="path of the veilleur.yml file to check")
     chk.set_defaults(func=cmd_config_check)
 
-    from bot import cli_ops
+    from bot.cli import remind as cli_ops
 
     cli_ops.register(sub)
-    from bot.scaleout.worker import register_cli as register_worker
+    from bot.queue.scaleout.worker import register_cli as register_worker
 
     register_worker(sub)
     for register in EXTRA_COMMANDS:

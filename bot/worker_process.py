@@ -36,13 +36,13 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot import deliveries
+from bot.queue import deliveries
 from bot.settings import Settings
 from bot.storage.models import Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
 
-_GUID_BYTES = 80  # X-GitHub-Delivery is at most 64 characters (bot/intake.py)
+_GUID_BYTES = 80  # X-GitHub-Delivery is at most 64 characters (bot/intake/endpoint.py)
 # Fork shares the imported modules' pages with the web process (see above); where there is no
 # fork, a fresh interpreter.
 _CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
@@ -221,9 +221,9 @@ def worker_main(
     from bot import logs
     from bot.app import make_dispatcher_factory
     from bot.clock import SystemClock
-    from bot.scheduler import start_scheduler
+    from bot.periodic import start_scheduler
     from bot.storage.db import make_engine
-    from bot.worker import EmbeddedWorker
+    from bot.queue.worker import EmbeddedWorker
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the web process, which stops us
     stop = threading.Event()

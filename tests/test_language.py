@@ -10,12 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.language import (
-    clean,
-    detect_item_language,
-    detect_language,
-    language_scores,
-)
+from bot.messages.language import clean, detect_item_language, detect_language, language_scores
 
 CORPUS = Path(__file__).parent / "data" / "language_corpus.jsonl"
 ACCURACY_FLOOR = 0.95  # measured: 0.955 with the low-accuracy models (README, Benchmarks)

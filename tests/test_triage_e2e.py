@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.actions import marker
-from bot.language import detect_language
-from bot.templating import T
+from bot.effects.actions import marker
+from bot.messages.language import detect_language
+from bot.messages.templating import T
 from tests.harness import City, Harness, template_tag
 
 WELCOME = "veilleur:welcome:"
@@ -134,7 +134,7 @@ def test_pull_request_touching_docs(harness: Harness, city: City) -> None:
         city.repo,
         city.citizen_en,
         "Fix typo in guide",
-        # Long enough for the low-accuracy language models (bot/language.py): "Fixes a typo
+        # Long enough for the low-accuracy language models (bot/messages/language.py): "Fixes a typo
         # in the guide." alone now gets the repository's language (French here).
         "Fixes a typo in the guide where the link was wrong.",
         files={"docs/guide.md": "Guide!\n"},

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from bot.simforge import Forge
-from bot.worker_process import WORKER_NICENESS
+from bot.sim import Forge
+from bot.queue.worker_process import WORKER_NICENESS
 from tests.harness import City
 from tests.scaleout_support import Procs, free_port, veilleur_env, wait_until
 
