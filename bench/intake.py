@@ -28,7 +28,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-EXAMPLES = ROOT.parent / "shared" / "github" / "webhook-examples"
+# The test material beside the checkout, or where VEILLEUR_TEST_SHARED says (as the tests).
+SHARED = Path(os.environ.get("VEILLEUR_TEST_SHARED") or ROOT.parent / "shared")
+EXAMPLES = SHARED / "github" / "webhook-examples"
 PG_URL = os.environ.get("VEILLEUR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECRET = "bench-webhook-secret"
 DRAIN_SECONDS = 3
@@ -78,14 +80,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_data(tmp: Path) -> Path:
+def write_data(tmp: Path, secret: str = SECRET) -> Path:
     """Every real example but ping (answered 200, not stored), pre-signed, as a Lua table."""
     lines = []
     for i, path in enumerate(sorted(EXAMPLES.glob("*/*.json"))):
         if path.parent.name == "ping":
             continue
         body = path.read_bytes()
-        sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        sig = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         (tmp / f"{i}.json").write_bytes(body)
         lines.append(
             f"  {{{json.dumps(path.parent.name)}, {json.dumps(sig)}, "

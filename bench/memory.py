@@ -2,12 +2,17 @@
 
     .venv/bin/python bench/memory.py [--deliveries 100000] [--connections 16] [--no-worker]
 
-Starts the real `veilleur serve` (SQLite file, writer process, embedded worker unless
-`--no-worker`) with a generated App key and the GitHub API pointed at a closed local port:
-the worker takes every delivery through dispatch, and the calls fail at once (a long retry
-base keeps each delivery to one attempt). wrk sends signed real payloads (bench/intake.lua)
-until `--deliveries` are stored. Memory of the server and its children is read from /proc
-(RSS, and PSS, which shares pages fairly) at start and at the end, per process.
+Starts the real `veilleur serve` (SQLite file, writer process, worker process unless
+`--no-worker`) against the simulated forge (in this process, over HTTP, seeded with the test
+city). First the forge's outside contributors open four issues, in French, English, Dutch
+and German, which the worker handles in full (so the language models are loaded, as after a
+service's first new issue); "start" is measured then. Then wrk sends signed real payloads
+(bench/intake.lua: GitHub's examples, a unique X-GitHub-Delivery each) until `--deliveries`
+are stored: the worker takes each through dispatch, and the forge refuses their unknown
+installations at once (a long retry base keeps each to one attempt). Memory of the server and
+its children is read from /proc at start and at the end, per process: RSS, PSS (each shared
+page divided among the processes that map it: the worker is forked from the web process and
+shares its modules' pages) and USS (pages of that process alone).
 Results: a Markdown table on stdout, bench/results/memory.json.
 """
 
@@ -27,9 +32,21 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from intake import SECRET, free_port, write_data  # noqa: E402
+from intake import free_port, write_data  # noqa: E402
 
-from bot.sim import generate_app_keypair  # noqa: E402
+from bot.clock import FrozenClock  # noqa: E402
+from bot.sim import Forge, ForgeServer, generate_app_keypair  # noqa: E402
+from tests.harness import seed_city  # noqa: E402
+
+WARM_UP = [  # (citizen attribute, title, body): one new issue per language, by outsiders
+    ("citizen_fr", "La carte reste vide", "Quand j'ouvre la carte du quartier, rien ne s'affiche."),
+    ("citizen_en", "The map stays empty", "When I open the district map nothing is shown at all."),
+    ("citizen_nl", "De kaart blijft leeg", "Als ik de kaart van de wijk open, zie ik niets."),
+    ("citizen_en", "Die Karte bleibt leer", "Wenn ich die Karte des Viertels öffne, ist sie leer."),
+]
+
+
+KEYS = generate_app_keypair()
 
 
 def tree(pid: int) -> list[int]:
@@ -49,16 +66,22 @@ def memory(pid: int) -> list[dict[str, object]]:
     for p in tree(pid):
         try:
             cmd = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:80]
-            rss = pss = 0
+            kb: dict[str, int] = {}
             for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Rss:"):
-                    rss = int(line.split()[1])
-                elif line.startswith("Pss:"):
-                    pss = int(line.split()[1])
+                key, _, value = line.partition(":")
+                if value.strip().endswith("kB"):
+                    kb[key] = int(value.split()[0])
         except (FileNotFoundError, ProcessLookupError):
             continue
+        uss = kb.get("Private_Clean", 0) + kb.get("Private_Dirty", 0)
         rows.append(
-            {"pid": p, "cmd": cmd, "rss_mb": round(rss / 1024, 1), "pss_mb": round(pss / 1024, 1)}
+            {
+                "pid": p,
+                "cmd": cmd,
+                "rss_mb": round(kb.get("Rss", 0) / 1024, 1),
+                "pss_mb": round(kb.get("Pss", 0) / 1024, 1),
+                "uss_mb": round(uss / 1024, 1),
+            }
         )
     return rows
 
@@ -68,6 +91,25 @@ def stored(db: Path) -> int:
         return conn.execute("SELECT count(*) FROM deliveries").fetchone()[0]
 
 
+def handled(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        sql = "SELECT count(*) FROM deliveries WHERE status IN ('done', 'ignored')"
+        return conn.execute(sql).fetchone()[0]
+
+
+def warm_up(forge: Forge, city: object, db: Path, worker: bool) -> None:
+    """The forge's outsiders open one issue per language; wait until the worker is done."""
+    before = handled(db)
+    forge.scenario.install(city.org)  # type: ignore[attr-defined]
+    for who, title, body in WARM_UP:
+        forge.scenario.open_issue(city.repo, getattr(city, who), title, body)  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 120
+    while worker and handled(db) < before + len(WARM_UP):
+        if time.monotonic() > deadline:
+            raise SystemExit("the warm-up issues were not handled within 120 s")
+        time.sleep(0.5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deliveries", type=int, default=100_000)
@@ -75,18 +117,21 @@ def main() -> None:
     parser.add_argument("--no-worker", action="store_true")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
-    data = write_data(tmp)
-    port, dead_port = free_port(), free_port()
-    keys = generate_app_keypair()
+    forge = Forge(FrozenClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)), app_key=KEYS)
+    forge_server = ForgeServer(forge)
+    forge_server.__enter__()
+    city = seed_city(forge)
+    data = write_data(tmp, forge.webhook_secret)
+    port = free_port()
     db = tmp / "veilleur.db"
-    env = os.environ | {
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEILLEUR_")} | {
         "VEILLEUR_DATABASE_URL": f"sqlite:///{db}",
-        "VEILLEUR_WEBHOOK_SECRET": SECRET,
+        "VEILLEUR_WEBHOOK_SECRET": forge.webhook_secret,
         "VEILLEUR_PORT": str(port),
-        "VEILLEUR_APP_ID": "1",
-        "VEILLEUR_PRIVATE_KEY": keys.private_pem,
-        "VEILLEUR_GITHUB_API_URL": f"http://127.0.0.1:{dead_port}",
-        "VEILLEUR_GITHUB_TIMEOUT_SECONDS": "1",
+        "VEILLEUR_APP_ID": str(forge.the_app.id),
+        "VEILLEUR_PRIVATE_KEY": forge.private_key_pem,
+        "VEILLEUR_GITHUB_API_URL": forge_server.url,
+        "VEILLEUR_GITHUB_TIMEOUT_SECONDS": "5",
         "VEILLEUR_RETRY_BASE_SECONDS": "86400",
         "VEILLEUR_LOG_LEVEL": "ERROR",
     }
@@ -105,6 +150,9 @@ def main() -> None:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit((tmp / "serve.log").read_text()[-3000:]) from None
                 time.sleep(0.3)
+        forge.webhook_url = f"http://127.0.0.1:{port}/webhooks/github"
+        warm_up(forge, city, db, not args.no_worker)
+        forge.webhook_url = None
         time.sleep(2)
         start = memory(server.pid)
         started = time.monotonic()
@@ -113,7 +161,9 @@ def main() -> None:
             wrk = ["wrk", "-t", "2", "-c", str(args.connections), "-d", f"{seconds + 2}s"]
             wrk += ["--timeout", "10s", "-s", str(HERE / "intake.lua")]
             wrk += [f"http://127.0.0.1:{port}/webhooks/github", "--", str(data), str(seconds)]
-            subprocess.run(wrk, capture_output=True, check=True)
+            done = subprocess.run(wrk, capture_output=True, text=True)
+            if done.returncode:
+                raise SystemExit(f"wrk failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
             if stored(db) == n:
                 raise SystemExit("no delivery stored: " + (tmp / "serve.log").read_text()[-2000:])
         sent_seconds = time.monotonic() - started
@@ -123,6 +173,7 @@ def main() -> None:
         server.terminate()
         server.wait(60)
         log.close()
+        forge_server.__exit__(None, None, None)
     result = {
         "date": datetime.now(UTC).isoformat(),
         "deliveries": stored(db),
@@ -134,16 +185,21 @@ def main() -> None:
         "rss_mb_end": round(sum(r["rss_mb"] for r in end), 1),
         "pss_mb_start": round(sum(r["pss_mb"] for r in start), 1),
         "pss_mb_end": round(sum(r["pss_mb"] for r in end), 1),
+        "uss_mb_end": round(sum(r["uss_mb"] for r in end), 1),
     }
     name = "memory-no-worker.json" if args.no_worker else "memory.json"
     (HERE / "results" / name).write_text(json.dumps(result, indent=1))
-    print("| process | RSS start (MB) | RSS end (MB) | PSS end (MB) |")
-    print("|---|---:|---:|---:|")
+    print("| process | RSS start (MB) | PSS start | RSS end | PSS end | USS end |")
+    print("|---|---:|---:|---:|---:|---:|")
     for s, e in zip(start, end, strict=False):
-        print(f"| {e['cmd'][:60]} | {s['rss_mb']} | {e['rss_mb']} | {e['pss_mb']} |")
+        print(
+            f"| {e['cmd'][:60]} | {s['rss_mb']} | {s['pss_mb']} | {e['rss_mb']} | "
+            f"{e['pss_mb']} | {e['uss_mb']} |"
+        )
     print(
         f"| all ({result['deliveries']:,} deliveries, {result['seconds']} s) |"
-        f" {result['rss_mb_start']} | {result['rss_mb_end']} | {result['pss_mb_end']} |"
+        f" {result['rss_mb_start']} | {result['pss_mb_start']} | {result['rss_mb_end']} |"
+        f" {result['pss_mb_end']} | {result['uss_mb_end']} |"
     )
 
 

@@ -134,7 +134,9 @@ def test_pull_request_touching_docs(harness: Harness, city: City) -> None:
         city.repo,
         city.citizen_en,
         "Fix typo in guide",
-        "Fixes a typo in the guide.",
+        # Long enough for the low-accuracy language models (bot/messages/language.py): "Fixes a typo
+        # in the guide." alone now gets the repository's language (French here).
+        "Fixes a typo in the guide where the link was wrong.",
         files={"docs/guide.md": "Guide!\n"},
     )
     harness.wait()

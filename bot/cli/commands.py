@@ -13,6 +13,9 @@ from bot.settings import SettingsError, settings_from
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    # httpx imports its command-line tool whenever rich, click and pygments are installed (they
+    # are): ~5 MB in the server, which never runs it. Without it `httpx.main` says so.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     import uvicorn
 
     from bot import logs

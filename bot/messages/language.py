@@ -21,11 +21,13 @@ from typing import Any
 
 MAX_INPUT_CHARS = 20_000  # read at most this much of a title or body
 MAX_BODY_CHARS = 4_000  # of a body's prose, read after the title
-MIN_LETTERS = 4  # fewer letters than this: no guess ("ok", "v2")
+MIN_LETTERS = 12  # fewer letters than this: no guess ("ok", "README", "Bug carte": one or two
+# words, which the low-accuracy models below would guess with confidence, often wrongly)
 # The leading language's confidence must be this many times the second's. Chosen on the
-# corpus (tests/data/language_corpus.jsonl): 1.5 is the lowest with no wrong guess there,
-# only fallbacks (a wrong language costs more than the repository's).
-MIN_LEAD = 1.5
+# corpus (tests/data/language_corpus.jsonl, bench/language.py): with the low-accuracy models
+# 5 keeps the accuracy of 1.5 and halves the wrong guesses (a wrong language costs more than
+# the repository's); every remaining miss is a title of two to six words read alone.
+MIN_LEAD = 5.0
 
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _FENCE = ("```", "~~~")
@@ -77,12 +79,17 @@ def _is_prose(token: str) -> bool:
 
 @lru_cache(maxsize=16)
 def _detector(codes: tuple[str, ...]) -> Any:
-    """One lingua detector per set of languages (built on first use: models load lazily)."""
+    """One lingua detector per set of languages (built on first use: models load lazily).
+
+    Low-accuracy mode reads trigrams only: the four languages' models take ~12 MB instead of
+    ~145 MB (all n-gram sizes), which alone would exceed the whole service's memory budget;
+    on the corpus it loses only titles of a few words read without a body."""
     from lingua import IsoCode639_1, LanguageDetectorBuilder
 
-    return LanguageDetectorBuilder.from_iso_codes_639_1(
+    builder = LanguageDetectorBuilder.from_iso_codes_639_1(
         *(IsoCode639_1.from_str(c) for c in codes)
-    ).build()
+    )
+    return builder.with_low_accuracy_mode().build()
 
 
 @lru_cache(maxsize=1)

@@ -8,6 +8,13 @@ the GIL), so the supervisor kills the worker process, records the delivery as fa
 reason (retried with backoff, dead after `VEILLEUR_MAX_ATTEMPTS`) and starts a new worker.
 On shutdown the worker gets SIGTERM: the running delivery may finish within
 `VEILLEUR_SHUTDOWN_GRACE_SECONDS`, then the process is killed.
+
+The worker is forked from the web process (after `gc.freeze()` in the app's lifespan), not
+spawned: both need the same ~90 MB of modules (SQLAlchemy, pydantic, githubkit, the
+handlers), and a fork shares those pages instead of loading a second copy. The child uses
+none of the parent's objects: it first drops what it must not hold (the parent's ends of its
+pipes, the event loop's signal wake-up socket), then builds its own
+engine, loop and scheduler (see `worker_main`).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from multiprocessing.connection import Connection
@@ -35,6 +43,13 @@ from bot.storage.models import Delivery, DeliveryStatus
 log = logging.getLogger(__name__)
 
 _GUID_BYTES = 80  # X-GitHub-Delivery is at most 64 characters (bot/intake/endpoint.py)
+# Fork shares the imported modules' pages with the web process (see above); where there is no
+# fork, a fresh interpreter.
+_CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
+# The worker runs at a lower CPU priority than the web and writer processes: when the cores
+# are short, accepting webhooks (GitHub gives up after 10 s) comes before draining the
+# backlog, which only waits. Measured by bench/drain.py (README, Benchmarks).
+WORKER_NICENESS = 10
 
 
 class WorkerProcess:
@@ -52,7 +67,11 @@ class WorkerProcess:
         self.engine = engine  # the web process's, to record a killed delivery as failed
         self.services = services  # a picklable factory: (settings, engine, clock) -> dict
         self.check_seconds = check_seconds
-        self._ctx = multiprocessing.get_context("spawn")  # no copy of the web process's threads
+        self._ctx = (
+            multiprocessing.get_context("fork")
+            if _CAN_FORK
+            else multiprocessing.get_context("spawn")
+        )
         # What the worker is doing, written by the worker, read by the supervisor.
         self.current: SynchronizedString = self._ctx.Array("c", _GUID_BYTES)  # type: ignore[assignment]
         self.started: Synchronized[float] = self._ctx.Value("d", 0.0)
@@ -101,9 +120,13 @@ class WorkerProcess:
                 self.started,
                 self._nudged,
             ),
+            kwargs={"parent_ends": (wake_w, ready_r)},
             name="veilleur-worker",
             daemon=True,
         )
+        for stream in (sys.stdout, sys.stderr):  # else a fork writes the buffered text twice
+            with contextlib.suppress(Exception):
+                stream.flush()
         proc.start()
         wake_r.close()  # the worker sees EOF, and exits, when this process is gone
         ready_w.close()
@@ -186,8 +209,15 @@ def worker_main(
     current: SynchronizedString,
     started: Synchronized[float],
     nudged: Synchronized[int],
+    parent_ends: tuple[Connection, ...] = (),
 ) -> None:
     """The worker process: the embedded worker and the scheduler, on a loop of their own."""
+    for end in parent_ends:  # forked: holding the web process's ends, it would never see EOF
+        end.close()
+    with contextlib.suppress(ValueError):  # forked: signals must not wake the parent's loop
+        signal.set_wakeup_fd(-1)
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     from bot import logs
     from bot.app import make_dispatcher_factory
     from bot.clock import SystemClock
@@ -241,3 +271,10 @@ def worker_main(
         worker.call(stop_scheduler(), grace)
     worker.stop()
     engine.dispose()
+    # Forked from one of the web process's executor threads, this process would have Python's
+    # exit join that thread (itself): RuntimeError, exit code 1. Everything is stopped.
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
