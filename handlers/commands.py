@@ -4,8 +4,10 @@
 Pure part. `parse_commands` finds commands at the start of a line, skipping code and quotes
 (people paste commands when explaining them) and, on an edited comment, the commands that were
 already there (so an edit never runs a command twice). `plan_command` turns one command into
-intended actions, or raises `CommandError` with one short reason that the I/O step answers
-with the `command_error` template. `plan_comment` does both for a whole comment.
+intended actions, or raises `CommandError` with one short reason. `plan_comment` does both for
+a whole comment, gathering its answers in one `Reply`; the I/O step raises that reply when it
+refuses something, and the dispatcher's boundary renders it (`command_error`, in the item's
+language) as one comment.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
-from bot.dispatch.context import Context, Event, UserError
+from bot.dispatch.context import CommandError, Context, Event, UserError
 from bot.effects.actions import (
     Action,
     AddLabels,
@@ -74,26 +76,6 @@ class Command:
         return self.name in USAGE
 
 
-class CommandError(UserError):
-    """A command that cannot run; `reason` selects the sentence of the `command_error` template."""
-
-    REASONS = ("unauthorised", "not_author", "invalid", "unknown", "disabled")
-
-    def __init__(self, reason: str, message: str, *, command: str, usage: str | None = None):
-        super().__init__(message)
-        self.reason = reason
-        self.command = command
-        self.usage = usage
-
-    def template_data(self) -> dict[str, Any]:
-        return {
-            "command": self.command,
-            "reason": self.reason,
-            "message": self.message,
-            "usage": self.usage,
-        }
-
-
 @dataclass(frozen=True)
 class Reply(Action):
     """Answer in the thread with a template; `render_replies` turns it into an UpsertComment.
@@ -109,6 +91,26 @@ class Reply(Action):
     data: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
     more: tuple[tuple[str, dict[str, Any]], ...] = field(default=(), hash=False, compare=True)
     once: str | None = None
+
+    @property
+    def marker(self) -> str:
+        return marker("command-reply", self.key)
+
+    def refusal(self) -> UserError | None:
+        """The reply as the error the dispatcher answers, when it refuses something (`once`
+        is set only then): the refusals and the other answers of the comment, in one comment."""
+        if self.once is None:
+            return None
+        parts = ((self.template, self.data), *self.more)
+        refused = [d["command"] for name, d in parts if name == T.COMMAND_ERROR]
+        return UserError(
+            f"refused {', '.join(refused)}",
+            repo=self.repo,
+            number=self.number,
+            parts=parts,
+            marker=self.marker,
+            once=self.once,
+        )
 
 
 @dataclass(frozen=True)
@@ -406,8 +408,9 @@ def render_replies(actions: Sequence[Action], renderer: Renderer, lang: str) -> 
         if isinstance(action, Reply):
             parts = ((action.template, action.data), *action.more)
             text = "\n".join(renderer.render(name, lang, **data).tagged for name, data in parts)
-            mark = marker("command-reply", action.key)
-            out.append(UpsertComment(action.repo, action.number, mark, text, once=action.once))
+            out.append(
+                UpsertComment(action.repo, action.number, action.marker, text, once=action.once)
+            )
         else:
             out.append(action)
     return out
@@ -479,6 +482,11 @@ async def handle(event: Event, ctx: Context) -> None:
     # The conversation's language (the item's title and body), not the command line's.
     lang = await item_language(item, cfg.languages, cfg.language)
     renderer = await ctx.services["overrides"].renderer_for(api, repo)
-    actions = render_replies(plan_comment(body, previous, cctx), renderer, lang)
-    await ctx.apply(actions)
+    planned = plan_comment(body, previous, cctx)
+    # A reply that refuses something is raised: the dispatcher answers it (bot/dispatch).
+    refusal = next((r for a in planned if isinstance(a, Reply) and (r := a.refusal())), None)
+    kept = [a for a in planned if not (isinstance(a, Reply) and a.once)]
+    await ctx.apply(render_replies(kept, renderer, lang))
     await report_override_failures(ctx, repo, renderer, resolved)
+    if refusal is not None:
+        raise refusal

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.messages.templating import T
 from bot.record.people import is_bot_account
 from bot.services import Services
 
@@ -23,13 +24,52 @@ if TYPE_CHECKING:
 
 
 class UserError(Exception):
-    """A mistake by a person (bad command, bad config). Answered with one clear comment."""
+    """A mistake by a person (bad command, bad config). The dispatcher answers it with one
+    comment on the item and counts the handler as done (a retry would only repeat it).
 
-    def __init__(self, message: str, *, repo: str | None = None, number: int | None = None):
+    `parts` are the templates (name, data) the comment is made of, rendered in the item's
+    language; without them it says `message`. `marker` names the comment (the same name edits
+    it: an answer per comment, not per delivery); `once` is the `action_log` key that lets it
+    be posted only once (a rate limit on refusals)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        repo: str | None = None,
+        number: int | None = None,
+        parts: Sequence[tuple[str, dict[str, Any]]] = (),
+        marker: str | None = None,
+        once: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.repo = repo
         self.number = number
+        self.parts = tuple(parts)
+        self.marker = marker
+        self.once = once
+
+
+class CommandError(UserError):
+    """A command that cannot run; `reason` selects the sentence of the `command_error` template."""
+
+    REASONS = ("unauthorised", "not_author", "invalid", "unknown", "disabled")
+
+    def __init__(self, reason: str, message: str, *, command: str, usage: str | None = None):
+        self.reason = reason
+        self.command = command
+        self.usage = usage
+        super().__init__(message)
+        self.parts = ((T.COMMAND_ERROR, self.template_data()),)
+
+    def template_data(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "reason": self.reason,
+            "message": self.message,
+            "usage": self.usage,
+        }
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Run one stored delivery through its handlers, each inside its own error boundary.
 
-- A `UserError` becomes one clear comment on the item; the handler counts as done.
+- A `UserError` (a refused command: `CommandError`) becomes one comment on the item, in its
+  language (`user_errors.answer`); the handler counts as done.
 - Any other exception is logged; the delivery is left failed (and retried later).
 - Handlers that already finished a delivery are skipped when it is retried.
 """
@@ -19,9 +20,9 @@ from sqlalchemy.engine import Engine
 
 from bot import prometheus as metrics
 from bot.clock import Clock
+from bot.dispatch import user_errors
 from bot.dispatch.context import Context, Event, UserError
 from bot.dispatch.registry import Handler, handlers_for
-from bot.effects.actions import UpsertComment, marker
 from bot.effects.executor import Executor
 from bot.forge import Forge
 from bot.forge.errors import RateLimited
@@ -191,10 +192,5 @@ class Dispatcher:
     async def _answer_user_error(
         self, event: Event, handler: Handler, err: UserError, ctx: Context
     ) -> None:
-        repo, number = err.repo or event.repo, err.number or event.number
         log.info("user error in %s: %s", handler.name, err.message)
-        if repo and number:
-            mark = marker(f"error-{handler.name}", f"{event.delivery}")
-            await ctx.apply(
-                [UpsertComment(repo=repo, number=number, marker=mark, body=err.message)]
-            )
+        await ctx.apply(await user_errors.answer(event, handler.name, err, ctx))
