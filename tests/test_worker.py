@@ -20,6 +20,7 @@ from bot.dispatch.registry import build
 from bot.intake.endpoint import row_from_payload
 from bot.intake.writer import DeliveryWriter
 from bot.queue import deliveries
+from bot.runtime import Runtime
 from bot.storage import payloads
 from bot.storage.db import make_engine
 from bot.storage.models import ActionLog, Delivery, DeliveryStatus
@@ -61,14 +62,13 @@ def dispatcher(
     db_url: str, engine: Any, clock: FrozenClock, *modules: Any, **kw: Any
 ) -> Dispatcher:
     settings = make_settings(db_url, max_attempts=3, retry_base_seconds=60, **kw)
-    return Dispatcher(
+    return Runtime(
         settings=settings,
         engine=engine,
         clock=clock,
-        app_client=None,
         bot_login="veilleur[bot]",
         handlers=build([SimpleNamespace(**vars(m), handle=m.handle) for m in modules]),
-    )
+    ).dispatcher
 
 
 async def drain(engine: Any, disp: Dispatcher, clock: FrozenClock) -> int:

@@ -73,9 +73,8 @@ class ComputedDigests:
         state = request.app.state
         self.engine = state.engine
         self.clock = state.clock
-        worker = getattr(state, "worker", None)
-        dispatcher = getattr(worker, "dispatcher", None)
-        login = getattr(dispatcher, "bot_login", None)
+        runtime = getattr(state, "runtime", None)  # set once the worker loop built it
+        login = runtime.bot_login if runtime is not None else None
         self.bot_logins: tuple[str, ...] = (login,) if login else ()
         self.url_base: str = state.settings.github_web_url.rstrip("/")
 
