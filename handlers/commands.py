@@ -444,14 +444,11 @@ async def handle(event: Event, ctx: Context) -> None:
     from bot.messages.language import item_language
 
     repo, api, item = event.repo, ctx.github, event.item
-    comment = event.payload.get("comment") or {}
-    user = comment.get("user") or event.sender
+    user = event.comment_author
     if repo is None or api is None or item is None or is_bot_account(user):
         return
-    previous = None
-    if event.action == "edited":
-        previous = ((event.payload.get("changes") or {}).get("body") or {}).get("from")
-    body = comment.get("body") or ""
+    previous = event.previous_body if event.action == "edited" else None
+    body = event.comment_body
     if not parse_commands(body, previous):
         return
     resolved = await ctx.config()
@@ -461,23 +458,24 @@ async def handle(event: Event, ctx: Context) -> None:
     if not cfg.commands.enabled:
         return
     login = user.get("login") or ""
+    comment_id = event.comment.get("id")
     if login.lower() in {b.lower() for b in cfg.bots.logins}:
         return  # a machine user (`bots.logins`) is never acted on
     who = await ctx.services["classifier"].classify(api, repo, user, event)
     cctx = CommandContext(
         repo=repo,
         number=item["number"],
-        is_pull="pull_request" in item,
-        author_login=(item.get("user") or {}).get("login") or "",
+        is_pull=event.is_pull,
+        author_login=event.item_author_login,
         commenter_login=login,
         commenter_permission=await api.collaborator_permission(repo, login),
         config=cfg,
         now=ctx.now(),
-        labels=tuple(lbl.get("name", "") for lbl in item.get("labels") or []),
-        assignees=tuple(a.get("login", "") for a in item.get("assignees") or []),
+        labels=event.item_labels,
+        assignees=event.item_assignees,
         commenter_class=who.author_class,
-        comment_id=comment.get("id"),
-        refused_recently=_refused_recently(ctx, repo, item["number"], login, comment.get("id")),
+        comment_id=comment_id,
+        refused_recently=_refused_recently(ctx, repo, item["number"], login, comment_id),
     )
     # The conversation's language (the item's title and body), not the command line's.
     lang = await item_language(item, cfg.languages, cfg.language)

@@ -121,6 +121,69 @@ class Event:
         return item.get("number") if item else None
 
     @property
+    def is_pull(self) -> bool:
+        """A pull request (itself, or an issue comment's item that is one)."""
+        item = self.item
+        return isinstance(self.payload.get("pull_request"), dict) or (
+            item is not None and "pull_request" in item
+        )
+
+    @property
+    def item_author(self) -> dict[str, Any]:
+        user = (self.item or {}).get("user")
+        return user if isinstance(user, dict) else {}
+
+    @property
+    def item_author_login(self) -> str:
+        return str(self.item_author.get("login") or "")
+
+    @property
+    def item_labels(self) -> tuple[str, ...]:
+        return tuple(lbl.get("name", "") for lbl in (self.item or {}).get("labels") or [])
+
+    @property
+    def item_assignees(self) -> tuple[str, ...]:
+        return tuple(a.get("login", "") for a in (self.item or {}).get("assignees") or [])
+
+    @property
+    def comment(self) -> dict[str, Any]:
+        comment = self.payload.get("comment")
+        return comment if isinstance(comment, dict) else {}
+
+    @property
+    def comment_body(self) -> str:
+        return str(self.comment.get("body") or "")
+
+    @property
+    def comment_author(self) -> dict[str, Any]:
+        """Who wrote the comment (the sender when the payload does not say)."""
+        user = self.comment.get("user")
+        return user if isinstance(user, dict) and user else self.sender
+
+    @property
+    def previous_body(self) -> str | None:
+        """An edited comment's or item's body before the edit (None: not an edit of it)."""
+        changes = self.payload.get("changes")
+        body = changes.get("body") if isinstance(changes, dict) else None
+        return body.get("from") if isinstance(body, dict) else None
+
+    @property
+    def review(self) -> dict[str, Any]:
+        review = self.payload.get("review")
+        return review if isinstance(review, dict) else {}
+
+    @property
+    def actor(self) -> dict[str, Any]:
+        """The person who acted: a comment's or a review's author, else the sender."""
+        if self.name == "issue_comment":
+            user = self.comment.get("user")
+        elif self.name == "pull_request_review":
+            user = self.review.get("user")
+        else:
+            user = None
+        return user if isinstance(user, dict) and user else self.sender
+
+    @property
     def default_branch(self) -> str:
         """Where the repository's configuration is read: as the payload says, else `main`."""
         repo = self.payload.get("repository")
