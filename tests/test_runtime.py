@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -36,3 +37,22 @@ async def test_receive_stores_and_dispatches_one_webhook(tmp_path) -> None:  # n
     assert again.status == DeliveryStatus.DONE
     with Session(engine) as s:
         assert len(s.exec(select(TimelineEntry).where(TimelineEntry.number == number)).all()) == 1
+
+
+def test_the_dashboard_reads_the_apps_login_from_the_runtime() -> None:
+    from types import SimpleNamespace
+
+    from bot.web.data import ComputedDigests
+
+    def request(**state: object) -> Any:
+        settings = SimpleNamespace(github_web_url="https://github.com/")
+        return SimpleNamespace(
+            app=SimpleNamespace(
+                state=SimpleNamespace(engine=None, clock=None, settings=settings, **state)
+            )
+        )
+
+    runtime = SimpleNamespace(bot_login="veilleur[bot]")
+    assert ComputedDigests(request(runtime=runtime)).bot_logins == ("veilleur[bot]",)
+    assert ComputedDigests(request(runtime=None)).bot_logins == ()  # not built yet
+    assert ComputedDigests(request()).bot_logins == ()  # a web process without the worker
