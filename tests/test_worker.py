@@ -189,6 +189,19 @@ async def test_an_internal_error_is_not_answered_and_leaves_the_delivery_failed(
         assert s.exec(select(ActionLog)).all() == []
 
 
+async def test_an_answer_that_cannot_be_posted_fails_only_its_handler(
+    engine: Any, migrated: str
+) -> None:
+    clock = FrozenClock(T0)
+    refusal = CommandError("unauthorised", "needs triage", command="/label +bug")
+    after = Recorder("after")
+    disp = dispatcher(migrated, engine, clock, Raiser(refusal), after)  # no forge client
+    (guid,) = await store(engine, [ISSUE])
+    await drain(engine, disp, clock)
+    assert status(engine, guid).status == DeliveryStatus.FAILED  # answered on a retry
+    assert after.calls == [guid]  # the next handler still ran
+
+
 async def test_later_event_of_same_item_waits_for_earlier(engine: Any, migrated: str) -> None:
     clock = FrozenClock(T0)
     flaky = Recorder("flaky", fail_times=1)

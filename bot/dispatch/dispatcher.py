@@ -113,11 +113,12 @@ class Dispatcher:
                 continue
             ctx = self._context(event, memo)
             try:
-                await handler.handle(event, ctx)
+                try:
+                    await handler.handle(event, ctx)
+                except UserError as err:  # answered; failing to answer fails the handler
+                    await self._answer_user_error(event, handler, err, ctx)
             except RateLimited:
                 raise  # the whole delivery waits; finished handlers are not run again
-            except UserError as err:
-                await self._answer_user_error(event, handler, err, ctx)
             except Exception as exc:
                 log.error(
                     "handler %s failed: %s\n%s", handler.name, exc, traceback.format_exc(limit=8)
