@@ -9,7 +9,7 @@ import asyncio
 import gc
 import hmac
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,8 +21,6 @@ from starlette.types import ASGIApp
 
 from bot import prometheus as metrics
 from bot.clock import Clock, SystemClock
-from bot.dispatch.dispatcher import Dispatcher
-from bot.github.client import SharedTransport, app_login, make_app_client
 from bot.intake.endpoint import build_router, webhook_first
 from bot.intake.limits import UnverifiedBudget
 from bot.intake.refusals import REFUSING_ALL, RefusalLog
@@ -31,7 +29,7 @@ from bot.intake.writer_process import ProcessWriter
 from bot.queue import deliveries
 from bot.queue.worker import EmbeddedWorker
 from bot.queue.worker_process import WorkerProcess
-from bot.runtime import default_handlers
+from bot.runtime import Runtime, ServicesFactory, make_runtime_factory
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 from bot.storage.db import make_engine, sqlite_file, sqlite_writable
@@ -39,41 +37,13 @@ from bot.web import build_web_router
 
 log = logging.getLogger(__name__)
 
-ServicesFactory = Callable[[Settings, Engine, Clock], Services]
-LoopHook = Callable[[asyncio.AbstractEventLoop, Dispatcher], Any]
+LoopHook = Callable[[asyncio.AbstractEventLoop, Runtime], Any]
 
 
 def default_services(settings: Settings, engine: Engine, clock: Clock) -> Services:
     from bot.runtime import build_services
 
     return build_services(settings, engine, clock)
-
-
-def make_dispatcher_factory(
-    settings: Settings, engine: Engine, clock: Clock, services: ServicesFactory
-) -> Callable[[], Awaitable[tuple[Dispatcher, Callable[[], Awaitable[None]]]]]:
-    async def factory() -> tuple[Dispatcher, Callable[[], Awaitable[None]]]:
-        transport = SharedTransport()
-        client = make_app_client(settings, transport)
-        login: str | None = None
-        try:
-            login = await app_login(client)
-        except Exception as exc:  # the forge may be briefly unreachable; bots are still typed
-            log.warning("could not read the App's login (%s); own events found by type", exc)
-        svc = services(settings, engine, clock)
-        dispatcher = Dispatcher(
-            settings=settings,
-            engine=engine,
-            clock=clock,
-            app_client=client,
-            bot_login=login,
-            mailer=svc.get("mailer"),
-            services=svc,
-            handlers=default_handlers(),
-        )
-        return dispatcher, transport.close
-
-    return factory
 
 
 def metrics_allowed(settings: Settings, authorization: str | None) -> bool:
@@ -142,15 +112,16 @@ def create_app(
         elif run_worker:
             from bot.periodic import start_scheduler
 
-            def loop_start(loop: asyncio.AbstractEventLoop, dispatcher: Dispatcher) -> None:
-                app.state.scheduler = start_scheduler(settings, engine, clock, dispatcher)
+            def loop_start(loop: asyncio.AbstractEventLoop, runtime: Runtime) -> None:
+                app.state.runtime = runtime  # what the dashboard asks (the App's login)
+                app.state.scheduler = start_scheduler(settings, engine, clock, runtime)
                 if on_worker_loop:
-                    on_worker_loop(loop, dispatcher)
+                    on_worker_loop(loop, runtime)
 
             worker = EmbeddedWorker(
                 engine,
                 clock,
-                make_dispatcher_factory(settings, engine, clock, services),
+                make_runtime_factory(settings, engine, clock, services),
                 on_loop_start=loop_start,
             )
         on_stored = worker.wake if worker else supervised.wake if supervised else None
@@ -173,6 +144,7 @@ def create_app(
         app.state.worker = worker
         app.state.worker_process = supervised
         app.state.scheduler = None
+        app.state.runtime = None  # set on the worker loop, once built
         if worker:
             await asyncio.to_thread(worker.start)
         if supervised:

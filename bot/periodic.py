@@ -1,6 +1,7 @@
 """Periodic jobs, as one explicit list, and the APScheduler that runs them on the worker loop.
 
-Each job is safe to run twice (restart, several processes): its effects are keyed.
+Each job is safe to run twice (restart, several processes): its effects are keyed. Jobs take
+the `Runtime` (bot/runtime.py) and a clock.
 """
 
 from __future__ import annotations
@@ -16,95 +17,95 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+    from bot.runtime import Runtime
+
 log = logging.getLogger(__name__)
 
 
-def sweeper_for(dispatcher: Any, *, dry_run: bool = False) -> Any:
+def sweeper_for(runtime: Runtime, *, dry_run: bool = False) -> Any:
     from bot.sla.sweep import Sweeper
 
     return Sweeper(
-        engine=dispatcher.engine,
-        services=dispatcher.services,
-        api_for=dispatcher.api_for,
-        bot_login=dispatcher.bot_login,
-        mailer=dispatcher.mailer,
-        dry_run=dispatcher.settings.dry_run or dry_run,
+        engine=runtime.engine,
+        services=runtime.services,
+        api_for=runtime.api_for,
+        bot_login=runtime.bot_login,
+        mailer=runtime.mailer,
+        dry_run=runtime.settings.dry_run or dry_run,
     )
 
 
-async def sla_sweep(dispatcher: Any, clock: Clock) -> None:
-    result = await sweeper_for(dispatcher).run(clock.now())
+async def sla_sweep(runtime: Runtime, clock: Clock) -> None:
+    result = await sweeper_for(runtime).run(clock.now())
     if result.actions:
         log.info("SLA sweep: %d actions", len(result.actions))
 
 
-async def reconcile_record(dispatcher: Any, clock: Clock) -> None:
+async def reconcile_record(runtime: Runtime, clock: Clock) -> None:
     """At start and hourly: installations and repositories as GitHub lists them."""
     from bot.record.reconcile import reconcile
 
-    forges = dispatcher.services.get("forges")
+    forges = runtime.services.get("forges")
     if forges is not None:  # GitLab projects (bot/gitlab/projects.py)
         try:
             await forges.sync()
         except Exception as exc:
             log.warning("could not list the GitLab projects: %r", exc)
-    if dispatcher.app_client is None:
+    if runtime.app_client is None:
         return
     try:
-        await reconcile(dispatcher.app_client, dispatcher.api_for, dispatcher.engine, clock)
+        await reconcile(runtime.app_client, runtime.api_for, runtime.engine, clock)
     except Exception as exc:  # GitHub unreachable: the next run tries again
         log.warning("could not reconcile the record with GitHub: %r", exc)
 
 
-async def redelivery_check(dispatcher: Any, clock: Clock) -> None:
+async def redelivery_check(runtime: Runtime, clock: Clock) -> None:
     """Ask GitHub to send again the deliveries of the last 24 h that never reached us."""
     from bot.intake.recovery import recover
 
-    if dispatcher.app_client is None:
+    if runtime.app_client is None:
         return
-    await recover(
-        dispatcher.app_client, dispatcher.engine, clock.now(), dry_run=dispatcher.settings.dry_run
-    )
+    await recover(runtime.app_client, runtime.engine, clock.now(), dry_run=runtime.settings.dry_run)
 
 
-async def backfill_refresh(dispatcher: Any, clock: Clock) -> None:
+async def backfill_refresh(runtime: Runtime, clock: Clock) -> None:
     """Nightly: resume unfinished history imports, then import what changed since the last."""
     from bot.backfill.tasks import nightly_refresh
 
-    await nightly_refresh(dispatcher, clock)
+    await nightly_refresh(runtime, clock)
 
 
-def publisher_for(dispatcher: Any) -> Any:
+def publisher_for(runtime: Runtime) -> Any:
     from bot.digest.publish import DigestPublisher
 
     return DigestPublisher(
-        engine=dispatcher.engine,
-        services=dispatcher.services,
-        api_for=dispatcher.api_for,
-        bot_login=dispatcher.bot_login,
-        mailer=dispatcher.mailer,
-        dry_run=dispatcher.settings.dry_run,
+        engine=runtime.engine,
+        services=runtime.services,
+        api_for=runtime.api_for,
+        bot_login=runtime.bot_login,
+        mailer=runtime.mailer,
+        dry_run=runtime.settings.dry_run,
     )
 
 
-async def digest_publication(dispatcher: Any, clock: Clock) -> None:
+async def digest_publication(runtime: Runtime, clock: Clock) -> None:
     """Hourly: publish each org's weekly digest once its schedule has passed (exactly once
     per org and week: see bot/digest/publish.py)."""
-    result = await publisher_for(dispatcher).run(clock.now())
+    result = await publisher_for(runtime).run(clock.now())
     if result.published:
         log.info("digests published: %s", ", ".join(result.published))
 
 
-async def privacy_purge(dispatcher: Any, clock: Clock) -> None:
+async def privacy_purge(runtime: Runtime, clock: Clock) -> None:
     """Daily: the retention rules (bot/privacy/retention.py)."""
     import asyncio
 
     from bot.privacy.retention import purge
 
-    settings = dispatcher.settings
+    settings = runtime.settings
     await asyncio.to_thread(
         purge,
-        dispatcher.engine,
+        runtime.engine,
         clock.now(),
         payload_days=settings.payload_retention_days,
         person_days=settings.person_retention_days,
@@ -126,12 +127,12 @@ def JOBS(settings: Settings) -> list[tuple[str, Any, dict[str, Any]]]:  # noqa: 
 
 
 def scheduled_jobs(settings: Settings) -> list[tuple[str, Any, dict[str, Any]]]:
-    """(id, coroutine function taking (dispatcher, clock), trigger kwargs)."""
+    """(id, coroutine function taking (runtime, clock), trigger kwargs)."""
     return JOBS(settings)
 
 
 def start_scheduler(
-    settings: Settings, engine: Engine, clock: Clock, dispatcher: Any
+    settings: Settings, engine: Engine, clock: Clock, runtime: Runtime
 ) -> AsyncIOScheduler:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -140,7 +141,7 @@ def start_scheduler(
         scheduler.add_job(
             func,
             id=job_id,
-            args=[dispatcher, clock],
+            args=[runtime, clock],
             max_instances=1,
             coalesce=True,
             replace_existing=True,

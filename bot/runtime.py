@@ -1,16 +1,19 @@
 """The composition root: the one place that puts the core and the handlers together.
 
-`Runtime` holds what a running Veilleur is made of (settings, engine, clock, forge client,
-services, dispatcher) and offers `receive(event_name, payload)`: one webhook, stored and
+``Runtime` holds what a running Veilleur is made of (settings, engine, clock, forge clients,
+services, handlers, dispatcher) and offers `receive(event_name, payload)`: one webhook, stored and
 dispatched in-process, without HTTP or polling (probot's `receive`, bedevere's
 `router.dispatch`), for tests and tools that need the whole path from delivery to effect.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy.engine import Engine
@@ -19,12 +22,23 @@ from sqlmodel import Session
 from bot.clock import Clock
 from bot.dispatch.dispatcher import Dispatcher
 from bot.dispatch.registry import Handler, build
+from bot.github.client import GitHubAPI
 from bot.intake.endpoint import row_from_payload
 from bot.intake.writer import GroupWriter
 from bot.queue import deliveries
 from bot.services import Services
 from bot.settings import Settings
 from bot.storage.models import Delivery
+
+log = logging.getLogger(__name__)
+
+ServicesFactory = Callable[[Settings, Engine, Clock], Services]
+Cleanup = Callable[[], Awaitable[None]]
+
+if TYPE_CHECKING:
+    from githubkit import GitHub
+
+    from bot.effects.mail import Mailer
 
 
 def default_handlers() -> list[Handler]:
@@ -76,12 +90,49 @@ def build_services(settings: Settings, engine: Engine, clock: Clock) -> Services
     return services
 
 
-@dataclass
+@dataclass(eq=False)
 class Runtime:
+    """What a running Veilleur is made of, for whatever runs in it: the dispatcher, the
+    periodic jobs, the operator commands and the dashboard take this, never the dispatcher."""
+
     settings: Settings
     engine: Engine
     clock: Clock
-    dispatcher: Dispatcher
+    services: Services = field(default_factory=Services)
+    app_client: GitHub[Any] | None = None  # the App's client (None: no App configured)
+    bot_login: str | None = None  # the App's account, to know its own events
+    handlers: list[Handler] = field(default_factory=list)
+    mailer: Mailer | None = None  # defaults to `services["mailer"]`
+    pauses: dict[int, datetime] = field(default_factory=dict)  # installation → waits until
+    dispatcher: Dispatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.mailer is None:
+            self.mailer = self.services.get("mailer")
+        self._apis: dict[int, GitHubAPI] = {}
+        self.dispatcher = Dispatcher(self)
+
+    def api_for(self, installation_id: int | None) -> GitHubAPI | None:
+        """The client acting as one installation (cached: it keeps its token and write pace)."""
+        if installation_id is None or self.app_client is None:
+            return None
+        api = self._apis.get(installation_id)
+        if api is None:
+            api = self._apis[installation_id] = GitHubAPI(
+                self.app_client,
+                installation_id,
+                clock=self.clock,
+                write_spacing=self.settings.write_spacing_seconds,
+                pauses=self.pauses,
+            )
+        return api
+
+    def paused_installations(self) -> list[int]:
+        """Installations GitHub asked to wait: none of their deliveries is taken meanwhile."""
+        now = self.clock.now()
+        for inst in [i for i, until in self.pauses.items() if until <= now]:
+            del self.pauses[inst]
+        return list(self.pauses)
 
     @classmethod
     def build(
@@ -95,20 +146,17 @@ class Runtime:
         services: Services | None = None,
         handlers: list[Handler] | None = None,
     ) -> Runtime:
-        """`services` defaults to the real ones (`build_services`)."""
-        if services is None:
-            services = build_services(settings, engine, clock)
-        dispatcher = Dispatcher(
+        """`services` defaults to the real ones (`build_services`), `handlers` to
+        `handlers.ALL`."""
+        return cls(
             settings=settings,
             engine=engine,
             clock=clock,
+            services=services if services is not None else build_services(settings, engine, clock),
             app_client=app_client,
             bot_login=bot_login,
-            mailer=services.get("mailer"),
-            services=services,
             handlers=handlers if handlers is not None else default_handlers(),
         )
-        return cls(settings=settings, engine=engine, clock=clock, dispatcher=dispatcher)
 
     async def receive(
         self, event_name: str, payload: dict[str, Any], *, guid: str | None = None
@@ -129,3 +177,43 @@ class Runtime:
             stored = s.get(Delivery, guid)
             assert stored is not None
             return stored
+
+
+def make_runtime_factory(
+    settings: Settings, engine: Engine, clock: Clock, services: ServicesFactory = build_services
+) -> Callable[[], Awaitable[tuple[Runtime, Cleanup]]]:
+    """Builds the runtime where it will run (a worker loop: its HTTP connection pool lives
+    there), with the App's client and login, and an async cleanup callback."""
+
+    async def factory() -> tuple[Runtime, Cleanup]:
+        from bot.github.client import SharedTransport, app_login, make_app_client
+
+        transport = SharedTransport()
+        client = make_app_client(settings, transport)
+        login: str | None = None
+        try:
+            login = await app_login(client)
+        except Exception as exc:  # the forge may be briefly unreachable; bots are still typed
+            log.warning("could not read the App's login (%s); own events found by type", exc)
+        runtime = Runtime.build(
+            settings,
+            engine,
+            clock,
+            app_client=client,
+            bot_login=login,
+            services=services(settings, engine, clock),
+        )
+        return runtime, transport.close
+
+    return factory
+
+
+async def open_runtime(
+    settings: Settings, clock: Clock
+) -> tuple[Runtime, Callable[[], Awaitable[None]]]:
+    """The runtime an operator command (`veilleur remind`, `veilleur backfill`) acts in as the
+    App, on its own engine, with its async cleanup."""
+    from bot.storage.db import make_engine
+
+    engine = make_engine(settings.database_url)
+    return await make_runtime_factory(settings, engine, clock)()

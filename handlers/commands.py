@@ -4,8 +4,10 @@
 Pure part. `parse_commands` finds commands at the start of a line, skipping code and quotes
 (people paste commands when explaining them) and, on an edited comment, the commands that were
 already there (so an edit never runs a command twice). `plan_command` turns one command into
-intended actions, or raises `CommandError` with one short reason that the I/O step answers
-with the `command_error` template. `plan_comment` does both for a whole comment.
+intended actions, or raises `CommandError` with one short reason. `plan_comment` does both for
+a whole comment, gathering its answers in one `Reply`; the I/O step raises that reply when it
+refuses something, and the dispatcher's boundary renders it (`command_error`, in the item's
+language) as one comment.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
-from bot.dispatch.context import Context, Event, UserError
+from bot.dispatch.context import CommandError, Context, Event, UserError
 from bot.effects.actions import (
     Action,
     AddLabels,
@@ -77,26 +79,6 @@ class Command:
         return self.name in USAGE
 
 
-class CommandError(UserError):
-    """A command that cannot run; `reason` selects the sentence of the `command_error` template."""
-
-    REASONS = ("unauthorised", "not_author", "invalid", "unknown", "disabled")
-
-    def __init__(self, reason: str, message: str, *, command: str, usage: str | None = None):
-        super().__init__(message)
-        self.reason = reason
-        self.command = command
-        self.usage = usage
-
-    def template_data(self) -> dict[str, Any]:
-        return {
-            "command": self.command,
-            "reason": self.reason,
-            "message": self.message,
-            "usage": self.usage,
-        }
-
-
 @dataclass(frozen=True)
 class Reply(Action):
     """Answer in the thread with a template; `render_replies` turns it into an UpsertComment.
@@ -112,6 +94,26 @@ class Reply(Action):
     data: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
     more: tuple[tuple[str, dict[str, Any]], ...] = field(default=(), hash=False, compare=True)
     once: str | None = None
+
+    @property
+    def marker(self) -> str:
+        return marker("command-reply", self.key)
+
+    def refusal(self) -> UserError | None:
+        """The reply as the error the dispatcher answers, when it refuses something (`once`
+        is set only then): the refusals and the other answers of the comment, in one comment."""
+        if self.once is None:
+            return None
+        parts = ((self.template, self.data), *self.more)
+        refused = [d["command"] for name, d in parts if name == T.COMMAND_ERROR]
+        return UserError(
+            f"refused {', '.join(refused)}",
+            repo=self.repo,
+            number=self.number,
+            parts=parts,
+            marker=self.marker,
+            once=self.once,
+        )
 
 
 @dataclass(frozen=True)
@@ -437,8 +439,9 @@ def render_replies(actions: Sequence[Action], renderer: Renderer, lang: str) -> 
         if isinstance(action, Reply):
             parts = ((action.template, action.data), *action.more)
             text = "\n".join(renderer.render(name, lang, **data).tagged for name, data in parts)
-            mark = marker("command-reply", action.key)
-            out.append(UpsertComment(action.repo, action.number, mark, text, once=action.once))
+            out.append(
+                UpsertComment(action.repo, action.number, action.marker, text, once=action.once)
+            )
         else:
             out.append(action)
     return out
@@ -472,14 +475,11 @@ async def handle(event: Event, ctx: Context) -> None:
     from bot.messages.language import item_language
 
     repo, api, item = event.repo, ctx.github, event.item
-    comment = event.payload.get("comment") or {}
-    user = comment.get("user") or event.sender
+    user = event.comment_author
     if repo is None or api is None or item is None or is_bot_account(user):
         return
-    previous = None
-    if event.action == "edited":
-        previous = ((event.payload.get("changes") or {}).get("body") or {}).get("from")
-    body = comment.get("body") or ""
+    previous = event.previous_body if event.action == "edited" else None
+    body = event.comment_body
     if not parse_commands(body, previous):
         return
     resolved = await ctx.config()
@@ -489,27 +489,33 @@ async def handle(event: Event, ctx: Context) -> None:
     if not cfg.commands.enabled:
         return
     login = user.get("login") or ""
+    comment_id = event.comment.get("id")
     if login.lower() in {b.lower() for b in cfg.bots.logins}:
         return  # a machine user (`bots.logins`) is never acted on
     who = await ctx.services["classifier"].classify(api, repo, user, event)
     cctx = CommandContext(
         repo=repo,
         number=item["number"],
-        is_pull="pull_request" in item,
-        author_login=(item.get("user") or {}).get("login") or "",
+        is_pull=event.is_pull,
+        author_login=event.item_author_login,
         commenter_login=login,
         commenter_permission=await api.collaborator_permission(repo, login),
         config=cfg,
         now=ctx.now(),
-        labels=tuple(lbl.get("name", "") for lbl in item.get("labels") or []),
-        assignees=tuple(a.get("login", "") for a in item.get("assignees") or []),
+        labels=event.item_labels,
+        assignees=event.item_assignees,
         commenter_class=who.author_class,
-        comment_id=comment.get("id"),
-        refused_recently=_refused_recently(ctx, repo, item["number"], login, comment.get("id")),
+        comment_id=comment_id,
+        refused_recently=_refused_recently(ctx, repo, item["number"], login, comment_id),
     )
     # The conversation's language (the item's title and body), not the command line's.
     lang = await item_language(item, cfg.languages, cfg.language)
     renderer = await ctx.services["overrides"].renderer_for(api, repo)
-    actions = render_replies(plan_comment(body, previous, cctx), renderer, lang)
-    await ctx.apply(actions)
+    planned = plan_comment(body, previous, cctx)
+    # A reply that refuses something is raised: the dispatcher answers it (bot/dispatch).
+    refusal = next((r for a in planned if isinstance(a, Reply) and (r := a.refusal())), None)
+    kept = [a for a in planned if not (isinstance(a, Reply) and a.once)]
+    await ctx.apply(render_replies(kept, renderer, lang))
     await report_override_failures(ctx, repo, renderer, resolved)
+    if refusal is not None:
+        raise refusal

@@ -287,7 +287,7 @@ async def handle(event: Event, ctx: Context) -> None:
     if resolved is None:
         return
     cfg = resolved.config
-    author = raw.get("user") or {}
+    author = event.item_author
     if is_bot_account(author) and cfg.ignore_bots:
         return
     who = await services["classifier"].classify(api, repo, author, event)

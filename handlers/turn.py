@@ -99,27 +99,22 @@ async def handle(event: Event, ctx: Context) -> None:
     if raw.get("state") == "closed":
         await _reopen_if_stale(event, ctx, item)
         return
-    actor = event.sender
-    if event.name == "issue_comment":
-        actor = (event.payload.get("comment") or {}).get("user") or actor
-    elif event.name == "pull_request_review":
-        actor = (event.payload.get("review") or {}).get("user") or actor
+    actor = event.actor
     if is_bot_account(actor):
         return
     resolved = await ctx.config()
     if resolved is None:
         return
     who = await ctx.services["classifier"].classify(api, repo, actor, event)
-    review = event.payload.get("review") or {}
     inp = TurnInput(
         repo=repo,
         number=raw["number"],
         event=_kind(event),
         actor_class=who.author_class,
         actor_is_author=(actor.get("login") or "").lower() == item.author_login.lower(),
-        labels=frozenset(lbl.get("name", "") for lbl in raw.get("labels") or []),
-        text=(event.payload.get("comment") or {}).get("body") or "",
-        review_state=str(review.get("state") or "").lower() or None,
+        labels=frozenset(event.item_labels),
+        text=event.comment_body,
+        review_state=str(event.review.get("state") or "").lower() or None,
     )
     if inp.text.lstrip().startswith("/"):
         return  # commands move the turn themselves
@@ -147,7 +142,7 @@ async def _reopen_if_stale(event: Event, ctx: Context, item: Item) -> None:
 
     if event.name != "issue_comment" or ctx.github is None:
         return
-    commenter = ((event.payload.get("comment") or {}).get("user") or {}).get("login") or ""
+    commenter = (event.comment.get("user") or {}).get("login") or ""
     raw = event.item or {}
     closed_by = item.closed_by or (raw.get("closed_by") or {}).get("login")
     if not stale_reopen(

@@ -148,8 +148,8 @@ class Harness:
         raise TimeoutError("Veilleur did not finish processing in time")
 
     def imports_running(self) -> int:
-        dispatcher = self.worker.dispatcher
-        tasks = dispatcher.services.get(BACKFILL_TASKS) if dispatcher is not None else None
+        runtime = self.worker.runtime
+        tasks = runtime.services.get(BACKFILL_TASKS) if runtime is not None else None
         return len(tasks.tasks) if tasks is not None else 0
 
     def failures(self) -> list[Delivery]:
@@ -162,7 +162,7 @@ class Harness:
     def sweep(self, at: datetime | None = None, *, dry_run: bool = False) -> Any:
         if at is not None:
             self.clock.set(at)
-        sweeper = sweeper_for(self.worker.dispatcher, dry_run=dry_run)
+        sweeper = sweeper_for(self.worker.runtime, dry_run=dry_run)
         result = self.worker.call(sweeper.run(self.clock.now()), timeout=60)
         self.wait()
         return result

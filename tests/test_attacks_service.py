@@ -419,7 +419,7 @@ def test_row7_an_escalation_mail_refused_is_sent_by_a_later_sweep_exactly_once(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     settings = h.settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
-    h.worker.dispatcher.mailer = Mailer(settings)
+    h.worker.runtime.mailer = Mailer(settings)
     day = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
     h.clock.set(day)
     n = h.forge.scenario.open_issue(

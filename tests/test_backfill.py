@@ -86,7 +86,7 @@ def count(engine: Engine, model: Any) -> int:
 
 
 def settle_imports(h: Harness) -> None:
-    tasks = tasks_of(h.worker.dispatcher.services)
+    tasks = tasks_of(h.worker.runtime.services)
     h.worker.call(tasks.wait(), timeout=60)
     assert not [r for r in tasks.results if isinstance(r, BaseException)]
 
@@ -172,8 +172,8 @@ def test_import_equals_what_webhooks_recorded(
 
     # Importing over the webhook-built record adds nothing.
     before = (count(h.engine, Item), count(h.engine, TimelineEntry))
-    dispatcher = h.worker.dispatcher
-    again = Backfill(dispatcher.api_for(inst), h.engine, forge_clock, services=dispatcher.services)
+    runtime = h.worker.runtime
+    again = Backfill(runtime.api_for(inst), h.engine, forge_clock, services=runtime.services)
     stats = h.worker.call(again.run_org(city.org), timeout=60)
     assert (stats.items_new, stats.entries_new) == (0, 0)
     assert (count(h.engine, Item), count(h.engine, TimelineEntry)) == before
@@ -375,7 +375,7 @@ def test_installation_created_imports_the_history(
     forge_clock.advance(timedelta(days=1))
     forge.webhook_url = None
     seed_history(forge, city.repo, issues=2, pulls=1, authors=[city.citizen_fr])
-    h.worker.call(nightly_refresh(h.worker.dispatcher, forge_clock), timeout=60)
+    h.worker.call(nightly_refresh(h.worker.runtime, forge_clock), timeout=60)
     with Session(h.engine) as s:
         assert (
             len(s.exec(select(Item).where(Item.repo_full_name == city.repo)).all())

@@ -65,7 +65,7 @@ def week_of_contributions(h: Harness, city: City) -> None:
 def tick(h: Harness, at: datetime | None = None) -> None:
     if at is not None:
         h.clock.set(at)
-    h.worker.call(jobs.digest_publication(h.worker.dispatcher, h.clock), timeout=60)
+    h.worker.call(jobs.digest_publication(h.worker.runtime, h.clock), timeout=60)
     h.wait()
 
 

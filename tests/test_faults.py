@@ -313,7 +313,7 @@ def test_database_outage_answers_503_and_recovery_brings_the_deliveries_back(
     wait_until(lambda: _ready(base), 30, "Veilleur did not recover")
     assert all(welcomes(h, city, n) == 0 for n in during)
     report = h.worker.call(
-        recover(h.worker.dispatcher.app_client, h.engine, h.clock.now()), timeout=30
+        recover(h.worker.runtime.app_client, h.engine, h.clock.now()), timeout=30
     )
     assert sorted(m.guid for m in report.redelivered) == sorted(d.guid for d in refused)
     assert {m.reason for m in report.redelivered} == {"failed"}
@@ -321,7 +321,5 @@ def test_database_outage_answers_503_and_recovery_brings_the_deliveries_back(
     h.wait()
     assert h.failures() == []
     assert [welcomes(h, city, n) for n in (before, *during)] == [1, 1, 1]
-    again = h.worker.call(
-        recover(h.worker.dispatcher.app_client, h.engine, h.clock.now()), timeout=30
-    )
+    again = h.worker.call(recover(h.worker.runtime.app_client, h.engine, h.clock.now()), timeout=30)
     assert again.redelivered == []

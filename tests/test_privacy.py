@@ -337,7 +337,7 @@ def test_recent_payloads_and_active_people_are_kept(
 
     assert "privacy-purge" in [name for name, _, _ in jobs.JOBS(h.settings)]
     h.clock.advance(timedelta(days=31))
-    h.worker.call(jobs.privacy_purge(h.worker.dispatcher, h.clock), timeout=60)
+    h.worker.call(jobs.privacy_purge(h.worker.runtime, h.clock), timeout=60)
     with Session(h.engine) as s:
         done = [d for d in s.scalars(select(Delivery)) if d.status == DeliveryStatus.DONE]
     assert done and all(decompressed(d.payload) == b"{}" for d in done)

@@ -112,7 +112,7 @@ async def test_orphans_and_periodic_jobs_once_per_period(pg_url: str) -> None:
     apps = [make_app(pg_url) for _ in range(2)]  # two worker processes
     for app in apps:
         register(app, jobs, "* * * * * */15")
-    rt = Runtime(settings, engine, SystemClock(), dispatcher=None)
+    rt = Runtime(settings, engine, SystemClock(), runtime=None)
     async with apps[0].open_async(), apps[1].open_async():
         context = SimpleNamespace(app=apps[0], additional_context={"veilleur": rt})
         assert await enqueue_orphans(context) == 4  # type: ignore[arg-type]

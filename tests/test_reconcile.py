@@ -41,7 +41,7 @@ def until(check: Any, timeout: float = 20.0) -> None:
 
 
 def reconcile_now(h: Harness) -> None:
-    h.worker.call(reconcile_record(h.worker.dispatcher, h.clock), timeout=30)
+    h.worker.call(reconcile_record(h.worker.runtime, h.clock), timeout=30)
 
 
 def test_an_installation_whose_webhook_was_lost_is_found_at_start(
@@ -72,7 +72,7 @@ def test_an_installation_whose_webhook_was_lost_is_found_at_start(
 def _sweeper(h: Harness) -> Any:
     from bot.periodic import sweeper_for
 
-    return sweeper_for(h.worker.dispatcher)
+    return sweeper_for(h.worker.runtime)
 
 
 def test_an_item_seen_opened_live_is_reminded_even_if_its_repository_was_learned_late(

@@ -13,8 +13,8 @@ DEAD = "http://127.0.0.1:9/webhooks/github"  # nothing listens: GitHub records a
 
 
 def run_recovery(h: Harness, **kw: object) -> object:
-    dispatcher = h.worker.dispatcher
-    return h.worker.call(recover(dispatcher.app_client, h.engine, h.clock.now(), **kw), timeout=30)
+    runtime = h.worker.runtime
+    return h.worker.call(recover(runtime.app_client, h.engine, h.clock.now(), **kw), timeout=30)
 
 
 def asked(h: Harness) -> int:

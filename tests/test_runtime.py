@@ -36,3 +36,14 @@ async def test_receive_stores_and_dispatches_one_webhook(tmp_path) -> None:  # n
     assert again.status == DeliveryStatus.DONE
     with Session(engine) as s:
         assert len(s.exec(select(TimelineEntry).where(TimelineEntry.number == number)).all()) == 1
+
+
+def test_the_dashboard_reads_the_apps_login_from_the_runtime() -> None:
+    from types import SimpleNamespace
+
+    from bot.web.data import app_bot_logins
+
+    runtime = SimpleNamespace(bot_login="veilleur[bot]")
+    assert app_bot_logins(SimpleNamespace(runtime=runtime)) == ("veilleur[bot]",)
+    assert app_bot_logins(SimpleNamespace(runtime=None)) == ()  # not built yet
+    assert app_bot_logins(SimpleNamespace()) == ()  # a web process without the worker

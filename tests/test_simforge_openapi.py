@@ -156,7 +156,6 @@ async def _exercise(forge: Forge, url: str, keys: AppKeyPair, w: World) -> None:
     assert not await api.is_org_member(w.org, w.outsider)
     await api.team_membership(w.org, w.team, "zoe")
     await api.team_membership(w.org, w.team, w.outsider)
-    await api.list_team_members(w.org, w.team)
     await api.collaborator_permission(repo, w.maintainer)
     await api.collaborator_permission(w.private_repo, w.outsider)
     await api.collaborator_permission(repo, "ghost")
@@ -183,7 +182,6 @@ async def _exercise(forge: Forge, url: str, keys: AppKeyPair, w: World) -> None:
     await api.get_pull(repo, pull)
     await api.list_pull_files(repo, pull)
     await api.list_pull_commits(repo, pull)
-    await api.list_reviews(repo, pull)
     await api.requested_reviewers(repo, pull)
     head = (await api.get_pull(repo, pull))["head"]["sha"]
     await api.create_check_run(

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.config.schema import Sla
 from bot.sla.calendar import BusinessCalendar
 from bot.sla.rules import (
     ReminderHistory,
-    SlaDefaults,
     WaitingState,
     plan_reminders,
     reminder_history,
@@ -248,7 +248,7 @@ def test_storage_models_fit() -> None:
             source_key="push:1",
         ),
     ]
-    s = waiting_state(item, entries, at(4), CAL, BOTS, SlaDefaults())
+    s = waiting_state(item, entries, at(4), CAL, BOTS, Sla())
     assert (s.waiting_on, s.phase, s.since) == ("maintainer", "follow_up", at(3))
 
 

@@ -88,7 +88,7 @@ def test_reminders_are_capped_and_spaced_then_escalated(
 ) -> None:
     inbox, port = smtp
     h = harness
-    h.app.state.worker.dispatcher.mailer = _mailer(h, port)
+    h.app.state.worker.runtime.mailer = _mailer(h, port)
     n = open_at(h, MON, city)
     day = MON
     for _ in range(30):  # every working day at 10:00 and 15:00 for six weeks

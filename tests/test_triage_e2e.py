@@ -238,6 +238,24 @@ def test_config_change_in_pull_request_gets_a_check_run(harness: Harness, city: 
     assert n > 0
 
 
+def test_a_refusal_is_one_comment_in_the_item_language(harness: Harness, city: City) -> None:
+    n = harness.forge.scenario.open_issue(
+        city.repo,
+        city.citizen_fr,
+        "La carte ne s'affiche pas",
+        "Bonjour, la carte des équipements ne s'affiche pas sur mobile depuis la mise à jour.",
+    )
+    harness.wait()
+    before = len(harness.comments(city.repo, n))
+    # Written in English, but the conversation is French: the answer follows the item.
+    harness.forge.scenario.comment(city.repo, n, city.citizen_fr, "/label +urgent\n/snooze 3d")
+    harness.wait()
+    (reply,) = harness.comments(city.repo, n)[before:]
+    assert reply.body.count(template_tag(T.COMMAND_ERROR, "fr")) == 2
+    assert "`/label +urgent`" in reply.body and "`/snooze 3d`" in reply.body
+    assert harness.failures() == []
+
+
 def test_commands_authorised_and_not(harness: Harness, city: City) -> None:
     n = harness.forge.scenario.open_issue(
         city.repo,

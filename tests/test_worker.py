@@ -10,19 +10,20 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.cli import main as cli_main
 from bot.clock import FrozenClock
-from bot.dispatch.context import Context, Event, UserError
+from bot.dispatch.context import CommandError, Context, Event, UserError
 from bot.dispatch.dispatcher import Dispatcher
 from bot.dispatch.registry import build
 from bot.intake.endpoint import row_from_payload
 from bot.intake.writer import DeliveryWriter
 from bot.queue import deliveries
+from bot.runtime import Runtime
 from bot.storage import payloads
 from bot.storage.db import make_engine
-from bot.storage.models import Delivery, DeliveryStatus
+from bot.storage.models import ActionLog, Delivery, DeliveryStatus
 from tests.conftest import make_settings
 
 T0 = datetime(2026, 7, 10, 14, 0, tzinfo=UTC)
@@ -61,14 +62,13 @@ def dispatcher(
     db_url: str, engine: Any, clock: FrozenClock, *modules: Any, **kw: Any
 ) -> Dispatcher:
     settings = make_settings(db_url, max_attempts=3, retry_base_seconds=60, **kw)
-    return Dispatcher(
+    return Runtime(
         settings=settings,
         engine=engine,
         clock=clock,
-        app_client=None,
         bot_login="veilleur[bot]",
         handlers=build([SimpleNamespace(**vars(m), handle=m.handle) for m in modules]),
-    )
+    ).dispatcher
 
 
 async def drain(engine: Any, disp: Dispatcher, clock: FrozenClock) -> int:
@@ -145,6 +145,61 @@ async def test_user_error_is_not_a_failure(engine: Any, migrated: str) -> None:
     (guid,) = await store(engine, [{"action": "opened"}])  # no repository: nothing to comment on
     await drain(engine, disp, clock)
     assert status(engine, guid).status == DeliveryStatus.DONE
+
+
+class Raiser:
+    """A handler module stand-in that always raises `exc`."""
+
+    def __init__(self, exc: Exception):
+        self.NAME = "raiser"
+        self.EVENTS = {("issues", None)}
+        self.exc = exc
+
+    async def handle(self, event: Event, ctx: Context) -> None:
+        raise self.exc
+
+
+ISSUE = {"action": "opened", "repository": {"full_name": "o/r"}, "issue": {"number": 7}}
+
+
+async def test_a_command_refusal_is_answered_at_the_boundary_in_one_comment(
+    engine: Any, migrated: str
+) -> None:
+    clock = FrozenClock(T0)
+    refusal = CommandError("invalid", "not a duration", command="/snooze x", usage="/snooze 5d")
+    disp = dispatcher(migrated, engine, clock, Raiser(refusal), dry_run=True)
+    (guid,) = await store(engine, [ISSUE])
+    await drain(engine, disp, clock)
+    assert status(engine, guid).status == DeliveryStatus.DONE
+    with Session(engine) as s:
+        (comment,) = s.exec(select(ActionLog.detail)).all()  # dry-run: recorded, not posted
+    assert comment.startswith("UpsertComment(repo='o/r', number=7")
+    assert "veilleur-template:command_error/en" in comment and "`/snooze 5d`" in comment
+
+
+async def test_an_internal_error_is_not_answered_and_leaves_the_delivery_failed(
+    engine: Any, migrated: str
+) -> None:
+    clock = FrozenClock(T0)
+    disp = dispatcher(migrated, engine, clock, Raiser(KeyError("login")), dry_run=True)
+    (guid,) = await store(engine, [ISSUE])
+    await drain(engine, disp, clock)
+    assert status(engine, guid).status == DeliveryStatus.FAILED
+    with Session(engine) as s:
+        assert s.exec(select(ActionLog)).all() == []
+
+
+async def test_an_answer_that_cannot_be_posted_fails_only_its_handler(
+    engine: Any, migrated: str
+) -> None:
+    clock = FrozenClock(T0)
+    refusal = CommandError("unauthorised", "needs triage", command="/label +bug")
+    after = Recorder("after")
+    disp = dispatcher(migrated, engine, clock, Raiser(refusal), after)  # no forge client
+    (guid,) = await store(engine, [ISSUE])
+    await drain(engine, disp, clock)
+    assert status(engine, guid).status == DeliveryStatus.FAILED  # answered on a retry
+    assert after.calls == [guid]  # the next handler still ran
 
 
 async def test_later_event_of_same_item_waits_for_earlier(engine: Any, migrated: str) -> None:

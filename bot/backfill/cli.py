@@ -102,8 +102,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     import time
 
     from bot.backfill.tasks import installation_of, tasks_of
-    from bot.cli.remind import open_dispatcher
     from bot.clock import SystemClock
+    from bot.runtime import open_runtime
     from bot.settings import settings_from
     from bot.storage.migrate import upgrade
 
@@ -114,16 +114,16 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
 
     async def run() -> Stats:
-        dispatcher, close = await open_dispatcher(settings, SystemClock())
+        runtime, close = await open_runtime(settings, SystemClock())
         try:
-            inst_id = await installation_of(dispatcher, args.org)
-            api = dispatcher.api_for(inst_id)
+            inst_id = await installation_of(runtime, args.org)
+            api = runtime.api_for(inst_id)
             with RichProgress(console) as progress:
                 backfill = Backfill(
-                    api, dispatcher.engine, dispatcher.clock, services=dispatcher.services,
+                    api, runtime.engine, runtime.clock, services=runtime.services,
                     options=options, progress=progress,
                 )  # fmt: skip
-                async with tasks_of(dispatcher.services).lock(args.org):
+                async with tasks_of(runtime.services).lock(args.org):
                     return await backfill.run_org(args.org, installation_id=inst_id)
         finally:
             await close()

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from githubkit.exception import GraphQLFailed, RateLimitExceeded
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
@@ -33,6 +32,8 @@ from bot.backfill.graphql import ITEMS_QUERY, REPOS_QUERY, TIMELINE_QUERY, item_
 from bot.backfill.people import People
 from bot.backfill.store import fresh_cursor, load_cursors, save_cursors, write_page
 from bot.clock import Clock
+from bot.github.graphql import GraphQLErrors, GraphQLRateLimited
+from bot.github.graphql import query as graphql_query
 from bot.record.people import OUTSIDE_CLASSES
 from bot.record.timeline import Recorded, mark_questions, ts
 from bot.services import Services
@@ -152,16 +153,15 @@ class Backfill:
             await self._pace(self._costs.get(text, 1))
             self.stats.requests += 1
             try:
-                data = await self.api.graphql(text, variables)
+                data = await graphql_query(self.api, text, variables)
                 errors: list[Json] = []
-            except RateLimitExceeded as exc:
-                await self._wait(self._retry_after(exc), "rate limited")
+            except GraphQLRateLimited as exc:
+                await self._wait(self._retry_after(exc.headers), "rate limited")
                 continue
-            except GraphQLFailed as exc:
-                if not tolerate or exc.response.data is None:
+            except GraphQLErrors as exc:
+                if not tolerate or exc.data is None:
                     raise
-                data = exc.response.data
-                errors = [e.model_dump() for e in exc.response.errors or []]
+                data, errors = exc.data, exc.errors
             self._note(text, data.get("rateLimit"))
             return data, errors
         raise BackfillError(f"still rate limited after {self.options.max_waits} waits")
@@ -182,8 +182,7 @@ class Backfill:
         if wait > 0:
             await self._wait(wait, f"{cost} points needed, budget resets at {_iso(self._reset_at)}")
 
-    def _retry_after(self, exc: RateLimitExceeded) -> float:
-        headers = exc.response.headers
+    def _retry_after(self, headers: Mapping[str, str]) -> float:
         if headers.get("retry-after", "").strip().isdigit():
             return max(float(headers["retry-after"]), 1.0)
         reset = headers.get("x-ratelimit-reset", "").strip()
@@ -230,7 +229,7 @@ class Backfill:
         for repo in repos:
             try:
                 await self.run_repo(repo)
-            except GraphQLFailed as exc:  # e.g. the repository is gone: the others go on
+            except GraphQLErrors as exc:  # e.g. the repository is gone: the others go on
                 log.warning("backfill of %s failed: %r", repo, exc)
                 self.stats.failed.append(repo)
         return self.stats

@@ -22,6 +22,7 @@ from bot.clock import Clock
 from bot.storage.models import Installation
 
 if TYPE_CHECKING:
+    from bot.runtime import Runtime
     from bot.services import Services
 
 
@@ -80,22 +81,22 @@ def tasks_of(services: Services) -> BackfillTasks:
     return found
 
 
-async def nightly_refresh(dispatcher: Any, clock: Clock) -> None:
+async def nightly_refresh(runtime: Runtime, clock: Clock) -> None:
     """Every active installation: resume unfinished imports, then import what changed since
     the last complete one (by `updatedAt`)."""
-    with Session(dispatcher.engine) as s:
+    with Session(runtime.engine) as s:
         installs = s.exec(
             select(Installation).where(
                 Installation.deleted_at.is_(None),  # type: ignore[union-attr]
                 Installation.suspended_at.is_(None),  # type: ignore[union-attr]
             )
         ).all()
-    tasks = tasks_of(dispatcher.services)
+    tasks = tasks_of(runtime.services)
     for inst in installs:
-        api = dispatcher.api_for(inst.id)
+        api = runtime.api_for(inst.id)
         if api is None:
             continue
-        backfill = Backfill(api, dispatcher.engine, clock, services=dispatcher.services)
+        backfill = Backfill(api, runtime.engine, clock, services=runtime.services)
         try:
             async with tasks.lock(inst.account_login):
                 stats = await backfill.run_org(inst.account_login, installation_id=inst.id)
@@ -104,9 +105,9 @@ async def nightly_refresh(dispatcher: Any, clock: Clock) -> None:
             log.error("nightly refresh of %s failed: %r", inst.account_login, exc)
 
 
-async def installation_of(dispatcher: Any, org: str) -> int:
+async def installation_of(runtime: Runtime, org: str) -> int:
     """The App's installation on `org`: from the record, else from GitHub."""
-    with Session(dispatcher.engine) as s:
+    with Session(runtime.engine) as s:
         found = s.exec(
             select(Installation.id).where(
                 func.lower(Installation.account_login) == org.lower(),
@@ -117,8 +118,8 @@ async def installation_of(dispatcher: Any, org: str) -> int:
         return int(found)
     from bot.github.client import app_installations
 
-    if dispatcher.app_client is not None:
-        for inst in await app_installations(dispatcher.app_client):
+    if runtime.app_client is not None:
+        for inst in await app_installations(runtime.app_client):
             if str((inst.get("account") or {}).get("login", "")).lower() == org.lower():
                 return int(inst["id"])
     raise SystemExit(f"veilleur: the App is not installed on {org}")

@@ -14,15 +14,6 @@ def _parse_at(value: str | None) -> datetime:
     return instant_arg(value, SystemClock(), "2026-07-15T16:00:00+02:00")
 
 
-async def open_dispatcher(settings: Any, clock: Any) -> tuple[Any, Any]:
-    from bot.app import default_services, make_dispatcher_factory
-    from bot.storage.db import make_engine
-
-    engine = make_engine(settings.database_url)
-    factory = make_dispatcher_factory(settings, engine, clock, default_services)
-    return await factory()
-
-
 async def _remind_offline(
     settings: Any, at: datetime, org: str | None
 ) -> tuple[list[str], list[str]]:
@@ -43,6 +34,7 @@ async def _remind_offline(
 def cmd_remind(args: argparse.Namespace) -> int:
     from bot.clock import FrozenClock
     from bot.periodic import sweeper_for
+    from bot.runtime import open_runtime
     from bot.settings import SettingsError, settings_from
     from bot.storage.migrate import upgrade
 
@@ -60,9 +52,9 @@ def cmd_remind(args: argparse.Namespace) -> int:
     async def run() -> tuple[list[str], list[str]]:
         if offline:
             return await _remind_offline(settings, at, args.org)
-        dispatcher, close = await open_dispatcher(settings, FrozenClock(at))
+        runtime, close = await open_runtime(settings, FrozenClock(at))
         try:
-            result = await sweeper_for(dispatcher, dry_run=args.dry_run).run(at, org=args.org)
+            result = await sweeper_for(runtime, dry_run=args.dry_run).run(at, org=args.org)
             return [], list(result.actions)
         finally:
             await close()

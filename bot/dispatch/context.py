@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.messages.templating import T
 from bot.record.people import is_bot_account
 from bot.services import Services
 
@@ -23,13 +24,52 @@ if TYPE_CHECKING:
 
 
 class UserError(Exception):
-    """A mistake by a person (bad command, bad config). Answered with one clear comment."""
+    """A mistake by a person (bad command, bad config). The dispatcher answers it with one
+    comment on the item and counts the handler as done (a retry would only repeat it).
 
-    def __init__(self, message: str, *, repo: str | None = None, number: int | None = None):
+    `parts` are the templates (name, data) the comment is made of, rendered in the item's
+    language; without them it says `message`. `marker` names the comment (the same name edits
+    it: an answer per comment, not per delivery); `once` is the `action_log` key that lets it
+    be posted only once (a rate limit on refusals)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        repo: str | None = None,
+        number: int | None = None,
+        parts: Sequence[tuple[str, dict[str, Any]]] = (),
+        marker: str | None = None,
+        once: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.repo = repo
         self.number = number
+        self.parts = tuple(parts)
+        self.marker = marker
+        self.once = once
+
+
+class CommandError(UserError):
+    """A command that cannot run; `reason` selects the sentence of the `command_error` template."""
+
+    REASONS = ("unauthorised", "not_author", "invalid", "unknown", "disabled")
+
+    def __init__(self, reason: str, message: str, *, command: str, usage: str | None = None):
+        self.reason = reason
+        self.command = command
+        self.usage = usage
+        super().__init__(message)
+        self.parts = ((T.COMMAND_ERROR, self.template_data()),)
+
+    def template_data(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "reason": self.reason,
+            "message": self.message,
+            "usage": self.usage,
+        }
 
 
 @dataclass(frozen=True)
@@ -79,6 +119,69 @@ class Event:
     def number(self) -> int | None:
         item = self.item
         return item.get("number") if item else None
+
+    @property
+    def is_pull(self) -> bool:
+        """A pull request (itself, or an issue comment's item that is one)."""
+        item = self.item
+        return isinstance(self.payload.get("pull_request"), dict) or (
+            item is not None and "pull_request" in item
+        )
+
+    @property
+    def item_author(self) -> dict[str, Any]:
+        user = (self.item or {}).get("user")
+        return user if isinstance(user, dict) else {}
+
+    @property
+    def item_author_login(self) -> str:
+        return str(self.item_author.get("login") or "")
+
+    @property
+    def item_labels(self) -> tuple[str, ...]:
+        return tuple(lbl.get("name", "") for lbl in (self.item or {}).get("labels") or [])
+
+    @property
+    def item_assignees(self) -> tuple[str, ...]:
+        return tuple(a.get("login", "") for a in (self.item or {}).get("assignees") or [])
+
+    @property
+    def comment(self) -> dict[str, Any]:
+        comment = self.payload.get("comment")
+        return comment if isinstance(comment, dict) else {}
+
+    @property
+    def comment_body(self) -> str:
+        return str(self.comment.get("body") or "")
+
+    @property
+    def comment_author(self) -> dict[str, Any]:
+        """Who wrote the comment (the sender when the payload does not say)."""
+        user = self.comment.get("user")
+        return user if isinstance(user, dict) and user else self.sender
+
+    @property
+    def previous_body(self) -> str | None:
+        """An edited comment's or item's body before the edit (None: not an edit of it)."""
+        changes = self.payload.get("changes")
+        body = changes.get("body") if isinstance(changes, dict) else None
+        return body.get("from") if isinstance(body, dict) else None
+
+    @property
+    def review(self) -> dict[str, Any]:
+        review = self.payload.get("review")
+        return review if isinstance(review, dict) else {}
+
+    @property
+    def actor(self) -> dict[str, Any]:
+        """The person who acted: a comment's or a review's author, else the sender."""
+        if self.name == "issue_comment":
+            user = self.comment.get("user")
+        elif self.name == "pull_request_review":
+            user = self.review.get("user")
+        else:
+            user = None
+        return user if isinstance(user, dict) and user else self.sender
 
     @property
     def default_branch(self) -> str:

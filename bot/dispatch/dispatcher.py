@@ -1,6 +1,7 @@
 """Run one stored delivery through its handlers, each inside its own error boundary.
 
-- A `UserError` becomes one clear comment on the item; the handler counts as done.
+- A `UserError` (a refused command: `CommandError`) becomes one comment on the item, in its
+  language (`user_errors.answer`); the handler counts as done.
 - Any other exception is logged; the delivery is left failed (and retried later).
 - Handlers that already finished a delivery are skipped when it is retried.
 """
@@ -10,28 +11,24 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from githubkit import GitHub
-from sqlalchemy.engine import Engine
 
 from bot import prometheus as metrics
-from bot.clock import Clock
+from bot.dispatch import user_errors
 from bot.dispatch.context import Context, Event, UserError
 from bot.dispatch.registry import Handler, handlers_for
-from bot.effects.actions import UpsertComment, marker
 from bot.effects.executor import Executor
 from bot.forge import Forge
 from bot.forge.errors import RateLimited
-from bot.github.client import GitHubAPI
 from bot.logs import delivery_context
 from bot.queue import deliveries
-from bot.services import Services
-from bot.settings import Settings
 from bot.storage import payloads
 from bot.storage.models import Delivery
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -41,52 +38,22 @@ class DeliveryFailed(Exception):
 
 
 class Dispatcher:
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        engine: Engine,
-        clock: Clock,
-        app_client: GitHub[Any] | None,
-        bot_login: str | None,
-        mailer: Any = None,
-        services: Services | None = None,
-        handlers: list[Handler],
-    ) -> None:
-        self.settings = settings
-        self.engine = engine
-        self.clock = clock
-        self.app_client = app_client
-        self.bot_login = bot_login
-        self.mailer = mailer
-        self.services: Services = services if services is not None else Services()
-        self.handlers = handlers
-        self._apis: dict[int, GitHubAPI] = {}
-        self.pauses: dict[int, datetime] = {}  # installation → rate limited until
+    """Runs deliveries with the runtime's handlers, services and forge clients."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.engine = runtime.engine
+        self.clock = runtime.clock
+        self.services = runtime.services
+        self.handlers = runtime.handlers
 
     def paused_installations(self) -> list[int]:
-        """Installations GitHub asked to wait: none of their deliveries is taken meanwhile."""
-        now = self.clock.now()
-        for inst in [i for i, until in self.pauses.items() if until <= now]:
-            del self.pauses[inst]
-        return list(self.pauses)
-
-    def api_for(self, installation_id: int | None) -> GitHubAPI | None:
-        if installation_id is None or self.app_client is None:
-            return None
-        api = self._apis.get(installation_id)
-        if api is None:
-            api = self._apis[installation_id] = GitHubAPI(
-                self.app_client,
-                installation_id,
-                clock=self.clock,
-                write_spacing=self.settings.write_spacing_seconds,
-                pauses=self.pauses,
-            )
-        return api
+        return self.runtime.paused_installations()
 
     def is_own_event(self, event: Event) -> bool:
-        own = bool(self.bot_login) and event.sender_login == self.bot_login
+        login = self.runtime.bot_login
+        own = bool(login) and event.sender_login == login
         return own or event.payload.get("sender_is_self") is True  # another forge's (bot/gitlab)
 
     async def run(self, delivery: Delivery) -> None:
@@ -146,11 +113,12 @@ class Dispatcher:
                 continue
             ctx = self._context(event, memo)
             try:
-                await handler.handle(event, ctx)
+                try:
+                    await handler.handle(event, ctx)
+                except UserError as err:  # answered; failing to answer fails the handler
+                    await self._answer_user_error(event, handler, err, ctx)
             except RateLimited:
                 raise  # the whole delivery waits; finished handlers are not run again
-            except UserError as err:
-                await self._answer_user_error(event, handler, err, ctx)
             except Exception as exc:
                 log.error(
                     "handler %s failed: %s\n%s", handler.name, exc, traceback.format_exc(limit=8)
@@ -162,7 +130,7 @@ class Dispatcher:
             raise DeliveryFailed("; ".join(failures))
 
     def _context(self, event: Event, memo: dict[str, Any]) -> Context:
-        api: Forge | None = self.api_for(event.installation_id)
+        api: Forge | None = self.runtime.api_for(event.installation_id)
         forges = self.services.get("forges")
         if api is None and forges is not None and event.repo:
             api = forges.for_repo(event.repo)  # a repository on another forge (bot/gitlab/)
@@ -170,8 +138,8 @@ class Dispatcher:
             engine=self.engine,
             clock=self.clock,
             api=api,
-            bot_login=self.bot_login,
-            mailer=self.mailer,
+            bot_login=self.runtime.bot_login,
+            mailer=self.runtime.mailer,
             dry_run=self.settings.dry_run,
             delivery=event.delivery,
             repo_cache=self.services.get("repo_cache"),
@@ -182,7 +150,7 @@ class Dispatcher:
             clock=self.clock,
             github=api,
             executor=executor,
-            bot_login=self.bot_login,
+            bot_login=self.runtime.bot_login,
             services=self.services,
             event=event,
             memo=memo,
@@ -191,10 +159,5 @@ class Dispatcher:
     async def _answer_user_error(
         self, event: Event, handler: Handler, err: UserError, ctx: Context
     ) -> None:
-        repo, number = err.repo or event.repo, err.number or event.number
         log.info("user error in %s: %s", handler.name, err.message)
-        if repo and number:
-            mark = marker(f"error-{handler.name}", f"{event.delivery}")
-            await ctx.apply(
-                [UpsertComment(repo=repo, number=number, marker=mark, body=err.message)]
-            )
+        await ctx.apply(await user_errors.answer(event, handler.name, err, ctx))

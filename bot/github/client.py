@@ -313,12 +313,6 @@ class GitHubAPI:
         )
         return data.get("state") if isinstance(data, dict) else None
 
-    async def list_team_members(self, org: str, team_slug: str) -> list[str]:
-        data = await self._req_or_none(
-            "GET", f"/orgs/{_path(org)}/teams/{_path(team_slug)}/members", params={"per_page": 100}
-        )
-        return [m["login"] for m in data or []]
-
     async def collaborator_permission(self, repo: str, login: str) -> str | None:
         """`admin`, `maintain`, `write`, `triage`, `read`, or None (from `role_name`)."""
         data = await self._req_or_none(
@@ -416,14 +410,6 @@ class GitHubAPI:
         return (
             await self._req(
                 "GET", f"/repos/{repo}/pulls/{number}/commits", params={"per_page": 100}
-            )
-            or []
-        )
-
-    async def list_reviews(self, repo: str, number: int) -> list[dict[str, Any]]:
-        return (
-            await self._req(
-                "GET", f"/repos/{repo}/pulls/{number}/reviews", params={"per_page": 100}
             )
             or []
         )

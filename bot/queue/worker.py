@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
@@ -19,13 +19,16 @@ from bot.clock import Clock
 from bot.dispatch.dispatcher import Dispatcher
 from bot.queue import deliveries
 
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Builds the dispatcher inside the worker loop (where the HTTP connection pool lives) and
-# returns it with an async cleanup callback.
-DispatcherFactory = Callable[[], Awaitable[tuple[Dispatcher, Callable[[], Awaitable[None]]]]]
+# Builds the runtime inside the worker loop (where the HTTP connection pool lives) and
+# returns it with an async cleanup callback (bot.app.make_runtime_factory).
+RuntimeFactory = Callable[[], Awaitable[tuple["Runtime", Callable[[], Awaitable[None]]]]]
 
 
 class EmbeddedWorker:
@@ -33,15 +36,15 @@ class EmbeddedWorker:
         self,
         engine: Engine,
         clock: Clock,
-        make_dispatcher: DispatcherFactory,
+        make_runtime: RuntimeFactory,
         *,
-        on_loop_start: Callable[[asyncio.AbstractEventLoop, Dispatcher], Any] | None = None,
+        on_loop_start: Callable[[asyncio.AbstractEventLoop, Runtime], Any] | None = None,
         idle_poll_seconds: float = 1.0,
         on_delivery: Callable[[str | None], None] | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
-        self.make_dispatcher = make_dispatcher
+        self.make_runtime = make_runtime
         self.on_loop_start = on_loop_start
         self.idle_poll_seconds = idle_poll_seconds
         self.on_delivery = on_delivery  # told which delivery runs (None: idle); a supervisor
@@ -50,8 +53,12 @@ class EmbeddedWorker:
         self._wake: asyncio.Event | None = None
         self._stopping = False
         self.ready = threading.Event()
-        self.dispatcher: Dispatcher | None = None
+        self.runtime: Runtime | None = None
         self._last_release = time.monotonic()
+
+    @property
+    def dispatcher(self) -> Dispatcher | None:
+        return self.runtime.dispatcher if self.runtime is not None else None
 
     def start(self) -> None:
         released = deliveries.release_stale(self.engine, self.clock.now(), everything=True)
@@ -85,10 +92,11 @@ class EmbeddedWorker:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        dispatcher, cleanup = await self.make_dispatcher()
-        self.dispatcher = dispatcher
+        runtime, cleanup = await self.make_runtime()
+        self.runtime = runtime
+        dispatcher = runtime.dispatcher
         if self.on_loop_start:
-            self.on_loop_start(self._loop, dispatcher)
+            self.on_loop_start(self._loop, runtime)
         self.ready.set()
         try:
             while not self._stopping:

@@ -219,10 +219,10 @@ def worker_main(
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICENESS)
     from bot import logs
-    from bot.app import make_dispatcher_factory
     from bot.clock import SystemClock
     from bot.periodic import start_scheduler
     from bot.queue.worker import EmbeddedWorker
+    from bot.runtime import make_runtime_factory
     from bot.storage.db import make_engine
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the web process, which stops us
@@ -240,9 +240,9 @@ def worker_main(
     worker = EmbeddedWorker(
         engine,
         clock,
-        make_dispatcher_factory(settings, engine, clock, services),
-        on_loop_start=lambda _loop, d: schedulers.append(
-            start_scheduler(settings, engine, clock, d)
+        make_runtime_factory(settings, engine, clock, services),
+        on_loop_start=lambda _loop, runtime: schedulers.append(
+            start_scheduler(settings, engine, clock, runtime)
         ),
         on_delivery=running,
     )

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from bot.sim import shapes
-from bot.sim.rest import ForgeDep, GitHubError, InstallationDep, not_found, page
+from bot.sim.rest import ForgeDep, GitHubError, InstallationDep, not_found
 
 router = APIRouter()
 
@@ -47,23 +47,3 @@ async def team_membership(
             "state": membership.state,
         }
     return JSONResponse(body)
-
-
-@router.get("/orgs/{org}/teams/{team_slug}/members")
-async def team_members(
-    request: Request, org: str, team_slug: str, forge: ForgeDep, _: InstallationDep
-) -> JSONResponse:
-    """Active members only; `role=maintainer|member` filters."""
-    role = request.query_params.get("role", "all")
-    with forge.lock:
-        found = forge.orgs.get(org.lower())
-        team = found.teams.get(team_slug) if found else None
-        if team is None:
-            raise not_found()
-        logins = [
-            forge.users[login].login
-            for login, m in sorted(team.members.items())
-            if m.state == "active" and role in ("all", m.role)
-        ]
-        body = [shapes.user(forge, login) for login in logins]
-    return page(request, body)

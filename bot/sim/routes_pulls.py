@@ -49,17 +49,6 @@ async def list_commits(
     return page(request, body)
 
 
-@router.get("/repos/{owner}/{repo}/pulls/{pull_number:int}/reviews")
-async def list_reviews(
-    request: Request, pull_number: int, forge: ForgeDep, r: ReadRepo
-) -> JSONResponse:
-    with forge.lock:
-        item = _pull(forge, r, pull_number)
-        assert item.pull is not None
-        body = [shapes_items.review(forge, r, item, rv, rest=True) for rv in item.pull.reviews]
-    return page(request, body)
-
-
 @router.get("/repos/{owner}/{repo}/pulls/{pull_number:int}/requested_reviewers")
 async def requested_reviewers(pull_number: int, forge: ForgeDep, r: ReadRepo) -> JSONResponse:
     with forge.lock:

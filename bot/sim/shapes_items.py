@@ -214,18 +214,18 @@ def comment(forge: ForgeState, repo: Repo, c: Comment) -> Json:
     }
 
 
-def review(forge: ForgeState, repo: Repo, item: Issue, r: Review, *, rest: bool = False) -> Json:
-    """Webhooks spell the state in lower case (`approved`), REST in upper case."""
+def review(forge: ForgeState, repo: Repo, item: Issue, r: Review) -> Json:
+    """As webhooks spell it: the state in lower case (`approved`), an empty body as null."""
     pull_url = f"{forge.api_url}/repos/{repo.full_name}/pulls/{item.number}"
     html = f"{_html(forge, repo, item)}#pullrequestreview-{r.id}"
     return {
         "id": r.id,
         "node_id": r.node_id,
         "user": user(forge, r.user),
-        "body": r.body if rest else (r.body or None),
+        "body": r.body or None,
         "commit_id": r.commit_id,
         "submitted_at": iso(r.submitted_at),
-        "state": r.state if rest else r.state.lower(),
+        "state": r.state.lower(),
         "html_url": html,
         "pull_request_url": pull_url,
         "author_association": forge.author_association(repo, r.user),

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any, Protocol
 
+from bot.config.schema import Sla
 from bot.sla.calendar import BusinessCalendar
 from bot.sla.codeowners import mention_handles, normalize_handle
 from bot.sla.codeowners import responsible_people as responsible_people  # re-exported
@@ -46,27 +47,15 @@ FIRST_RESPONSE, FOLLOW_UP = "first_response", "follow_up"
 MAINTAINER, AUTHOR = "maintainer", "author"
 
 
-@dataclass(frozen=True)
-class SlaDefaults:
-    """Fallback SLA settings; any object (or mapping) with these attribute names will do."""
-
-    first_response_days: float = 3
-    follow_up_days: float = 5
-    remind_every_days: float = 2
-    escalate_after_days: float = 10
-    max_reminders: int = 3
-    max_mentions_per_person_per_day: int = 5
-    drafts_wait: bool = False
-
-
 def sla_setting(cfg: Any, name: str) -> Any:
-    """`cfg.name` (or `cfg["name"]`, or `cfg.sla.name`), else the default."""
+    """`cfg.name` (or `cfg["name"]`, or `cfg.sla.name`), else the configuration schema's
+    default (`bot.config.schema.Sla`: the one source of SLA defaults)."""
     if cfg is not None and not isinstance(cfg, Mapping):
         fields = getattr(type(cfg), "model_fields", None)  # pydantic: no failing getattr
         if ("sla" in fields) if fields is not None else hasattr(cfg, "sla"):
             cfg = cfg.sla
     value = cfg.get(name) if isinstance(cfg, Mapping) else getattr(cfg, name, None)
-    return getattr(SlaDefaults, name) if value is None else value
+    return Sla.model_fields[name].default if value is None else value
 
 
 class ItemLike(Protocol):  # bot.storage.models.Item fits

@@ -53,6 +53,14 @@ def last_complete_week(now: datetime) -> str:
     return week_of(now.date() - timedelta(weeks=1))
 
 
+def app_bot_logins(state: Any) -> tuple[str, ...]:
+    """The App's own login, once the runtime (built on the worker's loop) knows it: its
+    comments are never responses."""
+    runtime = getattr(state, "runtime", None)
+    login = runtime.bot_login if runtime is not None else None
+    return (login,) if login else ()
+
+
 @dataclass(frozen=True)
 class Shown:
     """A digest as one viewer sees it."""

@@ -24,7 +24,7 @@ from bot.web import charts
 from bot.web.access import KnownRepo, OrgView, org_view
 from bot.web.aggregates import elephant_of, org_matrix, org_over_time, repo_period, repo_trend
 from bot.web.context import WebContext, not_found, render, sign_in_page, web_context
-from bot.web.data import last_complete_week
+from bot.web.data import app_bot_logins, last_complete_week
 from bot.web.periods import BadPeriod, Period, parse_period
 from bot.web.snapshots import Snapshot, store_for
 
@@ -260,11 +260,10 @@ async def item_page(request: Request, org: str, repo: str, number: int) -> Respo
 
     cfg = await asyncio.to_thread(config_of, request, view.org, known.full_name)
     calendar = BusinessCalendar.from_config(cfg.config.calendar)
-    worker = getattr(request.app.state, "worker", None)
-    login = getattr(getattr(worker, "dispatcher", None), "bot_login", None)
+    bots = frozenset(app_bot_logins(request.app.state))
     story = await asyncio.to_thread(
         load_story, engine, known.full_name, number, now=request.app.state.clock.now(),
-        calendar=calendar, sla_cfg=cfg.config.sla, bots=frozenset({login} if login else ()),
+        calendar=calendar, sla_cfg=cfg.config.sla, bots=bots,
     )  # fmt: skip
     if story is None:
         return not_found(ctx)

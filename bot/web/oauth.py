@@ -11,14 +11,12 @@ import logging
 from urllib.parse import urlencode
 
 import httpx
-from githubkit import GitHub, TokenAuthStrategy
 
+from bot.github.user_access import user_access
 from bot.settings import Settings
 from bot.web.session import Viewer
 
 log = logging.getLogger(__name__)
-
-MAX_PAGES = 50  # 5,000 installations or repositories per installation
 
 
 class SignInError(Exception):
@@ -72,45 +70,11 @@ async def exchange_code(settings: Settings, code: str, redirect_uri: str) -> str
     return str(data["access_token"])
 
 
-def _user_client(settings: Settings, token: str) -> GitHub[TokenAuthStrategy]:
-    return GitHub(
-        TokenAuthStrategy(token),
-        base_url=settings.github_api_url.rstrip("/") + "/",
-        timeout=settings.github_timeout_seconds,
-        user_agent="veilleur",
-        http_cache=False,
-    )
-
-
 async def fetch_viewer(settings: Settings, token: str) -> Viewer:
     """Who the token's user is and which installed repositories they may see."""
-    gh = _user_client(settings, token)
     try:
-        login = (await gh.rest.users.async_get_authenticated()).parsed_data.login
-        repos: dict[str, set[str]] = {}
-        for page in range(1, MAX_PAGES + 1):
-            found = await gh.rest.apps.async_list_installations_for_authenticated_user(
-                per_page=100, page=page
-            )
-            installations = found.parsed_data.installations
-            for inst in installations:
-                await _add_repos(gh, inst.id, repos)
-            if len(installations) < 100:
-                break
+        login, repos = await user_access(settings, token)
     except Exception as exc:  # githubkit raises its own errors, and pydantic's on odd shapes
         log.warning("reading the user's access failed: %s", exc)
         raise SignInError("GitHub could not tell which repositories you can access.") from None
     return Viewer(login, {org: frozenset(names) for org, names in repos.items()})
-
-
-async def _add_repos(gh: GitHub[TokenAuthStrategy], inst_id: int, out: dict[str, set[str]]) -> None:
-    for page in range(1, MAX_PAGES + 1):
-        found = await gh.rest.apps.async_list_installation_repos_for_authenticated_user(
-            inst_id, per_page=100, page=page
-        )
-        batch = found.parsed_data.repositories
-        for repo in batch:
-            owner, _, name = repo.full_name.lower().partition("/")
-            out.setdefault(owner, set()).add(name)
-        if len(batch) < 100:
-            return

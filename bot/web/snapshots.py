@@ -242,9 +242,9 @@ def store_for(request: Any) -> SnapshotStore:
         store: SnapshotStore | None = getattr(state, "snapshots", None)
         if store is None:
             engine, clock = state.engine, state.clock
-            worker = getattr(state, "worker", None)
-            login = getattr(getattr(worker, "dispatcher", None), "bot_login", None)
-            bots: tuple[str, ...] = (login,) if login else ()
+            from bot.web.data import app_bot_logins
+
+            bots = app_bot_logins(state)
             url_base = state.settings.github_web_url.rstrip("/")
 
             def compute(org: str, week: str | None, repos: frozenset[str] | None) -> Snapshot:

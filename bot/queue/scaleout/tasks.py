@@ -55,7 +55,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     clock: Clock
-    dispatcher: Any  # bot.dispatch.dispatcher.Dispatcher
+    runtime: Any  # bot.runtime.Runtime (its dispatcher runs the deliveries)
     stalled_after: float = 30.0  # seconds without heartbeat before a worker counts as dead
 
 
@@ -108,7 +108,7 @@ async def process_delivery(rt: Runtime, guid: str) -> str:
             log.info("delivery is %s: nothing to do", status or "unknown")
         return status or "unknown"
     try:
-        await rt.dispatcher.run(delivery)  # logs with the delivery's GUID and installation
+        await rt.runtime.dispatcher.run(delivery)  # logs with the delivery's GUID and installation
     except Exception:  # the outcome could not be recorded (database gone): give the lease back
         try:
             release(rt.engine, guid)
@@ -245,7 +245,7 @@ def _periodic(app: App, job_id: str, func: JobFunc, cron: str) -> None:
             log.info("periodic job %s for %s already started elsewhere", job_id, timestamp)
             return
         try:
-            await func(rt.dispatcher, rt.clock)
+            await func(rt.runtime, rt.clock)
         except BaseException:
             _drop_key(rt.engine, key)
             raise

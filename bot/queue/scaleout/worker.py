@@ -54,19 +54,19 @@ async def _refresh_gauges(engine: Engine, clock: Clock, every: float = 10.0) -> 
 async def run(settings: Settings, opts: WorkerOptions) -> None:
     from bot import periodic as jobs
     from bot import prometheus as metrics
-    from bot.app import default_services, make_dispatcher_factory
     from bot.clock import SystemClock
     from bot.queue.scaleout.queue import make_app
     from bot.queue.scaleout.tasks import Runtime, register
+    from bot.runtime import make_runtime_factory
     from bot.storage.db import make_engine
 
     engine = make_engine(settings.database_url, pool_size=opts.concurrency + 2)
     clock = SystemClock()
-    factory = make_dispatcher_factory(settings, engine, clock, default_services)
-    dispatcher, close = await factory()
+    factory = make_runtime_factory(settings, engine, clock)
+    runtime, close = await factory()
     app = make_app(settings.database_url, min_size=2, max_size=opts.concurrency + 4)
     register(app, jobs.JOBS(settings), reclaim_cron(opts.reclaim_every))
-    rt = Runtime(settings, engine, clock, dispatcher, stalled_after=opts.stalled_after)
+    rt = Runtime(settings, engine, clock, runtime, stalled_after=opts.stalled_after)
     side: asyncio.Task[None] | None = None
     if opts.metrics_port is not None:
         from prometheus_client import start_http_server

@@ -200,7 +200,7 @@ class Demo:
         from bot.periodic import sweeper_for
 
         worker = self.app.state.worker
-        result = worker.call(sweeper_for(worker.dispatcher).run(when), timeout=120)
+        result = worker.call(sweeper_for(worker.runtime).run(when), timeout=120)
         self._idle()
         if result.actions:
             self.sweep_log.append((when, list(result.actions)))
