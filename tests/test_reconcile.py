@@ -111,7 +111,9 @@ def test_an_item_seen_opened_live_is_reminded_even_if_its_repository_was_learned
         s.commit()
     h.sweep(MON + timedelta(days=3))
     assert [c for c in h.comments(city.repo, live) if REMINDER in c.body]
-    waiting = h.issues_titled(city.repo, "Contributions waiting for an answer")
+    waiting = h.issues_titled(
+        city.repo, "Contributions en attente de réponse"
+    )  # the city writes French
     assert waiting and f"#{old}" in waiting[0].body  # the backlog is listed, never reminded
     assert not h.action_keys(f"sla:{city.repo}#{old}:")
 

@@ -43,7 +43,7 @@ def test_who_came_back_within_twelve_weeks(record: Record) -> None:
         ("ana", True), ("ben", False), ("cleo", False), ("eve", True),
     ]  # fmt: skip
     ana = r.contributors[0]
-    assert (ana.repo, ana.number, ana.organisation) == (LUTECE, 20, "acme")
+    assert (ana.repo, ana.number, ana.organisation) == (LUTECE, 20, "Acme")
     assert ana.second_at == paris(2026, 4, 20, 10)
     assert (r.new, r.came_back, r.share) == (4, 2, 0.5)
     data = digest(record).to_json()["metrics"]["retention"]
@@ -70,9 +70,9 @@ def test_shown_in_the_digest_text(record: Record) -> None:
     seed_cohort(record)
     d = digest(record)
     md = render_digest(d, "md", "en")
-    assert "of the new contributors of 2026-02-02 to 2026-04-26: 2 of 4 (50%)" in md
+    assert "of the new contributors of 2 February 2026 to 26 April 2026: 2 of 4 (50%)" in md
     fr = render_digest(d, "html", "fr")
-    assert "du 2026-02-02 au 2026-04-26 : 2 sur 4 (50\u00a0%)" in fr
+    assert "du 2 février 2026 au 26 avril 2026 : 2 sur 4 (50\u00a0%)" in fr
 
 
 def test_shown_on_the_dashboard(web_factory: Any) -> None:
