@@ -20,41 +20,26 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from bot import outbox, sla
-from bot.actions import (
-    Action,
-    AddLabels,
-    EnsureLabel,
-    RemoveLabel,
-    SendEmail,
-    SetIssueState,
-    UpsertComment,
-    UpsertIssue,
-    marker,
-)
+from bot.actions import Action, UpsertComment, UpsertIssue, marker
 from bot.calendar import BusinessCalendar
-from bot.codeowners import CODEOWNERS_PATHS, parse_codeowners, responsible_people
+from bot.codeowners import CODEOWNERS_PATHS, parse_codeowners
 from bot.effects import Executor
 from bot.people import OUTSIDE_CLASSES
-from bot.storage.models import ActionLog, Item, Repository, TimelineEntry, TimelineKind
+from bot.storage.models import ActionLog, Item, Repository, TimelineEntry
+from bot.sweep_plan import (
+    RepoFacts,
+    Waiting,
+    plan_item,
+    requested_reviewers,
+    responsible_for,
+    seen_opened_live,
+    wants_codeowners,
+)
 from bot.templating import Renderer, T
-from handlers.triage import LABEL_STYLE
+
+__all__ = ["SweepResult", "Sweeper", "Waiting", "requested_reviewers", "seen_opened_live"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Waiting:
-    """One item waiting for a maintainer, as listed in the waiting lists and the digest."""
-
-    repo: str
-    number: int
-    title: str
-    author: str
-    author_class: str
-    business_days: float
-    responsible: list[str]
-    overdue: bool
-    escalated: bool = False
 
 
 @dataclass
@@ -97,21 +82,6 @@ def mentions_on(s: Session, day: str) -> dict[str, int]:
     for key in s.scalars(q):
         counts[key.split(":")[2]] += 1
     return counts
-
-
-def requested_reviewers(entries: list[TimelineEntry]) -> list[str]:
-    return list(
-        dict.fromkeys(
-            str(e.detail.get("reviewer"))
-            for e in entries
-            if e.kind == TimelineKind.REVIEW_REQUESTED and e.detail.get("reviewer")
-        )
-    )
-
-
-def seen_opened_live(entries: list[TimelineEntry]) -> bool:
-    """Whether Veilleur recorded the item's opening from a webhook (not a history import)."""
-    return any(e.kind == TimelineKind.OPENED and (e.detail or {}).get("live") for e in entries)
 
 
 class Sweeper:
@@ -204,32 +174,14 @@ class Sweeper:
         waiting: list[Waiting] = []
         codeowners: Any = None
         lang = cfg.language
+        facts = RepoFacts(repo.full_name, cfg, cal, tuple(bots), self.renderer, repo.added_at)
         for item in items:
-            ref = f"{repo.full_name}#{item.number}"
             ents = entries.get(item.number, [])
             state = sla.waiting_state(
                 item, ents, at, cal, bots, sla=cfg.sla, author_label=cfg.labels.awaiting_author
             )
-            if state.gone:  # transferred away, deleted or converted: nothing left to label
-                continue
-            labels = set(item.labels)
-            overdue_label = cfg.labels.overdue
-            if state.waiting_on != sla.MAINTAINER:
-                if overdue_label in labels:
-                    actions.append(RemoveLabel(repo.full_name, item.number, overdue_label))
-                if state.waiting_on == sla.AUTHOR and cfg.stale.enabled:
-                    actions += self._stale_actions(item, state, cfg, cal, at, done, lang)
-                continue
-            responsible = list(
-                responsible_people(
-                    item.assignees,
-                    requested_reviewers(ents),
-                    (),
-                    cfg.maintainers.users,
-                    cfg.maintainers.teams,
-                )
-            )
-            if state.overdue and not item.assignees and item.kind == "pull":
+            owners: list[str] = []
+            if state.waiting_on == sla.MAINTAINER and wants_codeowners(item, state):
                 if codeowners is None:
                     codeowners = await self._codeowners(api, repo.full_name)
                 if codeowners is not None:
@@ -238,57 +190,13 @@ class Sweeper:
                         for f in await api.list_pull_files(repo.full_name, item.number)
                     ]
                     owners = codeowners.owners_for(files)
-                    responsible = list(
-                        responsible_people(
-                            item.assignees,
-                            requested_reviewers(ents),
-                            owners,
-                            cfg.maintainers.users,
-                            cfg.maintainers.teams,
-                        )
-                    )
-            history = sla.reminder_history(ref, state, done)
-            entry = Waiting(
-                repo.full_name,
-                item.number,
-                item.title,
-                item.author_login,
-                item.author_class or "external",
-                round(state.business_days_waiting, 1),
-                responsible,
-                state.overdue,
-                history.escalated_at is not None,
-            )
-            waiting.append(entry)
-            if state.overdue and overdue_label not in labels:
-                actions.append(EnsureLabel(repo.full_name, overdue_label, *LABEL_STYLE["overdue"]))
-                actions.append(AddLabels(repo.full_name, item.number, (overdue_label,)))
-            elif not state.overdue and overdue_label in labels:
-                actions.append(RemoveLabel(repo.full_name, item.number, overdue_label))
-            escalate_to = [cfg.ospo.team] if cfg.ospo.team else []
-            # Grace rule: the backlog found at installation (imported history) is listed,
-            # never reminded, so installing Veilleur does not ping everyone at once. An item
-            # Veilleur saw opened live is not backlog, however late its repository was learned.
-            backlog = (
-                repo.added_at is not None
-                and item.created_at < repo.added_at
-                and not seen_opened_live(ents)
-            )
-            steps = (
-                []
-                if backlog
-                else sla.plan_reminders(
-                    state, ref, cfg.sla, history, at, cal, responsible, mentions, escalate_to
-                )
-            )
-            for step in steps:
-                actions += self._step_actions(step, item, cfg, lang, history, responsible)
-                for person in step.mention:
-                    mentions[person] = mentions.get(person, 0) + 1
-                if step.stage == "escalation":
-                    entry.escalated = True
-            if entry.escalated:
-                escalated.setdefault(repo.owner, (cfg, []))[1].append(entry)
+            responsible = responsible_for(item, ents, cfg, owners)
+            plan = plan_item(facts, item, ents, state, responsible, done, at, mentions)
+            actions += plan.actions
+            if plan.waiting is not None:
+                waiting.append(plan.waiting)
+                if plan.waiting.escalated:
+                    escalated.setdefault(repo.owner, (cfg, []))[1].append(plan.waiting)
         waiting.sort(key=lambda w: -w.business_days)
         body = self.renderer.render(
             T.WAITING_LIST,
@@ -311,133 +219,6 @@ class Sweeper:
         result.waiting += waiting
         if not (self.dry_run or cfg.dry_run):
             self._remember_mentions(actions, day)
-
-    def _step_actions(
-        self,
-        step: sla.ReminderStep,
-        item: Item,
-        cfg: Any,
-        lang: str,
-        history: sla.ReminderHistory,
-        responsible: list[str],
-    ) -> list[Action]:
-        ref = f"{item.repo_full_name}#{item.number}"
-        people = [f"@{p}" for p in step.mention]
-        if step.stage == "reminder":
-            due = (
-                cfg.sla.follow_up_days
-                if step.phase == sla.FOLLOW_UP
-                else cfg.sla.first_response_days
-            )
-            text = self.renderer.render(
-                T.REMINDER,
-                lang,
-                people=people,
-                listed=list(step.listed_only),  # over their daily mention cap: named, no `@`
-                author=item.author_login,
-                business_days=int(step.business_days_waiting),
-                due_days=due,
-                reminder_number=step.number,
-                max_reminders=cfg.sla.max_reminders,
-                kind=step.phase,
-            ).tagged
-            return [
-                UpsertComment(
-                    item.repo_full_name,
-                    item.number,
-                    marker("reminder", step.key),
-                    text,
-                    once=step.key,
-                )
-            ]
-        data = dict(
-            item={
-                "repo": item.repo_full_name,
-                "number": item.number,
-                "title": item.title,
-                "url": None,
-                "author": item.author_login,
-                "author_class": item.author_class,
-            },
-            business_days=int(step.business_days_waiting),
-            reminders_sent=len(history.sent_at),
-            # Who should answer the item; the OSPO is who this escalation tells.
-            responsible=[p.lstrip("@") for p in responsible],
-            ospo_team=cfg.ospo.team or None,
-            ospo_emails=list(cfg.ospo.emails),
-        )
-        note = self.renderer.render(T.ESCALATION_ISSUE, lang, **data)
-        out: list[Action] = [
-            UpsertComment(
-                item.repo_full_name,
-                item.number,
-                marker("escalation", step.key),
-                note.tagged,
-                once=step.key,
-            )
-        ]
-        if cfg.ospo.emails:
-            mail = self.renderer.render(T.ESCALATION_EMAIL, lang, **data)
-            out.append(
-                SendEmail(
-                    to=tuple(cfg.ospo.emails),
-                    subject=mail.title or f"Escalation: {ref}",
-                    text=mail.plain,
-                    once=f"{step.key}:email",
-                )
-            )
-        return out
-
-    def _stale_actions(
-        self,
-        item: Item,
-        state: sla.WaitingState,
-        cfg: Any,
-        cal: BusinessCalendar,
-        at: datetime,
-        done: dict[str, datetime],
-        lang: str,
-    ) -> list[Action]:
-        """Optional: one friendly nudge, then close only if the author stays silent.
-
-        Only items waiting on their author qualify (a maintainer asked something), so an
-        outside contribution nobody answered is never closed.
-        """
-        if state.since is None or not cal.is_working_time(at):
-            return []
-        ref = f"{item.repo_full_name}#{item.number}"
-        base = f"stale:{ref}:{state.since.astimezone(UTC):%Y%m%dT%H%M%SZ}"
-        idle = cal.business_days_between(state.since, at)
-        stale = cfg.stale
-        if idle > stale.close_after_days and f"{base}:nudge" in done:
-            text = self.renderer.render(T.STALE_CLOSE, lang, author=item.author_login).tagged
-            return [
-                UpsertComment(
-                    item.repo_full_name,
-                    item.number,
-                    marker("stale-close", base),
-                    text,
-                    once=f"{base}:close-comment",
-                ),
-                SetIssueState(
-                    item.repo_full_name, item.number, "closed", "not_planned", once=f"{base}:close"
-                ),
-            ]
-        if idle > stale.nudge_after_days and f"{base}:nudge" not in done:
-            left = stale.close_after_days - stale.nudge_after_days
-            text = self.renderer.render(
-                T.STALE_NUDGE, lang, author=item.author_login, close_after_days=left
-            ).tagged
-            return [
-                UpsertComment(
-                    item.repo_full_name,
-                    item.number,
-                    marker("stale-nudge", base),
-                    text,
-                    once=f"{base}:nudge",
-                )
-            ]
-        return []
 
     def _remember_mentions(self, actions: list[Action], day: str) -> None:
         with Session(self.engine) as s:
