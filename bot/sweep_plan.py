@@ -175,9 +175,11 @@ def step_actions(
     item: Any,
     history: sla.ReminderHistory,
     responsible: Sequence[str],
+    lang: str | None = None,
 ) -> list[Action]:
-    """The comment (and, for an escalation, the mail) that carries out one reminder step."""
-    cfg, renderer, lang = facts.config, facts.renderer, facts.config.language
+    """The comment (and, for an escalation, the mail) that carries out one reminder step,
+    in `lang` (default: the repository's language)."""
+    cfg, renderer, lang = facts.config, facts.renderer, lang or facts.config.language
     ref = f"{item.repo_full_name}#{item.number}"
     people = [f"@{p}" for p in step.mention]
     if step.stage == "reminder":

@@ -218,16 +218,23 @@ def _history() -> Any:
     return ReminderHistory()
 
 
+def _step_actions(step: ReminderStep, cfg: Any, lang: str, responsible: list[str]) -> Any:
+    from bot.calendar import BusinessCalendar
+    from bot.sweep_plan import RepoFacts, step_actions
+
+    renderer = _sweeper().renderer
+    facts = RepoFacts("paris/carto", cfg, BusinessCalendar.from_config(cfg.calendar), (), renderer)
+    return step_actions(facts, step, _item(), _history(), responsible, lang)
+
+
 def test_people_over_their_mention_cap_are_listed_without_at() -> None:
     cfg = VeilleurConfig()
-    (comment,) = _sweeper()._step_actions(
-        _step("reminder", ("hugo",), ("marie", "paris/mainteneurs")), _item(), cfg, "en",
-        _history(), ["hugo", "marie", "paris/mainteneurs"],
+    (comment,) = _step_actions(
+        _step("reminder", ("hugo",), ("marie", "paris/mainteneurs")), cfg, "en",
+        ["hugo", "marie", "paris/mainteneurs"],
     )  # fmt: skip
     assert "\n@hugo, marie, paris/mainteneurs: a reminder.\n" in comment.body  # type: ignore[attr-defined]
-    (alone,) = _sweeper()._step_actions(
-        _step("reminder", (), ("marie",)), _item(), cfg, "fr", _history(), ["marie"]
-    )
+    (alone,) = _step_actions(_step("reminder", (), ("marie",)), cfg, "fr", ["marie"])
     assert "\nmarie : petit rappel.\n" in alone.body  # type: ignore[attr-defined]
     assert "@marie" not in alone.body  # type: ignore[attr-defined]
 
@@ -236,10 +243,9 @@ def test_escalation_names_the_responsible_people_and_the_ospo_as_told() -> None:
     cfg = VeilleurConfig.model_validate(
         {"ospo": {"team": "@paris/ospo", "emails": ["ospo@paris.example"]}}
     )
-    note, mail = _sweeper()._step_actions(
-        _step("escalation", ("paris/ospo",), ()), _item(), cfg, "en", _history(),
-        ["marie", "paris/mainteneurs"],
-    )  # fmt: skip
+    note, mail = _step_actions(
+        _step("escalation", ("paris/ospo",), ()), cfg, "en", ["marie", "paris/mainteneurs"]
+    )
     body = note.body  # type: ignore[attr-defined]
     assert "Responsible for this item: marie, paris/mainteneurs." in body
     assert "Told: the OSPO (@paris/ospo)." in body
