@@ -85,7 +85,7 @@ def veilleur_login(rows: list[TimelineEntry], hint: str | None) -> str | None:
 def _bodies(s: Session, org: str) -> dict[tuple[str, int], str]:
     """Opening bodies from the recorded webhooks (the timeline keeps none)."""
     out: dict[tuple[str, int], str] = {}
-    q = select(Delivery.payload).where(
+    q = select(col(Delivery.payload)).where(
         col(Delivery.event).in_(["issues", "pull_request"]),
         col(Delivery.action) == "opened",
         col(Delivery.repo_full_name).startswith(f"{org}/"),
@@ -102,7 +102,9 @@ def _bodies(s: Session, org: str) -> dict[tuple[str, int], str]:
     return out
 
 
-def load_history(engine: Engine, org: str, until: datetime, bot_login: str | None = None) -> History:
+def load_history(
+    engine: Engine, org: str, until: datetime, bot_login: str | None = None
+) -> History:
     """The organisation's record up to `until`, Veilleur's own entries left out."""
     until = _utc(until)
     with Session(engine) as s:

@@ -1,0 +1,484 @@
+"""Replay recorded history through Veilleur's own planning code, on a simulated clock.
+
+Events (the recorded timeline) reach the handlers' pure `plan()` functions as webhooks would;
+SLA sweeps run at the sweep period and call `bot.sweep_plan.plan_item`, the live sweep's own
+decisions. Actions are carried out on an in-memory copy of each item (labels, comments,
+state), and what Veilleur writes goes back into the item's timeline, as the live record does.
+
+Speed: an item is evaluated at a sweep only when something can change for it (an event, its
+due or escalation instant, its next reminder, the next working hour); `exhaustive=True`
+evaluates every open outside item at every sweep instead (the reference, used by the tests).
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot import sla
+from bot.actions import (
+    Action,
+    AddLabels,
+    EnsureLabel,
+    RemoveLabel,
+    SendEmail,
+    SetIssueState,
+    UpsertComment,
+)
+from bot.calendar import BusinessCalendar
+from bot.language import detect_item_language
+from bot.people import OUTSIDE_CLASSES, Classification
+from bot.replay.history import Entry, History, ItemRecord
+from bot.storage.models import TimelineKind as K
+from bot.sweep_plan import RepoFacts, plan_item, responsible_for, seen_opened_live
+from bot.templating import Renderer
+from handlers import triage, turn
+
+DEFAULT_LOGIN = "veilleur[bot]"
+_TURN_KINDS = {
+    K.COMMENTED: "comment",
+    K.REVIEWED: "review",
+    K.PUSHED: "push",
+    K.LABELED: "label",
+    K.ASSIGNED: "assign",
+}
+
+
+@dataclass(frozen=True)
+class Produced:
+    """One thing Veilleur would have done."""
+
+    at: datetime
+    repo: str
+    number: int | None
+    what: str  # comment | edit | label | unlabel | mail | state
+    kind: str  # marker kind (welcome, reminder, escalation...), label name, or new state
+    to: tuple[str, ...] = ()  # @-mentioned handles, or mail recipients
+    listed: tuple[str, ...] = ()  # named without a ping (over a mention cap)
+    key: str | None = None
+
+
+@dataclass
+class ReplayResult:
+    history: History
+    start: datetime
+    end: datetime
+    produced: list[Produced] = field(default_factory=list)
+    sweeps: int = 0  # sweep instants in the period
+    evaluations: int = 0  # item evaluations actually made
+    timelines: dict[tuple[str, int], list[Entry]] = field(default_factory=dict)
+    not_replayed: list[str] = field(default_factory=list)
+
+
+class _Live:
+    """An item as Veilleur would see it during the replay (fits the sweep's item)."""
+
+    def __init__(self, rec: ItemRecord) -> None:
+        self.rec = rec
+        self.repo_full_name, self.number, self.kind = rec.repo_full_name, rec.number, rec.kind
+        self.title, self.author_login = rec.title, rec.author_login
+        self.author_class, self.created_at, self.draft = rec.author_class, rec.created_at, rec.draft
+        self.state = "open"
+        self.labels: list[str] = []
+        self.assignees: list[str] = []
+        self.entries: list[Entry] = []
+        self.markers: set[str] = set()
+        self.done: dict[str, datetime] = {}
+        self.wake: datetime | None = None
+
+    @property
+    def outside(self) -> bool:
+        return self.author_class in OUTSIDE_CLASSES
+
+    def see(self, e: Entry) -> None:
+        """Fold one timeline entry into the item's labels, assignees and state."""
+        self.entries.append(e)
+        label, who = str(e.detail.get("label") or ""), str(e.detail.get("assignee") or "")
+        if e.kind == K.LABELED and label and label not in self.labels:
+            self.labels.append(label)
+        elif e.kind == K.UNLABELED and label in self.labels:
+            self.labels.remove(label)
+        elif e.kind == K.ASSIGNED and who and who not in self.assignees:
+            self.assignees.append(who)
+        elif e.kind == K.UNASSIGNED and who in self.assignees:
+            self.assignees.remove(who)
+        elif e.kind in (K.CLOSED, K.MERGED):
+            self.state = "closed"
+        elif e.kind == K.REOPENED:
+            self.state = "open"
+        elif e.kind == K.CONVERTED_TO_DRAFT:
+            self.draft = True
+        elif e.kind == K.READY_FOR_REVIEW:
+            self.draft = False
+
+
+class Ticks:
+    """Sweep instants: every `period` from midnight UTC, or an explicit list (tests)."""
+
+    def __init__(self, period: timedelta, at: Sequence[datetime] | None = None) -> None:
+        self.period, self.at = period, sorted(at) if at is not None else None
+
+    def first_at_or_after(self, t: datetime) -> datetime | None:
+        if self.at is not None:
+            i = bisect.bisect_left(self.at, t)
+            return self.at[i] if i < len(self.at) else None
+        day = t.replace(hour=0, minute=0, second=0, microsecond=0)
+        steps = -((day - t) // self.period)  # ceiling division
+        return day + steps * self.period
+
+    def count(self, start: datetime, end: datetime) -> int:
+        if self.at is not None:
+            return sum(1 for t in self.at if start <= t <= end)
+        return int((end - start) / self.period) + 1
+
+
+class Replayer:
+    def __init__(
+        self,
+        history: History,
+        start: datetime,
+        end: datetime,
+        config_for: Callable[[str], Any],
+        ticks: Ticks,
+        renderer: Renderer | None = None,
+        exhaustive: bool = False,
+    ) -> None:
+        self.h, self.start, self.end = history, start.astimezone(UTC), end.astimezone(UTC)
+        self.config_for, self.ticks, self.exhaustive = config_for, ticks, exhaustive
+        self.renderer = renderer or Renderer()
+        self.login = history.veilleur_login or DEFAULT_LOGIN
+        self.result = ReplayResult(history, self.start, self.end)
+        self.items: dict[tuple[str, int], _Live] = {}
+        self.once: set[str] = set()
+        self.mentions: dict[str, dict[str, int]] = {}
+        self.heap: list[tuple[datetime, str, int]] = []
+        self.calendars: dict[str, BusinessCalendar] = {}
+        self.facts: dict[str, RepoFacts] = {}
+        self.triage_cfg: dict[tuple[str, bool], Any] = {}
+
+    # -- set-up ------------------------------------------------------------------------------
+    def _calendar(self, repo: str) -> BusinessCalendar:
+        if repo not in self.calendars:
+            self.calendars[repo] = BusinessCalendar.from_config(self.config_for(repo).calendar)
+        return self.calendars[repo]
+
+    def _facts(self, repo: str) -> RepoFacts:
+        if repo not in self.facts:
+            cfg = self.config_for(repo)
+            bots = tuple(b for b in (self.login, *cfg.bots.logins) if b)
+            self.facts[repo] = RepoFacts(
+                repo, cfg, self._calendar(repo), bots, self.renderer, self.start
+            )
+        return self.facts[repo]
+
+    def _events(self) -> list[tuple[datetime, int, _Live, Entry | None]]:
+        """In-window entries in time order; the earlier ones are folded in at once."""
+        events: list[tuple[datetime, int, _Live, Entry | None]] = []
+        seq = 0
+        for rec in self.h.items:
+            live = _Live(rec)
+            self.items[(rec.repo_full_name, rec.number)] = live
+            opened_seen = False
+            for e in self.h.timeline(rec):
+                if e.occurred_at < self.start:
+                    if e.kind == K.OPENED and e.detail.get("live"):  # not seen by a bot
+                        e = Entry(e.kind, e.occurred_at, e.actor_login, e.actor_class,
+                                  {k: v for k, v in e.detail.items() if k != "live"},
+                                  e.actor_type)  # fmt: skip
+                    live.see(e)
+                elif e.occurred_at <= self.end:
+                    opened_seen = opened_seen or e.kind == K.OPENED
+                    events.append((e.occurred_at, seq, live, e))
+                    seq += 1
+            if self.start <= rec.created_at <= self.end and not opened_seen:
+                events.append((rec.created_at, seq, live, None))  # imported: opening implied
+                seq += 1
+            if rec.created_at < self.start and live.state == "open" and live.outside:
+                self._schedule(live, self.start)
+        events.sort(key=lambda ev: (ev[0], ev[1]))
+        return events
+
+    # -- the run -------------------------------------------------------------------------------
+    def run(self) -> ReplayResult:
+        events = self._events()
+        i, n = 0, len(events)
+        tick = self.ticks.first_at_or_after(self.start) if self.exhaustive else None
+        while True:
+            nxt = tick if self.exhaustive else (self.heap[0][0] if self.heap else None)
+            ev_at = events[i][0] if i < n else None
+            if nxt is not None and nxt <= self.end and (ev_at is None or nxt < ev_at):
+                self._sweep(nxt)
+                if self.exhaustive:
+                    tick = self.ticks.first_at_or_after(nxt + timedelta(microseconds=1))
+            elif ev_at is not None:
+                _, _, live, entry = events[i]
+                i += 1
+                self._event(live, entry, ev_at)
+            else:
+                break
+        self.result.sweeps = self.ticks.count(self.start, self.end)
+        self.result.timelines = {k: v.entries for k, v in self.items.items()}
+        self.result.not_replayed = [
+            "pr_checklist: the record keeps no changed files of pull requests",
+            "commands: their replies are not replayed (their effects, in the record, are)",
+        ]
+        if any(r.body is None for r in self.h.items if r.created_at >= self.start):
+            self.result.not_replayed.append(
+                "request_info: items imported without their body are taken as complete"
+            )
+        return self.result
+
+    def _schedule(self, live: _Live, at: datetime | None) -> None:
+        if self.exhaustive:
+            return
+        tick = None if at is None else self.ticks.first_at_or_after(at)
+        if tick is not None and tick > self.end:
+            tick = None
+        if tick is not None and (live.wake is None or tick < live.wake):
+            live.wake = tick
+            heapq.heappush(self.heap, (tick, live.repo_full_name, live.number))
+
+    # -- events --------------------------------------------------------------------------------
+    def _event(self, live: _Live, e: Entry | None, at: datetime) -> None:
+        repo = live.repo_full_name
+        if e is None:
+            e = Entry(K.OPENED, at, live.author_login, live.author_class, {})
+            self._opened(live, e, at, reopened=False)
+        else:
+            live.see(e)
+            if e.kind in (K.OPENED, K.REOPENED):
+                self._opened(live, e, at, reopened=e.kind == K.REOPENED)
+            elif e.kind in _TURN_KINDS:
+                self._turn(live, e, at)
+        if live.outside and not repo.endswith("/.github"):
+            self._schedule(live, at)
+
+    def _is_bot(self, e: Entry) -> bool:
+        login = (e.actor_login or "").lower()
+        return e.actor_class == "bot" or e.actor_type == "Bot" or login.endswith("[bot]")
+
+    def _opened(self, live: _Live, e: Entry, at: datetime, reopened: bool) -> None:
+        cfg = self.config_for(live.repo_full_name)
+        rec = live.rec
+        if not live.outside or (cfg.ignore_bots and self._is_bot(e) and not reopened):
+            return
+        author = rec.author_login.lower()
+        first_time = not any(
+            o.author_login.lower() == author and o.number != rec.number and o.created_at <= at
+            for o in self._by_repo(live.repo_full_name)
+        )
+        body = rec.body or ""
+        lang = detect_item_language(rec.title, body, tuple(cfg.languages), cfg.language)
+        inp = triage.TriageInput(
+            repo=live.repo_full_name,
+            number=rec.number,
+            is_pull=rec.kind == "pull",
+            title=rec.title,
+            body=body,
+            author=rec.author_login,
+            author_class=Classification(rec.author_class or "external", rec.partner),
+            first_time=first_time,
+            lang=lang,
+            config=self._triage_config(live.repo_full_name, rec.body is not None),
+            no_comments=not reopened,
+        )
+        self._apply(triage.plan(inp, self.renderer), at)
+
+    def _by_repo(self, repo: str) -> list[ItemRecord]:
+        cache = self.__dict__.setdefault("_repo_items", {})
+        if repo not in cache:
+            cache[repo] = [r for r in self.h.items if r.repo_full_name == repo]
+        return list(cache[repo])
+
+    def _triage_config(self, repo: str, body_known: bool) -> Any:
+        """The repository's config without the checks the record cannot feed (see
+        `not_replayed`): changed files, and the body of an imported item."""
+        key = (repo, body_known)
+        if key not in self.triage_cfg:
+            cfg = self.config_for(repo)
+            update: dict[str, Any] = {
+                "pr_checklist": cfg.pr_checklist.model_copy(update={"enabled": False})
+            }
+            if not body_known:
+                update["request_info"] = cfg.request_info.model_copy(update={"enabled": False})
+            self.triage_cfg[key] = cfg.model_copy(update=update)
+        return self.triage_cfg[key]
+
+    def _turn(self, live: _Live, e: Entry, at: datetime) -> None:
+        if not live.outside or live.state != "open" or self._is_bot(e):
+            return
+        text = str(e.detail.get("body") or "") if e.kind == K.COMMENTED else ""
+        if text.lstrip().startswith("/"):
+            return  # commands move the turn themselves
+        inp = turn.TurnInput(
+            repo=live.repo_full_name,
+            number=live.number,
+            event=_TURN_KINDS[e.kind],
+            actor_class=e.actor_class,
+            actor_is_author=(e.actor_login or "").lower() == live.author_login.lower(),
+            labels=frozenset(live.labels),
+            text=text,
+            review_state=str(e.detail.get("state") or "").lower() or None,
+        )
+        self._apply(turn.plan(inp, self.config_for(live.repo_full_name).labels), at)
+
+    # -- sweeps --------------------------------------------------------------------------------
+    def _sweep(self, at: datetime) -> None:
+        due: set[tuple[str, int]] = set()
+        if self.exhaustive:
+            due = {k for k, v in self.items.items() if v.outside and v.state == "open"}
+        while self.heap and self.heap[0][0] == at:
+            _, repo, number = heapq.heappop(self.heap)
+            live = self.items[(repo, number)]
+            if live.wake == at:
+                live.wake = None
+                due.add((repo, number))
+        for key in sorted(due):  # the live sweep's order: repository, then item
+            live = self.items[key]
+            if live.state != "open" or not live.outside or live.created_at > at:
+                continue
+            self._evaluate(live, at)
+
+    def _evaluate(self, live: _Live, at: datetime) -> None:
+        repo = live.repo_full_name
+        if repo.endswith("/.github"):
+            return
+        facts = self._facts(repo)
+        cfg, cal = facts.config, facts.calendar
+        if not cfg.sla.enabled:
+            return
+        self.result.evaluations += 1
+        state = sla.waiting_state(
+            live, live.entries, at, cal, facts.bots, sla=cfg.sla,
+            author_label=cfg.labels.awaiting_author,
+        )  # fmt: skip
+        responsible = responsible_for(live, live.entries, cfg)
+        day = at.astimezone(cal.tz).date().isoformat()
+        mentions = self.mentions.setdefault(day, {})
+        plan = plan_item(facts, live, live.entries, state, responsible, live.done, at, mentions)
+        for step in plan.steps:
+            self._steps[step.key] = step
+        self._apply(plan.actions, at)
+        backlog = live.created_at < self.start and not seen_opened_live(live.entries)
+        self._schedule(live, next_wake(live, state, at, cfg, cal, backlog))
+
+    @property
+    def _steps(self) -> dict[str, sla.ReminderStep]:
+        return self.__dict__.setdefault("_step_by_key", {})
+
+    # -- carrying actions out, in memory -------------------------------------------------------
+    def _bot_entry(self, live: _Live, kind: str, at: datetime, detail: dict[str, Any]) -> None:
+        live.see(Entry(kind, at, self.login, "bot", detail, "Bot"))
+
+    def _apply(self, actions: Sequence[Action], at: datetime) -> None:
+        out = self.result.produced
+        for a in actions:
+            once = getattr(a, "once", None)
+            if once and once in self.once:
+                continue
+            live = self.items.get((getattr(a, "repo", ""), getattr(a, "number", 0)))
+            if isinstance(a, EnsureLabel):
+                continue
+            if isinstance(a, AddLabels) and live is not None:
+                for name in a.labels:
+                    if name not in live.labels:
+                        self._bot_entry(live, K.LABELED, at, {"label": name})
+                        out.append(Produced(at, a.repo, a.number, "label", name))
+            elif isinstance(a, RemoveLabel) and live is not None:
+                if a.label in live.labels:
+                    self._bot_entry(live, K.UNLABELED, at, {"label": a.label})
+                    out.append(Produced(at, a.repo, a.number, "unlabel", a.label))
+            elif isinstance(a, UpsertComment) and live is not None:
+                self._comment(live, a, at)
+            elif isinstance(a, SendEmail):
+                ref = once.rsplit(":", 1)[0] if once else ""
+                repo, _, num = ref.removeprefix("sla:").partition("#")
+                number = int(num.split(":", 1)[0]) if num.split(":", 1)[0].isdigit() else None
+                out.append(Produced(at, repo, number, "mail", "escalation", tuple(a.to), key=once))
+            elif isinstance(a, SetIssueState) and live is not None:
+                if live.state != a.state:
+                    kind = K.CLOSED if a.state == "closed" else K.REOPENED
+                    self._bot_entry(live, kind, at, {})
+                    out.append(Produced(at, a.repo, a.number, "state", a.state, key=once))
+            if once:
+                self.once.add(once)
+                if live is not None:
+                    live.done[once] = at
+
+    def _comment(self, live: _Live, a: UpsertComment, at: datetime) -> None:
+        kind = a.marker.removeprefix("<!-- veilleur:").split(":", 1)[0]
+        step = self._steps.get(a.once or "")
+        to = step.mention if step else ()
+        listed = step.listed_only if step else ()
+        if a.marker in live.markers:
+            if a.update_existing:
+                self.result.produced.append(
+                    Produced(at, a.repo, a.number, "edit", kind, to, listed, a.once)
+                )
+            return
+        live.markers.add(a.marker)
+        self._bot_entry(live, K.COMMENTED, at, {"body": f"{a.marker}\n{a.body}"[:4000]})
+        self.result.produced.append(
+            Produced(at, a.repo, a.number, "comment", kind, to, listed, a.once)
+        )
+
+
+def next_wake(
+    live: Any,
+    state: sla.WaitingState,
+    at: datetime,
+    cfg: Any,
+    cal: BusinessCalendar,
+    backlog: bool = False,
+) -> datetime | None:
+    """The earliest instant after `at` when the sweep could decide something new for the
+    item without any new event: it becomes overdue, a reminder or the escalation falls due,
+    a stale nudge or close falls due; held back by working hours, the next working instant."""
+    ref = f"{live.repo_full_name}#{live.number}"
+    later = at + timedelta(microseconds=1)
+    cands: list[datetime] = []
+    working = False  # steps need working time
+    if state.waiting_on == sla.MAINTAINER:
+        if not state.overdue:
+            if state.due_at is not None:
+                cands.append(state.due_at)
+        else:
+            history = sla.reminder_history(ref, state, live.done)
+            if backlog:  # the grace rule: listed and labelled, never reminded
+                return None
+            if history.escalated_at is None and state.escalate_at is not None:
+                cands.append(state.escalate_at)
+            if len(history.sent_at) < int(cfg.sla.max_reminders):
+                contacts = [*history.sent_at, *filter(None, [history.escalated_at])]
+                every = float(cfg.sla.remind_every_days)
+                cands.append(cal.add_business_days(max(contacts), every) if contacts else at)
+            working = True
+    elif state.waiting_on == sla.AUTHOR and cfg.stale.enabled and state.since is not None:
+        base = f"stale:{ref}:{state.since.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+        if f"{base}:nudge" not in live.done:
+            cands.append(cal.add_business_days(state.since, cfg.stale.nudge_after_days))
+        elif f"{base}:close" not in live.done:
+            cands.append(cal.add_business_days(state.since, cfg.stale.close_after_days))
+        working = True
+    wakes = [max(c, later) for c in cands]
+    if working:
+        wakes = [cal.next_working_time(w) for w in wakes]
+    return min(wakes) if wakes else None
+
+
+def replay_history(
+    history: History,
+    start: datetime,
+    end: datetime,
+    config_for: Callable[[str], Any],
+    sweep_every: timedelta = timedelta(minutes=15),
+    sweep_at: Sequence[datetime] | None = None,
+    exhaustive: bool = False,
+) -> ReplayResult:
+    """Run the replay; see the module docstring."""
+    ticks = Ticks(sweep_every, sweep_at)
+    return Replayer(history, start, end, config_for, ticks, exhaustive=exhaustive).run()
