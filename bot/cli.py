@@ -268,6 +268,15 @@ def _privacy_commands(sub: argparse._SubParsersAction) -> None:
 EXTRA_COMMANDS.append(_privacy_commands)
 
 
+def _replay_commands(sub: argparse._SubParsersAction) -> None:
+    from bot.replay.cli import register
+
+    register(sub)
+
+
+EXTRA_COMMANDS.append(_replay_commands)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -223,7 +223,8 @@ class Replayer:
         self.result.sweeps = self.ticks.count(self.start, self.end)
         self.result.timelines = {k: v.entries for k, v in self.items.items()}
         self.result.not_replayed = [
-            "pr_checklist: the record keeps no changed files of pull requests",
+            "pr_checklist: the record keeps no changed files; the live verdict is reused where"
+            " Veilleur was installed, elsewhere the checklist is taken as passed",
             "commands: their replies are not replayed (their effects, in the record, are)",
         ]
         if any(r.body is None for r in self.h.items if r.created_at >= self.start):
@@ -283,7 +284,7 @@ class Replayer:
             author_class=Classification(rec.author_class or "external", rec.partner),
             first_time=first_time,
             lang=lang,
-            config=self._triage_config(live.repo_full_name, rec.body is not None),
+            config=self._triage_config(live.repo_full_name, rec),
             no_comments=not reopened,
         )
         self._apply(triage.plan(inp, self.renderer), at)
@@ -294,16 +295,20 @@ class Replayer:
             cache[repo] = [r for r in self.h.items if r.repo_full_name == repo]
         return list(cache[repo])
 
-    def _triage_config(self, repo: str, body_known: bool) -> Any:
-        """The repository's config without the checks the record cannot feed (see
-        `not_replayed`): changed files, and the body of an imported item."""
-        key = (repo, body_known)
+    def _triage_config(self, repo: str, rec: ItemRecord) -> Any:
+        """The repository's config, minus the checks the record cannot feed (see
+        `not_replayed`): a pull request's changed files are never recorded, an imported
+        item's body neither. Where the live Veilleur asked for them, its verdict stands (the
+        check runs on nothing, so it fails); elsewhere the check is taken as passed."""
+        checklist_fails = "pr-checklist" in rec.asked
+        info_fails = rec.body is not None or "request-info" in rec.asked
+        key = (repo, checklist_fails, info_fails)
         if key not in self.triage_cfg:
             cfg = self.config_for(repo)
-            update: dict[str, Any] = {
-                "pr_checklist": cfg.pr_checklist.model_copy(update={"enabled": False})
-            }
-            if not body_known:
+            update: dict[str, Any] = {}
+            if not checklist_fails:
+                update["pr_checklist"] = cfg.pr_checklist.model_copy(update={"enabled": False})
+            if not info_fails:
                 update["request_info"] = cfg.request_info.model_copy(update={"enabled": False})
             self.triage_cfg[key] = cfg.model_copy(update=update)
         return self.triage_cfg[key]

@@ -48,6 +48,9 @@ class ItemRecord:
     body: str | None = None  # None: not recorded (backfill keeps no body)
     partner: str | None = None
     draft: bool = False
+    # What the live Veilleur asked of this item when it was installed (marker kinds, e.g.
+    # "pr-checklist"): the verdict on facts the record does not keep (changed files).
+    asked: frozenset[str] = frozenset()
 
     @property
     def ref(self) -> str:
@@ -132,9 +135,15 @@ def load_history(
         }
     me = veilleur_login(rows, bot_login)
     entries: dict[tuple[str, int], list[Entry]] = defaultdict(list)
+    asked: dict[tuple[str, int], set[str]] = defaultdict(set)
     for e in rows:
         at = _utc(e.occurred_at)
-        if at > until or (me and (e.actor_login or "").lower() == me.lower()):
+        if me and (e.actor_login or "").lower() == me.lower():
+            body = str((e.detail or {}).get("body") or "")
+            if e.kind == "commented" and body.startswith("<!-- veilleur:"):
+                asked[(e.repo_full_name, e.number)].add(body[14:].split(":", 1)[0])
+            continue
+        if at > until:
             continue
         entries[(e.repo_full_name, e.number)].append(
             Entry(e.kind, at, e.actor_login, e.actor_class, dict(e.detail or {}), e.actor_type)
@@ -151,6 +160,7 @@ def load_history(
             bodies.get((i.repo_full_name, i.number)),
             partners.get(i.author_login.lower()),
             i.draft,
+            frozenset(asked.get((i.repo_full_name, i.number), ())),
         )
         for i in rows_items
         if _utc(i.created_at) <= until and not i.repo_full_name.endswith("/.github")
