@@ -158,7 +158,7 @@ class Replayer:
         self.heap: list[tuple[datetime, str, int]] = []
         self.calendars: dict[str, BusinessCalendar] = {}
         self.facts: dict[str, RepoFacts] = {}
-        self.triage_cfg: dict[tuple[str, bool], Any] = {}
+        self.triage_cfg: dict[tuple[str, bool, bool], Any] = {}
 
     # -- set-up ------------------------------------------------------------------------------
     def _calendar(self, repo: str) -> BusinessCalendar:
