@@ -159,6 +159,7 @@ class Digest:
     trend_4w: list[TrendPoint] = field(default_factory=list)
     trend_12w: list[TrendPoint] = field(default_factory=list)
     retention: Retention | None = None
+    attention: dict[str, Any] | None = None  # bot/attention.py: how much Veilleur said
 
     def to_json(self) -> dict[str, Any]:
         def enc(value: Any) -> Any:
@@ -188,6 +189,7 @@ class Digest:
             "waiting": enc([asdict(w) for w in self.waiting]),
             "organisations": enc([asdict(o) for o in self.organisations]),
             "repositories": enc([asdict(r) for r in self.repositories]),
+            "attention": self.attention,
             "trends": {
                 "weeks_4": enc([asdict(t) for t in self.trend_4w]),
                 "weeks_12": enc([asdict(t) for t in self.trend_12w]),
