@@ -7,7 +7,8 @@ Definitions (README, "Attention"):
 - **comments**: `commented` entries in the period, by anyone; **bot comments**: Veilleur's
   (its login, or a body carrying its hidden marker). Shares are over all comments.
 - **reminders** and **escalations**: Veilleur's comments marked `reminder` / `escalation`.
-- **mentions**: `@handle` in Veilleur's comments, counted per person and ISO week.
+- **mentions**: `@handle` in Veilleur's comments, counted per person and ISO week (team
+  handles, `@org/team`, are counted apart: a team is not a person).
 - **reminded after action**: a reminder or escalation posted less than one business day
   (the repository's calendar) after a team member (not a bot, not the author) acted on the
   item in any way; **to a recent actor** when that person is among those it @-mentions.
@@ -49,6 +50,7 @@ class AttentionFigures:
     mentions_max_per_person_week: int = 0
     mentions_p90_per_person_week: float | None = None
     most_mentioned: str | None = None
+    team_mentions_max_per_week: int = 0  # `@org/team` handles: teams, not persons
     reminded_after_action: int = 0  # reminders less than a business day after a team action
     reminders_to_recent_actor: int = 0
     first_response: dict[str, Any] = field(default_factory=dict)
@@ -119,6 +121,7 @@ def attention_figures(
     logins = frozenset(x.lower() for x in veilleur_logins if x)
     f = AttentionFigures()
     per_week: dict[tuple[str, str], int] = defaultdict(int)
+    team_week: dict[tuple[str, str], int] = defaultdict(int)
     ttfr: list[float] = []
     late = reminded_late = unanswered = 0
     asked_before: list[float] = []
@@ -155,8 +158,8 @@ def attention_figures(
             iso = at.isocalendar()
             week = f"{iso[0]:04d}-W{iso[1]:02d}"
             named = mentions_in(body)
-            for person in named:
-                per_week[(person, week)] += 1
+            for handle in named:
+                (team_week if "/" in handle else per_week)[(handle, week)] += 1
             if kind not in ("reminder", "escalation"):
                 continue
             f.reminders += kind == "reminder"
@@ -188,6 +191,7 @@ def attention_figures(
     f.bot_comment_share = None if shown is None else round(f.bot_comments / shown, 4)
     f.reminder_share = None if shown is None else round((f.reminders + f.escalations) / shown, 4)
     f.reminders_per_item = round((f.reminders + f.escalations) / f.items, 3) if f.items else None
+    f.team_mentions_max_per_week = max(team_week.values(), default=0)
     if per_week:
         (person, _), top = max(per_week.items(), key=lambda kv: (kv[1], kv[0]))
         f.mentions_max_per_person_week, f.most_mentioned = top, person

@@ -235,3 +235,58 @@ def test_the_busy_organisation_is_deterministic_and_shaped_as_cited() -> None:
     assert len(a.repos) == 40 and 20 <= len(active) < 40  # some repositories stay quiet
     outside = [i for i in a.items if i.author_class in ("external", "partner")]
     assert 0.2 < len(outside) / len(a.items) < 0.5
+
+
+def test_team_handles_are_counted_apart_from_persons() -> None:
+    bot = "veilleur[bot]"
+    item = ItemRecord(REPO, 1, "issue", "t", "camille", "external", at(0, 10))
+    body = "<!-- veilleur:escalation:sla:paris/carte#1:first_response:escalation -->\n"
+    entries = [
+        Entry(K.COMMENTED, at(d, 10), bot, "bot", {"body": body + "@paris/ospo @hugo"})
+        for d in (0, 1, 2)
+    ]
+    cal = BusinessCalendar.from_config(config().calendar)
+    f = attention_figures([(item, entries)], at(0, 0), at(7, 0), [bot], lambda _r: cal)
+    assert f.team_mentions_max_per_week == 3 and f.mentions_max_per_person_week == 3
+    assert f.most_mentioned == "hugo" and f.escalations == 3
+
+
+def test_the_digest_measures_a_recorded_week_as_the_replay_does(tmp_path: Path) -> None:
+    """Record what the replay produced, then ask the weekly digest: the same figures."""
+    from sqlmodel import Session
+
+    from bot.attention import attention_figures
+    from bot.digest.compute import compute_digest
+    from bot.digest.render import render_digest
+    from bot.migrate import upgrade
+    from bot.storage.db import make_engine
+    from bot.storage.models import Item, TimelineEntry
+
+    cfg = config()
+    result = replay_history(history(), at(0, 0), at(21, 0), lambda _r: cfg)
+    url = f"sqlite:///{tmp_path / 'veilleur.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as s:
+        for rec in result.history.items:
+            s.add(Item(repo_full_name=REPO, owner="paris", number=rec.number, kind=rec.kind,
+                       title=rec.title, author_login=rec.author_login,
+                       author_class=rec.author_class, created_at=rec.created_at))  # fmt: skip
+            for i, e in enumerate(result.timelines[(REPO, rec.number)]):
+                s.add(TimelineEntry(repo_full_name=REPO, number=rec.number,
+                                    occurred_at=e.occurred_at, kind=e.kind,
+                                    actor_login=e.actor_login, actor_class=e.actor_class,
+                                    actor_type=e.actor_type, source_key=f"{rec.number}:{i}",
+                                    detail=e.detail))  # fmt: skip
+        s.commit()
+    digest = compute_digest(engine, "paris", "2026-W38", now=at(14, 9), configs=cfg)
+    engine.dispose()
+    cal = BusinessCalendar.from_config(cfg.calendar)
+    pairs = [(i, result.timelines[(REPO, i.number)]) for i in result.history.items]
+    week = attention_figures(pairs, at(7, 0), at(14, 0), ["veilleur[bot]"], lambda _r: cal)
+    assert digest.attention is not None and week.reminders > 0
+    got = {k: v for k, v in digest.attention.items() if k != "targets"}
+    assert got == week.to_json()
+    text = render_digest(digest, "md", "en")
+    assert "## Attention" in text and f"reminders and escalations: {week.reminders}" in text
+    assert "<h2>Attention</h2>" in render_digest(digest, "html", "fr")

@@ -1,7 +1,8 @@
 """The replay reproduces what the live bot did: `veilleur demo` records six weeks of a city's
 repositories through the real server; replaying that record (Veilleur's own comments left
 out) at the demo's sweep times gives back every comment Veilleur wrote, at the same instant,
-on the same item, and the same escalation mails."""
+on the same item (welcomes, requests for information, checklists, command replies,
+reminders, escalations), and the same escalation mails."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import pytest
 from bot.replay.history import VEILLEUR_MARK
 
 ROOT = Path(__file__).resolve().parents[1]
-REPLAYED = {"welcome", "request-info", "pr-checklist", "reminder", "escalation"}
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +46,7 @@ def _live_comments(db: Path) -> tuple[set[tuple[Any, ...]], int]:
             body = str((e.detail or {}).get("body") or "")
             if VEILLEUR_MARK in body and body.startswith("<!-- veilleur:"):
                 kind = body.removeprefix("<!-- veilleur:").split(":", 1)[0]
-                if kind in REPLAYED:
-                    at = e.occurred_at.replace(tzinfo=UTC)
-                    live.add((at, e.repo_full_name, e.number, kind))
+                live.add((e.occurred_at.replace(tzinfo=UTC), e.repo_full_name, e.number, kind))
         deliveries = len(list(s.scalars(select(col(Delivery.guid)))))
     engine.dispose()
     return live, deliveries
@@ -93,5 +91,6 @@ def test_replay_of_the_demo_gives_back_what_the_live_bot_wrote(
     assert replayed == live
     kinds = [k for *_, k in replayed]
     assert kinds.count("reminder") >= 10 and kinds.count("escalation") == 3
+    assert {"welcome", "request-info", "pr-checklist", "command-reply"} <= set(kinds)
     mails = [p for p in result.produced if p.what == "mail"]
     assert len(mails) == 3 and all(m.to == ("ospo@paris.example",) for m in mails)

@@ -24,8 +24,10 @@ from bot.actions import (
     Action,
     AddLabels,
     EnsureLabel,
+    RecordState,
     RemoveLabel,
     SendEmail,
+    SetAssignees,
     SetIssueState,
     UpsertComment,
 )
@@ -37,9 +39,12 @@ from bot.replay.history import Entry, History, ItemRecord
 from bot.storage.models import TimelineKind as K
 from bot.sweep_plan import RepoFacts, plan_item, responsible_for, seen_opened_live
 from bot.templating import Renderer
-from handlers import triage, turn
+from handlers import commands, triage, turn
 
 DEFAULT_LOGIN = "veilleur[bot]"
+# The record keeps no repository permissions: a maintainer may run every command, a member
+# the triage ones (an approximation, said in `not_replayed`).
+PERMISSION = {"maintainer": "write", "member": "triage"}
 _TURN_KINDS = {
     K.COMMENTED: "comment",
     K.REVIEWED: "review",
@@ -186,6 +191,8 @@ class Replayer:
             self.items[(rec.repo_full_name, rec.number)] = live
             opened_seen = False
             for e in self.h.timeline(rec):
+                if e.occurred_at >= self.start and _command_effect(e):
+                    continue  # Veilleur's record of a command: replayed from the comment
                 if e.occurred_at < self.start:
                     if e.kind == K.OPENED and e.detail.get("live"):  # not seen by a bot
                         e = Entry(e.kind, e.occurred_at, e.actor_login, e.actor_class,
@@ -227,7 +234,8 @@ class Replayer:
         self.result.not_replayed = [
             "pr_checklist: the record keeps no changed files; the live verdict is reused where"
             " Veilleur was installed, elsewhere the checklist is taken as passed",
-            "commands: their replies are not replayed (their effects, in the record, are)",
+            "commands: permissions are not recorded; maintainers may run every command,"
+            " members the triage ones",
         ]
         if any(r.body is None for r in self.h.items if r.created_at >= self.start):
             self.result.not_replayed.append(
@@ -257,6 +265,8 @@ class Replayer:
                 self._opened(live, e, at, reopened=e.kind == K.REOPENED)
             elif e.kind in _TURN_KINDS:
                 self._turn(live, e, at)
+            if e.kind in (K.COMMENTED, K.COMMENT_EDITED):
+                self._commands(live, e, at)
         if live.outside and not repo.endswith("/.github"):
             self._schedule(live, at)
 
@@ -333,6 +343,46 @@ class Replayer:
         )
         self._apply(turn.plan(inp, self.config_for(live.repo_full_name).labels), at)
 
+    def _commands(self, live: _Live, e: Entry, at: datetime) -> None:
+        """The commands handler's pure step on a new or edited comment."""
+        if self._is_bot(e):
+            return
+        cid = e.detail.get("comment_id")
+        body = str(e.detail.get("body") or "")
+        bodies = self.__dict__.setdefault("_bodies", {})
+        previous = bodies.get(cid) if e.kind == K.COMMENT_EDITED else None
+        bodies[cid] = body
+        if not commands.parse_commands(body, previous):
+            return
+        cfg = self.config_for(live.repo_full_name)
+        login = e.actor_login or ""
+        if not cfg.commands.enabled or login.lower() in {b.lower() for b in cfg.bots.logins}:
+            return
+        prefix = commands.refusal_prefix(live.repo_full_name, live.number, login)
+        own = f"{prefix}{cid or 0}"
+        since = at - commands.REFUSAL_WINDOW
+        refused = any(k.startswith(prefix) and k != own and t > since for k, t in live.done.items())
+        cctx = commands.CommandContext(
+            repo=live.repo_full_name,
+            number=live.number,
+            is_pull=live.kind == "pull",
+            author_login=live.author_login,
+            commenter_login=login,
+            commenter_permission=PERMISSION.get(e.actor_class or ""),
+            config=cfg,
+            now=at,
+            labels=tuple(live.labels),
+            assignees=tuple(live.assignees),
+            commenter_class=e.actor_class,
+            comment_id=cid,
+            refused_recently=refused,
+        )
+        lang = detect_item_language(
+            live.title, live.rec.body or "", tuple(cfg.languages), cfg.language
+        )
+        planned = commands.plan_comment(body, previous, cctx)
+        self._apply(commands.render_replies(planned, self.renderer, lang), at)
+
     # -- sweeps --------------------------------------------------------------------------------
     def _sweep(self, at: datetime) -> None:
         due: set[tuple[str, int]] = set()
@@ -406,6 +456,19 @@ class Replayer:
                 repo, _, num = ref.removeprefix("sla:").partition("#")
                 number = int(num.split(":", 1)[0]) if num.split(":", 1)[0].isdigit() else None
                 out.append(Produced(at, repo, number, "mail", "escalation", tuple(a.to), key=once))
+            elif isinstance(a, SetAssignees) and live is not None:
+                for who in a.add:
+                    if who not in live.assignees:
+                        self._bot_entry(live, K.ASSIGNED, at, {"assignee": who})
+                        out.append(Produced(at, a.repo, a.number, "assign", who))
+                for who in a.remove:
+                    if who in live.assignees:
+                        self._bot_entry(live, K.UNASSIGNED, at, {"assignee": who})
+                        out.append(Produced(at, a.repo, a.number, "unassign", who))
+            elif isinstance(a, RecordState) and live is not None:
+                data = {k: v for k, v in a.data.items()}
+                by, by_class = str(data.get("by") or "") or None, data.get("by_class")
+                live.see(Entry(a.kind, at, by, str(by_class) if by_class else None, data))
             elif isinstance(a, SetIssueState) and live is not None:
                 if live.state != a.state:
                     kind = K.CLOSED if a.state == "closed" else K.REOPENED
@@ -432,6 +495,11 @@ class Replayer:
         self.result.produced.append(
             Produced(at, a.repo, a.number, "comment", kind, to, listed, a.once)
         )
+
+
+def _command_effect(e: Entry) -> bool:
+    """An entry Veilleur recorded while carrying out a command (`/snooze`, `/waiting-on`...)."""
+    return e.kind in (K.SNOOZED, K.WAITING_ON, K.AFFILIATION) and "command" in e.detail
 
 
 def next_wake(
