@@ -165,6 +165,10 @@ class Replayer:
         self.calendars: dict[str, BusinessCalendar] = {}
         self.facts: dict[str, RepoFacts] = {}
         self.triage_cfg: dict[tuple[str, bool, bool], Any] = {}
+        self.languages: dict[tuple[Any, ...], str] = {}
+        self.bodies: dict[Any, str] = {}  # comment id -> last body (edits run new commands)
+        self.steps: dict[str, sla.ReminderStep] = {}  # by key: who a reminder mentions
+        self.repo_items: dict[str, list[ItemRecord]] = {}
 
     # -- set-up ------------------------------------------------------------------------------
     def _calendar(self, repo: str) -> BusinessCalendar:
@@ -285,7 +289,7 @@ class Replayer:
             for o in self._by_repo(live.repo_full_name)
         )
         body = rec.body or ""
-        lang = detect_item_language(rec.title, body, tuple(cfg.languages), cfg.language)
+        lang = self._language(live, cfg)
         inp = triage.TriageInput(
             repo=live.repo_full_name,
             number=rec.number,
@@ -301,11 +305,20 @@ class Replayer:
         )
         self._apply(triage.plan(inp, self.renderer), at)
 
+    def _language(self, live: _Live, cfg: Any) -> str:
+        """The item's language, as the handlers detect it (once per item: its title and
+        body do not change during the replay)."""
+        key = (live.repo_full_name, live.number, tuple(cfg.languages), cfg.language)
+        if key not in self.languages:
+            body = live.rec.body or ""
+            self.languages[key] = detect_item_language(live.title, body, key[2], cfg.language)
+        return self.languages[key]
+
     def _by_repo(self, repo: str) -> list[ItemRecord]:
-        cache = self.__dict__.setdefault("_repo_items", {})
-        if repo not in cache:
-            cache[repo] = [r for r in self.h.items if r.repo_full_name == repo]
-        return list(cache[repo])
+        if not self.repo_items:
+            for r in self.h.items:
+                self.repo_items.setdefault(r.repo_full_name, []).append(r)
+        return self.repo_items.get(repo, [])
 
     def _triage_config(self, repo: str, rec: ItemRecord) -> Any:
         """The repository's config, minus the checks the record cannot feed (see
@@ -349,9 +362,8 @@ class Replayer:
             return
         cid = e.detail.get("comment_id")
         body = str(e.detail.get("body") or "")
-        bodies = self.__dict__.setdefault("_bodies", {})
-        previous = bodies.get(cid) if e.kind == K.COMMENT_EDITED else None
-        bodies[cid] = body
+        previous = self.bodies.get(cid) if e.kind == K.COMMENT_EDITED else None
+        self.bodies[cid] = body
         if not commands.parse_commands(body, previous):
             return
         cfg = self.config_for(live.repo_full_name)
@@ -377,9 +389,7 @@ class Replayer:
             comment_id=cid,
             refused_recently=refused,
         )
-        lang = detect_item_language(
-            live.title, live.rec.body or "", tuple(cfg.languages), cfg.language
-        )
+        lang = self._language(live, cfg)
         planned = commands.plan_comment(body, previous, cctx)
         self._apply(commands.render_replies(planned, self.renderer, lang), at)
 
@@ -418,14 +428,10 @@ class Replayer:
         mentions = self.mentions.setdefault(day, {})
         plan = plan_item(facts, live, live.entries, state, responsible, live.done, at, mentions)
         for step in plan.steps:
-            self._steps[step.key] = step
+            self.steps[step.key] = step
         self._apply(plan.actions, at)
         backlog = live.created_at < self.start and not seen_opened_live(live.entries)
         self._schedule(live, next_wake(live, state, at, cfg, cal, backlog))
-
-    @property
-    def _steps(self) -> dict[str, sla.ReminderStep]:
-        return self.__dict__.setdefault("_step_by_key", {})
 
     # -- carrying actions out, in memory -------------------------------------------------------
     def _bot_entry(self, live: _Live, kind: str, at: datetime, detail: dict[str, Any]) -> None:
@@ -481,7 +487,7 @@ class Replayer:
 
     def _comment(self, live: _Live, a: UpsertComment, at: datetime) -> None:
         kind = a.marker.removeprefix("<!-- veilleur:").split(":", 1)[0]
-        step = self._steps.get(a.once or "")
+        step = self.steps.get(a.once or "")
         to = step.mention if step else ()
         listed = step.listed_only if step else ()
         if a.marker in live.markers:
