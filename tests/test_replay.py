@@ -17,6 +17,7 @@ from bot.config import load_default, validate_layers
 from bot.replay.engine import Produced, replay_history
 from bot.replay.history import Entry, History, ItemRecord
 from bot.storage.models import TimelineKind as K
+from tests.web_fixtures import web_factory as web_factory  # noqa: F401 (fixture)
 
 PARIS = ZoneInfo("Europe/Paris")
 REPO = "paris/carte"
@@ -290,3 +291,25 @@ def test_the_digest_measures_a_recorded_week_as_the_replay_does(tmp_path: Path) 
     text = render_digest(digest, "md", "en")
     assert "## Attention" in text and f"reminders and escalations: {week.reminders}" in text
     assert "<h2>Attention</h2>" in render_digest(digest, "html", "fr")
+
+
+def test_the_dashboard_org_page_shows_the_attention_figures(web_factory: Any) -> None:
+    from bot.attention import AttentionFigures
+    from tests.web_fixtures import make_digest
+
+    figures = AttentionFigures(comments=40, bot_comments=10, reminders=3, escalations=1,
+                               bot_comment_share=0.25, reminder_share=0.1,
+                               mentions_max_per_person_week=4,
+                               mentions_p90_per_person_week=2.0, reminded_after_action=1)  # fmt: skip
+    w = web_factory(public_dashboard=True)
+
+    def digest(org: str, week: str | None, repos: Any) -> Any:
+        d = make_digest(org, week)
+        d.attention = figures.to_json()
+        return d
+
+    w.app.state.digest_source = digest
+    page = w.client.get("/orgs/paris").text
+    section = page.split('id="attention"', 1)[1].split("</section>", 1)[0]
+    assert "comments: 10 of 40 (25%); reminders and escalations: 4 (10%)" in section
+    assert "at most 4 (p90 2)" in section and "acted: 1 (0 to that person)" in section
