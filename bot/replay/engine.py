@@ -168,6 +168,7 @@ class Replayer:
         self.languages: dict[tuple[Any, ...], str] = {}
         self.bodies: dict[Any, str] = {}  # comment id -> last body (edits run new commands)
         self.steps: dict[str, sla.ReminderStep] = {}  # by key: who a reminder mentions
+        self.reminded: dict[str, list[sla.ReminderStep]] = {}  # this pass, per repository
         self.repo_items: dict[str, list[ItemRecord]] = {}
 
     # -- set-up ------------------------------------------------------------------------------
@@ -404,13 +405,16 @@ class Replayer:
             if live.wake == at:
                 live.wake = None
                 due.add((repo, number))
+        passes: dict[str, dict[str, int]] = {}  # per repository: today's mention counts
         for key in sorted(due):  # the live sweep's order: repository, then item
             live = self.items[key]
             if live.state != "open" or not live.outside or live.created_at > at:
                 continue
-            self._evaluate(live, at)
+            self._evaluate(live, at, passes)
+        for repo in passes:
+            self._remember_mentions(repo, at)
 
-    def _evaluate(self, live: _Live, at: datetime) -> None:
+    def _evaluate(self, live: _Live, at: datetime, passes: dict[str, dict[str, int]]) -> None:
         repo = live.repo_full_name
         if repo.endswith("/.github"):
             return
@@ -424,14 +428,26 @@ class Replayer:
             author_label=cfg.labels.awaiting_author,
         )  # fmt: skip
         responsible = responsible_for(live, live.entries, cfg)
-        day = at.astimezone(cal.tz).date().isoformat()
-        mentions = self.mentions.setdefault(day, {})
-        plan = plan_item(facts, live, live.entries, state, responsible, live.done, at, mentions)
+        if repo not in passes:  # as the live sweep: the day's recorded counts, per repository
+            day = at.astimezone(cal.tz).date().isoformat()
+            passes[repo] = dict(self.mentions.get(day, {}))
+        plan = plan_item(facts, live, live.entries, state, responsible, live.done, at, passes[repo])
         for step in plan.steps:
             self.steps[step.key] = step
+            if step.stage == "reminder":
+                self.reminded.setdefault(repo, []).append(step)
         self._apply(plan.actions, at)
         backlog = live.created_at < self.start and not seen_opened_live(live.entries)
         self._schedule(live, next_wake(live, state, at, cfg, cal, backlog))
+
+    def _remember_mentions(self, repo: str, at: datetime) -> None:
+        """As `Sweeper._remember_mentions`: after a repository's pass, the people its
+        reminders @-mentioned count against today's cap (escalations do not)."""
+        day = at.astimezone(self._calendar(repo).tz).date().isoformat()
+        counts = self.mentions.setdefault(day, {})
+        for step in self.reminded.pop(repo, []):
+            for person in step.mention:
+                counts[person] = counts.get(person, 0) + 1
 
     # -- carrying actions out, in memory -------------------------------------------------------
     def _bot_entry(self, live: _Live, kind: str, at: datetime, detail: dict[str, Any]) -> None:
