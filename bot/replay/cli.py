@@ -110,7 +110,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="from_", required=True, help="start: YYYY-MM-DD or date-time")
     p.add_argument("--to", required=True, help="end, included: YYYY-MM-DD or date-time")
     p.add_argument("--config", help="veilleur.yml to try (default: the recorded configuration)")
-    p.add_argument("--format", choices=("md", "json", "html"), default="md")
+    p.add_argument("--format", choices=("md", "json", "html"), default="md", help="report format")
     p.add_argument("--output", help="write the report to this file instead of stdout")
     p.add_argument("--sweep-minutes", type=int, help="sweep period (default: the setting)")
     p.add_argument("--bot-login", help="Veilleur's login in the record (default: guessed)")
