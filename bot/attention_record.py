@@ -7,12 +7,13 @@ then hands them to `bot.attention.attention_figures`, the function the replay us
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, case, cast, or_, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
@@ -20,6 +21,7 @@ from bot.attention import AttentionFigures, attention_figures
 from bot.calendar import BusinessCalendar
 from bot.replay.history import Entry
 from bot.storage.models import Item, TimelineEntry
+from bot.storage.models import TimelineKind as K
 
 LOOK_BACK = timedelta(days=7)
 
@@ -70,7 +72,10 @@ def recorded_attention(
                 col(TimelineEntry.repo_full_name), col(TimelineEntry.number),
                 col(TimelineEntry.kind), col(TimelineEntry.occurred_at),
                 col(TimelineEntry.actor_login), col(TimelineEntry.actor_class),
-                col(TimelineEntry.actor_type), col(TimelineEntry.detail),
+                col(TimelineEntry.actor_type),
+                # only comments' details are read (their body: Veilleur's marker, commands)
+                case((col(TimelineEntry.kind) == K.COMMENTED,
+                      cast(col(TimelineEntry.detail), String))),
             )
             .where(
                 col(TimelineEntry.repo_full_name).startswith(f"{org}/"),
@@ -79,8 +84,9 @@ def recorded_attention(
             )
             .order_by(col(TimelineEntry.occurred_at), col(TimelineEntry.id))
         )  # fmt: skip
-        for repo, n, kind, at, login, cls, typ, detail in rows:
+        for repo, n, kind, at, login, cls, typ, text in rows:
             if (repo, n) in items:
-                timeline[(repo, n)].append(Entry(kind, _utc(at), login, cls, detail or {}, typ))
+                detail = json.loads(text) if text else {}
+                timeline[(repo, n)].append(Entry(kind, _utc(at), login, cls, detail, typ))
     pairs = [(i, timeline.get(key, [])) for key, i in items.items()]
     return attention_figures(pairs, start, end, veilleur_logins, calendar_for, sla_days)
