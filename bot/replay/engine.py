@@ -196,8 +196,8 @@ class Replayer:
             self.items[(rec.repo_full_name, rec.number)] = live
             opened_seen = False
             for e in self.h.timeline(rec):
-                if e.occurred_at >= self.start and _command_effect(e):
-                    continue  # Veilleur's record of a command: replayed from the comment
+                if _command_effect(e):  # Veilleur's record of a command: before --from it
+                    continue  # was not installed, after it the comment is replayed
                 if e.occurred_at < self.start:
                     if e.kind == K.OPENED and e.detail.get("live"):  # not seen by a bot
                         e = Entry(e.kind, e.occurred_at, e.actor_login, e.actor_class,
