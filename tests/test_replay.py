@@ -313,3 +313,51 @@ def test_the_dashboard_org_page_shows_the_attention_figures(web_factory: Any) ->
     section = page.split('id="attention"', 1)[1].split("</section>", 1)[0]
     assert "comments: 10 of 40 (25%); reminders and escalations: 4 (10%)" in section
     assert "at most 4 (p90 2)" in section and "acted: 1 (0 to that person)" in section
+
+
+def test_opening_bodies_come_from_the_recorded_webhooks(tmp_path: Path) -> None:
+    """The timeline keeps no body; the stored (compressed) `issues.opened` payload does, so
+    the request for information is replayed from the real text."""
+    from sqlmodel import Session
+
+    from bot.migrate import upgrade
+    from bot.replay.history import load_history
+    from bot.storage.db import make_engine
+    from bot.storage.models import Delivery, Item
+    from bot.storage.payloads import pack
+
+    url = f"sqlite:///{tmp_path / 'veilleur.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    payload = {"action": "opened", "repository": {"full_name": REPO},
+               "issue": {"number": 1, "body": "Bug."}}  # fmt: skip
+    with Session(engine) as s:
+        s.add(
+            Item(
+                repo_full_name=REPO,
+                owner="paris",
+                number=1,
+                kind="issue",
+                title="Carte",
+                author_login="camille",
+                author_class="external",
+                created_at=at(0, 10),
+            )
+        )
+        s.add(
+            Delivery(
+                guid="g1",
+                event="issues",
+                action="opened",
+                repo_full_name=REPO,
+                received_at=at(0, 10),
+                payload=pack(json.dumps(payload).encode()),
+            )
+        )
+        s.commit()  # fmt: skip
+    history = load_history(engine, "paris", at(30, 0))
+    engine.dispose()
+    assert [i.body for i in history.items] == ["Bug."]
+    cfg = config()
+    result = replay_history(history, at(0, 0), at(1, 0), lambda _r: cfg)
+    assert [p.kind for p in result.produced if p.what == "comment"] == ["welcome", "request-info"]

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from bot.storage.models import AuthorClassCache, ConfigRecord, Delivery, Item, TimelineEntry
+from bot.storage.payloads import unpack
 
 VEILLEUR_MARK = "veilleur-template:"  # every comment Veilleur writes carries it
 
@@ -95,7 +96,7 @@ def _bodies(s: Session, org: str) -> dict[tuple[str, int], str]:
     )
     for (payload,) in s.execute(q):
         try:
-            p = json.loads(payload)
+            p = json.loads(unpack(payload))
         except ValueError:
             continue
         raw = p.get("pull_request") or p.get("issue") or {}
@@ -163,7 +164,9 @@ def load_history(
             frozenset(asked.get((i.repo_full_name, i.number), ())),
         )
         for i in rows_items
-        if _utc(i.created_at) <= until and not i.repo_full_name.endswith("/.github")
+        if _utc(i.created_at) <= until
+        and not i.repo_full_name.endswith("/.github")
+        and not (me and i.author_login.lower() == me.lower())  # its waiting lists, its issues
     ]
     repos = sorted({i.repo_full_name for i in items})
     return History(org, repos, items, dict(entries), configs, me)
