@@ -114,9 +114,12 @@ def attention_figures(
     veilleur_logins: Iterable[str],
     calendar_for: Callable[[str], BusinessCalendar],
     first_response_days_for: Callable[[str], float] = lambda _repo: 3.0,
+    outside_items: int | None = None,
 ) -> AttentionFigures:
     """Figures of the period [start, end) over `items`: (item, its timeline) pairs; an item
-    has `author_login`, `author_class`, `created_at` and `repo_full_name` (or `repo`)."""
+    has `author_login`, `author_class`, `created_at` and `repo_full_name` (or `repo`).
+    `outside_items`: the number of outside items open in the period, when `items` holds
+    only those with entries in it (the record's case); else counted from `items`."""
     start, end = _utc(start), _utc(end)
     logins = frozenset(x.lower() for x in veilleur_logins if x)
     f = AttentionFigures()
@@ -187,6 +190,8 @@ def attention_figures(
                 reminded_late += 1
                 if first_resp is not None:
                     asked_before.append(cal.business_days_between(before[0], first_resp))
+    if outside_items is not None:
+        f.items = outside_items
     shown = f.comments or None
     f.bot_comment_share = None if shown is None else round(f.bot_comments / shown, 4)
     f.reminder_share = None if shown is None else round((f.reminders + f.escalations) / shown, 4)

@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import String, case, cast, or_, select
+from sqlalchemy import String, and_, case, cast, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from bot.attention import AttentionFigures, attention_figures
 from bot.calendar import BusinessCalendar
 from bot.replay.history import Entry
+from bot.sla import OUTSIDE_AUTHORS, TEAM
 from bot.storage.models import Item, TimelineEntry
 from bot.storage.models import TimelineKind as K
 
@@ -52,41 +53,51 @@ def recorded_attention(
     """The figures of [start, end) for `org` (of `repos` only, if given)."""
     since = start - LOOK_BACK
     allowed = None if repos is None else {r.lower() for r in repos}
+    T, It = TimelineEntry, Item  # noqa: N806
     with Session(engine) as s:
-        q = select(
-            col(Item.repo_full_name), col(Item.number), col(Item.author_login),
-            col(Item.author_class), col(Item.created_at),
-        ).where(
-            col(Item.owner) == org,
-            col(Item.created_at) < end,
-            or_(col(Item.closed_at).is_(None), col(Item.closed_at) >= since),
-        )  # fmt: skip
-        items = {
-            (repo, n): _Item(repo, n, login or "", cls, _utc(created))
-            for repo, n, login, cls, created in s.execute(q)
-            if allowed is None or repo.lower() in allowed
-        }
-        timeline: dict[tuple[str, int], list[Entry]] = defaultdict(list)
+        # Outside items open at some point of the period: counted in SQL (most say nothing).
+        where = (
+            col(It.owner) == org,
+            col(It.author_class).in_(sorted(OUTSIDE_AUTHORS)),
+            col(It.created_at) < end,
+            or_(col(It.closed_at).is_(None), col(It.closed_at) >= start),
+        )
+        if allowed is None:
+            outside = int(s.execute(select(func.count()).where(*where)).scalar() or 0)
+        else:
+            repos_of = s.execute(select(col(It.repo_full_name)).where(*where))
+            outside = sum(1 for (repo,) in repos_of if repo.lower() in allowed)
+        # The period's entries with their item; before it, only what the team did (the
+        # "acted in the previous business day" look-back).
+        joined = col(T.repo_full_name) == col(It.repo_full_name)
         rows = s.execute(
             select(
-                col(TimelineEntry.repo_full_name), col(TimelineEntry.number),
-                col(TimelineEntry.kind), col(TimelineEntry.occurred_at),
-                col(TimelineEntry.actor_login), col(TimelineEntry.actor_class),
-                col(TimelineEntry.actor_type),
+                col(T.repo_full_name), col(T.number), col(T.kind), col(T.occurred_at),
+                col(T.actor_login), col(T.actor_class), col(T.actor_type),
                 # only comments' details are read (their body: Veilleur's marker, commands)
-                case((col(TimelineEntry.kind) == K.COMMENTED,
-                      cast(col(TimelineEntry.detail), String))),
+                case((col(T.kind) == K.COMMENTED, cast(col(T.detail), String))),
+                col(It.author_login), col(It.author_class), col(It.created_at),
             )
+            .join(It, and_(joined, col(T.number) == col(It.number)))
             .where(
-                col(TimelineEntry.repo_full_name).startswith(f"{org}/"),
-                col(TimelineEntry.occurred_at) >= since,
-                col(TimelineEntry.occurred_at) < end,
+                col(It.owner) == org,
+                col(T.occurred_at) >= since,
+                col(T.occurred_at) < end,
+                or_(col(T.occurred_at) >= start, col(T.actor_class).in_(sorted(TEAM))),
             )
-            .order_by(col(TimelineEntry.occurred_at), col(TimelineEntry.id))
+            .order_by(col(T.occurred_at), col(T.id))
         )  # fmt: skip
-        for repo, n, kind, at, login, cls, typ, text in rows:
-            if (repo, n) in items:
-                detail = json.loads(text) if text else {}
-                timeline[(repo, n)].append(Entry(kind, _utc(at), login, cls, detail, typ))
-    pairs = [(i, timeline.get(key, [])) for key, i in items.items()]
-    return attention_figures(pairs, start, end, veilleur_logins, calendar_for, sla_days)
+        items: dict[tuple[str, int], _Item] = {}
+        timeline: dict[tuple[str, int], list[Entry]] = defaultdict(list)
+        for repo, n, kind, at, login, cls, typ, text, author, author_class, created in rows:
+            key = (repo, n)
+            if key not in items:
+                if allowed is not None and repo.lower() not in allowed:
+                    continue
+                items[key] = _Item(repo, n, author or "", author_class, _utc(created))
+            detail = json.loads(text) if text else {}
+            timeline[key].append(Entry(kind, _utc(at), login, cls, detail, typ))
+    pairs = [(i, timeline[key]) for key, i in items.items()]
+    return attention_figures(
+        pairs, start, end, veilleur_logins, calendar_for, sla_days, outside_items=outside
+    )
