@@ -67,8 +67,8 @@ def recorded_attention(
         else:
             repos_of = s.execute(select(col(It.repo_full_name)).where(*where))
             outside = sum(1 for (repo,) in repos_of if repo.lower() in allowed)
-        # The period's entries with their item; before it, only what the team did (the
-        # "acted in the previous business day" look-back).
+        # The period's comments, and what the team did in it and in the week before (the
+        # "acted in the previous business day" look-back), with their item.
         joined = col(T.repo_full_name) == col(It.repo_full_name)
         rows = s.execute(
             select(
@@ -83,7 +83,11 @@ def recorded_attention(
                 col(It.owner) == org,
                 col(T.occurred_at) >= since,
                 col(T.occurred_at) < end,
-                or_(col(T.occurred_at) >= start, col(T.actor_class).in_(sorted(TEAM))),
+                # comments of the period, and what the team did (responses, actions)
+                or_(
+                    and_(col(T.occurred_at) >= start, col(T.kind) == K.COMMENTED),
+                    col(T.actor_class).in_(sorted(TEAM)),
+                ),
             )
             .order_by(col(T.occurred_at), col(T.id))
         )  # fmt: skip
