@@ -241,6 +241,9 @@ class Replayer:
             " Veilleur was installed, elsewhere the checklist is taken as passed",
             "commands: permissions are not recorded; maintainers may run every command,"
             " members the triage ones",
+            "CODEOWNERS: not read (no forge); reminders go to assignees, requested reviewers"
+            " and the configured maintainers",
+            "waiting-list and OSPO issues: kept up to date by the sweep, not listed here",
         ]
         if any(r.body is None for r in self.h.items if r.created_at >= self.start):
             self.result.not_replayed.append(
