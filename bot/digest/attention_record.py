@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from bot.digest.attention import AttentionFigures, attention_figures
-from bot.replay.history import Entry
+from bot.record.entry import Entry
 from bot.sla.calendar import BusinessCalendar
 from bot.sla.rules import OUTSIDE_AUTHORS, TEAM
 from bot.storage.models import Item, TimelineEntry

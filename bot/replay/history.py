@@ -17,22 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from bot.record.entry import Entry
 from bot.storage.models import AuthorClassCache, ConfigRecord, Delivery, Item, TimelineEntry
 from bot.storage.payloads import unpack
 
 VEILLEUR_MARK = "veilleur-template:"  # every comment Veilleur writes carries it
-
-
-@dataclass
-class Entry:
-    """One timeline entry (fits `bot.sla.rules.EntryLike`)."""
-
-    kind: str
-    occurred_at: datetime
-    actor_login: str | None
-    actor_class: str | None
-    detail: dict[str, Any] = field(default_factory=dict)
-    actor_type: str | None = None
 
 
 @dataclass
