@@ -81,6 +81,64 @@ def test_sweeping_only_when_something_can_change_gives_what_every_sweep_gives() 
     assert run(exhaustive=False) == run(exhaustive=True)
 
 
+def busy_rules() -> Any:
+    """The no-nag rules with every timer on: two maintainers, one in another time zone and
+    away for some days, caps of one reminder per sweep, a tight mention budget."""
+    return config(
+        maintainers={"users": ["hugo", "lea"]},
+        sla={"max_reminders_per_sweep_per_repo": 1, "max_reminders_per_sweep_per_org": 1,
+             "first_response_days": 1, "remind_every_days": 1},
+        people={"lea": {"timezone": "America/Montreal",
+                        "away": [{"from": "2026-09-14", "to": "2026-09-16"}]}},
+        attention={"max_mentions_per_person_per_week": 2},
+    )  # fmt: skip
+
+
+def with_away(h: History) -> History:
+    """Hugo runs `/away` on one item for three days of the second week."""
+    h.entries[(REPO, 1)].append(
+        Entry("away", at(8, 9), "hugo", "maintainer", {"until": "2026-09-17"})
+    )
+    return h
+
+
+@pytest.mark.parametrize("mode", ["item", "daily"])
+def test_lazy_sweeps_equal_every_sweep_under_the_no_nag_rules(mode: str) -> None:
+    """Working hours per person, absences, caps carried to the next sweep, the mention
+    budget and daily mode: waking an item only when something can change still gives what
+    evaluating every item at every sweep gives."""
+    cfg = busy_rules()
+    cfg = cfg.model_copy(update={"sla": cfg.sla.model_copy(update={"reminders": mode})})
+
+    def go(exhaustive: bool) -> list[Produced]:
+        return replay_history(
+            with_away(history()), at(0, 0), at(21, 0), lambda _r: cfg, timedelta(minutes=15),
+            exhaustive=exhaustive, handlers=handler_modules(),
+        ).produced  # fmt: skip
+
+    lazy = go(False)
+    assert lazy == go(True)
+    kinds = {p.kind for p in lazy if p.what == "comment"}
+    assert ("daily" in kinds) == (mode == "daily") and {"reminder", "daily"} & kinds
+
+
+def test_no_reminder_within_a_business_day_of_a_team_action() -> None:
+    """The replay runs the live no-nag rules: Hugo labels item 2 when it is overdue; nothing
+    reminds anyone on it for a business day."""
+    cfg = busy_rules()
+    result = replay_history(
+        history(), at(0, 0), at(21, 0), lambda _r: cfg, handlers=handler_modules()
+    )
+    labelled = at(2, 11)
+    cal = BusinessCalendar.from_config(cfg.calendar)
+    near = [
+        p for p in result.produced
+        if p.number == 2 and p.kind in ("reminder", "escalation") and p.at >= labelled
+        and cal.business_days_between(labelled, p.at) < 1
+    ]  # fmt: skip
+    assert near == []
+
+
 def test_the_replay_welcomes_reminds_and_escalates_as_the_rules_say() -> None:
     produced = run()
     cal = BusinessCalendar.from_config(config().calendar)
