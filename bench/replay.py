@@ -62,12 +62,31 @@ def measure(history: History, start: datetime, end: datetime, configs: Any) -> d
     }
 
 
+def _mode(configs: Any, reminders: str | None) -> Any:
+    """The configurations with `sla.reminders` set (item or daily), to compare the two."""
+    if reminders is None:
+        return configs
+    cache: dict[str, Any] = {}
+
+    def for_repo(repo: str) -> Any:
+        if repo not in cache:
+            cfg = configs(repo)
+            sla = cfg.sla.model_copy(update={"reminders": reminders})
+            cache[repo] = cfg.model_copy(update={"sla": sla})
+        return cache[repo]
+
+    return for_repo
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repos", type=int, default=500)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--demo-db", help="the demo's kept database (veilleur-demo.db)")
+    parser.add_argument(
+        "--reminders", choices=("item", "daily"), help="sla.reminders for every repository"
+    )
     args = parser.parse_args()
     detect_item_language("Bonjour", "la carte", ("fr", "en"), "fr")  # loads the models first
     began = time.perf_counter()
@@ -79,7 +98,7 @@ def main() -> int:
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "load_average_before": list(os.getloadavg()),
         "busy": {"generated_seconds": round(generated, 2)}
-        | measure(history, start, end, config_for(history)),
+        | measure(history, start, end, _mode(config_for(history), args.reminders)),
     }
     if args.demo_db:
         from bot.replay.cli import config_source
@@ -92,10 +111,13 @@ def main() -> int:
         engine.dispose()
         first = script.at(script.START, 0).astimezone(UTC)
         last = script.at(script.END + timedelta(days=1), 0).astimezone(UTC)
-        out["demo"] = measure(demo, first, last, config_source(None, demo.configs))
+        out["demo"] = measure(
+            demo, first, last, _mode(config_source(None, demo.configs), args.reminders)
+        )
     out["load_average_after"] = list(os.getloadavg())
     (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "replay.json").write_text(json.dumps(out, indent=1) + "\n")
+    name = f"replay-{args.reminders}.json" if args.reminders else "replay.json"
+    (HERE / "results" / name).write_text(json.dumps(out, indent=1) + "\n")
     for name in ("busy", "demo"):
         if name in out:
             r = out[name]

@@ -41,6 +41,7 @@ from bot.messages.language import detect_item_language
 from bot.messages.templating import Renderer
 from bot.record.people import OUTSIDE_CLASSES, Classification
 from bot.replay.history import Entry, History, ItemRecord
+from bot.sla import attention_budget as budget
 from bot.sla import nag
 from bot.sla import rules as sla
 from bot.sla.availability import AWAY_KIND, PeopleBook, commanded_absences
@@ -92,9 +93,9 @@ class ReplayResult:
 class _Live:
     """An item as Veilleur would see it during the replay (fits the sweep's item)."""
 
-    def __init__(self, rec: ItemRecord, away: list[Entry] | None = None) -> None:
+    def __init__(self, rec: ItemRecord, seen: Callable[[Entry], None] | None = None) -> None:
         self.rec = rec
-        self.away = away  # the organisation's `/away` entries (bot/sla/availability.py)
+        self.seen = seen  # told of each entry (the organisation's absences, comment counts)
         self.repo_full_name, self.number, self.kind = rec.repo_full_name, rec.number, rec.kind
         self.title, self.author_login = rec.title, rec.author_login
         self.author_class, self.created_at, self.draft = rec.author_class, rec.created_at, rec.draft
@@ -113,8 +114,8 @@ class _Live:
     def see(self, e: Entry) -> None:
         """Fold one timeline entry into the item's labels, assignees and state."""
         self.entries.append(e)
-        if e.kind == AWAY_KIND and self.away is not None:
-            self.away.append(e)
+        if self.seen is not None:
+            self.seen(e)
         label, who = str(e.detail.get("label") or ""), str(e.detail.get("assignee") or "")
         if e.kind == K.LABELED and label and label not in self.labels:
             self.labels.append(label)
@@ -184,6 +185,8 @@ class Replayer:
         self.done: dict[str, dict[str, datetime]] = {}  # repo -> once keys (action_log)
         self.entries: dict[str, dict[int, list[Entry]]] = {}
         self.away: dict[str, list[Entry]] = {}  # owner -> `/away` entries, in time order
+        self.comment_at: dict[str, list[datetime]] = {}  # repo -> comment instants, sorted
+        self.bot_comment_at: dict[str, list[datetime]] = {}
         self.heap: list[tuple[datetime, str, int]] = []
         self.calendars: dict[str, BusinessCalendar] = {}
         self.triage_cfg: dict[tuple[str, bool, bool], Any] = {}
@@ -203,7 +206,7 @@ class Replayer:
         events: list[tuple[datetime, int, _Live, Entry | None]] = []
         seq = 0
         for rec in self.h.items:
-            live = _Live(rec, self.away.setdefault(rec.repo_full_name.split("/")[0], []))
+            live = _Live(rec, self._seen_by(rec.repo_full_name))
             self.items[(rec.repo_full_name, rec.number)] = live
             opened_seen = False
             for e in self.h.timeline(rec):
@@ -463,6 +466,9 @@ class Replayer:
             at=at,
             bots=self._bots(repo),
             away=cast(Any, self.away.get(repo.split("/")[0], [])),
+            calendar=cal,
+            comments=self._comments(repo, at),
+            waiting_list=False,  # not replayed (`not_replayed`)
         )
         plan = plan_repo(facts, self.renderer)
         self._apply(plan.actions, at)
@@ -504,11 +510,8 @@ class Replayer:
     def _wake_after(self, live: _Live, plan: RepoPlan, at: datetime, pending: bool) -> None:
         repo = live.repo_full_name
         cfg, cal = self.config_for(repo), self._calendar(repo)
-        state = sla.waiting_state(
-            live, live.entries, at, cal, self._bots(repo), sla=cfg.sla,
-            author_label=cfg.labels.awaiting_author,
-        )  # fmt: skip
-        if state.gone:
+        state = plan.states.get(live.number)  # Veilleur's own actions leave it as it was
+        if state is None or state.gone or live.state != "open":
             return
         ref = f"{repo}#{live.number}"
         backlog = live.created_at < self.start and not seen_opened_live(cast(Any, live.entries))
@@ -549,7 +552,37 @@ class Replayer:
         handles = [*live.assignees, *reviewers, *cfg.maintainers.users]
         return list(dict.fromkeys(h.lstrip("@") for h in handles if "/" not in h))
 
-    # -- what the live sweep keeps in action_log -----------------------------------------------
+    # -- what the live sweep reads from the record and action_log ------------------------------
+    def _seen_by(self, repo: str) -> Callable[[Entry], None]:
+        """Keep the organisation's `/away` entries, and the repository's comment instants
+        (all, Veilleur's and other bots') for the attention budget's share."""
+        away = self.away.setdefault(repo.split("/")[0], [])
+        total = self.comment_at.setdefault(repo, [])
+        bot = self.bot_comment_at.setdefault(repo, [])
+        bots = frozenset(b.lower() for b in self._bots(repo))
+
+        def seen(e: Entry) -> None:
+            if e.kind == AWAY_KIND:
+                away.append(e)
+            elif e.kind == K.COMMENTED:
+                t = e.occurred_at.astimezone(UTC)
+                bisect.insort(total, t)
+                if sla._is_bot(e, bots):
+                    bisect.insort(bot, t)
+
+        return seen
+
+    def _comments(self, repo: str, at: datetime) -> budget.CommentCounts:
+        """As `attention_budget.comment_counts` over the share window, from sorted instants."""
+        since = at - timedelta(days=budget.SHARE_WINDOW_DAYS)
+
+        def within(times: list[datetime]) -> int:
+            return bisect.bisect_right(times, at) - bisect.bisect_left(times, since)
+
+        return budget.CommentCounts(
+            within(self.bot_comment_at.get(repo, [])), within(self.comment_at.get(repo, []))
+        )
+
     def _repo_entries(self, repo: str) -> dict[int, list[Entry]]:
         if repo not in self.entries:
             self.entries[repo] = {
