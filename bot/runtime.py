@@ -48,6 +48,14 @@ def default_handlers() -> list[Handler]:
     return build(handlers.ALL)
 
 
+def handler_modules() -> dict[str, Any]:
+    """`handlers.ALL` by `NAME`, for tools that drive the handlers' pure plans without a
+    dispatcher (`veilleur replay`, bot/replay/engine.py)."""
+    import handlers
+
+    return {m.NAME: m for m in handlers.ALL}
+
+
 def build_services(settings: Settings, engine: Engine, clock: Clock) -> Services:
     from bot.config.loader import ConfigLoader
     from bot.effects.mail import make_mailer

@@ -147,7 +147,7 @@ def test_weekly_mention_budget_holds_and_the_digest_says_why(
     (row,) = digest.attention_decisions
     assert (row["outcome"], row["person"], row["limit"]) == ("held", "hugo", 1)
     text = render_digest(digest, "md", "en")
-    assert "held the reminder" in text and "Attention budget" in text
+    assert "held the reminder" in text and "\n## Attention\n" in text
 
 
 def test_welcome_says_by_when_a_maintainer_should_answer(harness: Harness, city: City) -> None:

@@ -42,7 +42,7 @@ PLACEHOLDER = re.compile(r"\{(\w+)\}")
 SAME_AS_ENGLISH: dict[str, set[str]] = {
     "fr": {"orgs_title", "col_org", "hours", "kpi_volume_sub", "class_partner", "nav_organisations",
            "axis_items", "col_total", "col_contributions", "col_source", "source_organisation",
-           "kpi_orgs", "pages_label"},
+           "kpi_orgs", "pages_label", "attention_title"},
     "nl": {"col_repo", "col_status", "kind_issue", "kind_pull", "class_partner", "class_bot",
            "kpi_volume_sub", "repo_count_one", "issues_opened_one", "pulls_opened_one", "days",
            "period_week", "source_repository"},

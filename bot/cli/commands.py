@@ -217,9 +217,10 @@ def commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     from bot.doctor.cli import register as doctor
     from bot.privacy.cli import register as privacy
     from bot.queue.scaleout.worker import register_cli as worker
+    from bot.replay.cli import register as replay
     from bot.setup.cli import register as setup
 
-    return [demo, remind, backfill, worker, digest, setup, doctor, privacy]
+    return [demo, remind, backfill, worker, digest, replay, setup, doctor, privacy]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -413,6 +413,8 @@ def _compute(
         result = assemble(inputs)
     if inputs_out is not None:
         inputs_out.append(inputs)
+    with _timed(timings, "attention"):
+        result.attention = _attention(engine, org, start, end, bots, cfgs, repos)
     result.start, result.end = local_weeks[-1][1], local_weeks[-1][2]  # shown in local time
     result.attention_decisions = decisions
     if result.retention is not None:
@@ -422,6 +424,25 @@ def _compute(
             kept.cohort_end.astimezone(tz),
         )
     return result
+
+
+def _attention(
+    engine: Engine,
+    org: str,
+    start: datetime,
+    end: datetime,
+    bots: frozenset[str],
+    cfgs: OrgConfigs,
+    repos: Sequence[str] | None,
+) -> dict[str, Any]:
+    """How much Veilleur said this week, and to whom (bot/digest/attention.py)."""
+    from bot.digest.attention_record import recorded_attention
+
+    figures = recorded_attention(
+        engine, org, start, end, bots, lambda r: cfgs.rules(r).calendar,
+        lambda r: float(cfgs.rules(r).first_response_days), repos,
+    )  # fmt: skip
+    return figures.to_json() | {"targets": figures.targets()}
 
 
 def build_tracks(

@@ -161,6 +161,7 @@ class Digest:
     retention: Retention | None = None
     # What the attention budget switched to daily or held (bot/digest/attention_log.py).
     attention_decisions: list[dict[str, Any]] = field(default_factory=list)
+    attention: dict[str, Any] | None = None  # bot/digest/attention.py: how much Veilleur said
 
     def to_json(self) -> dict[str, Any]:
         def enc(value: Any) -> Any:
@@ -191,6 +192,7 @@ class Digest:
             "organisations": enc([asdict(o) for o in self.organisations]),
             "repositories": enc([asdict(r) for r in self.repositories]),
             "attention_decisions": enc(self.attention_decisions),
+            "attention": self.attention,
             "trends": {
                 "weeks_4": enc([asdict(t) for t in self.trend_4w]),
                 "weeks_12": enc([asdict(t) for t in self.trend_12w]),

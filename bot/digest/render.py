@@ -104,6 +104,24 @@ def view(d: Digest, lang: str, limit: int | None = None) -> dict[str, Any]:
         "trends": [
             asdict(p) | {"ttfr": _number(p.ttfr_median_business_hours, lang)} for p in d.trend_12w
         ],
+        "attention": _attention(d.attention, lang),
+    }
+
+
+def _attention(a: dict[str, Any] | None, lang: str) -> dict[str, Any] | None:
+    """How much Veilleur said this week (bot/digest/attention.py), formatted."""
+    if a is None:
+        return None
+    return {
+        "bot_comments": a["bot_comments"],
+        "comments": a["comments"],
+        "bot_share": _percent(a["bot_comment_share"], lang),
+        "reminders": a["reminders"] + a["escalations"],
+        "reminder_share": _percent(a["reminder_share"], lang),
+        "mentions_max": a["mentions_max_per_person_week"],
+        "mentions_p90": _number(a["mentions_p90_per_person_week"], lang, 0),
+        "after_action": a["reminded_after_action"],
+        "to_actor": a["reminders_to_recent_actor"],
     }
 
 

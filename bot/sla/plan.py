@@ -66,6 +66,12 @@ class RepoFacts:
     owners: dict[int, list[str]] = field(default_factory=dict)
     # `/away` commands run anywhere in the organisation, oldest first (bot/sla/availability.py)
     away: list[TimelineEntry] = field(default_factory=list)
+    # What a caller that sweeps many times over (the replay, bot/replay/) keeps between
+    # sweeps instead of rebuilding: the repository's calendar, its comment counts over the
+    # share window; and whether the waiting-list issue is written (the replay keeps none).
+    calendar: BusinessCalendar | None = None
+    comments: budget.CommentCounts | None = None
+    waiting_list: bool = True
 
 
 @dataclass
@@ -81,10 +87,11 @@ class RepoPlan:
     reminders: RepoState
     items: dict[int, Item] = field(default_factory=dict)
     held: dict[str, str] = field(default_factory=dict)  # item -> why its reminder waits
+    states: dict[int, sla.WaitingState] = field(default_factory=dict)  # by item number
 
 
 def _calendar(facts: RepoFacts) -> BusinessCalendar:
-    return BusinessCalendar.from_config(facts.config.calendar)
+    return facts.calendar or BusinessCalendar.from_config(facts.config.calendar)
 
 
 def _state(facts: RepoFacts, item: Item, cal: BusinessCalendar) -> sla.WaitingState:
@@ -126,10 +133,11 @@ def plan_repo(facts: RepoFacts, renderer: Renderer) -> RepoPlan:
     waiting: list[Waiting] = []
     escalated: list[Waiting] = []
     lang = cfg.language
+    states: dict[int, sla.WaitingState] = {}
     for item in facts.items:
         ref = f"{full_name}#{item.number}"
         ents = facts.entries.get(item.number, [])
-        state = _state(facts, item, cal)
+        state = states[item.number] = _state(facts, item, cal)
         if state.gone:  # transferred away, deleted or converted: nothing left to label
             continue
         labels = set(item.labels)
@@ -207,6 +215,21 @@ def plan_repo(facts: RepoFacts, renderer: Renderer) -> RepoPlan:
         elif planned.held:
             held[ref] = planned.held
     waiting.sort(key=lambda w: -w.business_days)
+    if facts.waiting_list:
+        actions.append(waiting_list(renderer, full_name, lang, day, waiting))
+    since = at - timedelta(days=budget.SHARE_WINDOW_DAYS)
+    comments = facts.comments or budget.comment_counts(
+        (e for ents in facts.entries.values() for e in ents), facts.bots, since, at
+    )
+    reminders = RepoState(full_name, cfg, day, waiting, candidates, comments)
+    items = {i.number: i for i in facts.items}
+    return RepoPlan(actions, waiting, escalated, day, reminders, items, held, states)
+
+
+def waiting_list(
+    renderer: Renderer, full_name: str, lang: str, day: str, waiting: list[Waiting]
+) -> UpsertIssue:
+    """The repository's waiting-list issue, opened only when something waits."""
     body = renderer.render(
         T.WAITING_LIST,
         lang,
@@ -214,22 +237,13 @@ def plan_repo(facts: RepoFacts, renderer: Renderer) -> RepoPlan:
         generated_at=day,
         items=[vars(w) | {"business_days": int(w.business_days)} for w in waiting],
     )
-    actions.append(
-        UpsertIssue(
-            repo=full_name,
-            marker=marker("waiting-list", full_name),
-            title=body.title or "Contributions waiting for an answer",
-            body=body.tagged,
-            create_if_missing=bool(waiting),
-        )
+    return UpsertIssue(
+        repo=full_name,
+        marker=marker("waiting-list", full_name),
+        title=body.title or "Contributions waiting for an answer",
+        body=body.tagged,
+        create_if_missing=bool(waiting),
     )
-    since = at - timedelta(days=budget.SHARE_WINDOW_DAYS)
-    comments = budget.comment_counts(
-        (e for ents in facts.entries.values() for e in ents), facts.bots, since, at
-    )
-    reminders = RepoState(full_name, cfg, day, waiting, candidates, comments)
-    items = {i.number: i for i in facts.items}
-    return RepoPlan(actions, waiting, escalated, day, reminders, items, held)
 
 
 def step_actions(

@@ -1,0 +1,1 @@
+"""`veilleur replay`: what Veilleur would have done over recorded history (see engine.py)."""
