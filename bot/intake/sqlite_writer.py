@@ -36,6 +36,10 @@ def sqlite_timestamp(value: datetime) -> str:
 
 WAL_CHECK_EVERY = 64  # groups between two looks at the log's size (one stat call)
 RESTART_WAIT_MS = 50  # the longest a RESTART checkpoint waits for readers to move on
+# Prepared statements kept by the connection. Each group size is a statement of its own (one
+# VALUES list of n rows), and one of hundreds of rows holds hundreds of KB: sqlite3's default
+# of 128 grew the writer by 40 MB on varied sizes. Re-preparing costs far less than a commit.
+CACHED_STATEMENTS = 4
 
 
 class SqliteGroupWriter:
@@ -50,7 +54,9 @@ class SqliteGroupWriter:
 
     def __init__(self, path: str, *, bound_wal: bool = True) -> None:
         wait = sqlite_pragmas.WRITE_WAIT_SECONDS  # then 503: GitHub delivers again
-        self.conn = sqlite3.connect(path, timeout=wait, isolation_level=None)
+        self.conn = sqlite3.connect(
+            path, timeout=wait, isolation_level=None, cached_statements=CACHED_STATEMENTS
+        )
         sqlite_pragmas.apply(self.conn, wait)
         self._seq_last = 0
         self._wal = f"{path}-wal"
