@@ -15,8 +15,18 @@ from bot.digest.model import Digest
 HIDDEN = ""
 
 
+def _person(login: str | None, name: Callable[[str], str]) -> str | None:
+    """A person's login through `name`; nothing, or a team handle (`org/team`), as it is."""
+    return name(login) if login and "/" not in login else login
+
+
 def rename_people(digest: Digest, name: Callable[[str], str]) -> Digest:
-    """The digest with every person's login passed through `name`."""
+    """The digest with every person's login passed through `name`, the attention figures'
+    most mentioned person and the attention budget's decisions about a person included."""
+    attention = digest.attention and digest.attention | {
+        "most_mentioned": _person(digest.attention.get("most_mentioned"), name)
+    }
+    decisions = [d | {"person": _person(d.get("person"), name)} for d in digest.attention_decisions]
     return replace(
         digest,
         waiting=[replace(w, author=name(w.author)) for w in digest.waiting],
@@ -26,6 +36,8 @@ def rename_people(digest: Digest, name: Callable[[str], str]) -> Digest:
             digest.retention,
             contributors=[replace(c, login=name(c.login)) for c in digest.retention.contributors],
         ),
+        attention=attention,
+        attention_decisions=decisions,
     )
 
 
