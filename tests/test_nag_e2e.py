@@ -4,7 +4,7 @@ and the welcome's answer-by date."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -89,6 +89,11 @@ def test_caps_carry_the_rest_to_the_next_sweep_in_wait_order(
     h.sweep(WED + timedelta(hours=2))
     assert len(tagged(h, city, newer, REMINDER)) == 1  # carried, not dropped
     assert len(tagged(h, city, older, REMINDER)) == 1
+    # the mentions the budget counts are dated by the sweep's clock, not the machine's
+    mentions = h.action_keys("mention:")
+    assert mentions and {m.done_at.replace(tzinfo=None) for m in mentions} <= {
+        (WED + timedelta(hours=k)).astimezone(UTC).replace(tzinfo=None) for k in (1, 2)
+    }
 
 
 def test_away_command_sends_the_reminder_to_the_next_responsible_people(

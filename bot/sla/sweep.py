@@ -12,7 +12,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -259,7 +259,7 @@ class Sweeper:
         done = await self._executor(api, at, send.dry_run).apply(send.actions)
         result.actions += done
         if done and send.mention and not (self.dry_run or send.dry_run):
-            self._remember(send.mention, send.day, send.tag)
+            self._remember(send.mention, send.day, send.tag, at)
 
     async def _daily_post(
         self, post: DailyPost, apis: dict[str, Any], at: datetime, result: SweepResult
@@ -285,7 +285,7 @@ class Sweeper:
         done = await executor.apply([comment])
         result.actions += done
         if done and not (self.dry_run or post.dry_run):
-            self._remember((post.login,), post.day, post.key)
+            self._remember((post.login,), post.day, post.key, at)
 
     def _issue_number(self, repo: str, issue_marker: str) -> int | None:
         """The number of the issue an `UpsertIssue` wrote (bot/effects/executor.py keeps it)."""
@@ -294,13 +294,14 @@ class Sweeper:
         number = (row.detail or "").partition(" ")[0] if row is not None else ""
         return int(number) if number.isdigit() else None
 
-    def _remember(self, people: Any, day: str, tag: str) -> None:
-        """Count mentions (daily cap, weekly budget): one `mention:` key per person and tag."""
+    def _remember(self, people: Any, day: str, tag: str, at: datetime) -> None:
+        """Count mentions (daily cap, weekly budget): one `mention:` key per person and tag,
+        dated by the sweep's clock (a replay or a test sweeps at a simulated instant)."""
         with Session(self.engine) as s:
             for login in people:
                 key = f"mention:{day}:{login}:{tag}"[:300]
                 if s.get(ActionLog, key) is None:
-                    s.add(ActionLog(key=key, done_at=datetime.now(UTC)))
+                    s.add(ActionLog(key=key, done_at=at))
             s.commit()
 
     def _record_decisions(self, decisions: list[budget.BudgetDecision], at: datetime) -> None:
