@@ -44,6 +44,7 @@ from bot.digest.metrics import (
 )
 from bot.digest.model import Digest
 from bot.digest.period import last_complete_week, normalise_week, week_bounds, weeks_ending
+from bot.forge.links import WebLinks
 from bot.storage.models import Item, Repository, TimelineEntry
 from bot.storage.models import TimelineKind as K
 
@@ -330,7 +331,7 @@ def compute_digest(
     configs: ConfigSource = None,
     bot_logins: Iterable[str] = (),
     repos: Sequence[str] | None = None,
-    url_base: str | None = "https://github.com",
+    url_base: str | WebLinks | None = "https://github.com",
     timings: dict[str, float] | None = None,
     inputs_out: list[Inputs] | None = None,
 ) -> Digest:
@@ -356,7 +357,7 @@ def _compute(
     configs: ConfigSource,
     bot_logins: Iterable[str],
     repos: Sequence[str] | None,
-    url_base: str | None,
+    url_base: str | WebLinks | None,
     timings: dict[str, float] | None,
     inputs_out: list[Inputs] | None = None,
 ) -> Digest:
