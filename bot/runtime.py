@@ -212,7 +212,18 @@ def make_runtime_factory(
             bot_login=login,
             services=services(settings, engine, clock),
         )
-        return runtime, transport.close
+
+        async def cleanup() -> None:
+            """The GitLab client's connections are closed with GitHub's (a worker's stop, the
+            end of an operator command), or they would be left to the garbage collector."""
+            try:
+                forges = runtime.services.get("forges")
+                if forges is not None:
+                    await forges.aclose()
+            finally:
+                await transport.close()
+
+        return runtime, cleanup
 
     return factory
 
