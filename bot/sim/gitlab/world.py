@@ -127,6 +127,17 @@ class GitLabWorld:
             self.projects[path] = project
             return project
 
+    def move_project(self, old: str, new: str) -> Project:
+        """Rename a project or transfer it to another group: same id, new path (as GitLab)."""
+        with self.lock:
+            project = self.projects.pop(old)
+            group = new.rpartition("/")[0]
+            if group and group not in self.groups:
+                self.add_group(group)
+            project.path = new
+            self.projects[new] = project
+            return project
+
     # -- access ------------------------------------------------------------------------------
     def access_level(self, project_or_group: str, user_id: int) -> int | None:
         """Direct or inherited (from every ancestor group), the highest wins, as members/all."""
