@@ -76,7 +76,7 @@ def build_services(settings: Settings, engine: Engine, clock: Clock) -> Services
     renderer = Renderer()
     overrides = TemplateOverrides(renderer, clock, settings.config_cache_seconds)
     from bot.gitlab.forges import GitLabForges
-    from bot.gitlab.settings import load_gitlab_settings
+    from bot.gitlab.settings import load_gitlab_settings, web_links
 
     gitlab = load_gitlab_settings()  # VEILLEUR_GITLAB_URL set: repositories there get their client
     services: Services = {
@@ -89,6 +89,7 @@ def build_services(settings: Settings, engine: Engine, clock: Clock) -> Services
         "mailer": make_mailer(settings),
         "repo_cache": RepoCache(clock),
         "forges": GitLabForges.from_settings(gitlab, clock, engine) if gitlab.enabled else None,
+        "links": web_links(settings.github_web_url, gitlab),  # web pages on either forge
     }
     forges = services["forges"]
     if forges is not None:  # GitLab history imports run beside GitHub's

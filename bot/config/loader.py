@@ -7,6 +7,7 @@ error paths are mapped back to the file that supplied the faulty value.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import logging
@@ -153,6 +154,20 @@ def validate_layers(
         return None, errors
 
 
+def without_ospo_members(layer: Layer | None) -> Layer | None:
+    """A repository's own file without `ospo.members`: which owners an OSPO oversees is the
+    organisation's decision (its own file), never one repository's."""
+    if layer is None:
+        return None
+    data, name = layer
+    ospo = data.get("ospo") if isinstance(data, dict) else None
+    if not isinstance(ospo, dict) or "members" not in ospo:
+        return layer
+    kept = copy.deepcopy(data)  # keeps ruamel's line numbers for the errors of the rest
+    del kept["ospo"]["members"]
+    return kept, name
+
+
 def check_file(path: str | Path) -> list[ConfigError]:
     """Errors of a local file merged over the packaged defaults (`veilleur config check FILE`)."""
     name = str(path)
@@ -209,7 +224,7 @@ class ConfigLoader:
         self._default = load_default()
         self._memory: dict[str, ResolvedConfig] = {}
         self._orgs: dict[str, tuple[datetime, str | None]] = {}
-        self._parsed: dict[tuple[str | None, str | None], Any] = {}
+        self._parsed: dict[tuple[str | None, str | None, bool], Any] = {}
 
     def _fresh(self, when: datetime | None) -> bool:
         return when is not None and self._clock.now() - _aware(when) < self._ttl
@@ -274,13 +289,16 @@ class ConfigLoader:
         org = owner_of(repo)  # a GitHub org or a GitLab group, forge-qualified
         org_text = await self._org_text(api, org)
         repo_text = await api.get_file(repo, CONFIG_PATH, branch)
-        key = (org_text, repo_text)
+        org_repo = RepoName.parse(repo).name.lower() in ORG_CONFIG_REPOS
+        key = (org_text, repo_text, org_repo)
         memo = self._parsed.get(key)
         if memo is None:  # parsing is the costly part; unchanged files are not parsed again
             errors: list[ConfigError] = []
             sources = [DEFAULT_FILENAME]
             org_layer = self._layer(org_text, org_file_name(org), sources, errors)
             repo_layer = self._layer(repo_text, CONFIG_PATH, sources, errors)
+            if not org_repo:
+                repo_layer = without_ospo_members(repo_layer)
             config: VeilleurConfig | None = None
             if not errors:
                 config, errors = validate_layers(self._default, org_layer, repo_layer)
