@@ -6,10 +6,15 @@ Counted from the simulated forge's request log. bench/api_budget.py replays long
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import unquote
 
+from sqlmodel import Session
+
+from bot.config.loader import CONFIG_PATH
 from bot.sim import payloads
+from bot.storage.models import ConfigRecord
 from handlers import repo_cache
-from tests.harness import City, Harness, is_config_refresh
+from tests.harness import CITY_CONFIG, City, Harness, is_config_refresh
 
 BODY = "The map page stays blank on mobile since the last update. Could you look? Thank you."
 LABEL = "/repos/{owner}/{repo}/labels/{name}"
@@ -63,6 +68,39 @@ def test_each_event_is_counted_against_itself(harness: Harness, city: City) -> N
     arrivals = sorted(r.arrival for reqs in each for r in reqs)
     assert arrivals == sorted(r.arrival for r in forge.requests[first:])
     assert not any(is_config_refresh(r) for r in forge.requests[first:])  # within the TTL
+
+
+def refreshes(h: Harness, start: int, file: str = CONFIG_PATH) -> list[str]:
+    """The configuration reads of the deliveries sent since `start`, each counted alone."""
+    reqs = h.requests_of(*h.sent_since(start))
+    return [r.path for r in reqs if is_config_refresh(r) and file in unquote(r.path)]
+
+
+def test_the_configuration_is_read_again_after_an_hour_or_a_push(
+    harness: Harness, city: City
+) -> None:
+    forge = harness.forge
+    new_issue(harness, city, "visitor1")
+    harness.clock.advance(timedelta(minutes=30))  # past a process's own copy, within the hour
+    start = len(forge.deliveries)
+    new_issue(harness, city, "visitor2")
+    assert refreshes(harness, start) == []
+    # A push touching the file: read again at once (by the push's own delivery).
+    config = CITY_CONFIG.replace("first_response_days: 2", "first_response_days: 3")
+    start = len(forge.deliveries)
+    forge.scenario.push_files(city.repo, "main", city.maintainer, {CONFIG_PATH: config})
+    harness.wait()
+    assert refreshes(harness, start) != []
+    with Session(harness.engine) as s:
+        record = s.get(ConfigRecord, city.repo)
+        assert record is not None and '"first_response_days":3' in (record.valid_json or "")
+    start = len(forge.deliveries)
+    new_issue(harness, city, "visitor3")
+    assert refreshes(harness, start) == []
+    harness.clock.advance(timedelta(minutes=61))  # VEILLEUR_CONFIG_REFETCH_SECONDS: an hour
+    start = len(forge.deliveries)
+    new_issue(harness, city, "visitor4")
+    assert refreshes(harness, start) != []
 
 
 def test_a_label_event_forgets_label_existence(harness: Harness, city: City) -> None:
