@@ -21,7 +21,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot import logs
     from bot.app import create_app
     from bot.cli.errors import bind
-    from bot.storage.migrate import upgrade
+    from bot.storage.upgrade_apart import upgrade_apart
 
     settings = settings_from(args)
     if settings.dashboard_open:
@@ -41,8 +41,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         apply_schema(settings.database_url, alembic=True)
         hook = intake_hook(settings.database_url)
-    else:
-        upgrade(settings.database_url)
+    else:  # in a process apart: Alembic never loads here, nor in the forked worker
+        upgrade_apart(settings.database_url, f"{settings.log_level}:{settings.log_format}")
     app = create_app(
         settings,
         run_worker=run_worker,
@@ -210,7 +210,7 @@ def _accept_database_url_everywhere(parser: argparse.ArgumentParser) -> None:
 def commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """The one list of the sub-commands that live in their own modules, in the help's order.
     Imported here, when the parser is built, so `veilleur --help` stays quick."""
-    from bot.backfill.cli import register as backfill
+    from bot.cli.backfill import register as backfill
     from bot.cli.demo import register as demo
     from bot.cli.remind import register as remind
     from bot.digest.cli import register as digest
