@@ -217,7 +217,7 @@ def _accept_database_url_everywhere(parser: argparse.ArgumentParser) -> None:
 def commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """The one list of the sub-commands that live in their own modules, in the help's order.
     Imported here, when the parser is built, so `veilleur --help` stays quick."""
-    from bot.backfill.cli import register as backfill
+    from bot.cli.backfill import register as backfill
     from bot.cli.demo import register as demo
     from bot.cli.remind import register as remind
     from bot.digest.cli import register as digest
