@@ -8,8 +8,8 @@
 - anyone else otherwise: nothing (sign-in required).
 
 Repositories are those in Veilleur's record (installed, not removed, installation not
-deleted); names are compared in lower case. A repository absent from the record is never
-shown to a scoped viewer.
+deleted; a GitLab project needs no installation); names are compared in lower case. A
+repository absent from the record is never shown to a scoped viewer.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -69,13 +69,17 @@ def access_for(settings: Settings, viewer: Viewer | None) -> Access | None:
 
 
 def known_repos(engine: Engine, org: str | None = None) -> list[KnownRepo]:
-    """Installed repositories in the record (of one org, case-insensitively, if given)."""
+    """Installed repositories in the record (of one org, case-insensitively, if given):
+    GitHub's through a live installation, GitLab's projects as recorded."""
     repos, installs = Repository.__table__, Installation.__table__  # type: ignore[attr-defined]
     r, i = repos.c, installs.c
     q = (  # columns only, no ORM objects: every page asks
         sa_select(r.full_name, r.owner, r.private)
-        .select_from(repos.join(installs, i.id == r.installation_id))
+        .select_from(repos.outerjoin(installs, i.id == r.installation_id))
         .where(r.removed_at.is_(None), i.deleted_at.is_(None))
+        # A GitHub repository counts through its installation; a project on another forge
+        # (bot/gitlab/projects.py; its owner is host-qualified) has none.
+        .where(or_(i.id.is_not(None), and_(r.installation_id.is_(None), r.owner.contains("."))))
     )
     if org is not None:
         q = q.where(func.lower(r.owner) == org.lower())

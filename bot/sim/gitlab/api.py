@@ -11,6 +11,7 @@ import base64
 import json
 import re
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -115,6 +116,22 @@ async def list_projects(call: Call) -> tuple[int, Any, dict[str, str]]:
     return _page(call, rows)
 
 
+async def group_projects(call: Call) -> tuple[int, Any, dict[str, str]]:
+    """`GET /groups/:id/projects` (`include_subgroups`), those the token's user can see."""
+    group = unquote(call.args[0])
+    if group not in call.world.groups:
+        raise HTTPError(404, "404 Group Not Found")
+    deep = call.params.get("include_subgroups") == "true"
+    bot = call.bot_id()
+    rows = [
+        _project_json(call.world, p)
+        for p in call.world.projects.values()
+        if (p.namespace == group or (deep and p.namespace.startswith(group + "/")))
+        and (p.visibility == "public" or call.world.access_level(p.path, bot) is not None)
+    ]
+    return _page(call, rows)
+
+
 async def get_file(call: Call) -> tuple[int, Any, dict[str, str]]:
     project, path = call.project(), unquote(call.args[1])
     if path not in project.files:
@@ -205,13 +222,26 @@ async def list_items(call: Call) -> tuple[int, Any, dict[str, str]]:
     project, kind = call.project(), call.args[1]
     state = call.params.get("state", "all")
     author = call.params.get("author_username", "").lower()
+    after = _instant(call.params.get("updated_after"))
     rows = [
         _public(i)
-        for _, i in sorted(_items(project, kind).items(), reverse=True)
+        for _, i in sorted(_items(project, kind).items(), reverse=call.params.get("sort") != "asc")
         if (state == "all" or i["state"] == state or (state == "closed" and i["state"] == "merged"))
         and (not author or i["author"]["username"].lower() == author)
+        and (after is None or (_instant(i["updated_at"]) or after) >= after)
     ]
     return _page(call, rows)
+
+
+def _instant(value: str | None) -> datetime | None:
+    """`updated_after` and the items' times (ISO 8601) as instants."""
+    if not value:
+        return None
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise HTTPError(400, "400 Bad request - updated_after is invalid") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 async def create_issue(call: Call) -> tuple[int, Any, dict[str, str]]:
@@ -374,9 +404,11 @@ async def create_status(call: Call) -> tuple[int, Any, dict[str, str]]:
 
 P = r"/api/v4/projects/" + _SEG
 ITEM = P + r"/(issues|merge_requests)/(\d+)"
-ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
+Route = tuple[str, re.Pattern[str], Handler]
+ROUTES: list[Route] = [
     ("GET", re.compile(r"/api/v4/projects"), list_projects),
     ("GET", re.compile(P), get_project),
+    ("GET", re.compile(r"/api/v4/groups/" + _SEG + r"/projects"), group_projects),
     ("GET", re.compile(P + r"/repository/files/" + _SEG), get_file),
     ("GET", re.compile(P + r"/repository/tree"), get_tree),
     ("GET", re.compile(r"/api/v4/users"), list_users),
@@ -401,8 +433,10 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
 
 
 class RestApp:
-    def __init__(self, world: GitLabWorld) -> None:
+    def __init__(self, world: GitLabWorld, extra: list[Route] | None = None) -> None:
+        """`extra`: more routes (bot/sim/gitlab/hook_api.py's webhook endpoints)."""
         self.world = world
+        self.routes = ROUTES + (extra or [])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -439,9 +473,11 @@ class RestApp:
             if world.throttle_next:
                 wait = world.throttle_next.pop(0)
                 return 429, b"Retry later\n", limits | {"Retry-After": str(wait)}
+            if scope["method"] == "POST" and path == "/api/graphql":
+                return self.graphql(headers, body, limits)
             if headers.get("private-token") != world.api_token:
                 return 401, {"message": "401 Unauthorized"}, limits
-            for method, pattern, handler in ROUTES:
+            for method, pattern, handler in self.routes:
                 match = pattern.fullmatch(path)
                 if method == scope["method"] and match:
                     call = Call(world, method, params, json.loads(body) if body else {})
@@ -452,3 +488,20 @@ class RestApp:
                         return exc.status, {"message": exc.message}, limits
                     return status, payload, limits | extra
         return 404, {"error": "404 Not Found"}, limits
+
+    def graphql(
+        self, headers: dict[str, str], body: bytes, limits: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        """`POST /api/graphql`: the token as a bearer token (GitLab's GraphQL docs)."""
+        from bot.sim.gitlab.graphql import execute
+
+        if self.world.graphql == "off":
+            return 404, {"error": "404 Not Found"}, limits
+        if headers.get("authorization") != f"Bearer {self.world.api_token}":
+            return 401, {"errors": [{"message": "Invalid token"}]}, limits
+        try:
+            request = json.loads(body) if body else {}
+        except ValueError:
+            return 400, {"errors": [{"message": "Invalid JSON"}]}, limits
+        status, answer = execute(self.world, request if isinstance(request, dict) else {})
+        return status, answer, limits
