@@ -99,7 +99,10 @@ def test_escalation_mail_was_sent(demo: dict[str, Any]) -> None:
         if OSPO_EMAIL in m["to"] and f"{carto['repo']}#{carto['number']}" in m["subject"]
     ]
     assert len(mails) == 1
-    assert len(comments(demo, "carto", T.REMINDER)) == 3  # sla.max_reminders
+    # one reminder nobody answered (sla.max_unanswered_reminders: 1), one more after Camille
+    # asked again; no escalation note on her issue: the OSPO got the mail
+    assert len(comments(demo, "carto", T.REMINDER)) == 2
+    assert comments(demo, "carto", T.ESCALATION_ISSUE) == []
 
 
 def test_digest_lists_waiting_items_and_partner_cities(demo: dict[str, Any]) -> None:
@@ -121,18 +124,18 @@ def test_labels_and_commands(demo: dict[str, Any]) -> None:
 
 def test_demo_prints_what_the_bot_wrote_in_full(demo: dict[str, Any]) -> None:
     written, out = demo["written"], demo["stdout"]
-    assert set(written) == {"welcome", "reminder", "escalation", "escalation_mail"}
+    # the escalation is a mail to the OSPO, not a note on the contributor's item
+    assert set(written) == {"welcome", "reminder", "escalation_mail"}
     form = demo["story"]["form"]
     assert written["welcome"].startswith(f"{form['repo']}#{form['number']}, ")
     assert "welkom" in written["welcome"] and "jan-gent" in written["welcome"]
     assert "@jan-gent" not in written["welcome"]  # the author, on their own item
     assert "1 sur 3" in written["reminder"] or "1 of 3" in written["reminder"]
-    assert "10 jours ouvrés" in written["escalation"]
+    assert "10 jours ouvrés" in written["escalation_mail"]
     assert f"To: {OSPO_EMAIL}" in written["escalation_mail"]
     for title, kind in [
         ("== A welcome, in Dutch ==", "welcome"),
         ("== A reminder to the maintainers ==", "reminder"),
-        ("== An escalation note ==", "escalation"),
         ("== The escalation mail to the OSPO ==", "escalation_mail"),
     ]:
         assert f"{title}\n{written[kind].rstrip()}\n" in out  # the whole text, not a summary

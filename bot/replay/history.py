@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from bot.record.entry import Entry
+from bot.sla.plan import ESCALATED
 from bot.storage.models import AuthorClassCache, ConfigRecord, Delivery, Item, TimelineEntry
 from bot.storage.payloads import unpack
 
@@ -133,7 +134,7 @@ def load_history(
             if e.kind == "commented" and body.startswith("<!-- veilleur:"):
                 asked[(e.repo_full_name, e.number)].add(body[14:].split(":", 1)[0])
             continue
-        if at > until:
+        if at > until or e.kind == ESCALATED:  # Veilleur's own record of an escalation
             continue
         entries[(e.repo_full_name, e.number)].append(
             Entry(e.kind, at, e.actor_login, e.actor_class, dict(e.detail or {}), e.actor_type)

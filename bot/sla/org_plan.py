@@ -95,7 +95,8 @@ def plan_org_reminders(
             actions = step_actions(
                 renderer, c.step, item, cfg, cfg.language, c.history, c.waiting.responsible
             )
-            mention = tuple(c.step.mention)
+            # an escalation is a mail: it mentions nobody on the forge
+            mention = () if c.step.stage == "escalation" else tuple(c.step.mention)
         if c.step.stage == "escalation":
             c.waiting.escalated = True
             out.escalated.append(c.waiting)

@@ -211,15 +211,15 @@ class Demo:
             if "veilleur:reminder:" in a
         }
         escalated = {
-            a.split("veilleur:escalation:", 1)[1].split(":")[1]
+            a.split("once='sla:", 1)[1].split(":")[0]
             for a in result.actions
-            if "veilleur:escalation:" in a
+            if "kind='escalated'" in a and "once='sla:" in a
         }
         for ref in sorted(reminded):
             self.say(f"{when:%a %d %b %H:%M}    Veilleur reminds the maintainers of {ref}")
         for ref in sorted(escalated):
             self.say(
-                f"{when:%a %d %b %H:%M}    Veilleur escalates {ref} to the OSPO (issue and mail)"
+                f"{when:%a %d %b %H:%M}    Veilleur escalates {ref} to the OSPO (mail and list)"
             )
 
     # -- what happened -----------------------------------------------------------------------
@@ -249,11 +249,10 @@ class Demo:
 
     def written(self) -> dict[str, str]:
         """One message of each kind, as the forge shows it: the Dutch welcome, the first
-        reminder, the first escalation note; and the escalation mail."""
+        reminder; and the escalation mail (an escalation is no comment on the item)."""
         wanted = {
             "welcome": f"veilleur-template:{T.WELCOME_ISSUE}/nl",
             "reminder": f"veilleur-template:{T.REMINDER}/",
-            "escalation": f"veilleur-template:{T.ESCALATION_ISSUE}/",
         }
         found: dict[str, str] = {}
         bot = self.forge.bot_login
@@ -276,7 +275,6 @@ class Demo:
         titles = {
             "welcome": "A welcome, in Dutch",
             "reminder": "A reminder to the maintainers",
-            "escalation": "An escalation note",
             "escalation_mail": "The escalation mail to the OSPO",
         }
         for kind, text in result["written"].items():
