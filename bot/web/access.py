@@ -1,15 +1,16 @@
 """Who may see what on the dashboard.
 
 - open (`VEILLEUR_DASHBOARD_OPEN`, `veilleur demo` only): everything, without sign-in;
-- a signed-in user: the repositories they could access on GitHub when they signed in, plus
-  every public one when the public dashboard is on;
+- a signed-in user: the repositories they could access on GitHub (or the projects on GitLab,
+  bot/web/access_gitlab.py) when they signed in, plus every public one when the public
+  dashboard is on;
 - anyone else, with `VEILLEUR_PUBLIC_DASHBOARD`: public repositories only
   (`Repository.private` False in Veilleur's record);
 - anyone else otherwise: nothing (sign-in required).
 
 Repositories are those in Veilleur's record (installed, not removed, installation not
-deleted); names are compared in lower case. A repository absent from the record is never
-shown to a scoped viewer.
+deleted; a GitLab project needs no installation); names are compared in lower case. A
+repository absent from the record is never shown to a scoped viewer.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -49,6 +50,8 @@ class Access:
             return True
         if self.viewer is None:
             return False
+        # GitHub: owner → names; GitLab (bot/web/access_gitlab.py): host → paths, so the host
+        # is the part before the first "/" and the rest, subgroups included, the path.
         owner, _, name = repo.full_name.lower().partition("/")
         return name in self.viewer.repos.get(owner, frozenset())
 
@@ -69,13 +72,17 @@ def access_for(settings: Settings, viewer: Viewer | None) -> Access | None:
 
 
 def known_repos(engine: Engine, org: str | None = None) -> list[KnownRepo]:
-    """Installed repositories in the record (of one org, case-insensitively, if given)."""
+    """Installed repositories in the record (of one org, case-insensitively, if given):
+    GitHub's through a live installation, GitLab's projects as recorded."""
     repos, installs = Repository.__table__, Installation.__table__  # type: ignore[attr-defined]
     r, i = repos.c, installs.c
     q = (  # columns only, no ORM objects: every page asks
         sa_select(r.full_name, r.owner, r.private)
-        .select_from(repos.join(installs, i.id == r.installation_id))
+        .select_from(repos.outerjoin(installs, i.id == r.installation_id))
         .where(r.removed_at.is_(None), i.deleted_at.is_(None))
+        # A GitHub repository counts through its installation; a project on another forge
+        # (bot/gitlab/projects.py; its owner is host-qualified) has none.
+        .where(or_(i.id.is_not(None), and_(r.installation_id.is_(None), r.owner.contains("."))))
     )
     if org is not None:
         q = q.where(func.lower(r.owner) == org.lower())
