@@ -64,7 +64,12 @@ def build_services(settings: Settings, engine: Engine, clock: Clock) -> Services
     from bot.record.people import Classifier
     from bot.record.repo_cache import RepoCache
 
-    loader = ConfigLoader(engine, clock, ttl_seconds=settings.config_cache_seconds)
+    loader = ConfigLoader(
+        engine,
+        clock,
+        ttl_seconds=settings.config_refetch_seconds,
+        memory_seconds=settings.config_cache_seconds,
+    )
     branches: dict[str, str] = {}
 
     async def config_for(api: Any, repo: str) -> Any:
@@ -76,7 +81,7 @@ def build_services(settings: Settings, engine: Engine, clock: Clock) -> Services
     renderer = Renderer()
     overrides = TemplateOverrides(renderer, clock, settings.config_cache_seconds)
     from bot.gitlab.forges import GitLabForges
-    from bot.gitlab.settings import load_gitlab_settings
+    from bot.gitlab.settings import load_gitlab_settings, web_links
 
     gitlab = load_gitlab_settings()  # VEILLEUR_GITLAB_URL set: repositories there get their client
     services: Services = {
@@ -89,6 +94,7 @@ def build_services(settings: Settings, engine: Engine, clock: Clock) -> Services
         "mailer": make_mailer(settings),
         "repo_cache": RepoCache(clock),
         "forges": GitLabForges.from_settings(gitlab, clock, engine) if gitlab.enabled else None,
+        "links": web_links(settings.github_web_url, gitlab),  # web pages on either forge
     }
     forges = services["forges"]
     if forges is not None:  # GitLab history imports run beside GitHub's
@@ -211,7 +217,18 @@ def make_runtime_factory(
             bot_login=login,
             services=services(settings, engine, clock),
         )
-        return runtime, transport.close
+
+        async def cleanup() -> None:
+            """The GitLab client's connections are closed with GitHub's (a worker's stop, the
+            end of an operator command), or they would be left to the garbage collector."""
+            try:
+                forges = runtime.services.get("forges")
+                if forges is not None:
+                    await forges.aclose()
+            finally:
+                await transport.close()
+
+        return runtime, cleanup
 
     return factory
 

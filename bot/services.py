@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from bot.backfill.tasks import BackfillTasks
     from bot.config.loader import ConfigLoader
     from bot.effects.mail import Mailer
+    from bot.forge.links import WebLinks
     from bot.gitlab.forges import GitLabForges
     from bot.messages.overrides import TemplateOverrides
     from bot.messages.templating import Renderer
@@ -32,3 +33,4 @@ class Services(TypedDict, total=False):
     repo_cache: RepoCache  # what a repository's deliveries need not ask again
     backfill_tasks: BackfillTasks  # history imports running beside the queue (made on use)
     forges: GitLabForges | None  # clients of other forges (bot/gitlab/), by repository
+    links: WebLinks  # web pages of repositories, items and people on either forge

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bot.digest.assemble import _url
 from bot.forge import ItemRef, RepoName, owner_of
-from bot.forge.names import PULL_NUMBER_BASE, web_url
+from bot.forge.links import WebLinks, item_ref, short_ref
+from bot.forge.names import PULL_NUMBER_BASE
 
 
 def test_github_names_stay_as_they_were() -> None:
@@ -24,11 +25,10 @@ def test_gitlab_names_carry_their_host_and_subgroups() -> None:
 
 def test_item_pages_and_references_on_each_forge() -> None:
     mr = PULL_NUMBER_BASE + 7
-    assert (
-        web_url("paris/app", "pull", 7, "https://github.com")
-        == "https://github.com/paris/app/pull/7"
-    )
-    assert web_url("gitlab.example.org/city/app", "pull", mr, "https://github.com") == (
+    links = WebLinks.of("https://github.com")
+    assert links.item("paris/app", "pull", 7) == "https://github.com/paris/app/pull/7"
+    assert links.item("paris/app", "issue", 7) == "https://github.com/paris/app/issues/7"
+    assert links.item("gitlab.example.org/city/app", "pull", mr) == (
         "https://gitlab.example.org/city/app/-/merge_requests/7"
     )
     assert _url("https://github.com", "gitlab.example.org/city/app", "issue", 7) == (
@@ -38,6 +38,24 @@ def test_item_pages_and_references_on_each_forge() -> None:
         "gitlab.example.org/city/app!7"
     )
     assert str(ItemRef("paris/app", 7, is_pull=True)) == "paris/app#7"
+    assert item_ref("gitlab.example.org/city/app", mr) == "gitlab.example.org/city/app!7"
+    assert item_ref("gitlab.example.org/city/app", 7) == "gitlab.example.org/city/app#7"
+    assert (item_ref("paris/app", 7), short_ref(mr)) == ("paris/app#7", "!7")
+
+
+def test_links_keep_the_scheme_port_and_path_of_each_forge() -> None:
+    links = WebLinks.of("https://ghe.example.org/", "http://127.0.0.1:8123", "https://x.org/gl/")
+    mr = PULL_NUMBER_BASE + 3
+    assert links.repo("paris/app") == "https://ghe.example.org/paris/app"
+    assert links.item("127.0.0.1/paris/sub/app", "pull", mr) == (
+        "http://127.0.0.1:8123/paris/sub/app/-/merge_requests/3"
+    )
+    assert links.item("x.org/city/app", "issue", 4) == "https://x.org/gl/city/app/-/issues/4"
+    assert links.person("anna", "127.0.0.1/paris/app") == "http://127.0.0.1:8123/anna"
+    assert links.person("anna") == "https://ghe.example.org/anna"
+    assert links.person("a/b") == "https://ghe.example.org/a%2Fb"  # one path segment
+    # A host it was not told about: https on the default port.
+    assert links.repo("code.europa.eu/digit/app") == "https://code.europa.eu/digit/app"
 
 
 def test_every_gitlab_setting_is_in_the_readme() -> None:

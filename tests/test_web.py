@@ -59,7 +59,7 @@ def test_public_dashboard_shows_public_repositories_only(web_factory: Any) -> No
     assert "Public view" in page.text
     assert w.client.get("/orgs/lyon").status_code == 404
     assert w.client.get("/api/orgs").json() == [
-        {"org": "paris", "repositories": 2, "complete": False}
+        {"org": "paris", "slug": "paris", "repositories": 2, "complete": False}
     ]
     digest = w.client.get("/api/orgs/paris/digest")
     assert digest.status_code == 200 and leaks(digest.text) == []

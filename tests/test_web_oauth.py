@@ -59,7 +59,7 @@ def test_a_member_signs_in_and_sees_every_repository(dash: Harness, forge: Forge
     assert [str(h.url.path) for h in r.history] == [
         "/auth/login", "/login/oauth/authorize", "/auth/callback",
     ]  # fmt: skip
-    assert r.json() == [{"org": "paris", "repositories": 3, "complete": True}]
+    assert r.json() == [{"org": "paris", "slug": "paris", "repositories": 3, "complete": True}]
     set_cookie = next(h for h in r.history if h.url.path == "/auth/callback").headers["set-cookie"]
     assert "veilleur_session=" in set_cookie
     assert "HttpOnly" in set_cookie and "SameSite=lax" in set_cookie and "Path=/" in set_cookie
@@ -75,7 +75,7 @@ def test_a_member_signs_in_and_sees_every_repository(dash: Harness, forge: Forge
 
 def test_an_outside_collaborator_sees_only_their_repository(dash: Harness, forge: Forge) -> None:
     r = sign_in(forge, "alice")
-    assert r.json() == [{"org": "paris", "repositories": 1, "complete": False}]
+    assert r.json() == [{"org": "paris", "slug": "paris", "repositories": 1, "complete": False}]
     digest = sign_in(forge, "alice", "/api/orgs/paris/digest").json()  # the real digest engine
     assert [x["repo"] for x in digest["repositories"]] == ["paris/secret"]
     assert digest["withheld"] is False  # computed over her repository alone

@@ -16,12 +16,15 @@ def _database_sentence(args: argparse.Namespace, exc: Exception) -> str | None:
     """One sentence for a database the settings point at but that cannot be used."""
     from sqlalchemy.exc import DBAPIError
 
+    from bot.storage.upgrade_apart import DatabaseRefused
+
     try:
         import psycopg
 
         driver_errors: tuple[type[BaseException], ...] = (DBAPIError, psycopg.Error)
     except ImportError:  # pragma: no cover - psycopg is a main dependency
         driver_errors = (DBAPIError,)
+    driver_errors += (DatabaseRefused,)
     if not isinstance(exc, driver_errors):
         return None
     try:

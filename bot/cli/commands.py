@@ -21,7 +21,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot import logs
     from bot.app import create_app
     from bot.cli.errors import bind
-    from bot.storage.migrate import upgrade
+    from bot.storage.upgrade_apart import upgrade_apart
 
     settings = settings_from(args)
     if settings.dashboard_open:
@@ -41,8 +41,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         apply_schema(settings.database_url, alembic=True)
         hook = intake_hook(settings.database_url)
-    else:
-        upgrade(settings.database_url)
+    else:  # in a process apart: Alembic never loads here, nor in the forked worker
+        upgrade_apart(settings.database_url, f"{settings.log_level}:{settings.log_format}")
     app = create_app(
         settings,
         run_worker=run_worker,

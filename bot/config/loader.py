@@ -7,6 +7,7 @@ error paths are mapped back to the file that supplied the faulty value.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import logging
@@ -153,6 +154,20 @@ def validate_layers(
         return None, errors
 
 
+def without_ospo_members(layer: Layer | None) -> Layer | None:
+    """A repository's own file without `ospo.members`: which owners an OSPO oversees is the
+    organisation's decision (its own file), never one repository's."""
+    if layer is None:
+        return None
+    data, name = layer
+    ospo = data.get("ospo") if isinstance(data, dict) else None
+    if not isinstance(ospo, dict) or "members" not in ospo:
+        return layer
+    kept = copy.deepcopy(data)  # keeps ruamel's line numbers for the errors of the rest
+    del kept["ospo"]["members"]
+    return kept, name
+
+
 def check_file(path: str | Path) -> list[ConfigError]:
     """Errors of a local file merged over the packaged defaults (`veilleur config check FILE`)."""
     name = str(path)
@@ -198,40 +213,59 @@ def org_file_name(org: str) -> str:
 class ConfigLoader:
     """Fetches and caches each repository's merged config (memory, then the `configs` table).
 
-    The TTL bounds how stale a config may be; `invalidate`/`invalidate_org` (on pushes touching
-    the file) make the next call refetch. Another process's memory cache catches up within TTL.
+    `ttl_seconds` (VEILLEUR_CONFIG_REFETCH_SECONDS) is how long a fetched config is used before
+    its files are read again: `on_push` forgets it as soon as a push touches them, so the TTL
+    only bounds what no push announces. `memory_seconds` (VEILLEUR_CONFIG_CACHE_SECONDS) is how
+    long a process trusts its own copy without looking at the stored one, where another
+    process's `on_push` shows; a record forgotten that way reads the org's file again too.
     """
 
-    def __init__(self, engine: Engine, clock: Clock, ttl_seconds: float = 300) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        ttl_seconds: float = 300,
+        *,
+        memory_seconds: float | None = None,
+    ) -> None:
         self._engine = engine
         self._clock = clock
         self._ttl = timedelta(seconds=ttl_seconds)
+        memory = ttl_seconds if memory_seconds is None else min(memory_seconds, ttl_seconds)
+        self._memory_ttl = timedelta(seconds=memory)
         self._default = load_default()
-        self._memory: dict[str, ResolvedConfig] = {}
+        self._memory: dict[str, tuple[datetime, ResolvedConfig]] = {}
         self._orgs: dict[str, tuple[datetime, str | None]] = {}
-        self._parsed: dict[tuple[str | None, str | None], Any] = {}
+        self._parsed: dict[tuple[str | None, str | None, bool], Any] = {}
 
     def _fresh(self, when: datetime | None) -> bool:
         return when is not None and self._clock.now() - _aware(when) < self._ttl
 
     async def for_repo(self, api: Forge, repo: str, default_branch: str) -> ResolvedConfig:
-        key = repo.lower()
+        key, now = repo.lower(), self._clock.now()
         cached = self._memory.get(key)
-        if cached is not None and self._fresh(cached.fetched_at):
-            return cached
+        if (
+            cached is not None
+            and now - cached[0] < self._memory_ttl
+            and self._fresh(cached[1].fetched_at)
+        ):
+            return cached[1]
         record = self._read(key)
         stored = self._from_record(record) if record is not None else None
         if stored is not None and self._fresh(stored.fetched_at):
             resolved = stored
         else:
+            # Never fetched here, or forgotten by a push (perhaps in another process): the
+            # org's file is read again too, whatever this process remembers of it.
+            org_again = record is None or _aware(record.fetched_at) == _EPOCH
             try:
-                resolved = await self._fetch(api, repo, default_branch, stored)
+                resolved = await self._fetch(api, repo, default_branch, stored, org_again)
             except Exception:
                 if stored is None:
                     raise
                 log.warning("config fetch failed for %s; using the stored one", repo, exc_info=True)
                 return stored
-        self._memory[key] = resolved
+        self._memory[key] = (now, resolved)
         return resolved
 
     def invalidate(self, repo: str) -> None:
@@ -268,19 +302,27 @@ class ConfigLoader:
         return False
 
     async def _fetch(
-        self, api: Forge, repo: str, branch: str, stored: ResolvedConfig | None
+        self,
+        api: Forge,
+        repo: str,
+        branch: str,
+        stored: ResolvedConfig | None,
+        org_again: bool = False,
     ) -> ResolvedConfig:
         now = self._clock.now()
         org = owner_of(repo)  # a GitHub org or a GitLab group, forge-qualified
-        org_text = await self._org_text(api, org)
+        org_text = await self._org_text(api, org, again=org_again)
         repo_text = await api.get_file(repo, CONFIG_PATH, branch)
-        key = (org_text, repo_text)
+        org_repo = RepoName.parse(repo).name.lower() in ORG_CONFIG_REPOS
+        key = (org_text, repo_text, org_repo)
         memo = self._parsed.get(key)
         if memo is None:  # parsing is the costly part; unchanged files are not parsed again
             errors: list[ConfigError] = []
             sources = [DEFAULT_FILENAME]
             org_layer = self._layer(org_text, org_file_name(org), sources, errors)
             repo_layer = self._layer(repo_text, CONFIG_PATH, sources, errors)
+            if not org_repo:
+                repo_layer = without_ospo_members(repo_layer)
             config: VeilleurConfig | None = None
             if not errors:
                 config, errors = validate_layers(self._default, org_layer, repo_layer)
@@ -312,9 +354,9 @@ class ConfigLoader:
         config, _ = validate_layers(self._default, org_layer, None)
         return config or VeilleurConfig.model_validate(self._default)
 
-    async def _org_text(self, api: Forge, org: str) -> str | None:
+    async def _org_text(self, api: Forge, org: str, *, again: bool = False) -> str | None:
         hit = self._orgs.get(org.lower())
-        if hit is not None and self._fresh(hit[0]):
+        if hit is not None and not again and self._fresh(hit[0]):
             return hit[1]
         text = await api.get_file(f"{org}/.github", CONFIG_PATH, None)
         self._orgs[org.lower()] = (self._clock.now(), text)

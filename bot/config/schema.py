@@ -30,6 +30,12 @@ _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]+$")
 _DOMAIN_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$")
 _OSPO_TEAM_RE = re.compile(r"^@?[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
 _LANG_RE = re.compile(r"^[a-z]{2}$")
+# A GitHub owner (`paris`) or a forge-qualified group (`gitlab.example.org/city/sub`): each
+# repetition starts with its own separator, so matching stays linear.
+_OWNER_RE = re.compile(
+    r"^(?:[A-Za-z0-9][A-Za-z0-9-]{0,38}"
+    r"|[a-z0-9][a-z0-9-]*(?:\.[a-z0-9][a-z0-9-]*)+(?:/[A-Za-z0-9_][A-Za-z0-9_.-]*)+)$"
+)
 _DAY_RE = re.compile(r"^(\d{4}-)?\d{2}-\d{2}$")
 _HHMM_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::00)?$")
 
@@ -77,6 +83,11 @@ def _email(value: str) -> str:
 Email = Annotated[str, AfterValidator(_email)]
 Domain = Annotated[
     str, BeforeValidator(_strip_at), _matching(_DOMAIN_RE, "a domain name", lower=True)
+]
+Owner = Annotated[
+    str,
+    Field(max_length=200),
+    _matching(_OWNER_RE, "an organisation like 'lyon' or a group like 'gitlab.example.org/city'"),
 ]
 Lang = Annotated[str, _matching(_LANG_RE, "a two-letter language code like 'fr'", lower=True)]
 LabelName = Annotated[str, Field(min_length=1, max_length=50)]
@@ -336,6 +347,9 @@ class Ospo(Strict):
     team: Annotated[str, _matching(_OSPO_TEAM_RE, "a team like @org/ospo")] | None = None
     repository: Annotated[str, _matching(_REPO_RE, "a repository like org/ospo")] | None = None
     emails: list[Email] = []
+    # Owners whose repositories this OSPO oversees too (its digest and dashboard): GitHub
+    # organisations or GitLab groups. Read from the organisation's own file only.
+    members: list[Owner] = []
 
 
 class Stale(Strict):

@@ -36,7 +36,7 @@ from bot.digest.model import (
     Volume,
     WaitingItem,
 )
-from bot.forge.names import web_url
+from bot.forge.links import WebLinks
 from bot.record.text import break_autolinks, without_invisible
 from bot.sla import rules as sla
 
@@ -56,7 +56,7 @@ class Inputs:
     earlier_organisations: frozenset[str] = frozenset()
     repos: Sequence[str] = ()  # repositories to report on even without items
     last_responses: Mapping[str, datetime] = field(default_factory=dict)  # repo -> older ones
-    url_base: str | None = "https://github.com"
+    url_base: str | WebLinks | None = "https://github.com"  # a GitHub base, or every forge's
     # Outside contributions opened in the 24 weeks before the period end (retention):
     # (login, created_at, repo, number, company, e-mail domain, labels)
     contributions: Sequence[tuple[str, datetime, str, int, str | None, str | None, list[str]]] = ()
@@ -67,10 +67,16 @@ def _in(t: datetime | None, start: datetime, end: datetime) -> bool:
     return t is not None and start <= t < end
 
 
-def _url(base: str | None, repo: str, kind: str, number: int) -> str | None:
+def links_of(base: str | WebLinks | None) -> WebLinks | None:
+    """`url_base` as links: a string is GitHub's web root (GitLab hosts linked over https)."""
     if not base:
         return None
-    return web_url(repo, kind, number, base)  # GitLab items link to their own forge
+    return base if isinstance(base, WebLinks) else WebLinks.of(base)
+
+
+def _url(base: str | WebLinks | None, repo: str, kind: str, number: int) -> str | None:
+    links = links_of(base)
+    return links.item(repo, kind, number) if links else None  # GitLab items link to GitLab
 
 
 def open_during(track: Track, start: datetime, end: datetime) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from bot.digest.attention import AttentionFigures, attention_figures
+from bot.digest.ospo import Owners, owned
 from bot.record.entry import Entry
 from bot.sla.calendar import BusinessCalendar
 from bot.sla.rules import OUTSIDE_AUTHORS, TEAM
@@ -42,7 +43,7 @@ def _utc(t: datetime) -> datetime:
 
 def recorded_attention(
     engine: Engine,
-    org: str,
+    org: Owners,
     start: datetime,
     end: datetime,
     veilleur_logins: Iterable[str],
@@ -50,14 +51,15 @@ def recorded_attention(
     sla_days: Callable[[str], float],
     repos: Sequence[str] | None = None,
 ) -> AttentionFigures:
-    """The figures of [start, end) for `org` (of `repos` only, if given)."""
+    """The figures of [start, end) for `org`, or an OSPO's owners (of `repos` only, if given)."""
+
     since = start - LOOK_BACK
     allowed = None if repos is None else {r.lower() for r in repos}
     T, It = TimelineEntry, Item  # noqa: N806
     with Session(engine) as s:
         # Outside items open at some point of the period: counted in SQL (most say nothing).
         where = (
-            col(It.owner) == org,
+            owned(col(It.owner), org),
             col(It.author_class).in_(sorted(OUTSIDE_AUTHORS)),
             col(It.created_at) < end,
             or_(col(It.closed_at).is_(None), col(It.closed_at) >= start),
@@ -80,7 +82,7 @@ def recorded_attention(
             )
             .join(It, and_(joined, col(T.number) == col(It.number)))
             .where(
-                col(It.owner) == org,
+                owned(col(It.owner), org),
                 col(T.occurred_at) >= since,
                 col(T.occurred_at) < end,
                 # comments of the period, and what the team did (responses, actions)

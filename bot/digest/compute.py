@@ -28,10 +28,9 @@ from sqlalchemy import String, and_, case, cast, func, or_, select, type_coerce
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import ColumnElement
 
-from bot.config.schema import VeilleurConfig
 from bot.digest.assemble import RETURN_WINDOW, Inputs, Week, assemble
 from bot.digest.attention_log import load_decisions
-from bot.digest.configs import ConfigSource, OrgConfigs, stored_configs
+from bot.digest.configs import ConfigSource, OrgConfigs
 from bot.digest.metrics import (
     INACTIVE_DAYS,
     INSIDE,
@@ -43,7 +42,9 @@ from bot.digest.metrics import (
     Track,
 )
 from bot.digest.model import Digest
+from bot.digest.ospo import Owners, ospo_configs, owned
 from bot.digest.period import last_complete_week, normalise_week, week_bounds, weeks_ending
+from bot.forge.links import WebLinks
 from bot.storage.models import Item, Repository, TimelineEntry
 from bot.storage.models import TimelineKind as K
 
@@ -88,12 +89,12 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
 
 
 def _item_filter(
-    org: str, start: datetime, end: datetime, window: datetime, repos: Sequence[str] | None
+    org: Owners, start: datetime, end: datetime, window: datetime, repos: Sequence[str] | None
 ) -> ColumnElement[bool]:
     """Items that can matter: opened before the end, not closed before the window, and
     outside-authored or opened in the period."""
     conditions = [
-        I.c.owner == org,
+        owned(I.c.owner, org),
         I.c.created_at < end,
         or_(I.c.state == "open", I.c.closed_at.is_(None), I.c.closed_at >= window),
         or_(I.c.author_class.in_(sorted(OUTSIDE)), I.c.created_at >= start),
@@ -163,13 +164,13 @@ def load_entries(
 
 
 def load_first_seen(
-    conn: Connection, org: str, logins: Iterable[str], repos: Sequence[str] | None
+    conn: Connection, org: Owners, logins: Iterable[str], repos: Sequence[str] | None
 ) -> dict[str, datetime]:
     """Casefolded login -> when their first issue or pull request in the org was opened."""
     out: dict[str, datetime] = {}
     for chunk in _chunks(sorted(set(logins))):
         q = select(I.c.author_login, func.min(_ts(conn, I.c.created_at))).where(
-            I.c.owner == org, I.c.author_login.in_(chunk)
+            owned(I.c.owner, org), I.c.author_login.in_(chunk)
         )
         if repos is not None:
             q = q.where(func.lower(I.c.repo_full_name).in_([r.lower() for r in repos]))
@@ -181,7 +182,7 @@ def load_first_seen(
 
 
 def load_contributions(
-    conn: Connection, org: str, since: datetime, end: datetime, repos: Sequence[str] | None
+    conn: Connection, org: Owners, since: datetime, end: datetime, repos: Sequence[str] | None
 ) -> list[tuple[str, datetime, str, int, str | None, str | None, list[str]]]:
     """Outside issues and pull requests opened in [since, end): who, when, where, and what
     credits them to an organisation (retention)."""
@@ -190,7 +191,7 @@ def load_contributions(
         I.c.author_company, I.c.author_email_domain,
         case((I.c.author_class == "partner", cast(I.c.labels, String))),  # only partners' count
     ).where(
-        I.c.owner == org, I.c.created_at >= since, I.c.created_at < end,
+        owned(I.c.owner, org), I.c.created_at >= since, I.c.created_at < end,
         I.c.author_class.in_(sorted(OUTSIDE)),
     )  # fmt: skip
     if repos is not None:
@@ -205,7 +206,7 @@ def load_contributions(
 
 
 def load_earlier_organisations(
-    conn: Connection, org: str, before: datetime, affiliation: Affiliation,
+    conn: Connection, org: Owners, before: datetime, affiliation: Affiliation,
     repos: Sequence[str] | None,
 ) -> frozenset[str]:  # fmt: skip
     """Organisations credited with an outside contribution opened before `before`."""
@@ -219,7 +220,11 @@ def load_earlier_organisations(
             _ts(conn, I.c.created_at),
         )
         .distinct()
-        .where(I.c.owner == org, I.c.created_at < before, I.c.author_class.in_(sorted(OUTSIDE)))
+        .where(
+            owned(I.c.owner, org),
+            I.c.created_at < before,
+            I.c.author_class.in_(sorted(OUTSIDE)),
+        )
     )
     if repos is not None:
         q = q.where(func.lower(I.c.repo_full_name).in_([r.lower() for r in repos]))
@@ -230,14 +235,14 @@ def load_earlier_organisations(
     return frozenset(names)
 
 
-def load_declared_affiliations(conn: Connection, org: str, affiliation: Affiliation) -> None:
+def load_declared_affiliations(conn: Connection, org: Owners, affiliation: Affiliation) -> None:
     """Affiliations people declared (`/affiliation`) or that were frozen by pseudonymisation,
     recorded on the timeline of the org's items."""
     joined = T.join(I, and_(I.c.repo_full_name == T.c.repo_full_name, I.c.number == T.c.number))
     q = (
         select(T.c.actor_login, _ts(conn, T.c.occurred_at), cast(T.c.detail, String))
         .select_from(joined)
-        .where(I.c.owner == org, T.c.kind == K.AFFILIATION, T.c.actor_login.is_not(None))
+        .where(owned(I.c.owner, org), T.c.kind == K.AFFILIATION, T.c.actor_login.is_not(None))
     )
     for login, at, text in conn.execute(q):
         organisation = orjson.loads(text or "{}").get("organisation")
@@ -246,9 +251,9 @@ def load_declared_affiliations(conn: Connection, org: str, affiliation: Affiliat
             affiliation.declare(str(login), since, organisation)
 
 
-def load_repositories(conn: Connection, org: str, repos: Sequence[str] | None) -> list[str]:
+def load_repositories(conn: Connection, org: Owners, repos: Sequence[str] | None) -> list[str]:
     c = Repository.__table__.c  # type: ignore[attr-defined]
-    q = select(c.full_name).where(c.owner == org, c.removed_at.is_(None))
+    q = select(c.full_name).where(owned(c.owner, org), c.removed_at.is_(None))
     names = [str(name) for (name,) in conn.execute(q)]
     if repos is not None:
         wanted = {r.lower() for r in repos}
@@ -257,7 +262,7 @@ def load_repositories(conn: Connection, org: str, repos: Sequence[str] | None) -
 
 
 def load_last_responses(
-    conn: Connection, org: str, repos: Sequence[str], end: datetime
+    conn: Connection, org: Owners, repos: Sequence[str], end: datetime
 ) -> dict[str, datetime]:
     """Last team response to an outside item of each repository, up to `end` (SQL only)."""
     joined = T.join(I, and_(I.c.repo_full_name == T.c.repo_full_name, I.c.number == T.c.number))
@@ -267,7 +272,7 @@ def load_last_responses(
             select(T.c.repo_full_name, func.max(_ts(conn, T.c.occurred_at)))
             .select_from(joined)
             .where(
-                I.c.owner == org,
+                owned(I.c.owner, org),
                 I.c.author_class.in_(sorted(OUTSIDE)),
                 T.c.repo_full_name.in_(chunk),
                 T.c.kind.in_(_RESPONSE_KINDS),
@@ -330,7 +335,7 @@ def compute_digest(
     configs: ConfigSource = None,
     bot_logins: Iterable[str] = (),
     repos: Sequence[str] | None = None,
-    url_base: str | None = "https://github.com",
+    url_base: str | WebLinks | None = "https://github.com",
     timings: dict[str, float] | None = None,
     inputs_out: list[Inputs] | None = None,
 ) -> Digest:
@@ -356,14 +361,13 @@ def _compute(
     configs: ConfigSource,
     bot_logins: Iterable[str],
     repos: Sequence[str] | None,
-    url_base: str | None,
+    url_base: str | WebLinks | None,
     timings: dict[str, float] | None,
     inputs_out: list[Inputs] | None = None,
 ) -> Digest:
     now = (now or datetime.now(UTC)).astimezone(UTC)
     with _timed(timings, "configs"):
-        stored = None if isinstance(configs, VeilleurConfig) else stored_configs(engine, org)
-        cfgs = OrgConfigs(org, configs, stored)
+        owners, cfgs = ospo_configs(engine, org, configs)  # the org and its OSPO members
         tz = cfgs.rules(f"{org}/.github").calendar.tz
     local_weeks = digest_weeks(week, now, tz)
     weeks = [(w, a.astimezone(UTC), b.astimezone(UTC)) for w, a, b in local_weeks]
@@ -377,23 +381,24 @@ def _compute(
     bots = frozenset(b.lower() for b in bot_logins if b)
     affiliation = cfgs.affiliation()
     with engine.connect() as conn:
-        load_declared_affiliations(conn, org, affiliation)
-        tracks = build_tracks(conn, org, weeks, window, repos, bots, cfgs, timings)
+        load_declared_affiliations(conn, owners, affiliation)
+        tracks = build_tracks(conn, owners, weeks, window, repos, bots, cfgs, timings)
         with _timed(timings, "aggregates"):
-            names = load_repositories(conn, org, repos)
+            names = load_repositories(conn, owners, repos)
             authors = [
                 tr.item.author_login
                 for tr in tracks
                 if tr.item.group == "outside" and tr.item.created_at >= start
             ]
-            contributions = load_contributions(conn, org, cohort[0], end, repos)
+            contributions = load_contributions(conn, owners, cohort[0], end, repos)
             authors += _cohort_candidates(contributions, cohort)
-            first_seen = load_first_seen(conn, org, authors, repos)
-            earlier = load_earlier_organisations(conn, org, start, affiliation, repos)
+            first_seen = load_first_seen(conn, owners, authors, repos)
+            earlier = load_earlier_organisations(conn, owners, start, affiliation, repos)
             quiet = _quiet_repositories(tracks, names, end)
-            older = load_last_responses(conn, org, quiet, end) if quiet else {}
+            older = load_last_responses(conn, owners, quiet, end) if quiet else {}
             last_day = (local_weeks[-1][2] - timedelta(microseconds=1)).date()
-            decisions = load_decisions(conn, org, local_weeks[-1][1].date(), last_day)
+            first_day = local_weeks[-1][1].date()
+            decisions = [d for o in owners for d in load_decisions(conn, o, first_day, last_day)]
     with _timed(timings, "metrics"):
         inputs = Inputs(
             org=org,
@@ -414,7 +419,7 @@ def _compute(
     if inputs_out is not None:
         inputs_out.append(inputs)
     with _timed(timings, "attention"):
-        result.attention = _attention(engine, org, start, end, bots, cfgs, repos)
+        result.attention = _attention(engine, owners, start, end, bots, cfgs, repos)
     result.start, result.end = local_weeks[-1][1], local_weeks[-1][2]  # shown in local time
     result.attention_decisions = decisions
     if result.retention is not None:
@@ -428,7 +433,7 @@ def _compute(
 
 def _attention(
     engine: Engine,
-    org: str,
+    org: Owners,
     start: datetime,
     end: datetime,
     bots: frozenset[str],
@@ -447,7 +452,7 @@ def _attention(
 
 def build_tracks(
     conn: Connection,
-    org: str,
+    org: Owners,
     weeks: Sequence[Week],
     window: datetime,
     repos: Sequence[str] | None,

@@ -24,20 +24,19 @@ class OrgConfigs:
         if isinstance(configs, VeilleurConfig):
             self.default = configs
         else:
-            parsed: dict[str, VeilleurConfig] = {}
-            for repo, text in (stored or {}).items():
-                if text not in parsed:
-                    try:
-                        parsed[text] = VeilleurConfig.model_validate_json(text)
-                    except ValueError:
-                        continue
-                by_repo[repo.lower()] = parsed[text]
+            by_repo.update(_parsed(stored or {}))
             by_repo.update({k.lower(): v for k, v in (configs or {}).items()})
             org_file = by_repo.get(f"{org}/.github".lower())
             self.default = org_file or (by_repo[min(by_repo)] if by_repo else VeilleurConfig())
         self.by_repo = by_repo
         self._rules: dict[str, Rules] = {}
         self._repo_rules: dict[str, Rules] = {}
+
+    def add_stored(self, stored: Mapping[str, str]) -> None:
+        """The stored configs of more repositories (an OSPO's members, bot/digest/ospo.py);
+        the default stays the org's, and configs already known are kept."""
+        for repo, config in _parsed(stored).items():
+            self.by_repo.setdefault(repo, config)
 
     def config(self, repo: str) -> VeilleurConfig:
         return self.by_repo.get(repo.lower(), self.default)
@@ -61,6 +60,23 @@ class OrgConfigs:
             for p in cfg.partners:
                 partners.setdefault(p.name, p)
         return Affiliation(tuple(partners.values()), self.default.labels.partner_prefix)
+
+
+def _parsed(stored: Mapping[str, str]) -> dict[str, VeilleurConfig]:
+    """Repository (lower case) -> its stored config; each distinct text is parsed once, and
+    a text the schema no longer accepts is left out."""
+    texts: dict[str, VeilleurConfig | None] = {}
+    out: dict[str, VeilleurConfig] = {}
+    for repo, text in stored.items():
+        if text not in texts:
+            try:
+                texts[text] = VeilleurConfig.model_validate_json(text)
+            except ValueError:
+                texts[text] = None
+        config = texts[text]
+        if config is not None:
+            out[repo.lower()] = config
+    return out
 
 
 def stored_configs(engine: Engine, org: str) -> dict[str, str]:

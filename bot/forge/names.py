@@ -51,19 +51,3 @@ def owner_of(full_name: str) -> str:
     `octo` for `octo/app`, `gitlab.example.org/city` for `gitlab.example.org/city/app`."""
     repo = RepoName.parse(full_name)
     return repo.namespace if repo.on_github else f"{repo.host}/{repo.namespace}"
-
-
-def shown_number(number: int) -> int:
-    """The number people see: a merge request's own number on forges that number it apart."""
-    return number - PULL_NUMBER_BASE if number > PULL_NUMBER_BASE else number
-
-
-def web_url(full_name: str, kind: str, number: int, github_base: str) -> str:
-    """The item's page: GitHub's (`github_base`, e.g. a GitHub Enterprise host) or, for a
-    forge-qualified name, GitLab's `https://<host>/<path>/-/issues|merge_requests/<n>`."""
-    repo = RepoName.parse(full_name)
-    if repo.on_github:
-        what = "pull" if kind == "pull" else "issues"
-        return f"{github_base.rstrip('/')}/{full_name}/{what}/{number}"
-    what = "merge_requests" if kind == "pull" else "issues"
-    return f"https://{repo.host}/{repo.path}/-/{what}/{shown_number(number)}"

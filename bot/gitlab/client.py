@@ -72,6 +72,10 @@ class GitLabAPI:
     def _p(self, repo: str) -> str:
         return f"/projects/{_id(self._project(repo))}"
 
+    def project_path(self, repo: str) -> str:
+        """The project's full path on the instance (GraphQL's `fullPath`)."""
+        return self._project(repo)
+
     def project_url(self, repo: str) -> str:
         """The API path of a project (`/projects/<url-encoded path>`)."""
         return self._p(repo)

@@ -2,6 +2,9 @@
 dashboard see them. A project is recorded when one of its hooks is first seen, and every
 project the token can reach by `sync` (the hourly reconciliation, bot/periodic.py).
 
+A project keeps its id when it is renamed or moved to another group: seen under a new path
+(a hook, or the hourly sync), its record is re-keyed to that path (bot/record/rekey.py).
+
 Row ids: the table's key is GitHub's repository id; a GitLab project is stored under the
 negative of its project id, so the two forges' ids never meet (one GitLab instance).
 """
@@ -15,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.forge.names import owner_of
+from bot.record.rekey import rekey
 from bot.storage.models import BackfillCursor, Repository
 
 
@@ -38,6 +42,8 @@ def record(engine: Engine, repo: dict[str, Any], now: datetime) -> bool:
         )
         if not changed:
             return False
+        if row.full_name and row.full_name != repo["full_name"]:  # renamed or transferred
+            rekey(s, row.full_name, str(repo["full_name"]))
         row.full_name = str(repo["full_name"])
         row.owner = owner_of(row.full_name)
         row.private = bool(repo.get("private"))

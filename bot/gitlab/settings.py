@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.forge.links import WebLinks
+
 
 class GitLabSettings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -74,3 +76,10 @@ def load_gitlab_settings(**overrides: object) -> GitLabSettings:
         raise SettingsError(
             f"VEILLEUR_GITLAB_{field.upper()} is invalid: {err['msg'].rstrip('.')}."
         ) from None
+
+
+def web_links(github_web_url: str, gitlab: GitLabSettings | None = None) -> WebLinks:
+    """Links to GitHub (`VEILLEUR_GITHUB_WEB_URL`) and to the configured GitLab instance, its
+    scheme and port kept."""
+    gitlab = gitlab if gitlab is not None else load_gitlab_settings()
+    return WebLinks.of(github_web_url, gitlab.url)

@@ -27,6 +27,7 @@ from bot.digest.model import (
 from bot.web.access import Access, OrgView, org_view, visible_orgs
 from bot.web.context import web_context
 from bot.web.data import WEEK, load_digest, valid_week
+from bot.web.org_urls import org_from_slug, org_slug
 
 router = APIRouter(prefix="/api", tags=["dashboard"])
 
@@ -41,7 +42,8 @@ WeekQuery = Annotated[
 
 
 class OrgSummary(BaseModel):
-    org: str
+    org: str = Field(description="`owner` on GitHub, `host/group[/subgroup…]` on GitLab.")
+    slug: str = Field(description="The name in URLs (`/` written `~`): `/api/orgs/{slug}/…`.")
     repositories: int = Field(description="Repositories of the org this viewer may see.")
     complete: bool = Field(description="Whether the viewer sees every installed repository.")
 
@@ -112,7 +114,12 @@ def _access(request: Request) -> Access:
 
 async def _view(request: Request, org: str) -> tuple[Access, OrgView]:
     access = _access(request)
-    view = await asyncio.to_thread(org_view, request.app.state.engine, access, org)
+    name = org_from_slug(org)
+    view = (
+        None
+        if name is None
+        else await asyncio.to_thread(org_view, request.app.state.engine, access, name)
+    )
     if view is None:
         raise HTTPException(404, "Not found.")
     return access, view
@@ -127,7 +134,10 @@ async def list_orgs(request: Request) -> list[OrgSummary]:
     """The organisations this viewer may see."""
     access = _access(request)
     views = await asyncio.to_thread(visible_orgs, request.app.state.engine, access)
-    return [OrgSummary(org=v.org, repositories=len(v.repos), complete=v.complete) for v in views]
+    return [
+        OrgSummary(org=v.org, slug=org_slug(v.org), repositories=len(v.repos), complete=v.complete)
+        for v in views
+    ]
 
 
 @router.get("/orgs/{org}/digest", responses=ERRORS)

@@ -1,5 +1,6 @@
 """README badges of a public repository's responsiveness:
-`GET /badges/{owner}/{repo}/response.svg` and `.../response.json` (shields.io endpoint format).
+`GET /badges/{owner}/{repo}/response.svg` and `.../response.json` (shields.io endpoint format);
+a GitLab project is named with its host and groups (`/badges/gitlab.example.org/city/app/…`).
 
 The figure: the median first response, in business days of the repository's calendar, of the
 outside issues and pull requests opened in the 12 weeks ending with the last complete week
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from markupsafe import escape
 
 from bot.digest.metrics import median_or_none
+from bot.forge.names import RepoName, owner_of
 from bot.sla.rules import sla_setting
 from bot.web.access import known_repos
 from bot.web.data import last_complete_week
@@ -76,10 +78,12 @@ def badge_svg(badge: Badge, label: str = LABEL) -> str:
     )
 
 
-async def _badge(request: Request, owner: str, repo: str) -> Badge:
+async def _badge(request: Request, repo: str) -> Badge:
     engine = request.app.state.engine
-    repos = await asyncio.to_thread(known_repos, engine, owner)
-    full = f"{owner}/{repo}".lower()
+    if not RepoName.parse(repo).namespace:
+        raise HTTPException(404, "No public repository of that name.")
+    repos = await asyncio.to_thread(known_repos, engine, owner_of(repo))
+    full = repo.lower()
     known = next((r for r in repos if r.full_name.lower() == full), None)
     if known is None or known.private:
         raise HTTPException(404, "No public repository of that name.")
@@ -96,15 +100,15 @@ async def _badge(request: Request, owner: str, repo: str) -> Badge:
     return badge_for(median_or_none(days), sla_days)
 
 
-@router.get("/{owner}/{repo}/response.svg")
-async def response_svg(request: Request, owner: str, repo: str) -> Response:
-    badge = await _badge(request, owner, repo)
+@router.get("/{repo:path}/response.svg")
+async def response_svg(request: Request, repo: str) -> Response:
+    badge = await _badge(request, repo)
     return Response(badge_svg(badge), media_type="image/svg+xml", headers=HEADERS)
 
 
-@router.get("/{owner}/{repo}/response.json")
-async def response_json(request: Request, owner: str, repo: str) -> Response:
+@router.get("/{repo:path}/response.json")
+async def response_json(request: Request, repo: str) -> Response:
     """The shields.io endpoint format: https://shields.io/badges/endpoint-badge"""
-    badge = await _badge(request, owner, repo)
+    badge = await _badge(request, repo)
     body = {"schemaVersion": 1, "label": LABEL, "message": badge.message, "color": badge.colour}
     return JSONResponse(body, headers=HEADERS)

@@ -16,11 +16,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from bot.forge.links import item_ref, short_ref
 from bot.resources import templates_dir
 from bot.settings import Settings
 from bot.web import oauth, oauth_gitlab
 from bot.web.access import Access, access_for
 from bot.web.i18n import WEB_LANGUAGES, Messages, negotiate
+from bot.web.org_urls import org_path, repo_in_org
 from bot.web.session import Viewer, read_viewer
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,10 @@ def render(ctx: WebContext, template: str, *, status: int = 200, **data: Any) ->
         "days": days,
         "day": day,
         "percent": t.percent,
+        "org_link": lambda org, *rest, **query: ctx.link(org_path(org, *rest), **query),
+        "repo_in_org": repo_in_org,
+        "item_ref": item_ref,
+        "short_ref": short_ref,
     }
     if ctx.settings.dashboard_open:
         values["mode"] = "open"

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import Request
 
 from bot.digest.model import Digest
+from bot.forge.links import WebLinks
 
 # (org, week or None, visible repositories or None for all) -> Digest
 DigestSource = Callable[[str, str | None, frozenset[str] | None], Digest]
@@ -51,6 +52,12 @@ def shift_week(week: str, weeks: int) -> str:
 
 def last_complete_week(now: datetime) -> str:
     return week_of(now.date() - timedelta(weeks=1))
+
+
+def links_of(state: Any) -> WebLinks:
+    """The deployment's forges on the web (`app.state.links`, set by `bot.app.create_app`)."""
+    links = getattr(state, "links", None)
+    return links if links is not None else WebLinks.of(state.settings.github_web_url)
 
 
 def app_bot_logins(state: Any) -> tuple[str, ...]:

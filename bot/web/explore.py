@@ -19,12 +19,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from bot.forge.links import item_ref
 from bot.sla.rules import sla_setting
 from bot.web import charts
 from bot.web.access import KnownRepo, OrgView, org_view
 from bot.web.aggregates import elephant_of, org_matrix, org_over_time, repo_period, repo_trend
 from bot.web.context import WebContext, not_found, render, sign_in_page, web_context
-from bot.web.data import app_bot_logins, last_complete_week
+from bot.web.data import app_bot_logins, last_complete_week, links_of
+from bot.web.org_urls import item_path, org_from_slug, org_path, repo_in_org, repo_path
 from bot.web.periods import BadPeriod, Period, parse_period
 from bot.web.snapshots import Snapshot, store_for
 
@@ -51,8 +53,10 @@ class Scope:
         return self.period.indices(len(self.snap.agg.weeks))
 
 
-def org_path(org: str, *rest: str) -> str:
-    return "/".join(["/orgs", quote(org, safe=""), *(quote(p, safe="") for p in rest)])
+def find_org(engine: Any, access: Any, slug: str) -> OrgView | None:
+    """The org a URL segment names, as this viewer may see it; None when malformed."""
+    org = org_from_slug(slug)
+    return None if org is None else org_view(engine, access, org)
 
 
 async def _scope(request: Request, org: str) -> Scope | Response:
@@ -60,7 +64,7 @@ async def _scope(request: Request, org: str) -> Scope | Response:
     if ctx.access is None:
         return sign_in_page(ctx)
     engine = request.app.state.engine
-    view = await asyncio.to_thread(org_view, engine, ctx.access, org)
+    view = await asyncio.to_thread(find_org, engine, ctx.access, org)
     if view is None:
         return not_found(ctx)
     latest = last_complete_week(request.app.state.clock.now())
@@ -83,7 +87,7 @@ def _people_hidden(request: Request, org: str) -> bool:
 
 
 def _repo(view: OrgView, name: str) -> KnownRepo | None:
-    full = f"{view.org}/{name}".lower()
+    full = f"{view.org}/{name.strip('/')}".lower()
     return next((r for r in view.repos if r.full_name.lower() == full), None)
 
 
@@ -193,7 +197,7 @@ def age_chart(ctx: WebContext, bins: list[charts.AgeBin]) -> dict[str, Any]:
 # -- repository -------------------------------------------------------------------------------
 
 
-@router.get("/orgs/{org}/repos/{repo}", response_class=HTMLResponse)
+@router.get("/orgs/{org}/repos/{repo:path}", response_class=HTMLResponse)
 async def repo_page(request: Request, org: str, repo: str) -> Response:
     scope = await _scope(request, org)
     if isinstance(scope, Response):
@@ -214,26 +218,22 @@ async def repo_page(request: Request, org: str, repo: str) -> Response:
     rules = _rules(cfg.config)
     target = target_hours(rules.first_response_days, rules.calendar)
     points = [(agg.weeks[k][0].split("-")[-1], median) for k, median, _ in repo_trend(weeks)]
-    path = org_path(scope.view.org, "repos", repo_name_of(known.full_name))
+    path = repo_path(scope.view.org, known.full_name)
     return render(
         ctx, "repo.html", **_common(scope, path),
-        repo=known.full_name, repo_name=known.full_name.split("/", 1)[1], private=known.private,
+        repo=known.full_name, repo_name=repo_in_org(scope.view.org, known.full_name),
+        private=known.private,
         waiting=waiting[:WAITING_ROWS], waiting_total=len(waiting),
         overdue=sum(w.overdue for w in waiting), volume=repo_period(weeks, first, last) if weeks
         else None, health=health, trend=trend_chart(ctx, points, target),
         age=age_chart(ctx, age_bins_of(waiting)), cfg=cfg, sla_days=rules.first_response_days,
-        item_link=lambda w: ctx.link(org_path(scope.view.org, "items", repo_name_of(w.repo),
-                                              str(w.number))),
-        badge_url=f"/badges/{quote(known.full_name)}/response.svg",
+        item_link=lambda w: ctx.link(item_path(scope.view.org, w.repo, w.number)),
+        badge_url=f"/badges/{quote(known.full_name, safe='/')}/response.svg",
     )  # fmt: skip
 
 
 def _short(ctx: WebContext, value: float) -> str:
     return ctx.t.number(value, 0 if value == int(value) else 1)
-
-
-def repo_name_of(full_name: str) -> str:
-    return full_name.split("/", 1)[1]
 
 
 def _rules(config: Any) -> Any:
@@ -245,13 +245,13 @@ def _rules(config: Any) -> Any:
 # -- item -------------------------------------------------------------------------------------
 
 
-@router.get("/orgs/{org}/items/{repo}/{number}", response_class=HTMLResponse)
+@router.get("/orgs/{org}/items/{repo:path}/{number}", response_class=HTMLResponse)
 async def item_page(request: Request, org: str, repo: str, number: int) -> Response:
     ctx = web_context(request)
     if ctx.access is None:
         return sign_in_page(ctx)
     engine = request.app.state.engine
-    view = await asyncio.to_thread(org_view, engine, ctx.access, org)
+    view = await asyncio.to_thread(find_org, engine, ctx.access, org)
     known = _repo(view, repo) if view is not None else None
     if view is None or known is None:
         return not_found(ctx)
@@ -270,13 +270,12 @@ async def item_page(request: Request, org: str, repo: str, number: int) -> Respo
     hide = await asyncio.to_thread(_people_hidden, request, view.org)
     from bot.web.context import safe_url
 
-    base = request.app.state.settings.github_web_url.rstrip("/")
-    kind = "pull" if story.item.kind == "pull" else "issues"
+    forge_url = links_of(request.app.state).item(known.full_name, story.item.kind, number)
     return render(
         ctx, "item.html", org=view.org, org_url=ctx.link(org_path(view.org)),
-        repo=known.full_name, repo_url=ctx.link(org_path(view.org, "repos", repo_name_of(
-            known.full_name))), story=story, hide_people=hide,
-        github_url=safe_url(f"{base}/{known.full_name}/{kind}/{number}"),
+        repo=known.full_name, repo_name=repo_in_org(view.org, known.full_name),
+        repo_url=ctx.link(repo_path(view.org, known.full_name)), story=story, hide_people=hide,
+        github_url=safe_url(forge_url), item_ref=item_ref(known.full_name, number),
         sla_days=float(sla_setting(cfg.config.sla, "first_response_days")),
         sla_text=_short(ctx, float(sla_setting(cfg.config.sla, "first_response_days"))),
         stamp=ctx.t.stamp,
@@ -308,8 +307,7 @@ async def contributors_page(request: Request, org: str) -> Response:
         back_count=back_count, page=page, pages=pages,
         prev_url=ctx.link(path, **query, page=str(page - 1)) if page > 1 else None,
         next_url=ctx.link(path, **query, page=str(page + 1)) if page < pages else None,
-        item_link=lambda name, number: ctx.link(org_path(scope.view.org, "items",
-                                                         repo_name_of(name), str(number))),
+        item_link=lambda name, number: ctx.link(item_path(scope.view.org, name, number)),
     )  # fmt: skip
 
 
@@ -379,6 +377,5 @@ async def organisations_page(request: Request, org: str) -> Response:
         orgs_svg=charts.bar_chart(totals, label=label, empty=t("chart_empty")),
         orgs_table=charts.bars_table(totals, caption=label,
                                      headers=(t("col_org"), t("col_contributions"))),
-        repo_link=lambda name: ctx.link(org_path(scope.view.org, "repos", repo_name_of(name)),
-                                        **scope.period.query()),
+        repo_link=lambda name: ctx.link(repo_path(scope.view.org, name), **scope.period.query()),
     )  # fmt: skip

@@ -7,25 +7,24 @@ import asyncio
 import logging
 from datetime import time, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from bot.resources import templates_dir
 from bot.web import charts
-from bot.web.access import OrgView, org_view, visible_orgs
+from bot.web.access import OrgView, visible_orgs
 from bot.web.context import WebContext, message, not_found, render, sign_in_page, web_context
 from bot.web.data import Shown, last_complete_week, load_digest, shift_week, valid_week
 from bot.web.explore import (
     WAITING_ROWS,
     age_bins_of,
     age_chart,
-    org_path,
+    find_org,
     org_target_hours,
-    repo_name_of,
     trend_chart,
 )
+from bot.web.org_urls import item_path, org_path, repo_path
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ async def _digest_page(request: Request, org: str, week: str | None) -> Response
         return sign_in_page(ctx)
     if week is not None and not valid_week(week):
         return not_found(ctx, ctx.t("bad_week_text"))
-    view = await asyncio.to_thread(org_view, request.app.state.engine, ctx.access, org)
+    view = await asyncio.to_thread(find_org, request.app.state.engine, ctx.access, org)
     if view is None:
         return not_found(ctx)
     try:
@@ -93,7 +92,7 @@ def _page_data(
     end = d.end - timedelta(microseconds=1) if midnight else d.end  # an exclusive end
     trend = [(p.week.split("-")[-1], p.ttfr_median_business_hours) for p in d.trend_12w]
     orgs = [(t.organisation(o.name), o.contributions) for o in d.organisations]
-    api = f"/api/orgs/{quote(view.org)}/digest" + (f"?week={d.week}" if asked else "")
+    api = org_path(view.org, "digest", root="/api/orgs") + (f"?week={d.week}" if asked else "")
     return {
         "org": view.org,
         "week": d.week,
@@ -130,8 +129,6 @@ def _page_data(
         ],
         "list_rows": LIST_ROWS,
         "contributors_url": ctx.link(org_path(view.org, "contributors")),
-        "repo_link": lambda name: ctx.link(org_path(view.org, "repos", repo_name_of(name))),
-        "item_link": lambda w: ctx.link(
-            org_path(view.org, "items", repo_name_of(w.repo), str(w.number))
-        ),
+        "repo_link": lambda name: ctx.link(repo_path(view.org, name)),
+        "item_link": lambda w: ctx.link(item_path(view.org, w.repo, w.number)),
     }

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bot.digest.model import Digest
+from bot.forge.links import WebLinks
 from bot.storage.models import ConfigRecord, Item, TimelineEntry
 from bot.web.aggregates import Aggregates, outside_authors, weekly_aggregates
 
@@ -91,7 +92,7 @@ def compute_snapshot(
     *,
     now: datetime,
     bot_logins: tuple[str, ...] = (),
-    url_base: str | None = "https://github.com",
+    url_base: str | WebLinks | None = "https://github.com",
 ) -> Snapshot:
     from bot.digest.assemble import Inputs
     from bot.digest.compute import collector_paused, compute_digest, load_first_seen
@@ -242,10 +243,10 @@ def store_for(request: Any) -> SnapshotStore:
         store: SnapshotStore | None = getattr(state, "snapshots", None)
         if store is None:
             engine, clock = state.engine, state.clock
-            from bot.web.data import app_bot_logins
+            from bot.web.data import app_bot_logins, links_of
 
             bots = app_bot_logins(state)
-            url_base = state.settings.github_web_url.rstrip("/")
+            url_base = links_of(state)
 
             def compute(org: str, week: str | None, repos: frozenset[str] | None) -> Snapshot:
                 return compute_snapshot(

@@ -11,6 +11,7 @@ import base64
 import json
 import re
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -231,13 +232,26 @@ async def list_items(call: Call) -> tuple[int, Any, dict[str, str]]:
     project, kind = call.project(), call.args[1]
     state = call.params.get("state", "all")
     author = call.params.get("author_username", "").lower()
+    after = _instant(call.params.get("updated_after"))
     rows = [
         _public(i)
-        for _, i in sorted(_items(project, kind).items(), reverse=True)
+        for _, i in sorted(_items(project, kind).items(), reverse=call.params.get("sort") != "asc")
         if (state == "all" or i["state"] == state or (state == "closed" and i["state"] == "merged"))
         and (not author or i["author"]["username"].lower() == author)
+        and (after is None or (_instant(i["updated_at"]) or after) >= after)
     ]
     return _page(call, rows)
+
+
+def _instant(value: str | None) -> datetime | None:
+    """`updated_after` and the items' times (ISO 8601) as instants."""
+    if not value:
+        return None
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise HTTPError(400, "400 Bad request - updated_after is invalid") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 async def create_issue(call: Call) -> tuple[int, Any, dict[str, str]]:
@@ -487,6 +501,8 @@ class RestApp:
             if world.throttle_next:
                 wait = world.throttle_next.pop(0)
                 return 429, b"Retry later\n", limits | {"Retry-After": str(wait)}
+            if scope["method"] == "POST" and path == "/api/graphql":
+                return self.graphql(headers, body, limits)
             user_id, refused = _caller(world, scope["method"], headers)
             if refused is not None:
                 return refused[0], refused[1], limits
@@ -502,3 +518,20 @@ class RestApp:
                         return exc.status, {"message": exc.message}, limits
                     return status, payload, limits | extra
         return 404, {"error": "404 Not Found"}, limits
+
+    def graphql(
+        self, headers: dict[str, str], body: bytes, limits: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        """`POST /api/graphql`: the token as a bearer token (GitLab's GraphQL docs)."""
+        from bot.sim.gitlab.graphql import execute
+
+        if self.world.graphql == "off":
+            return 404, {"error": "404 Not Found"}, limits
+        if headers.get("authorization") != f"Bearer {self.world.api_token}":
+            return 401, {"errors": [{"message": "Invalid token"}]}, limits
+        try:
+            request = json.loads(body) if body else {}
+        except ValueError:
+            return 400, {"errors": [{"message": "Invalid JSON"}]}, limits
+        status, answer = execute(self.world, request if isinstance(request, dict) else {})
+        return status, answer, limits

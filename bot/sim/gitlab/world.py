@@ -48,7 +48,11 @@ class GitLabWorld:
         self.requests: list[tuple[str, str]] = []  # (method, path) served
         self.rate_limit = 2000  # per minute, as on GitLab.com
         self.observed = 0
-        self.throttle_next: list[int] = []  # Retry-After seconds of the next answers: 429s
+        self.throttle_next: list[int] = []
+        # GraphQL (bot/sim/gitlab/graphql.py): "on"; "off" answers 404 (an instance without
+        # it); "before-16.5" has no `filter` on notes (older instances). Scores served, in order.
+        self.graphql = "on"
+        self.graphql_scores: list[int] = []  # Retry-After seconds of the next answers: 429s
         self.webhook_url: str | None = None
         self.webhook_token = "gitlab-sim-token"  # noqa: S105 - the simulator's own test secret
         self.signing_token: str | None = None
@@ -125,6 +129,17 @@ class GitLabWorld:
                 self.add_group(group)
             project = Project(id=self.new_id(), path=path, files=dict(files or {}), **kw)
             self.projects[path] = project
+            return project
+
+    def move_project(self, old: str, new: str) -> Project:
+        """Rename a project or transfer it to another group: same id, new path (as GitLab)."""
+        with self.lock:
+            project = self.projects.pop(old)
+            group = new.rpartition("/")[0]
+            if group and group not in self.groups:
+                self.add_group(group)
+            project.path = new
+            self.projects[new] = project
             return project
 
     # -- access ------------------------------------------------------------------------------

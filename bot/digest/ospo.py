@@ -1,0 +1,67 @@
+"""One OSPO, several owners: an organisation's digest and dashboard also cover the owners its
+configuration names in `ospo.members` (GitHub organisations, or GitLab groups named with
+their host), so a city's GitHub organisation and a partner's GitLab group are one view.
+
+The list is read from the OSPO organisation's own configuration only (the loader drops
+`ospo.members` from a repository's own file); one level deep: a member's members are not
+followed, so no chain of configurations can pull in an owner the OSPO did not name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from bot.config.schema import VeilleurConfig
+from bot.digest.configs import ConfigSource, OrgConfigs, stored_configs
+from bot.storage.models import Repository
+
+Owners = str | tuple[str, ...]  # an organisation, or an OSPO's owners (`ospo_configs`)
+
+
+def owned(column: Any, owners: Owners) -> Any:
+    """The SQL condition: rows of one owner, or of any of an OSPO's owners."""
+    if isinstance(owners, str):
+        return column == owners
+    return column == owners[0] if len(owners) == 1 else column.in_(owners)
+
+
+def member_owners(engine: Engine, org: str, config: VeilleurConfig) -> tuple[str, ...]:
+    """The owners `config.ospo.members` names, spelled as in the record (names are compared
+    in lower case), without `org` itself or duplicates, in the configuration's order. An
+    owner with no repository in the record yet is kept as written."""
+    wanted: dict[str, str] = {}
+    for member in config.ospo.members:
+        key = member.lower()
+        if key != org.lower() and key not in wanted:
+            wanted[key] = member
+    if not wanted:
+        return ()
+    c = Repository.__table__.c  # type: ignore[attr-defined]
+    q = select(c.owner).distinct().where(func.lower(c.owner).in_(sorted(wanted)))
+    with engine.connect() as conn:
+        recorded = {str(o).lower(): str(o) for (o,) in conn.execute(q)}
+    return tuple(recorded.get(key, written) for key, written in wanted.items())
+
+
+def ospo_configs(
+    engine: Engine, org: str, configs: ConfigSource = None
+) -> tuple[tuple[str, ...], OrgConfigs]:
+    """The owners of `org`'s view (`org` first, then its members) and the configurations
+    of their repositories (each member's repositories keep their own stored configuration;
+    the OSPO's stays the default)."""
+    stored = None if isinstance(configs, VeilleurConfig) else stored_configs(engine, org)
+    cfgs = OrgConfigs(org, configs, stored)
+    members = member_owners(engine, org, cfgs.default)
+    if stored is not None:
+        for member in members:
+            cfgs.add_stored(stored_configs(engine, member))
+    return (org, *members), cfgs
+
+
+def owners_of(engine: Engine, org: str, config: VeilleurConfig) -> Sequence[str]:
+    """`org` and the owners it oversees."""
+    return (org, *member_owners(engine, org, config))

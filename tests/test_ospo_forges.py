@@ -1,0 +1,108 @@
+"""One OSPO over both forges: Paris's GitHub organisation names the GitLab group of Gent in
+`ospo.members`, and Paris's digest covers Gent's project too. Only the OSPO organisation's own
+file says so: a repository cannot add owners to an OSPO's view."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from bot.config.schema import Ospo
+from bot.digest.compute import compute_digest
+from bot.sim.gitlab import GitLabServer, GitLabWorld
+from bot.sim.gitlab import items as gl
+from tests.harness import CITY_CONFIG, City, Harness, seed_city
+
+C = City()
+GENT = "stad-gent"
+PROJECT = f"{GENT}/lutece-gent"
+MEMBERS = "  members: [127.0.0.1/stad-gent]\n"  # under `ospo:`, the last section of CITY_CONFIG
+
+
+@pytest.mark.parametrize(
+    "owner", ["ville-de-lyon", "127.0.0.1/stad-gent", "gitlab.example.org/city/sub.group"]
+)
+def test_members_are_organisations_or_forge_qualified_groups(owner: str) -> None:
+    assert Ospo(members=[owner]).members == [owner]
+
+
+@pytest.mark.parametrize(
+    "owner", ["stad gent", "gitlab.example.org", "https://gitlab.com/gent", "a/b", "x" * 201]
+)
+def test_other_owner_names_are_refused(owner: str) -> None:
+    with pytest.raises(ValidationError):
+        Ospo(members=[owner])
+
+
+def both_forges(
+    harness_factory: Any, forge: Any, world: GitLabWorld, request: Any, monkeypatch: Any,
+    org_file: str, repo_file: str,
+) -> Harness:  # fmt: skip
+    """Paris on the simulated GitHub (its org file and lutece-core's own file as given), Gent
+    on the simulated GitLab, one Veilleur watching both."""
+    seed_city(forge, repo_file)
+    forge.add_repo(f"{C.org}/.github", files={".github/veilleur.yml": org_file})
+    server = GitLabServer(world).start()
+    request.addfinalizer(server.stop)
+    for login in ("pieter", "sanne"):
+        world.add_user(login)
+    world.add_group(GENT)
+    gent_config = "language: nl\ncalendar:\n  timezone: Europe/Brussels\n  country: BE\n"
+    world.add_project(PROJECT, files={".gitlab/veilleur.yml": gent_config, "README.md": "# Gent\n"})
+    world.add_member(GENT, world.bot["username"], 40)
+    world.add_member(PROJECT, "pieter", 40)
+    monkeypatch.setenv("VEILLEUR_GITLAB_URL", server.url)
+    monkeypatch.setenv("VEILLEUR_GITLAB_TOKEN", world.api_token)
+    monkeypatch.setenv("VEILLEUR_GITLAB_WEBHOOK_SECRET", world.webhook_token)
+    h = harness_factory()
+    world.webhook_url = forge.webhook_url.replace("/webhooks/github", "/webhooks/gitlab")
+    forge.scenario.install(C.org)
+    h.wait()
+    return h
+
+
+def story(h: Harness, forge: Any, world: GitLabWorld) -> dict[str, Any]:
+    """An issue waits on each forge; Paris's digest of that week, a week later."""
+    forge.scenario.open_issue(C.repo, C.citizen_fr, "Carte", "La carte ne s'affiche pas du tout.")
+    gl.open_issue(world, PROJECT, "sanne", "Kaart laadt niet", "De kaart laadt niet op mijn gsm.")
+    for _ in range(3):
+        world.sender.settle()
+        h.wait()
+    assert h.failures() == []
+    now = h.clock.now() + timedelta(days=7)
+    return compute_digest(h.engine, C.org, None, now=now).to_json()
+
+
+def test_the_ospo_digest_covers_its_gitlab_member(
+    harness_factory: Any, forge: Any, gitlab_world: GitLabWorld, request: Any, monkeypatch: Any
+) -> None:
+    h = both_forges(
+        harness_factory, forge, gitlab_world, request, monkeypatch, CITY_CONFIG + MEMBERS, ""
+    )
+    digest = story(h, forge, gitlab_world)
+    gent = f"127.0.0.1/{PROJECT}"
+    waiting = {(w["repo"], w["title"]) for w in digest["waiting"]}
+    assert {(C.repo, "Carte"), (gent, "Kaart laadt niet")} <= waiting
+    repos = {r["repo"] for r in digest["repositories"]}
+    assert {C.repo, gent} <= repos
+    # Gent's own digest is Gent's alone: membership is one way
+    week_later = h.clock.now() + timedelta(days=7)
+    alone = compute_digest(h.engine, f"127.0.0.1/{GENT}", None, now=week_later).to_json()
+    assert {w["repo"] for w in alone["waiting"]} == {gent}
+
+
+def test_a_repository_cannot_add_members_to_its_ospo(
+    harness_factory: Any, forge: Any, gitlab_world: GitLabWorld, request: Any, monkeypatch: Any
+) -> None:
+    """lutece-core's own file lists Gent: ignored; only the org file (`paris/.github`) counts."""
+    h = both_forges(
+        harness_factory, forge, gitlab_world, request, monkeypatch, CITY_CONFIG,
+        "ospo:\n" + MEMBERS,
+    )  # fmt: skip
+    digest = story(h, forge, gitlab_world)
+    assert {w["repo"] for w in digest["waiting"]} == {C.repo}
+    assert C.repo in {r["repo"] for r in digest["repositories"]}
+    assert not [r for r in digest["repositories"] if r["repo"].startswith("127.0.0.1/")]
