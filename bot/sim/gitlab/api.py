@@ -142,6 +142,22 @@ async def list_groups(call: Call) -> tuple[int, Any, dict[str, str]]:
     return _page(call, rows)
 
 
+async def group_projects(call: Call) -> tuple[int, Any, dict[str, str]]:
+    """`GET /groups/:id/projects` (`include_subgroups`), those the token's user can see."""
+    group = unquote(call.args[0])
+    if group not in call.world.groups:
+        raise HTTPError(404, "404 Group Not Found")
+    deep = call.params.get("include_subgroups") == "true"
+    bot = call.user_id
+    rows = [
+        _project_json(call.world, p)
+        for p in call.world.projects.values()
+        if (p.namespace == group or (deep and p.namespace.startswith(group + "/")))
+        and (p.visibility == "public" or call.world.access_level(p.path, bot) is not None)
+    ]
+    return _page(call, rows)
+
+
 async def get_file(call: Call) -> tuple[int, Any, dict[str, str]]:
     project, path = call.project(), unquote(call.args[1])
     if path not in project.files:
@@ -417,6 +433,7 @@ ITEM = P + r"/(issues|merge_requests)/(\d+)"
 ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("GET", re.compile(r"/api/v4/projects"), list_projects),
     ("GET", re.compile(P), get_project),
+    ("GET", re.compile(r"/api/v4/groups/" + _SEG + r"/projects"), group_projects),
     ("GET", re.compile(P + r"/repository/files/" + _SEG), get_file),
     ("GET", re.compile(P + r"/repository/tree"), get_tree),
     ("GET", re.compile(r"/api/v4/users"), list_users),
