@@ -404,7 +404,8 @@ async def create_status(call: Call) -> tuple[int, Any, dict[str, str]]:
 
 P = r"/api/v4/projects/" + _SEG
 ITEM = P + r"/(issues|merge_requests)/(\d+)"
-ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
+Route = tuple[str, re.Pattern[str], Handler]
+ROUTES: list[Route] = [
     ("GET", re.compile(r"/api/v4/projects"), list_projects),
     ("GET", re.compile(P), get_project),
     ("GET", re.compile(r"/api/v4/groups/" + _SEG + r"/projects"), group_projects),
@@ -432,8 +433,10 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
 
 
 class RestApp:
-    def __init__(self, world: GitLabWorld) -> None:
+    def __init__(self, world: GitLabWorld, extra: list[Route] | None = None) -> None:
+        """`extra`: more routes (bot/sim/gitlab/hook_api.py's webhook endpoints)."""
         self.world = world
+        self.routes = ROUTES + (extra or [])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -474,7 +477,7 @@ class RestApp:
                 return self.graphql(headers, body, limits)
             if headers.get("private-token") != world.api_token:
                 return 401, {"message": "401 Unauthorized"}, limits
-            for method, pattern, handler in ROUTES:
+            for method, pattern, handler in self.routes:
                 match = pattern.fullmatch(path)
                 if method == scope["method"] and match:
                     call = Call(world, method, params, json.loads(body) if body else {})
