@@ -430,7 +430,8 @@ async def create_status(call: Call) -> tuple[int, Any, dict[str, str]]:
 
 P = r"/api/v4/projects/" + _SEG
 ITEM = P + r"/(issues|merge_requests)/(\d+)"
-ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
+Route = tuple[str, re.Pattern[str], Handler]
+ROUTES: list[Route] = [
     ("GET", re.compile(r"/api/v4/projects"), list_projects),
     ("GET", re.compile(P), get_project),
     ("GET", re.compile(r"/api/v4/groups/" + _SEG + r"/projects"), group_projects),
@@ -475,8 +476,10 @@ def _caller(world: GitLabWorld, method: str, headers: dict[str, str]) -> tuple[i
 
 
 class RestApp:
-    def __init__(self, world: GitLabWorld) -> None:
+    def __init__(self, world: GitLabWorld, extra: list[Route] | None = None) -> None:
+        """`extra`: more routes (bot/sim/gitlab/hook_api.py's webhook endpoints)."""
         self.world = world
+        self.routes = ROUTES + (extra or [])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -523,7 +526,7 @@ class RestApp:
             user_id, refused = _caller(world, scope["method"], headers)
             if refused is not None:
                 return refused[0], refused[1], limits
-            for method, pattern, handler in ROUTES:
+            for method, pattern, handler in self.routes:
                 match = pattern.fullmatch(path)
                 if method == scope["method"] and match:
                     call = Call(world, method, params, json.loads(body) if body else {})
