@@ -8,7 +8,10 @@ warm-up (installation, first events), replays realistic traffic on one repositor
 issues by new and returning people, maintainers answering (some with a question), authors
 replying, label changes by maintainers, outside pull requests with reviews. Every request the
 forge received is counted from its request log, with Veilleur's deliveries (its own echoes
-included). Results: a Markdown table on stdout, bench/results/api_budget.json.
+included); an event's requests are those made while its delivery ran (`Harness.requests_of`),
+so the echoes of Veilleur's own actions and the events around it are not counted against it,
+and reads of the configuration (`is_config_refresh`) are shown apart. Results: a Markdown
+table on stdout, bench/results/api_budget.json.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import tempfile
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -31,31 +35,13 @@ from bot.app import create_app  # noqa: E402
 from bot.clock import FrozenClock  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.sim import Forge, ForgeServer, ThreadedServer, generate_app_keypair  # noqa: E402
+from bot.sim.forge import RecordedRequest  # noqa: E402
 from bot.storage.models import Delivery  # noqa: E402
-from tests.harness import Harness, seed_city  # noqa: E402
+from tests.harness import Harness, is_config_refresh, seed_city  # noqa: E402
 
 START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)  # a Monday morning
 MINUTES_BETWEEN_EVENTS = 2.0
-# Reads of `.github/veilleur.yml` (repository and organisation) and of the organisation's
-# template overrides: refreshed every VEILLEUR_CONFIG_CACHE_SECONDS, whatever the event.
-REFRESH = "GET /repos/{owner}/{repo}/contents/{path}"
 ISSUE = "The map page stays blank on mobile since the last update. Steps: open /carte on a phone."
-
-
-class Window:
-    """Requests and deliveries between two instants of the replay."""
-
-    def __init__(self, h: Harness) -> None:
-        self.h = h
-        self.requests0 = len(h.forge.requests)
-        self.deliveries0 = deliveries_count(h)
-
-    def close(self) -> tuple[list[str], int]:
-        self.h.wait()
-        reqs = sorted(self.h.forge.requests[self.requests0 :], key=lambda r: r.arrival)
-        return [f"{r.method} {r.template or r.path}" for r in reqs], deliveries_count(
-            self.h
-        ) - self.deliveries0
 
 
 def deliveries_count(h: Harness) -> int:
@@ -65,6 +51,29 @@ def deliveries_count(h: Harness) -> int:
 
 def step(h: Harness) -> None:
     h.clock.advance(timedelta(minutes=MINUTES_BETWEEN_EVENTS))
+
+
+def route(r: RecordedRequest) -> str:
+    return f"{r.method} {r.template or r.path}"
+
+
+class Counted:
+    """Requests of the deliveries of some events, each counted against itself
+    (`Harness.requests_of`): all of them, and without the configuration's refreshes."""
+
+    def __init__(self) -> None:
+        self.each: list[int] = []
+        self.own: list[int] = []
+
+    def add(self, h: Harness, sent: list[Any]) -> list[str]:
+        reqs = h.requests_of(*sent)
+        self.each.append(len(reqs))
+        self.own.append(len([r for r in reqs if not is_config_refresh(r)]))
+        return [route(r) for r in reqs]
+
+    def mean(self, own: bool = False) -> float:
+        values = self.own if own else self.each
+        return sum(values) / max(len(values), 1)
 
 
 def main() -> None:
@@ -119,6 +128,10 @@ def main() -> None:
         f"| per delivery, busy repository ({results['busy_deliveries']} deliveries)"
         f" | {results['per_delivery']:.2f} | ≤ 2.5 |"
     )
+    print(
+        f"| per event by a person ({results['events_by_people']} events; without refreshes)"
+        f" | {results['per_event_by_people']:.2f} ({results['per_event_by_people_own']:.2f}) | |"
+    )
     print("\nRequests of the busy phase, by route:")
     for route, n in results["busy_by_route"].items():
         print(f"  {n:5d}  {route}")
@@ -127,7 +140,7 @@ def main() -> None:
         sys.exit(1)
 
 
-def replay(h: Harness, city, args: argparse.Namespace) -> dict[str, object]:
+def replay(h: Harness, city: Any, args: argparse.Namespace) -> dict[str, object]:
     forge, repo, scen = h.forge, city.repo, h.forge.scenario
     scen.install(city.org)
     h.wait()
@@ -141,21 +154,21 @@ def replay(h: Harness, city, args: argparse.Namespace) -> dict[str, object]:
     people = [f"visitor{i}" for i in range(args.people)]
     for login in people:
         forge.add_user(login)
-    new_counts: list[int] = []
-    known_counts: list[int] = []
-    new_own: list[int] = []  # without the TTL refreshes of configuration and templates
-    known_own: list[int] = []
-    busy = Window(h)
-    busy_requests: list[str] = []
+    new_person: list[list[Any]] = []  # the deliveries of each new outside issue
+    returning: list[list[Any]] = []
+    busy_start, deliveries0 = len(forge.requests), deliveries_count(h)
+    sent0 = len(forge.deliveries)
+
+    def opened(login: str, title: str) -> tuple[int, list[Any]]:
+        """A new issue, and the deliveries it caused (not the echoes of Veilleur's actions)."""
+        start = len(forge.deliveries)
+        number = scen.open_issue(repo, login, title, ISSUE)
+        return number, h.sent_since(start)
+
     for i, login in enumerate(people):
         step(h)
-        w = Window(h)
-        number = scen.open_issue(repo, login, f"Blank map #{i}", ISSUE)
-        reqs, _ = w.close()
-        new_counts.append(len(reqs))
-        new_own.append(len([r for r in reqs if r != REFRESH]))
-        if args.verbose:
-            print(f"new issue by {login}:", *reqs, sep="\n  ")
+        number, sent = opened(login, f"Blank map #{i}")
+        new_person.append(sent)
         for turn in range(args.rounds):
             step(h)
             ask = "Which phone and browser do you use?" if turn == 0 else "Thanks, fixed in main."
@@ -166,11 +179,7 @@ def replay(h: Harness, city, args: argparse.Namespace) -> dict[str, object]:
         scen.label(repo, number, city.maintainer, "cartographie")
         if i % 3 == 0:  # returning: a second issue by the same person
             step(h)
-            w = Window(h)
-            scen.open_issue(repo, login, f"Another detail #{i}", ISSUE)
-            reqs, _ = w.close()
-            known_counts.append(len(reqs))
-            known_own.append(len([r for r in reqs if r != REFRESH]))
+            returning.append(opened(login, f"Another detail #{i}")[1])
         if i % 4 == 0:  # an outside pull request, reviewed
             step(h)
             pr = scen.open_pull(
@@ -184,18 +193,33 @@ def replay(h: Harness, city, args: argparse.Namespace) -> dict[str, object]:
             step(h)
             scen.review(repo, pr, city.maintainer, "APPROVED", "Looks good.")
         h.wait()
-    busy_requests, busy_deliveries = busy.close()
+    h.wait()
+    busy = [route(r) for r in sorted(forge.requests[busy_start:], key=lambda r: r.arrival)]
+    busy_deliveries = deliveries_count(h) - deliveries0
+    new, known, by_people = Counted(), Counted(), Counted()
+    for d in new_person:
+        reqs = new.add(h, d)
+        if args.verbose:
+            print("new issue by a new person:", *reqs, sep="\n  ")
+    for d in returning:
+        known.add(h, d)
+    for d in h.sent_since(sent0):  # every event by a person, each with its own requests
+        by_people.add(h, [d])
     return {
-        "new_issue_new_person": sum(new_counts) / len(new_counts),
-        "new_issue_new_person_each": new_counts,
-        "new_issue_known": sum(known_counts) / max(len(known_counts), 1),
-        "new_issue_new_person_own_max": max(new_own),
-        "new_issue_known_own_max": max(known_own, default=0),
-        "new_issue_known_each": known_counts,
-        "busy_requests": len(busy_requests),
+        "new_issue_new_person": new.mean(),
+        "new_issue_new_person_each": new.each,
+        "new_issue_new_person_own_max": max(new.own),
+        "new_issue_known": known.mean(),
+        "new_issue_known_each": known.each,
+        "new_issue_known_own_max": max(known.own, default=0),
+        "events_by_people": len(by_people.each),
+        "per_event_by_people": by_people.mean(),
+        "per_event_by_people_own": by_people.mean(own=True),
+        "busy_requests": len(busy),
         "busy_deliveries": busy_deliveries,
-        "per_delivery": len(busy_requests) / max(busy_deliveries, 1),
-        "busy_by_route": dict(Counter(busy_requests).most_common()),
+        "per_delivery": len(busy) / max(busy_deliveries, 1),
+        "config_refreshes": len([r for r in forge.requests[busy_start:] if is_config_refresh(r)]),
+        "busy_by_route": dict(Counter(busy).most_common()),
     }
 
 

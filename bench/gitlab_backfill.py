@@ -1,12 +1,15 @@
-"""GitLab history import benchmark: requests per 1,000 items against the simulated GitLab.
+"""GitLab history import benchmark: requests per 1,000 items against the simulated GitLab,
+notes read through GraphQL (many items a request) and through REST alone, side by side.
 
-    .venv/bin/python bench/gitlab_backfill.py [--items 1000] [--commented 0.6] [--authors 60]
+    .venv/bin/python bench/gitlab_backfill.py [--items 1000] [--authors 60]
+    .venv/bin/python bench/gitlab_backfill.py --commented 0.5 --notes 3   # one scenario
 
 Seeds one project with `--items` items (four in five issues, one in five merge requests), a
-share `--commented` of them with three notes each, written by `--authors` people, then imports
-it with `bot.gitlab.backfill` over real HTTP (the simulated GitLab in a thread, a fresh SQLite
-database) and counts every request GitLab received. Results: a Markdown table on stdout,
-bench/results/gitlab_backfill.json.
+share `--commented` of them with `--notes` notes each, written by `--authors` people, then
+imports it twice with `bot.gitlab.backfill` over real HTTP (the simulated GitLab in a thread,
+a fresh SQLite database each time): GraphQL on, then GraphQL off (REST only), and counts
+every request GitLab received. Without `--commented`, the five scenarios of the README. Results:
+a Markdown table on stdout, bench/results/gitlab_backfill.json.
 """
 
 import argparse
@@ -31,60 +34,85 @@ from bot.storage.db import make_engine  # noqa: E402
 from bot.storage.migrate import upgrade  # noqa: E402
 
 
-def seed(world: GitLabWorld, items: int, commented: float, authors: int) -> None:
+def seed(world: GitLabWorld, items: int, commented: float, notes: int, authors: int) -> int:
+    """The project; returns how many items have notes."""
     world.add_group("ville")
     project = world.add_project("ville/kaart")
     world.add_member("ville", "veilleur-bot", 40)
     people = [world.add_user(f"burger{i}")["id"] for i in range(authors)]
     every = max(1, round(1 / commented)) if commented else 0
+    with_notes = 0
     for i in range(items):
         author = people[i % authors]
         item = new_item(world, project, author, f"Item {i}", "tekst", merge=i % 5 == 4)
-        if every and i % every == 0:
-            for k in range(3):
+        if every and i % every == 0 and notes:
+            with_notes += 1
+            for k in range(notes):
                 add_note(world, project, item, people[(i + k + 1) % authors], f"noot {k}")
+    return with_notes
 
 
-async def run(args: argparse.Namespace) -> dict[str, object]:
+async def run_once(
+    items: int, commented: float, notes: int, authors: int, graphql: bool
+) -> dict[str, object]:
     world = GitLabWorld(FrozenClock(datetime(2026, 3, 2, 9, tzinfo=UTC)))
-    seed(world, args.items, args.commented, args.authors)
+    with_notes = seed(world, items, commented, notes, authors)
     with tempfile.TemporaryDirectory() as tmp, GitLabServer(world) as server:
         url = f"sqlite:///{tmp}/bench.db"
         upgrade(url)
         transport = Transport(server.url, world.api_token, clock=world.clock)
         backfill = GitLabBackfill(make_engine(url), GitLabAPI(transport, "127.0.0.1"), world.clock)
+        backfill.notes.graphql = graphql
         served = len(world.requests)
         started = time.perf_counter()
         done = await backfill.run("127.0.0.1/ville/kaart")
         seconds = time.perf_counter() - started
         await transport.aclose()
-        requests = len(world.requests) - served
+        requests = world.requests[served:]
     return {
         "items": done.items,
-        "commented_items": sum(
-            1
-            for i in range(args.items)
-            if args.commented and i % max(1, round(1 / args.commented)) == 0
-        ),
-        "authors": args.authors,
-        "requests": requests,
-        "requests_per_1000_items": round(requests * 1000 / max(done.items, 1), 1),
+        "items_with_notes": with_notes,
+        "notes_per_item": notes,
+        "authors": authors,
+        "graphql": graphql,
+        "requests": len(requests),
+        "graphql_requests": sum(1 for _, path in requests if path == "/api/graphql"),
+        "highest_complexity": max(world.graphql_scores, default=0),
+        "requests_per_1000_items": round(len(requests) * 1000 / max(done.items, 1), 1),
+        "entries": done.entries,
         "items_per_second": round(done.items / seconds, 1),
     }
+
+
+SCENARIOS = [(0.0, 3), (0.5, 3), (1.0, 3), (1.0, 20), (1.0, 60)]  # (share commented, notes)
+
+
+async def run(args: argparse.Namespace) -> list[dict[str, object]]:
+    scenarios = SCENARIOS if args.commented is None else [(args.commented, args.notes)]
+    out = []
+    for commented, notes in scenarios:
+        for graphql in (True, False):
+            out.append(await run_once(args.items, commented, notes, args.authors, graphql))
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=1000)
-    parser.add_argument("--commented", type=float, default=0.6)
+    parser.add_argument("--commented", type=float, default=None)
+    parser.add_argument("--notes", type=int, default=3)
     parser.add_argument("--authors", type=int, default=60)
-    result = asyncio.run(run(parser.parse_args()))
-    print("| items | commented | authors | requests | per 1,000 items | items/s |")
+    results = asyncio.run(run(parser.parse_args()))
+    print("| items | with notes | notes each | GraphQL | REST only | highest complexity |")
     print("|---:|---:|---:|---:|---:|---:|")
-    cells = ("items", "commented_items", "authors", "requests", "requests_per_1000_items")
-    print("| " + " | ".join(str(result[c]) for c in cells) + f" | {result['items_per_second']} |")
+    for on, off in zip(results[::2], results[1::2], strict=True):
+        assert on["entries"] == off["entries"], "both ways must record the same history"
+        cells = [on["items"], on["items_with_notes"], on["notes_per_item"]]
+        cells += [f"{on['requests_per_1000_items']:g}", f"{off['requests_per_1000_items']:g}"]
+        cells += [on["highest_complexity"] or "-"]
+        print("| " + " | ".join(str(c) for c in cells) + " |")
     out = HERE / "results" / "gitlab_backfill.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

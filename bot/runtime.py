@@ -64,7 +64,12 @@ def build_services(settings: Settings, engine: Engine, clock: Clock) -> Services
     from bot.record.people import Classifier
     from bot.record.repo_cache import RepoCache
 
-    loader = ConfigLoader(engine, clock, ttl_seconds=settings.config_cache_seconds)
+    loader = ConfigLoader(
+        engine,
+        clock,
+        ttl_seconds=settings.config_refetch_seconds,
+        memory_seconds=settings.config_cache_seconds,
+    )
     branches: dict[str, str] = {}
 
     async def config_for(api: Any, repo: str) -> Any:

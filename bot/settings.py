@@ -48,7 +48,15 @@ class Settings(BaseSettings):
         30.0, gt=0, description="First retry delay; doubles per attempt."
     )
     github_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one API call.")
-    config_cache_seconds: int = Field(300, ge=0, description="TTL of repository config.")
+    config_refetch_seconds: int = Field(
+        3600,
+        ge=0,
+        description="How long a repository's configuration is used before it is read again "
+        "(a push touching it forgets it at once).",
+    )
+    config_cache_seconds: int = Field(
+        300, ge=0, description="How long a process trusts its in-memory copy of a configuration."
+    )
     membership_cache_seconds: int = Field(3600, ge=0, description="TTL of author classes.")
     intake_writer: Literal["auto", "process", "thread"] = Field(
         "auto",

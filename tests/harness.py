@@ -6,12 +6,14 @@ ones Veilleur's own actions caused) has been processed.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from sqlmodel import Session, select
@@ -23,6 +25,8 @@ from bot.periodic import sweeper_for
 from bot.queue import deliveries
 from bot.settings import Settings
 from bot.sim import Forge, ThreadedServer
+from bot.sim.delivery import Delivery as SentDelivery
+from bot.sim.forge import RecordedRequest
 from bot.storage.models import ActionLog, Delivery, DeliveryStatus
 
 
@@ -117,6 +121,23 @@ class Harness:
         self.clock = clock
         self.settings = settings
         self.app = app
+        # Where each delivery's processing began and ended, in the forge's arrival order.
+        self._spans: dict[str, list[tuple[int, int]]] = {}
+        self._running: tuple[str, int] | None = None
+        self._spans_lock = threading.Lock()
+        worker = getattr(app.state, "worker", None)
+        if worker is not None:
+            worker.on_delivery = self._delivery_runs
+
+    def _delivery_runs(self, guid: str | None) -> None:
+        """The worker's hook (one delivery at a time): ids from the forge's own counter, so a
+        request made while a delivery runs has an arrival between its two marks."""
+        mark = self.forge.new_id()
+        with self._spans_lock:
+            if self._running is not None:
+                done, start = self._running
+                self._spans.setdefault(done, []).append((start, mark))
+            self._running = (guid, mark) if guid is not None else None
 
     @property
     def engine(self) -> Any:
@@ -167,6 +188,25 @@ class Harness:
         self.wait()
         return result
 
+    # -- counting requests --------------------------------------------------------------------
+    def requests_of(self, *deliveries: SentDelivery | str) -> list[RecordedRequest]:
+        """The requests Veilleur made while processing these deliveries (every attempt), in
+        arrival order. The echoes of its own actions are deliveries of their own, so each
+        event is counted against itself, not against the event that happened just before."""
+        guids = {d if isinstance(d, str) else d.guid for d in deliveries}
+        with self._spans_lock:
+            spans = [span for guid in guids for span in self._spans.get(guid, [])]
+        requests = list(self.forge.requests)
+        return sorted(
+            (r for r in requests if any(a < r.arrival < b for a, b in spans)),
+            key=lambda r: r.arrival,
+        )
+
+    def sent_since(self, start: int, *, by_bot: bool = False) -> list[SentDelivery]:
+        """The deliveries the forge sent after the first `start` (a `len(forge.deliveries)`):
+        those a scenario step caused, or (`by_bot`) the echoes of Veilleur's own actions."""
+        return [d for d in self.forge.deliveries[start:] if d.by_bot == by_bot]
+
     # -- reading the forge --------------------------------------------------------------------
     def labels(self, repo: str, number: int) -> set[str]:
         return set(self.forge.get_issue(repo, number).labels)
@@ -185,6 +225,19 @@ class Harness:
 
     def queue_empty(self) -> bool:
         return deliveries.stats(self.engine, self.clock.now()).depth == 0
+
+
+CONFIG_FILES = (".github/veilleur.yml", ".github/veilleur/templates")
+
+
+def is_config_refresh(request: RecordedRequest) -> bool:
+    """A read of the configuration (the repository's or the organisation's) or of the
+    organisation's template overrides: what a repository's configuration cache refetches when
+    it expires, whatever the event that happened to be processed then."""
+    if request.method != "GET" or request.template != "/repos/{owner}/{repo}/contents/{path}":
+        return False
+    path = unquote(request.path.split("/contents/", 1)[1])
+    return path.startswith(CONFIG_FILES)
 
 
 def template_tag(name: str, lang: str) -> str:

@@ -6,15 +6,21 @@ Counted from the simulated forge's request log. bench/api_budget.py replays long
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import unquote
 
+from sqlmodel import Session
+
+from bot.config.loader import CONFIG_PATH
 from bot.sim import payloads
+from bot.storage.models import ConfigRecord
 from handlers import repo_cache
-from tests.harness import City, Harness
+from tests.harness import CITY_CONFIG, City, Harness, is_config_refresh
 
 BODY = "The map page stays blank on mobile since the last update. Could you look? Thank you."
 LABEL = "/repos/{owner}/{repo}/labels/{name}"
 PROFILE = "/repos/{owner}/{repo}/community/profile"
 COMMENTS = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
+UNLABEL = "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}"
 
 
 def new_issue(h: Harness, city: City, login: str) -> list[str]:
@@ -37,6 +43,64 @@ def test_a_new_outside_issue_in_steady_state(harness: Harness, city: City) -> No
     assert f"POST {COMMENTS}" in second  # the welcome is still posted
     # permission, org membership, profile and partner orgs (GraphQL), first time, labels, welcome
     assert len(second) <= 6, second
+
+
+def test_each_event_is_counted_against_itself(harness: Harness, city: City) -> None:
+    new_issue(harness, city, "visitor1")  # caches filled: labels, profile, configuration
+    scen, forge = harness.forge.scenario, harness.forge
+    forge.add_user("visitor2")
+    start, first = len(forge.deliveries), len(forge.requests)
+    # A maintainer asks a question on the first issue (the turn passes to its author: labels
+    # swapped) and, before Veilleur has handled it, a new outside issue arrives.
+    scen.comment(city.repo, 1, city.maintainer, "Which phone do you use?")
+    scen.open_issue(city.repo, "visitor2", "Blank map again", BODY)
+    harness.wait()
+    question, opened = harness.sent_since(start)
+    echoes = harness.sent_since(start, by_bot=True)
+    assert (question.event, opened.event) == ("issue_comment", "issues")
+    assert {e.event for e in echoes} >= {"issues", "issue_comment"}  # labels and the welcome
+    of_question = [f"{r.method} {r.template}" for r in harness.requests_of(question)]
+    of_opened = [f"{r.method} {r.template}" for r in harness.requests_of(opened)]
+    assert f"DELETE {UNLABEL}" in of_question and f"DELETE {UNLABEL}" not in of_opened
+    assert f"POST {COMMENTS}" in of_opened and len(of_opened) <= 6, of_opened
+    # Every request of the window belongs to exactly one delivery: none lost, none twice.
+    each = [harness.requests_of(d) for d in (question, opened, *echoes)]
+    arrivals = sorted(r.arrival for reqs in each for r in reqs)
+    assert arrivals == sorted(r.arrival for r in forge.requests[first:])
+    assert not any(is_config_refresh(r) for r in forge.requests[first:])  # within the TTL
+
+
+def refreshes(h: Harness, start: int, file: str = CONFIG_PATH) -> list[str]:
+    """The configuration reads of the deliveries sent since `start`, each counted alone."""
+    reqs = h.requests_of(*h.sent_since(start))
+    return [r.path for r in reqs if is_config_refresh(r) and file in unquote(r.path)]
+
+
+def test_the_configuration_is_read_again_after_an_hour_or_a_push(
+    harness: Harness, city: City
+) -> None:
+    forge = harness.forge
+    new_issue(harness, city, "visitor1")
+    harness.clock.advance(timedelta(minutes=30))  # past a process's own copy, within the hour
+    start = len(forge.deliveries)
+    new_issue(harness, city, "visitor2")
+    assert refreshes(harness, start) == []
+    # A push touching the file: read again at once (by the push's own delivery).
+    config = CITY_CONFIG.replace("first_response_days: 2", "first_response_days: 3")
+    start = len(forge.deliveries)
+    forge.scenario.push_files(city.repo, "main", city.maintainer, {CONFIG_PATH: config})
+    harness.wait()
+    assert refreshes(harness, start) != []
+    with Session(harness.engine) as s:
+        record = s.get(ConfigRecord, city.repo)
+        assert record is not None and '"first_response_days":3' in (record.valid_json or "")
+    start = len(forge.deliveries)
+    new_issue(harness, city, "visitor3")
+    assert refreshes(harness, start) == []
+    harness.clock.advance(timedelta(minutes=61))  # VEILLEUR_CONFIG_REFETCH_SECONDS: an hour
+    start = len(forge.deliveries)
+    new_issue(harness, city, "visitor4")
+    assert refreshes(harness, start) != []
 
 
 def test_a_label_event_forgets_label_existence(harness: Harness, city: City) -> None:

@@ -358,6 +358,38 @@ async def test_push_touching_the_config_invalidates(
     assert len(files.calls) == calls + 2
 
 
+async def test_refetch_after_the_ttl_and_a_push_seen_by_every_process(
+    engine: Engine, clock: FrozenClock, api: GitHubAPI, files: ForgeFiles
+) -> None:
+    """VEILLEUR_CONFIG_REFETCH_SECONDS (an hour) bounds what no push announces; a process's
+    own copy (VEILLEUR_CONFIG_CACHE_SECONDS) only until it looks at the stored one again."""
+    here = ConfigLoader(engine, clock, ttl_seconds=3600, memory_seconds=300)
+    there = ConfigLoader(engine, clock, ttl_seconds=3600, memory_seconds=300)
+    await here.for_repo(api, "acme/app", "main")
+    await there.for_repo(api, "acme/app", "main")
+    calls = len(files.calls)
+    clock.advance(timedelta(minutes=30))  # past the memory copy, within the refetch time
+    await here.for_repo(api, "acme/app", "main")
+    assert len(files.calls) == calls
+    # The org's file changes; the push is handled by the other process.
+    files.set("acme/.github", CONFIG_PATH, "language: de\n")
+    org_push = {
+        "ref": "refs/heads/main",
+        "repository": {"full_name": "acme/.github", "default_branch": "main"},
+        "commits": [{"modified": [CONFIG_PATH]}],
+    }
+    assert there.on_push(org_push) is True
+    clock.advance(timedelta(minutes=5, seconds=1))
+    assert (await here.for_repo(api, "acme/app", "main")).config.language == "de"
+    calls = len(files.calls)
+    clock.advance(timedelta(minutes=59))
+    await here.for_repo(api, "acme/app", "main")
+    assert len(files.calls) == calls  # within the hour: no read
+    clock.advance(timedelta(minutes=2))
+    await here.for_repo(api, "acme/app", "main")
+    assert len(files.calls) == calls + 2  # an hour on: both files read again
+
+
 async def test_invalid_file_falls_back_to_last_valid(
     engine: Engine, clock: FrozenClock, api: GitHubAPI, files: ForgeFiles
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -17,13 +18,10 @@ from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from bot.app import create_app, use_writer_process
+from bot.intake import writer_main
+from bot.intake.wire import decode_answers, decode_requests, encode_request
 from bot.intake.writer import DeliveryRow, Stored
-from bot.intake.writer_process import (
-    ProcessWriter,
-    WriterUnavailable,
-    decode_requests,
-    encode_request,
-)
+from bot.intake.writer_process import ProcessWriter, WriterUnavailable
 from bot.settings import SettingsError
 from bot.storage import payloads
 from bot.storage.db import make_engine
@@ -207,3 +205,30 @@ async def test_a_writer_that_cannot_restart_is_not_respawned_for_every_request(
     writer._no_restart_before = 0.0  # the pause is over
     assert await writer.store(row()) == Stored.NEW
     await writer.stop()
+
+
+def test_the_writer_answers_an_error_as_valid_utf8_whatever_it_quotes() -> None:
+    """A driver's message may quote a path read with surrogate escapes: not valid UTF-8."""
+
+    class Failing:
+        def write_or_fail(self, rows: list[DeliveryRow]) -> list[str | Exception]:
+            return [OSError(f"cannot open /srv/caf{chr(0xDCE9)}/veilleur.db") for _ in rows]
+
+        def close(self) -> None:
+            pass
+
+    ours, theirs = socket.socketpair()
+    serving = threading.Thread(target=writer_main.serve, args=(theirs, Failing()))
+    serving.start()
+    row = DeliveryRow(str(uuid.uuid4()), "issues", None, None, None, None, T0, b"{}")
+    ours.sendall(b"".join(encode_request(7, row)))
+    buf = bytearray()
+    while not (answers := decode_answers(buf)):
+        buf += ours.recv(1000)
+    ours.close()
+    serving.join(10)
+    theirs.close()
+    [(request_id, outcome, error)] = answers
+    assert (request_id, outcome) == (7, None)
+    assert error is not None and error.startswith("OSError: cannot open /srv/caf")
+    error.encode("utf-8")  # would raise on a lone surrogate

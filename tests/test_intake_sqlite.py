@@ -1,8 +1,9 @@
 """The writer process's plain-sqlite3 writer stores what `GroupWriter` stores, and the writer
-process imports neither SQLAlchemy, SQLModel nor pydantic."""
+process imports only the standard library, sqlite3 and lz4 (no SQLAlchemy, SQLModel, pydantic)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -76,22 +77,49 @@ def test_same_rows_and_outcomes_as_the_sqlalchemy_writer(tmp_path: Path) -> None
     assert stored == "2026-07-10 16:00:00.123456"
 
 
-def test_the_writer_process_imports_no_orm(tmp_path: Path) -> None:
+# What the writer process may load besides the standard library: lz4, and these of ours.
+WRITER_MODULES = {
+    "bot", "bot.intake", "bot.intake.rows", "bot.intake.wire", "bot.intake.writer_main",
+    "bot.intake.sqlite_writer", "bot.storage", "bot.storage.payloads",
+    "bot.storage.sqlite_pragmas", "bot.logs",
+}  # fmt: skip
+
+
+def test_the_writer_process_imports_only_the_standard_library_sqlite3_and_lz4(
+    tmp_path: Path,
+) -> None:
+    """The writer's whole run (start, ready, one request, end), in a fresh interpreter."""
     url = f"sqlite:///{tmp_path / 'w.db'}"
     upgrade(url)
-    code = (
-        "import sys\n"
-        "from bot.intake.writer_process import open_writer\n"
-        f"w = open_writer({url!r})\n"
-        "w.close()\n"
-        "heavy = sorted(m for m in ('sqlalchemy', 'sqlmodel', 'pydantic', 'alembic', 'fastapi')"
-        " if m in sys.modules)\n"
-        "print(','.join(heavy) or 'none')\n"
-    )
+    code = f"""
+import json, os, socket, sys, threading
+before = set(sys.modules)
+os.environ["VEILLEUR_INTAKE_WRITER_DATABASE_URL"] = {url!r}
+ours, theirs = socket.socketpair()
+def web():
+    from bot.intake import wire
+    from bot.intake.rows import DeliveryRow
+    from datetime import datetime, UTC
+    assert ours.recv(1) == wire.READY
+    row = DeliveryRow("g1", "issues", "opened", 1, "o/r", 1, datetime.now(UTC), b"{{}}")
+    ours.sendall(b"".join(wire.encode_request(1, row)))
+    buf = bytearray()
+    while not (answers := wire.decode_answers(buf)):
+        buf += ours.recv(1000)
+    assert answers == [(1, "new", None)], answers
+    ours.close()
+threading.Thread(target=web).start()
+from bot.intake import writer_main
+writer_main.main([str(theirs.fileno())])
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert out.stdout.strip() == "none", out.stdout + out.stderr
+    loaded = set(json.loads(out.stdout))
+    outside = {m for m in loaded if m.split(".")[0] not in sys.stdlib_module_names}
+    assert {m for m in outside if m.split(".")[0] != "lz4"} == WRITER_MODULES, out.stderr
+    assert not {"sqlalchemy", "sqlmodel", "pydantic", "alembic", "orjson"} & loaded
 
 
 def test_the_writer_starts_an_oversized_log_over_once_readers_move_on(

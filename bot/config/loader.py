@@ -27,7 +27,7 @@ from sqlmodel import Session
 from bot.config.bounds import MAX_DEPTH, bound_errors, size_error, too_deep_line
 from bot.config.errors import ConfigError, Layer, located_errors
 from bot.config.schema import VeilleurConfig
-from bot.forge.names import RepoName, owner_of
+from bot.forge.names import GITHUB_ORG_REPO, GITLAB_ORG_REPO, RepoName, owner_of
 from bot.resources import config_dir
 from bot.storage.models import ConfigRecord
 
@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 CONFIG_PATH = ".github/veilleur.yml"
 # Where an organisation's (group's) files live: GitHub's `.github`, GitLab's `gitlab-profile`
 # (whose files the GitLab client and its push events name at their canonical places).
-ORG_CONFIG_REPOS = (".github", "gitlab-profile")
+ORG_CONFIG_REPOS = (GITHUB_ORG_REPO, GITLAB_ORG_REPO)
 DEFAULT_FILENAME = "config/default.yml"
 
 
@@ -213,16 +213,28 @@ def org_file_name(org: str) -> str:
 class ConfigLoader:
     """Fetches and caches each repository's merged config (memory, then the `configs` table).
 
-    The TTL bounds how stale a config may be; `invalidate`/`invalidate_org` (on pushes touching
-    the file) make the next call refetch. Another process's memory cache catches up within TTL.
+    `ttl_seconds` (VEILLEUR_CONFIG_REFETCH_SECONDS) is how long a fetched config is used before
+    its files are read again: `on_push` forgets it as soon as a push touches them, so the TTL
+    only bounds what no push announces. `memory_seconds` (VEILLEUR_CONFIG_CACHE_SECONDS) is how
+    long a process trusts its own copy without looking at the stored one, where another
+    process's `on_push` shows; a record forgotten that way reads the org's file again too.
     """
 
-    def __init__(self, engine: Engine, clock: Clock, ttl_seconds: float = 300) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        ttl_seconds: float = 300,
+        *,
+        memory_seconds: float | None = None,
+    ) -> None:
         self._engine = engine
         self._clock = clock
         self._ttl = timedelta(seconds=ttl_seconds)
+        memory = ttl_seconds if memory_seconds is None else min(memory_seconds, ttl_seconds)
+        self._memory_ttl = timedelta(seconds=memory)
         self._default = load_default()
-        self._memory: dict[str, ResolvedConfig] = {}
+        self._memory: dict[str, tuple[datetime, ResolvedConfig]] = {}
         self._orgs: dict[str, tuple[datetime, str | None]] = {}
         self._parsed: dict[tuple[str | None, str | None, bool], Any] = {}
 
@@ -230,23 +242,30 @@ class ConfigLoader:
         return when is not None and self._clock.now() - _aware(when) < self._ttl
 
     async def for_repo(self, api: Forge, repo: str, default_branch: str) -> ResolvedConfig:
-        key = repo.lower()
+        key, now = repo.lower(), self._clock.now()
         cached = self._memory.get(key)
-        if cached is not None and self._fresh(cached.fetched_at):
-            return cached
+        if (
+            cached is not None
+            and now - cached[0] < self._memory_ttl
+            and self._fresh(cached[1].fetched_at)
+        ):
+            return cached[1]
         record = self._read(key)
         stored = self._from_record(record) if record is not None else None
         if stored is not None and self._fresh(stored.fetched_at):
             resolved = stored
         else:
+            # Never fetched here, or forgotten by a push (perhaps in another process): the
+            # org's file is read again too, whatever this process remembers of it.
+            org_again = record is None or _aware(record.fetched_at) == _EPOCH
             try:
-                resolved = await self._fetch(api, repo, default_branch, stored)
+                resolved = await self._fetch(api, repo, default_branch, stored, org_again)
             except Exception:
                 if stored is None:
                     raise
                 log.warning("config fetch failed for %s; using the stored one", repo, exc_info=True)
                 return stored
-        self._memory[key] = resolved
+        self._memory[key] = (now, resolved)
         return resolved
 
     def invalidate(self, repo: str) -> None:
@@ -283,11 +302,16 @@ class ConfigLoader:
         return False
 
     async def _fetch(
-        self, api: Forge, repo: str, branch: str, stored: ResolvedConfig | None
+        self,
+        api: Forge,
+        repo: str,
+        branch: str,
+        stored: ResolvedConfig | None,
+        org_again: bool = False,
     ) -> ResolvedConfig:
         now = self._clock.now()
         org = owner_of(repo)  # a GitHub org or a GitLab group, forge-qualified
-        org_text = await self._org_text(api, org)
+        org_text = await self._org_text(api, org, again=org_again)
         repo_text = await api.get_file(repo, CONFIG_PATH, branch)
         org_repo = RepoName.parse(repo).name.lower() in ORG_CONFIG_REPOS
         key = (org_text, repo_text, org_repo)
@@ -330,9 +354,9 @@ class ConfigLoader:
         config, _ = validate_layers(self._default, org_layer, None)
         return config or VeilleurConfig.model_validate(self._default)
 
-    async def _org_text(self, api: Forge, org: str) -> str | None:
+    async def _org_text(self, api: Forge, org: str, *, again: bool = False) -> str | None:
         hit = self._orgs.get(org.lower())
-        if hit is not None and self._fresh(hit[0]):
+        if hit is not None and not again and self._fresh(hit[0]):
             return hit[1]
         text = await api.get_file(f"{org}/.github", CONFIG_PATH, None)
         self._orgs[org.lower()] = (self._clock.now(), text)

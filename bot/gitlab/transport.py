@@ -37,6 +37,8 @@ class Transport:
         base_seconds: float = 0.5,
     ) -> None:
         self.scope = httpx.URL(base_url).host
+        self.graphql_url = base_url.rstrip("/") + "/api/graphql"  # versionless, beside /api/v4
+        self._token = token
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/api/v4",
             headers={"PRIVATE-TOKEN": token, "User-Agent": "veilleur"},
@@ -48,6 +50,7 @@ class Transport:
         self._sleep = sleep
         self._base = base_seconds
         self.calls = 0  # requests sent (bench/gitlab_backfill.py)
+        self.graphql_calls = 0  # of which GraphQL queries
         self.remaining: int | None = None  # last RateLimit-Remaining seen
 
     def _now(self) -> datetime:
@@ -56,8 +59,11 @@ class Transport:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """The answer to one call (2xx or 404), after the retries its fault allows."""
+    async def request(
+        self, method: str, path: str, *, replayable: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        """The answer to one call (2xx or 404), after the retries its fault allows.
+        `replayable`: a POST that changes nothing (a GraphQL query), retried like a GET."""
         attempt = 0
         while True:
             until = self._pauses.get(self.scope)
@@ -67,7 +73,7 @@ class Transport:
             try:
                 resp = await self._client.request(method, path, **kwargs)
             except httpx.TransportError as exc:
-                if method == "POST" or attempt >= MAX_RETRY:
+                if (method == "POST" and not replayable) or attempt >= MAX_RETRY:
                     raise ForgeUnreachable(f"{method} {path}: {exc!r}") from exc
                 await self._sleep(self._base * 2**attempt)
                 attempt += 1
@@ -82,7 +88,8 @@ class Transport:
                 await self._sleep(wait.total_seconds())
                 attempt += 1
                 continue
-            if resp.status_code >= 500 and method != "POST" and attempt < MAX_RETRY:
+            retry = method != "POST" or replayable
+            if resp.status_code >= 500 and retry and attempt < MAX_RETRY:
                 await self._sleep(self._base * 2**attempt)
                 attempt += 1
                 continue
@@ -107,6 +114,18 @@ class Transport:
         if reset.isdigit():
             return max(datetime.fromtimestamp(int(reset), UTC) - self._now(), timedelta(0))
         return timedelta(seconds=60)
+
+    async def graphql(self, query: str, variables: dict[str, Any]) -> httpx.Response:
+        """One GraphQL query (`POST /api/graphql`, the token as a bearer token, as GitLab's
+        GraphQL docs ask), with the REST calls' retries and rate-limit rules."""
+        self.graphql_calls += 1
+        return await self.request(
+            "POST",
+            self.graphql_url,
+            replayable=True,
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {self._token}"},
+        )
 
     async def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """The JSON answer, or None for 404 and empty answers."""

@@ -40,6 +40,9 @@ RESTART_WAIT_MS = 50  # the longest a RESTART checkpoint waits for readers to mo
 # VALUES list of n rows), and one of hundreds of rows holds hundreds of KB: sqlite3's default
 # of 128 grew the writer by 40 MB on varied sizes. Re-preparing costs far less than a commit.
 CACHED_STATEMENTS = 4
+# The writer only appends: it touches the tail of the table and the paths down its indexes,
+# and a page missing from this cache is read back from the OS's (SQLite's default: 2 MB).
+CACHE_KIB = 512
 
 
 class SqliteGroupWriter:
@@ -58,6 +61,7 @@ class SqliteGroupWriter:
             path, timeout=wait, isolation_level=None, cached_statements=CACHED_STATEMENTS
         )
         sqlite_pragmas.apply(self.conn, wait)
+        self.conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self._seq_last = 0
         self._wal = f"{path}-wal"
         self._groups = 0

@@ -11,149 +11,33 @@ Lifetimes: the writer process ends when its socket closes, so it never outlives 
 process. If it dies, the requests waiting for it get 503 (GitHub records the failure; the
 recovery job asks for a redelivery) and the next request starts a new one.
 
-    python -m bot.intake.writer_process <fd>    (started by ProcessWriter, not by hand)
+This module is the web process's side; the writer process runs bot/intake/writer_main.py,
+which imports neither this module nor the app.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
-import signal
 import socket
-import struct
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Protocol, cast
+from typing import cast
 
-import orjson
-
-from bot.intake.rows import MAX_GROUP, DeliveryRow, Stored
+from bot.intake import wire
+from bot.intake.rows import DeliveryRow, Stored
 
 log = logging.getLogger(__name__)
 
-# web -> writer: request id, meta length, payload length, received_at (us since the epoch, UTC),
-# then the meta (an orjson list) and the payload.
-_REQUEST = struct.Struct("!QIIq")
-# writer -> web: the length of an orjson list of [request id, outcome, error].
-_ANSWER = struct.Struct("!I")
-_READY = b"R"
-_URL_ENV = "VEILLEUR_INTAKE_WRITER_DATABASE_URL"
-_LOG_ENV = "VEILLEUR_INTAKE_WRITER_LOG"
-_CHUNK = 1 << 20
 RESTART_PAUSE_SECONDS = 1.0  # after a failed restart, requests get 503 at once for this long
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 class WriterUnavailable(RuntimeError):
     """The writer process is gone or could not store: the request is answered 503."""
-
-
-def encode_request(request_id: int, row: DeliveryRow) -> tuple[bytes, bytes, bytes]:
-    meta = orjson.dumps(
-        [row.guid, row.event, row.action, row.installation_id, row.repo_full_name,
-         row.item_number]
-    )  # fmt: skip
-    micros = (row.received_at - _EPOCH) // _MICROSECOND
-    return _REQUEST.pack(request_id, len(meta), len(row.payload), micros), meta, row.payload
-
-
-def decode_requests(buf: bytearray) -> tuple[list[tuple[int, DeliveryRow]], int]:
-    """The complete requests at the start of `buf`, and how many bytes they took."""
-    out: list[tuple[int, DeliveryRow]] = []
-    pos, size = 0, _REQUEST.size
-    while len(buf) - pos >= size:
-        request_id, meta_len, payload_len, micros = _REQUEST.unpack_from(buf, pos)
-        start, end = pos + size, pos + size + meta_len + payload_len
-        if len(buf) < end:
-            break
-        guid, event, action, inst, repo, number = orjson.loads(buf[start : start + meta_len])
-        received = _EPOCH + micros * _MICROSECOND
-        payload = bytes(buf[start + meta_len : end])
-        out.append(
-            (request_id, DeliveryRow(guid, event, action, inst, repo, number, received, payload))
-        )
-        pos = end
-    return out, pos
-
-
-class Writer(Protocol):
-    def write_or_fail(self, rows: list[DeliveryRow]) -> list[str | Exception]: ...
-    def close(self) -> None: ...
-
-
-def open_writer(url: str) -> Writer:
-    """Plain sqlite3 for a SQLite file (this process then never imports SQLAlchemy, SQLModel
-    or pydantic); SQLAlchemy's `GroupWriter` for PostgreSQL. Fails when it cannot read."""
-    if url.startswith("sqlite:///"):
-        from bot.intake.sqlite_writer import SqliteGroupWriter
-
-        writer = SqliteGroupWriter(url.removeprefix("sqlite:///").split("?", 1)[0])
-        writer.check()
-        return writer
-    from bot.intake.writer import GroupWriter
-
-    group = GroupWriter.for_url(url)
-    with group.engine.connect() as conn:
-        conn.exec_driver_sql("SELECT 1")
-    return group
-
-
-def serve(sock: socket.socket, group: Writer) -> None:
-    """The writer process's loop: read requests, commit them in groups, answer each group."""
-    buf = bytearray()
-    while True:
-        chunk = sock.recv(_CHUNK)
-        if not chunk:
-            return  # the web process closed its end
-        buf += chunk
-        with contextlib.suppress(BlockingIOError):  # and whatever else is already waiting
-            while more := sock.recv(_CHUNK, socket.MSG_DONTWAIT):
-                buf += more
-        requests, used = decode_requests(buf)
-        del buf[:used]
-        for first in range(0, len(requests), MAX_GROUP):
-            part = requests[first : first + MAX_GROUP]
-            outcomes = group.write_or_fail([row for _, row in part])
-            answers = [
-                [rid, None, f"{type(o).__name__}: {o}"]
-                if isinstance(o, Exception)
-                else [rid, o, None]
-                for (rid, _), o in zip(part, outcomes, strict=True)
-            ]
-            body = orjson.dumps(answers)
-            sock.sendall(_ANSWER.pack(len(body)) + body)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from bot import logs
-
-    args = sys.argv[1:] if argv is None else argv
-    # Ctrl-C or a service manager's SIGTERM reach the whole process group: the web process
-    # shuts down gracefully and closes the socket, and that, not the signal, ends this one.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    level, fmt = os.environ.get(_LOG_ENV, "INFO:json").split(":")
-    logs.configure(level, fmt)
-    sock = socket.socket(fileno=int(args[0]))
-    group = open_writer(os.environ[_URL_ENV])  # a database it cannot open fails the start
-    # Its heap is its imports: keep the collector from walking them under load.
-    gc.collect()
-    gc.freeze()
-    try:
-        sock.sendall(_READY)
-        serve(sock, group)
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the web process went away: nothing is waiting for an answer
-    finally:
-        group.close()
-    return 0
 
 
 class _Link(asyncio.Protocol):
@@ -184,21 +68,15 @@ class _Link(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._buf += data
         fresh = False
-        while len(self._buf) >= _ANSWER.size:
-            (length,) = _ANSWER.unpack_from(self._buf)
-            if len(self._buf) < _ANSWER.size + length:
-                break
-            answers = orjson.loads(self._buf[_ANSWER.size : _ANSWER.size + length])
-            del self._buf[: _ANSWER.size + length]
-            for request_id, outcome, error in answers:
-                fut = self.waiting.pop(request_id, None)
-                if fut is None or fut.done():
-                    continue
-                if error is None:
-                    fut.set_result(outcome)
-                    fresh = fresh or outcome in Stored.FRESH
-                else:
-                    fut.set_exception(WriterUnavailable(error))
+        for request_id, outcome, error in wire.decode_answers(self._buf):
+            fut = self.waiting.pop(request_id, None)
+            if fut is None or fut.done():
+                continue
+            if error is None:
+                fut.set_result(cast(str, outcome))
+                fresh = fresh or outcome in Stored.FRESH
+            else:
+                fut.set_exception(WriterUnavailable(error))
         if fresh and self.on_stored:
             self.on_stored()
 
@@ -238,15 +116,15 @@ class ProcessWriter:
         """Start the writer process; our end of its socket once it says it is ready."""
         ours, theirs = socket.socketpair()
         try:
-            env = {**os.environ, _URL_ENV: self.database_url, _LOG_ENV: self.log_spec}
-            cmd = [sys.executable, "-m", "bot.intake.writer_process", str(theirs.fileno())]
+            env = {**os.environ, wire.URL_ENV: self.database_url, wire.LOG_ENV: self.log_spec}
+            cmd = [sys.executable, "-m", "bot.intake.writer_main", str(theirs.fileno())]
             # our own interpreter and module; the URL goes by environment, not the command line
             self.process = subprocess.Popen(cmd, pass_fds=[theirs.fileno()], env=env)  # noqa: S603
         finally:
             theirs.close()
         ours.settimeout(60)
         try:
-            ready = ours.recv(1) == _READY
+            ready = ours.recv(1) == wire.READY
         except OSError:
             ready = False
         if not ready:
@@ -277,7 +155,7 @@ class ProcessWriter:
         self._next_id += 1
         fut: asyncio.Future[str] = self._loop.create_future()
         link.waiting[self._next_id] = fut
-        link.send(encode_request(self._next_id, row))
+        link.send(wire.encode_request(self._next_id, row))
         return await fut
 
     async def _restart(self) -> _Link:
@@ -307,7 +185,3 @@ class ProcessWriter:
         except subprocess.TimeoutExpired:
             proc.kill()
             return proc.wait()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -144,7 +144,8 @@ class Demo:
             smtp_port=smtp_port,
             smtp_from="veilleur@paris.example",
             dashboard_open=True,
-            config_cache_seconds=86400,  # the demo's configuration never changes
+            config_refetch_seconds=86400,  # the demo's configuration never changes
+            config_cache_seconds=86400,
             write_spacing_seconds=0.0,  # six weeks in a minute: the simulated forge has no limit
             log_level="WARNING",
             log_format="text",
