@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from bot.forge import Forge, RepoName
 from bot.forge.errors import ForgeRequestFailed
+from bot.forge.names import GITLAB_ORG_REPO
 from bot.gitlab import shapes
 from bot.gitlab.codeowners import CODEOWNERS_PATHS, GitLabCodeOwners, parse_gitlab_codeowners
 from bot.gitlab.numbers import split
@@ -24,7 +25,7 @@ WELL_KNOWN = {
     ".github/veilleur.yml": ".gitlab/veilleur.yml",
     ".github/ISSUE_TEMPLATE": ".gitlab/issue_templates",
 }
-GROUP_PROFILE = "gitlab-profile"  # GitLab's project for group-level files
+GROUP_PROFILE = GITLAB_ORG_REPO  # GitLab's project for group-level files
 COMMUNITY_FILES = {"contributing": "CONTRIBUTING.md", "code_of_conduct_file": "CODE_OF_CONDUCT.md"}
 
 
