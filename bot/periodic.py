@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def links_of(runtime: Runtime) -> Any:
+    """The runtime's links to either forge (`services["links"]`), else GitHub's alone."""
+    from bot.forge.links import WebLinks
+
+    return runtime.services.get("links") or WebLinks.of(runtime.settings.github_web_url)
+
+
 def sweeper_for(runtime: Runtime, *, dry_run: bool = False) -> Any:
     from bot.sla.sweep import Sweeper
 
@@ -32,6 +39,7 @@ def sweeper_for(runtime: Runtime, *, dry_run: bool = False) -> Any:
         bot_login=runtime.bot_login,
         mailer=runtime.mailer,
         dry_run=runtime.settings.dry_run or dry_run,
+        links=links_of(runtime),
     )
 
 
@@ -68,6 +76,16 @@ async def redelivery_check(runtime: Runtime, clock: Clock) -> None:
     await recover(runtime.app_client, runtime.engine, clock.now(), dry_run=runtime.settings.dry_run)
 
 
+async def gitlab_redelivery_check(runtime: Runtime, clock: Clock) -> None:
+    """Ask GitLab to resend the failed deliveries of the last 3 days that never reached us."""
+    from bot.gitlab.recovery import recover
+
+    forges = runtime.services.get("forges")
+    if forges is None:
+        return
+    await recover(forges, runtime.engine, clock.now(), dry_run=runtime.settings.dry_run)
+
+
 async def backfill_refresh(runtime: Runtime, clock: Clock) -> None:
     """Nightly: resume unfinished history imports, then import what changed since the last."""
     from bot.backfill.tasks import nightly_refresh
@@ -85,6 +103,7 @@ def publisher_for(runtime: Runtime) -> Any:
         bot_login=runtime.bot_login,
         mailer=runtime.mailer,
         dry_run=runtime.settings.dry_run,
+        links=links_of(runtime),
     )
 
 
@@ -116,10 +135,12 @@ def JOBS(settings: Settings) -> list[tuple[str, Any, dict[str, Any]]]:  # noqa: 
     from datetime import UTC, datetime
 
     at_start = {"next_run_time": datetime.now(UTC)}  # APScheduler: run once at start too
+    every_10_min = {"trigger": "interval", "minutes": 10}
     return [
         ("reconcile", reconcile_record, {"trigger": "interval", "hours": 1} | at_start),
         ("sla-sweep", sla_sweep, {"trigger": "interval", "minutes": settings.sweep_minutes}),
         ("redelivery-check", redelivery_check, {"trigger": "interval", "minutes": 10}),
+        ("gitlab-redelivery-check", gitlab_redelivery_check, every_10_min),
         ("backfill-refresh", backfill_refresh, {"trigger": "cron", "hour": 2, "minute": 30}),
         ("digest-publication", digest_publication, {"trigger": "cron", "minute": 7}),
         ("privacy-purge", privacy_purge, {"trigger": "cron", "hour": 3, "minute": 45}),

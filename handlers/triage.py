@@ -134,6 +134,32 @@ def welcome_answer_by(inp: TriageInput) -> datetime | None:
     return answer_by(inp.opened_at, inp.config)
 
 
+def welcome_key(inp: TriageInput) -> str:
+    """A person is welcomed once per owner (organisation or user), not once per repository
+    and kind: a second first contribution elsewhere in the organisation gets no new welcome."""
+    return f"welcome:{inp.repo.split('/')[0].lower()}:{inp.author.lower()}"
+
+
+def welcome_text(inp: TriageInput, renderer: Renderer, needs_details: bool) -> str | None:
+    """The welcome of a first-time contributor, when the configuration wants one."""
+    cfg = inp.config
+    wanted = cfg.welcome.pull_requests if inp.is_pull else cfg.welcome.issues
+    if not (cfg.welcome.enabled and inp.first_time and wanted):
+        return None
+    return renderer.render(
+        T.WELCOME_PULL if inp.is_pull else T.WELCOME_ISSUE,
+        inp.lang,
+        author=inp.author,
+        repo=inp.repo,
+        first_time=True,
+        response_days=cfg.sla.first_response_days,
+        answer_by=welcome_answer_by(inp),
+        partner=inp.author_class.partner,
+        needs_details=needs_details,
+        **inp.links,
+    ).tagged
+
+
 def plan(inp: TriageInput, renderer: Renderer) -> list[Action]:
     """Pure step: what to do about a just-opened outside contribution."""
     if not inp.author_class.is_outside:
@@ -149,43 +175,13 @@ def plan(inp: TriageInput, renderer: Renderer) -> list[Action]:
     styled.append((names.needs_triage, "needs_triage"))
     styled += [(label, "area") for label in area_labels(inp)]
 
-    comments: list[Action] = []
-    needs_author = False
     item = f"{inp.repo}#{inp.number}"
-    if (
-        cfg.welcome.enabled
-        and inp.first_time
-        and (cfg.welcome.pull_requests if inp.is_pull else cfg.welcome.issues)
-    ):
-        kind = "pull" if inp.is_pull else "issue"
-        text = renderer.render(
-            T.WELCOME_PULL if inp.is_pull else T.WELCOME_ISSUE,
-            inp.lang,
-            author=inp.author,
-            repo=inp.repo,
-            first_time=True,
-            response_days=cfg.sla.first_response_days,
-            answer_by=welcome_answer_by(inp),
-            partner=inp.author_class.partner,
-            **inp.links,
-        ).tagged
-        comments.append(
-            UpsertComment(
-                repo=inp.repo,
-                number=inp.number,
-                marker=marker("welcome", item),
-                body=text,
-                update_existing=False,
-                once=f"welcome:{inp.repo}:{inp.author.lower()}:{kind}",
-                item_had_no_comments=inp.no_comments,
-            )
-        )
+    request: tuple[str, str] | None = None  # (marker, text) of the request for details
     if not inp.is_pull and cfg.request_info.enabled:
         body = Scaffolding.of(inp.templates).strip(inp.body)  # template text left untouched
         missing = missing_sections(body, list(cfg.request_info.required_sections))
         too_short = len(meaningful_text(body)) < cfg.request_info.min_body_chars
         if missing or too_short:
-            needs_author = True
             text = renderer.render(
                 T.REQUEST_INFO_ISSUE,
                 inp.lang,
@@ -194,31 +190,48 @@ def plan(inp: TriageInput, renderer: Renderer) -> list[Action]:
                 too_short=too_short,
                 min_body_chars=cfg.request_info.min_body_chars,
             ).tagged
-            comments.append(
-                UpsertComment(
-                    inp.repo,
-                    inp.number,
-                    marker("request-info", item),
-                    text,
-                    item_had_no_comments=inp.no_comments,
-                )
-            )
+            request = (marker("request-info", item), text)
     if inp.is_pull and cfg.pr_checklist.enabled:
         checks = pr_checks(inp)
         if any(not c["ok"] for c in checks):
-            needs_author = True
             text = renderer.render(
                 T.PR_CHECKLIST, inp.lang, author=inp.author, checks=checks
             ).tagged
-            comments.append(
-                UpsertComment(
-                    inp.repo,
-                    inp.number,
-                    marker("pr-checklist", item),
-                    text,
-                    item_had_no_comments=inp.no_comments,
-                )
+            request = (marker("pr-checklist", item), text)
+    needs_author = request is not None
+    welcome = welcome_text(inp, renderer, needs_author)
+    comments: list[Action] = []
+    if welcome is not None and request is not None:
+        # One comment, not two: the welcome (once per person and owner) and the request;
+        # someone welcomed before gets the request alone (`otherwise`).
+        comments.append(
+            UpsertComment(
+                inp.repo,
+                inp.number,
+                request[0],
+                f"{marker('welcome', item)}\n{welcome}\n\n{request[1]}",
+                update_existing=False,
+                once=welcome_key(inp),
+                otherwise=request[1],
+                item_had_no_comments=inp.no_comments,
             )
+        )
+    elif welcome is not None:
+        comments.append(
+            UpsertComment(
+                repo=inp.repo,
+                number=inp.number,
+                marker=marker("welcome", item),
+                body=welcome,
+                update_existing=False,
+                once=welcome_key(inp),
+                item_had_no_comments=inp.no_comments,
+            )
+        )
+    elif request is not None:
+        comments.append(
+            UpsertComment(inp.repo, inp.number, *request, item_had_no_comments=inp.no_comments)
+        )
     styled.append(
         (names.awaiting_author, "awaiting_author")
         if needs_author

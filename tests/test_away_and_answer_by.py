@@ -148,5 +148,5 @@ def test_welcome_says_by_when_in_the_contributors_language_and_repository_time(
 
 def test_a_draft_pull_request_gets_no_date() -> None:
     welcome = plan(_triage("en", is_pull=True, draft=True), Renderer(templates_dir()))
-    body = next(a.body for a in welcome if "veilleur:welcome" in getattr(a, "marker", ""))
+    body = next(a.body for a in welcome if "veilleur:welcome" in getattr(a, "body", ""))
     assert "within 2 working days." in body

@@ -5,7 +5,11 @@ either place."""
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +17,9 @@ import pytest
 
 from bot.cli import main
 from bot.cli.commands import build_parser
+from bot.sim import AppKeyPair
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _parsers(
@@ -62,3 +69,33 @@ def test_every_subcommand_accepts_database_url() -> None:
     args = parser.parse_args(["deliveries", "--database-url", "sqlite:///a.db"])
     assert args.database_url == "sqlite:///a.db"
     assert parser.parse_args(["deliveries"]).database_url is None
+
+
+def test_serve_parses_its_command_line_without_the_other_commands_modules(
+    tmp_path: Path, app_keypair: AppKeyPair
+) -> None:
+    """The server keeps what it imports for its whole life (and shares it with the worker
+    forked from it): the other commands' modules (Alembic, rich...) are never loaded."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = str(taken.getsockname()[1])  # taken: `serve` stops once its options are read
+        code = (
+            "import sys\n"
+            "from bot.cli import main\n"
+            f"argv = ['--database-url', 'sqlite:///{tmp_path / 'v.db'}', 'serve', '--port', {port!r}]\n"
+            "assert main(argv) == 2\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'rich', 'mako')"
+            " or m.startswith('bot.') and m.endswith('.cli') and m != 'bot.cli'))\n"
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VEILLEUR_")}
+        env |= {"VEILLEUR_APP_ID": "1", "VEILLEUR_PRIVATE_KEY": app_keypair.private_pem}
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env
+        )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout
+    assert "is already in use" in out.stderr
+    serve = build_parser(serve_only=True).parse_args(["serve", "--port", "8000", "--no-worker"])
+    full = build_parser().parse_args(["serve", "--port", "8000", "--no-worker"])
+    assert vars(serve) == vars(full)

@@ -136,7 +136,8 @@ def test_a_team_question_then_silence_nudges_once_then_closes() -> None:
     (nudge,) = stale_actions(item, st, at(17), cfg)
     base = "stale:Codertocat/Hello-World#1:20260602T100000Z"
     assert isinstance(nudge, UpsertComment) and nudge.once == f"{base}:nudge"
-    assert "@Codertocat" in nudge.body and "10 working days" in nudge.body
+    assert "Codertocat" in nudge.body and "@Codertocat" not in nudge.body  # their own item
+    assert "10 working days" in nudge.body
     # Past the close delay, still never closed without the nudge first.
     late = state(item, entries, at(31), cfg)
     assert kinds(stale_actions(item, late, at(31), cfg)) == ["UpsertComment"]

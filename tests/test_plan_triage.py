@@ -92,10 +92,11 @@ def test_an_outside_issue_is_labelled_welcomed_and_waits_for_a_maintainer() -> N
     (welcome,) = comments(actions)
     assert welcome.repo == "Codertocat/Hello-World" and welcome.number == 1
     assert welcome.marker == "<!-- veilleur:welcome:Codertocat/Hello-World#1 -->"
-    assert welcome.once == "welcome:Codertocat/Hello-World:codertocat:issue"
+    assert welcome.once == "welcome:codertocat:codertocat"  # once per person and owner
     assert welcome.update_existing is False  # a welcome is never rewritten
     assert welcome.item_had_no_comments is True  # the payload says `comments: 0`
-    assert "@Codertocat" in welcome.body and "within 3 working days" in welcome.body
+    assert "@Codertocat" not in welcome.body  # the author follows their own item anyway
+    assert "Codertocat" in welcome.body and "within 3 working days" in welcome.body
 
 
 @pytest.mark.parametrize(
@@ -190,11 +191,9 @@ def test_an_empty_issue_is_asked_for_more_and_waits_for_its_author() -> None:
     actions = plan_for("issues", "opened.with-empty-body")
     assert labels_added(actions)[-1] == "awaiting-author"
     assert "awaiting-maintainer" not in labels_added(actions)
-    markers = [c.marker for c in comments(actions)]
-    assert markers == [
-        "<!-- veilleur:welcome:Codertocat/Hello-World#1 -->",
-        "<!-- veilleur:request-info:Codertocat/Hello-World#1 -->",
-    ]
+    (folded,) = comments(actions)  # the welcome and the request, in one comment
+    assert folded.marker == "<!-- veilleur:request-info:Codertocat/Hello-World#1 -->"
+    assert "<!-- veilleur:welcome:Codertocat/Hello-World#1 -->" in folded.body
 
 
 def test_required_sections_are_asked_for() -> None:
@@ -216,7 +215,8 @@ def test_a_pull_request_without_tests_gets_the_checklist() -> None:
     assert labels_added(actions)[-1] == "awaiting-author"
     (checklist,) = [c for c in comments(actions) if "pr-checklist" in c.marker]
     assert checklist.marker == "<!-- veilleur:pr-checklist:Codertocat/Hello-World#2 -->"
-    assert [c for c in comments(actions) if "welcome" in c.marker][0].once.endswith(":pull")  # type: ignore[union-attr]
+    assert checklist.once == "welcome:codertocat:codertocat"  # folded with the welcome
+    assert checklist.otherwise is not None and "welcome" not in checklist.otherwise
 
 
 def test_a_pull_request_with_tests_waits_for_a_maintainer() -> None:
@@ -263,9 +263,9 @@ def test_the_welcome_speaks_the_issue_language() -> None:
     assert lang == "fr"
     actions = triage.plan(triage_input(ev, cfg, classified(raw["user"], cfg), lang=lang), RENDERER)
     (welcome,) = comments(actions)
-    assert "Bonjour @Codertocat" in welcome.body and "bienvenue sur" in welcome.body
+    assert "Bonjour Codertocat" in welcome.body and "bienvenue sur" in welcome.body
     english = plan_for("issues")
-    assert "Hello @Codertocat" in comments(english)[0].body
+    assert "Hello Codertocat" in comments(english)[0].body
 
 
 def test_dry_run_plans_exactly_what_would_be_done() -> None:

@@ -1,5 +1,5 @@
-"""`veilleur backfill --org ORG [--since DATE]`: import an organization's history, with a
-progress bar (items, items/s, ETA) per repository."""
+"""`veilleur backfill --org ORG [--since DATE]` on GitHub (registered by bot/cli/backfill.py):
+import an organization's history, with a progress bar (items, items/s, ETA) per repository."""
 
 from __future__ import annotations
 
@@ -132,12 +132,3 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     stats = asyncio.run(run())
     print(summary(stats, time.perf_counter() - started))
     return 1 if stats.failed else 0
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("backfill", help="import an organization's issue and pull request history")
-    p.add_argument("--org", required=True, help="the organisation (or user) to import")
-    p.add_argument("--since", help="only items updated since this date (e.g. 2024-01-31)")
-    p.add_argument("--restart", action="store_true", help="ignore the saved progress")
-    p.add_argument("--page-size", type=int, default=100, help=argparse.SUPPRESS)
-    p.set_defaults(func=cmd_backfill)

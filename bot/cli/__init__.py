@@ -34,8 +34,19 @@ def _database_sentence(args: argparse.Namespace, exc: Exception) -> str | None:
     return database_problem(exc, url)
 
 
+def serving(argv: Sequence[str]) -> bool:
+    """Whether the command is `serve` (after the main options), not asking for help."""
+    words = iter(argv)
+    for word in words:
+        if word == "--database-url":
+            next(words, None)
+        elif not word.startswith("--database-url="):
+            return word == "serve"
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(serve_only=serving(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -61,6 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         http=header_deadline_protocol(settings.request_timeout_seconds),
+        ws="none",  # no WebSocket route: the websockets library is never imported
     )
     uvicorn.Server(config).run(sockets=[sock])
     return 0
@@ -128,7 +129,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, serve_only: bool = False) -> argparse.ArgumentParser:
+    """The whole command tree; `serve_only`: the same parser with `serve` alone, so that the
+    server never imports the other commands' modules (Alembic, rich, mako, pygments: ~18 MB,
+    kept for the process's life and by the worker forked from it)."""
     parser = argparse.ArgumentParser(
         prog="veilleur",
         description="Make sure no outside contribution is silently ignored.",
@@ -146,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-worker", action="store_true", help="web only (scale-out: run `veilleur worker`)"
     )
     serve.set_defaults(func=cmd_serve)
+    if serve_only:
+        _accept_database_url_everywhere(parser)
+        return parser
 
     db = sub.add_parser("db", help="database migrations")
     dbsub = db.add_subparsers(dest="db_command", required=True)
@@ -210,7 +217,7 @@ def _accept_database_url_everywhere(parser: argparse.ArgumentParser) -> None:
 def commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """The one list of the sub-commands that live in their own modules, in the help's order.
     Imported here, when the parser is built, so `veilleur --help` stays quick."""
-    from bot.backfill.cli import register as backfill
+    from bot.cli.backfill import register as backfill
     from bot.cli.demo import register as demo
     from bot.cli.remind import register as remind
     from bot.digest.cli import register as digest

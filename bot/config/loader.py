@@ -27,7 +27,7 @@ from sqlmodel import Session
 from bot.config.bounds import MAX_DEPTH, bound_errors, size_error, too_deep_line
 from bot.config.errors import ConfigError, Layer, located_errors
 from bot.config.schema import VeilleurConfig
-from bot.forge.names import RepoName, owner_of
+from bot.forge.names import GITHUB_ORG_REPO, GITLAB_ORG_REPO, RepoName, owner_of
 from bot.resources import config_dir
 from bot.storage.models import ConfigRecord
 
@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 CONFIG_PATH = ".github/veilleur.yml"
 # Where an organisation's (group's) files live: GitHub's `.github`, GitLab's `gitlab-profile`
 # (whose files the GitLab client and its push events name at their canonical places).
-ORG_CONFIG_REPOS = (".github", "gitlab-profile")
+ORG_CONFIG_REPOS = (GITHUB_ORG_REPO, GITLAB_ORG_REPO)
 DEFAULT_FILENAME = "config/default.yml"
 
 

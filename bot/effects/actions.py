@@ -10,7 +10,7 @@ Every action is a frozen value with an idempotency story:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 def marker(kind: str, item: str) -> str:
@@ -59,6 +59,9 @@ class UpsertComment(Action):
     # False: an existing marked comment is left as it is (a welcome is sent once, not refreshed).
     update_existing: bool = True
     once: str | None = None
+    # Set with `once`: the text posted instead once `once` was already done (a welcome folded
+    # with a request for details: the person was welcomed before, the request still goes).
+    otherwise: str | None = None
     # The item had no comment when the event was sent (an issue just opened): unless a post of
     # this marker was already attempted, there is nothing to look for before posting.
     item_had_no_comments: bool = False
@@ -125,3 +128,11 @@ class RecordState(Action):
     number: int
     data: dict[str, object] = field(default_factory=dict, hash=False, compare=True)
     once: str | None = None
+
+
+def without_once(action: Action) -> Action | None:
+    """What is left of `action` once its `once` key is done: a folded comment's `otherwise`
+    text (posted like any marked comment), else nothing."""
+    if isinstance(action, UpsertComment) and action.otherwise is not None:
+        return replace(action, body=action.otherwise, once=None, otherwise=None)
+    return None

@@ -33,6 +33,7 @@ from bot.effects.actions import (
     SetIssueState,
     UpsertComment,
     UpsertIssue,
+    without_once,
 )
 from bot.forge import Comment, Forge
 from bot.record.repo_cache import RepoCache
@@ -82,7 +83,10 @@ class Executor:
             desc = action.describe()
             once = getattr(action, "once", None)
             if once and self._seen(once):
-                continue
+                left = without_once(action)  # a folded comment's other text, or nothing
+                if left is None:
+                    continue
+                action, desc, once = left, left.describe(), None
             if self.dry_run or dry_run:
                 self._record_dry_run(desc)
                 log.info("dry-run: would %s", desc)

@@ -71,8 +71,9 @@ def record_of(repo: str, raw: dict[str, Any], notes: list[dict[str, Any]], mr: b
 
 
 class GitLabBackfill:
-    def __init__(self, engine: Engine, api: GitLabAPI, clock: Any) -> None:
+    def __init__(self, engine: Engine, api: GitLabAPI, clock: Any, progress: Any = None) -> None:
         self.engine = engine
+        self.progress = progress  # bot/backfill/cli.py RichProgress: start, advance, finish
         self.api = api
         self.clock = clock
         self._classes: dict[str, str | None] = {}
@@ -106,10 +107,16 @@ class GitLabBackfill:
         out = Imported()
         start = self.api.http.calls
         cursors = load_cursors(self.engine, repo)
+        if self.progress is not None:
+            done = (
+                0 if restart else sum(c.items for c in cursors.values() if c.kind in KINDS.values())
+            )
+            self.progress.start(repo, 0, done)
         for collection, kind in KINDS.items():
             cursor = cursors.get(kind)
             if cursor is None or restart or (since is not None and _utc(cursor.since) != since):
                 cursor = fresh_cursor(repo, kind, since, self.clock.now())
+                save_cursors(self.engine, [cursor])  # a retry after a rate limit resumes it
             if cursor.finished_at is not None:
                 continue
             page = int(cursor.cursor or 1)
@@ -131,10 +138,14 @@ class GitLabBackfill:
                 cursor.cursor = nxt or None
                 cursor.finished_at = None if nxt.isdigit() else self.clock.now()
                 save_cursors(self.engine, [cursor])
+                if self.progress is not None:
+                    self.progress.advance(repo, len(rows))
                 if not nxt.isdigit():
                     break
                 page = int(nxt)
         out.requests = self.api.http.calls - start
+        if self.progress is not None:
+            self.progress.finish(repo)
         return out
 
     async def _page(self, repo: str, rows: list[dict[str, Any]], mr: bool) -> int:

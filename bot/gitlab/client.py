@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from bot.forge import Forge, RepoName
 from bot.forge.errors import ForgeRequestFailed
+from bot.forge.names import GITLAB_ORG_REPO
 from bot.gitlab import shapes
 from bot.gitlab.codeowners import CODEOWNERS_PATHS, GitLabCodeOwners, parse_gitlab_codeowners
 from bot.gitlab.numbers import split
@@ -24,7 +25,7 @@ WELL_KNOWN = {
     ".github/veilleur.yml": ".gitlab/veilleur.yml",
     ".github/ISSUE_TEMPLATE": ".gitlab/issue_templates",
 }
-GROUP_PROFILE = "gitlab-profile"  # GitLab's project for group-level files
+GROUP_PROFILE = GITLAB_ORG_REPO  # GitLab's project for group-level files
 COMMUNITY_FILES = {"contributing": "CONTRIBUTING.md", "code_of_conduct_file": "CODE_OF_CONDUCT.md"}
 
 
@@ -97,6 +98,22 @@ class GitLabAPI:
         """Projects the token is a member of, archived ones left out."""
         rows = await self.http.pages("/projects", {"membership": "true", "archived": "false"})
         return [shapes.project(p, self.host) for p in rows]
+
+    async def group_projects(self, group: str) -> list[dict[str, Any]] | None:
+        """The group's projects, its subgroups' included, archived ones left out; None when
+        the token sees no such group."""
+        path = f"/groups/{_id(group)}/projects"
+        query: dict[str, Any] = {"include_subgroups": "true", "archived": "false", "per_page": 100}
+        rows: list[Any] = []
+        while True:
+            resp = await self.http.request("GET", path, params=query)
+            if resp.status_code == 404:
+                return None
+            rows.extend(resp.json() or [])
+            nxt = resp.headers.get("x-next-page", "")
+            if not nxt.isdigit():
+                return [shapes.project(p, self.host) for p in rows]
+            query["page"] = int(nxt)
 
     async def _ref(self, repo: str, ref: str | None) -> str:
         if ref:

@@ -50,6 +50,7 @@ class Transport:
         self._sleep = sleep
         self._base = base_seconds
         self.calls = 0  # requests sent (bench/gitlab_backfill.py)
+        self.graphql_calls = 0  # of which GraphQL queries
         self.remaining: int | None = None  # last RateLimit-Remaining seen
 
     def _now(self) -> datetime:
@@ -117,6 +118,7 @@ class Transport:
     async def graphql(self, query: str, variables: dict[str, Any]) -> httpx.Response:
         """One GraphQL query (`POST /api/graphql`, the token as a bearer token, as GitLab's
         GraphQL docs ask), with the REST calls' retries and rate-limit rules."""
+        self.graphql_calls += 1
         return await self.request(
             "POST",
             self.graphql_url,

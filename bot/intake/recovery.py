@@ -108,7 +108,9 @@ def known_guids(engine: Engine, guids: list[str]) -> set[str]:
     return found
 
 
-def _claim(engine: Engine, key: str, now: datetime, detail: str) -> bool:
+def claim(engine: Engine, key: str, now: datetime, detail: str) -> bool:
+    """Take `key` in `action_log`; False when someone already holds it (a request never made
+    twice, also across processes). Shared with bot/gitlab/recovery.py."""
     try:
         with Session(engine) as s:
             s.add(ActionLog(key=key, done_at=now, detail=detail[:2000]))
@@ -118,7 +120,8 @@ def _claim(engine: Engine, key: str, now: datetime, detail: str) -> bool:
         return False
 
 
-def _unclaim(engine: Engine, key: str) -> None:
+def unclaim(engine: Engine, key: str) -> None:
+    """Give `key` back: the request it stood for was not made after all."""
     with Session(engine) as s:
         s.execute(delete(ActionLog).where(col(ActionLog.key) == key))
         s.commit()
@@ -146,13 +149,13 @@ async def recover(
                 "dry-run: would ask GitHub to redeliver %s (%s, %s)", m.guid, m.event, m.reason
             )
             continue
-        if not _claim(engine, key, now, f"{m.event} {m.reason} attempt {m.delivery_id}"):
+        if not claim(engine, key, now, f"{m.event} {m.reason} attempt {m.delivery_id}"):
             report.already_asked += 1
             continue
         try:
             await app_client.arequest("POST", f"/app/hook/deliveries/{m.delivery_id}/attempts")
         except Exception as exc:  # not asked after all: the next run tries again
-            _unclaim(engine, key)
+            unclaim(engine, key)
             report.errors.append(f"{m.guid}: {type(exc).__name__}: {exc}")
             log.warning("redelivery of %s could not be requested: %s", m.guid, exc)
             continue

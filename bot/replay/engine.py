@@ -36,6 +36,7 @@ from bot.effects.actions import (
     SetIssueState,
     UpsertComment,
     marker,
+    without_once,
 )
 from bot.messages.language import detect_item_language
 from bot.messages.templating import Renderer
@@ -630,7 +631,10 @@ class Replayer:
         for a in actions:
             once = getattr(a, "once", None)
             if once and once in self.once:
-                continue
+                left = without_once(a)  # a folded comment's other text, or nothing
+                if left is None:
+                    continue
+                a, once = left, None
             applied += 1
             live = self.items.get((getattr(a, "repo", ""), getattr(a, "number", 0)))
             if isinstance(a, EnsureLabel):

@@ -1,8 +1,9 @@
 """Who may see what on the dashboard.
 
 - open (`VEILLEUR_DASHBOARD_OPEN`, `veilleur demo` only): everything, without sign-in;
-- a signed-in user: the repositories they could access on GitHub when they signed in, plus
-  every public one when the public dashboard is on;
+- a signed-in user: the repositories they could access on GitHub (or the projects on GitLab,
+  bot/web/access_gitlab.py) when they signed in, plus every public one when the public
+  dashboard is on;
 - anyone else, with `VEILLEUR_PUBLIC_DASHBOARD`: public repositories only
   (`Repository.private` False in Veilleur's record);
 - anyone else otherwise: nothing (sign-in required).
@@ -49,6 +50,8 @@ class Access:
             return True
         if self.viewer is None:
             return False
+        # GitHub: owner → names; GitLab (bot/web/access_gitlab.py): host → paths, so the host
+        # is the part before the first "/" and the rest, subgroups included, the path.
         owner, _, name = repo.full_name.lower().partition("/")
         return name in self.viewer.repos.get(owner, frozenset())
 

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from bot.forge.links import item_ref
+from bot.forge.names import org_config_repo
 from bot.sla.rules import sla_setting
 from bot.web import charts
 from bot.web.access import KnownRepo, OrgView, org_view
@@ -153,8 +154,9 @@ def config_of(request: Request, org: str, repo: str) -> Any:
 
 
 def org_target_hours(request: Request, org: str) -> float:
-    """The first-response target of the org's own config (`{org}/.github`), in business hours."""
-    rules = _rules(config_of(request, org, f"{org}/.github").config)
+    """The first-response target of the org's own config (`org_config_repo`), in business
+    hours."""
+    rules = _rules(config_of(request, org, org_config_repo(org)).config)
     return target_hours(rules.first_response_days, rules.calendar)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ import httpx
 from bot.gitlab.signature import sign, signing_key
 
 if TYPE_CHECKING:
-    from bot.sim.gitlab.world import GitLabWorld, Project
+    from bot.sim.gitlab.world import GitLabWorld, Project, WebHook
 
 Json = dict[str, Any]
 HEADER_OF = {
@@ -25,6 +26,8 @@ HEADER_OF = {
     "note": "Note Hook",
     "push": "Push Hook",
 }
+TRIGGER_OF = {kind: f"{kind}_hooks" for kind in HEADER_OF}  # a log entry's `trigger`
+INTERNAL_ERROR = "internal error"  # GitLab's logged status when no HTTP answer came back
 
 
 def hook_user(world: GitLabWorld, uid: int) -> Json:
@@ -222,8 +225,11 @@ class HookSender:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def headers(self, kind: str, body: bytes, *, token: str | None = None) -> dict[str, str]:
-        key = str(uuid.uuid4())
+    def headers(
+        self, kind: str, body: bytes, *, token: str | None = None, key: str | None = None
+    ) -> dict[str, str]:
+        """`key`: the Idempotency-Key of a resent delivery (the same as the first's)."""
+        key = key or str(uuid.uuid4())
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "GitLab/18.2.0",
@@ -244,7 +250,13 @@ class HookSender:
             headers["webhook-signature"] = sign(key_bytes, key, stamp, body)
         return headers
 
-    def send(self, kind: str, payload: Json) -> int | None:
+    def send(self, kind: str, payload: Json) -> int | str | None:
+        """To every webhook of the project and its groups; with none, to `webhook_url`."""
+        project = (payload.get("project") or {}).get("path_with_namespace", "")
+        with self.world.lock:
+            hooks = [h for h in self.world.hooks.values() if h.covers(project)]
+        if hooks:
+            return [self.deliver(h, kind, payload) for h in hooks][-1]
         url = self.world.webhook_url
         if not url:
             return None
@@ -253,3 +265,46 @@ class HookSender:
         resp = httpx.post(url, content=body, headers=headers, timeout=10)
         self.sent.append((headers, body, resp.status_code))
         return resp.status_code
+
+    def deliver(self, hook: WebHook, kind: str, payload: Json, key: str | None = None) -> int | str:
+        """One delivery to one webhook, logged as GitLab logs it (a failure is logged, not
+        raised; `world.outage` makes it fail as a stopped or broken receiver would)."""
+        body = json.dumps(payload).encode()
+        headers = self.headers(kind, body, key=key)
+        started = time.monotonic()
+        status: int | str
+        outage = self.world.outage
+        try:
+            if outage == INTERNAL_ERROR:
+                raise httpx.ConnectError("Failed to open TCP connection (Connection refused)")
+            if isinstance(outage, int):
+                status, answer, text = outage, {}, "Service Unavailable"
+            else:
+                resp = httpx.post(hook.url, content=body, headers=headers, timeout=10)
+                status, answer, text = resp.status_code, dict(resp.headers), resp.text
+                if outage == "timeout":  # received, but answered after GitLab gave up
+                    raise httpx.ReadTimeout("Net::ReadTimeout")
+        except httpx.HTTPError as exc:
+            status, answer, text = INTERNAL_ERROR, {}, str(exc)
+        self.sent.append((headers, body, status))  # type: ignore[arg-type]
+        logged = headers | ({"X-Gitlab-Token": "[REDACTED]"} if "X-Gitlab-Token" in headers else {})
+        with self.world.lock:
+            hook.logs.append({
+                "id": self.world.new_id(),
+                "url": hook.url,
+                "trigger": TRIGGER_OF.get(kind, f"{kind}_hooks"),
+                "request_headers": logged,
+                "request_data": payload,
+                "response_headers": answer,
+                "response_body": text,
+                "execution_duration": time.monotonic() - started,
+                "response_status": str(status),
+                "created_at": self.world.now(),
+            })  # fmt: skip
+        return status
+
+    def resend(self, hook: WebHook, log: Json) -> int | str:
+        """GitLab's Resend Request: the same body and Idempotency-Key, new UUIDs, a new log."""
+        kind = next((k for k, t in TRIGGER_OF.items() if t == log["trigger"]), "push")
+        key = log["request_headers"].get("Idempotency-Key")
+        return self.deliver(hook, kind, log["request_data"], key=key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.sim.gitlab import hook_api
 from bot.sim.gitlab.api import RestApp
 from bot.sim.gitlab.hooks import HookSender
 from bot.sim.gitlab.world import GitLabWorld
@@ -12,7 +13,7 @@ class GitLabServer(ThreadedServer):
     """`world.url` becomes the server's address, so web links and `X-Gitlab-Instance` match."""
 
     def __init__(self, world: GitLabWorld, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(RestApp(world), host=host, port=port)
+        super().__init__(RestApp(world, hook_api.ROUTES), host=host, port=port)
         self.world = world
         world.sender = world.sender or HookSender(world)
 

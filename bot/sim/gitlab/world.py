@@ -36,6 +36,25 @@ class Project:
         return self.path.rpartition("/")[0]
 
 
+@dataclass
+class WebHook:
+    """A project or group webhook and its delivery log (GitLab's `web_hook_logs`, newest last;
+    served by bot/sim/gitlab/hook_api.py)."""
+
+    id: int
+    scope: str  # "projects" or "groups"
+    parent: str  # the project's or group's path
+    url: str
+    logs: list[Json] = field(default_factory=list)
+    resends: list[float] = field(default_factory=list)  # when resends were asked (rate limit)
+
+    def covers(self, project_path: str) -> bool:
+        """A group hook fires for every project of the group and its subgroups."""
+        if self.scope == "projects":
+            return project_path == self.parent
+        return project_path.startswith(self.parent + "/")
+
+
 class GitLabWorld:
     def __init__(self, clock: Clock, *, host_url: str = "http://gitlab.test") -> None:
         self.clock = clock
@@ -52,12 +71,19 @@ class GitLabWorld:
         # GraphQL (bot/sim/gitlab/graphql.py): "on"; "off" answers 404 (an instance without
         # it); "before-16.5" has no `filter` on notes (older instances). Scores served, in order.
         self.graphql = "on"
-        self.graphql_scores: list[int] = []  # Retry-After seconds of the next answers: 429s
+        self.graphql_scores: list[int] = []
+        self.graphql_field_costs: dict[
+            str, int
+        ] = {}  # a field GitLab prices above 1  # Retry-After seconds of the next answers: 429s
         self.webhook_url: str | None = None
         self.webhook_token = "gitlab-sim-token"  # noqa: S105 - the simulator's own test secret
         self.signing_token: str | None = None
         self.sender: Any = None  # bot/sim/gitlab/hooks.py HookSender, set by the server
         self.api_token = "glpat-simulated"  # noqa: S105 - the simulator's own test token
+        self.hooks: dict[int, WebHook] = {}  # project and group webhooks (add_hook)
+        # Deliveries fail: "internal error" (refused), "timeout" (received, answered too late)
+        # or a status (a proxy's 502).
+        self.outage: str | int | None = None
         self.bot = self.add_user("veilleur-bot", name="Veilleur", bot=True)
 
     def new_id(self) -> int:
@@ -131,6 +157,15 @@ class GitLabWorld:
             self.projects[path] = project
             return project
 
+    def add_hook(self, where: str, url: str) -> WebHook:
+        """A webhook on a project or a group (`where`: its path). Without any, hooks go to
+        `webhook_url` and are logged nowhere (the tests that do not look at the log)."""
+        with self.lock:
+            scope = "projects" if where in self.projects else "groups"
+            hook = WebHook(self.new_id(), scope, where, url)
+            self.hooks[hook.id] = hook
+            return hook
+
     def move_project(self, old: str, new: str) -> Project:
         """Rename a project or transfer it to another group: same id, new path (as GitLab)."""
         with self.lock:
@@ -140,6 +175,9 @@ class GitLabWorld:
                 self.add_group(group)
             project.path = new
             self.projects[new] = project
+            for hook in self.hooks.values():  # its webhooks move with it
+                if hook.scope == "projects" and hook.parent == old:
+                    hook.parent = new
             return project
 
     # -- access ------------------------------------------------------------------------------
