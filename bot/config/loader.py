@@ -236,6 +236,7 @@ class ConfigLoader:
         self._default = load_default()
         self._memory: dict[str, tuple[datetime, ResolvedConfig]] = {}
         self._orgs: dict[str, tuple[datetime, str | None]] = {}
+        self._org_reads: dict[str, int] = {}
         self._parsed: dict[tuple[str | None, str | None, bool], Any] = {}
 
     def _fresh(self, when: datetime | None) -> bool:
@@ -254,6 +255,8 @@ class ConfigLoader:
         stored = self._from_record(record) if record is not None else None
         if stored is not None and self._fresh(stored.fetched_at):
             resolved = stored
+            if cached is None or cached[1].fetched_at != stored.fetched_at:
+                self._org_seen(owner_of(repo))  # another process read the files (perhaps a push)
         else:
             # Never fetched here, or forgotten by a push (perhaps in another process): the
             # org's file is read again too, whatever this process remembers of it.
@@ -360,7 +363,18 @@ class ConfigLoader:
             return hit[1]
         text = await api.get_file(f"{org}/.github", CONFIG_PATH, None)
         self._orgs[org.lower()] = (self._clock.now(), text)
+        self._org_seen(org)
         return text
+
+    def _org_seen(self, org: str) -> None:
+        self._org_reads[org.lower()] = self._org_reads.get(org.lower(), 0) + 1
+
+    def org_reads(self, org: str) -> int:
+        """Grows each time this process reads the org's file, or takes a configuration of one
+        of its repositories that another process read: what else is read from the org's
+        `.github` repository (template overrides) is read again after it, so a push another
+        process handled reaches it with the configuration."""
+        return self._org_reads.get(org.lower(), 0)
 
     @staticmethod
     def _from_record(record: ConfigRecord) -> ResolvedConfig | None:

@@ -376,7 +376,7 @@ class Demo:
             world.ORG,
             None,
             now=self.clock.now(),
-            # the dashboard's links: the simulated GitHub's pages, and the simulated GitLab's
+            # the dashboard's links (app.state.links): the simulated forges' pages
             url_base=self.app.state.links,
         )
         out: dict[str, Any] = {"week": d.week, "json": d.to_json()}
