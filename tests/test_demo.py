@@ -187,8 +187,12 @@ def test_demo_data_is_kept_and_the_printed_commands_work(
 def test_demo_links_point_at_the_simulated_forge(demo: dict[str, Any]) -> None:
     forge_url = demo["forge_url"]
     assert forge_url.startswith("http://127.0.0.1:")
-    urls = [w["url"] for w in demo["digest"]["json"]["waiting"] if w["repo"].startswith("paris/")]
+    waiting = demo["digest"]["json"]["waiting"]
+    urls = [w["url"] for w in waiting if w["repo"].startswith("paris/")]
     assert urls and all(u.startswith(f"{forge_url}/paris/") for u in urls)
+    mr = demo["story"]["gent-mr"]
+    (gent,) = [w["url"] for w in waiting if (w["repo"], w["number"]) == (mr["repo"], mr["number"])]
+    assert gent == f"{demo['gitlab_url']}/stad-gent/lutece-gent/-/merge_requests/1"
     assert "https://github.com" not in demo["stdout"]
 
 

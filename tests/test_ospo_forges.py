@@ -1,5 +1,5 @@
 """One OSPO over both forges: Paris's GitHub organisation names the GitLab group of Gent in
-`ospo.members`, and Paris's digest covers Gent's project too. Only the OSPO organisation's own
+`ospo.members`, and Paris's digest and dashboard cover Gent's project too. Only the OSPO organisation's own
 file says so: a repository cannot add owners to an OSPO's view."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from bot.config.schema import Ospo
@@ -39,7 +40,7 @@ def test_other_owner_names_are_refused(owner: str) -> None:
 
 def both_forges(
     harness_factory: Any, forge: Any, world: GitLabWorld, request: Any, monkeypatch: Any,
-    org_file: str, repo_file: str,
+    org_file: str, repo_file: str, **settings: Any,
 ) -> Harness:  # fmt: skip
     """Paris on the simulated GitHub (its org file and lutece-core's own file as given), Gent
     on the simulated GitLab, one Veilleur watching both."""
@@ -57,7 +58,7 @@ def both_forges(
     monkeypatch.setenv("VEILLEUR_GITLAB_URL", server.url)
     monkeypatch.setenv("VEILLEUR_GITLAB_TOKEN", world.api_token)
     monkeypatch.setenv("VEILLEUR_GITLAB_WEBHOOK_SECRET", world.webhook_token)
-    h = harness_factory()
+    h = harness_factory(**settings)
     world.webhook_url = forge.webhook_url.replace("/webhooks/github", "/webhooks/gitlab")
     forge.scenario.install(C.org)
     h.wait()
@@ -106,3 +107,30 @@ def test_a_repository_cannot_add_members_to_its_ospo(
     assert {w["repo"] for w in digest["waiting"]} == {C.repo}
     assert C.repo in {r["repo"] for r in digest["repositories"]}
     assert not [r for r in digest["repositories"] if r["repo"].startswith("127.0.0.1/")]
+
+
+def test_the_ospo_dashboard_lists_its_members_projects(
+    harness_factory: Any, forge: Any, gitlab_world: GitLabWorld, request: Any, monkeypatch: Any
+) -> None:
+    """On the public dashboard (a scoped view: public repositories only), Paris's pages list
+    Gent's GitLab project beside its own and open its pages; Gent's page stays Gent's."""
+    h = both_forges(
+        harness_factory, forge, gitlab_world, request, monkeypatch, CITY_CONFIG + MEMBERS, "",
+        public_dashboard=True,
+    )  # fmt: skip
+    story(h, forge, gitlab_world)
+    h.clock.set(h.clock.now() + timedelta(days=8))  # the week is complete
+    gent = f"127.0.0.1/{PROJECT}"
+    web = TestClient(h.app)
+    page = web.get(f"/orgs/{C.org}")
+    assert page.status_code == 200
+    assert f"{gent}#1" in page.text and f"{C.repo}#1" in page.text
+    assert f'href="/orgs/{C.org}/repos/{gent}"' in page.text
+    assert web.get(f"/orgs/{C.org}/repos/{gent}").status_code == 200
+    assert web.get(f"/orgs/{C.org}/items/{gent}/1").status_code == 200
+    assert web.get(f"/orgs/{C.org}/items/{gent}/2").status_code == 404
+    waiting = web.get(f"/api/orgs/{C.org}/waiting").json()["items"]
+    urls = {w["url"] for w in waiting}
+    assert f"{gitlab_world.url.rstrip('/')}/{PROJECT}/-/issues/1" in urls  # on its own forge
+    theirs = web.get("/orgs/127.0.0.1~stad-gent")
+    assert theirs.status_code == 200 and C.repo not in theirs.text

@@ -372,3 +372,15 @@ def test_the_simulated_provider_answers_as_gitlab(dash: Dash) -> None:
         mine = gl.get("/api/v4/projects", params={"membership": "true"}, headers=auth)
         assert "lyon/app" not in {p["path_with_namespace"] for p in mine.json()}
         assert gl.get("/api/v4/user", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_signing_out_of_a_gitlab_session(dash: Dash) -> None:
+    oauth(dash.world).signed_in = "marie"
+    with httpx.Client(follow_redirects=True, timeout=10) as client:
+        client.get(f"{dash.base}/auth/login")
+        copied = dict(client.cookies)
+        assert client.get(f"{dash.base}/api/orgs").status_code == 200
+        out = client.post(f"{dash.base}/auth/logout")
+        assert out.url.path == "/auth/signed-out" and "or GitLab may still keep you" in out.text
+    with httpx.Client(timeout=10, cookies=copied) as thief:  # the session was revoked
+        assert thief.get(f"{dash.base}/api/orgs").status_code == 401

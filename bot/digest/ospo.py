@@ -9,7 +9,6 @@ followed, so no chain of configurations can pull in an owner the OSPO did not na
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -60,8 +59,3 @@ def ospo_configs(
         for member in members:
             cfgs.add_stored(stored_configs(engine, member))
     return (org, *members), cfgs
-
-
-def owners_of(engine: Engine, org: str, config: VeilleurConfig) -> Sequence[str]:
-    """`org` and the owners it oversees."""
-    return (org, *member_owners(engine, org, config))

@@ -88,8 +88,10 @@ def _people_hidden(request: Request, org: str) -> bool:
 
 
 def _repo(view: OrgView, name: str) -> KnownRepo | None:
-    full = f"{view.org}/{name.strip('/')}".lower()
-    return next((r for r in view.repos if r.full_name.lower() == full), None)
+    """`name` below the org, or a member's repository by its whole name (`repo_in_org`)."""
+    name = name.strip("/").lower()
+    full = f"{view.org}/{name}".lower()
+    return next((r for r in view.repos if r.full_name.lower() in (full, name)), None)
 
 
 def _common(scope: Scope, path: str) -> dict[str, Any]:

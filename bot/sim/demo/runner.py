@@ -376,8 +376,8 @@ class Demo:
             world.ORG,
             None,
             now=self.clock.now(),
-            # the dashboard's links come from the same setting: the simulated forge's pages
-            url_base=self.app.state.settings.github_web_url,
+            # the dashboard's links (app.state.links): the simulated forges' pages
+            url_base=self.app.state.links,
         )
         out: dict[str, Any] = {"week": d.week, "json": d.to_json()}
         try:
