@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from bot.config.loader import CONFIG_PATH
 from bot.sim import payloads
+from bot.sim.forge import RecordedRequest
 from bot.storage.models import ConfigRecord
 from handlers import repo_cache
 from tests.harness import CITY_CONFIG, City, Harness, is_config_refresh
@@ -45,6 +46,12 @@ def test_a_new_outside_issue_in_steady_state(harness: Harness, city: City) -> No
     assert len(second) <= 6, second
 
 
+def unlabels(r: RecordedRequest) -> bool:
+    """A label removed: over REST, or in a GraphQL mutation."""
+    query = str((r.request_json or {}).get("query") or "") if r.template == "/graphql" else ""
+    return (r.method, r.template) == ("DELETE", UNLABEL) or "removeLabelsFromLabelable" in query
+
+
 def test_each_event_is_counted_against_itself(harness: Harness, city: City) -> None:
     new_issue(harness, city, "visitor1")  # caches filled: labels, profile, configuration
     scen, forge = harness.forge.scenario, harness.forge
@@ -59,9 +66,9 @@ def test_each_event_is_counted_against_itself(harness: Harness, city: City) -> N
     echoes = harness.sent_since(start, by_bot=True)
     assert (question.event, opened.event) == ("issue_comment", "issues")
     assert {e.event for e in echoes} >= {"issues", "issue_comment"}  # labels and the welcome
-    of_question = [f"{r.method} {r.template}" for r in harness.requests_of(question)]
     of_opened = [f"{r.method} {r.template}" for r in harness.requests_of(opened)]
-    assert f"DELETE {UNLABEL}" in of_question and f"DELETE {UNLABEL}" not in of_opened
+    assert any(map(unlabels, harness.requests_of(question)))
+    assert not any(map(unlabels, harness.requests_of(opened)))
     assert f"POST {COMMENTS}" in of_opened and len(of_opened) <= 6, of_opened
     # Every request of the window belongs to exactly one delivery: none lost, none twice.
     each = [harness.requests_of(d) for d in (question, opened, *echoes)]
@@ -105,6 +112,30 @@ def test_the_configuration_is_read_again_after_an_hour_or_a_push(
         CONFIG_PATH,
         ".github/veilleur/templates",
     }
+
+
+def test_the_turn_moves_its_labels_in_one_request(harness: Harness, city: City) -> None:
+    scen, forge = harness.forge.scenario, harness.forge
+    first = new_issue(harness, city, "visitor1")  # labels seen or created: their ids kept
+    assert f"POST {COMMENTS}" in first
+    scen.comment(city.repo, 1, city.maintainer, "Thanks! Which phone do you use?")  # warm-up
+    harness.wait()
+    scen.comment(city.repo, 1, "visitor1", "A Pixel 7 with Firefox.")
+    harness.wait()
+    assert "awaiting-maintainer" in harness.labels(city.repo, 1)
+    start = len(forge.deliveries)
+    # A maintainer asks again: awaiting-maintainer goes, awaiting-author comes (over REST, a
+    # `DELETE` and a `POST`).
+    scen.comment(city.repo, 1, city.second_maintainer, "And which version of Android?")
+    harness.wait()
+    (question,) = harness.sent_since(start)
+    reqs = [f"{r.method} {r.template}" for r in harness.requests_of(question)]
+    assert reqs == ["POST /graphql"], reqs
+    labels = harness.labels(city.repo, 1)
+    assert "awaiting-author" in labels and "awaiting-maintainer" not in labels
+    echoes = {(d.event, d.action) for d in harness.sent_since(start, by_bot=True)}
+    assert {("issues", "labeled"), ("issues", "unlabeled")} <= echoes  # as over REST
+    assert harness.failures() == []
 
 
 def test_a_label_event_forgets_label_existence(harness: Harness, city: City) -> None:
