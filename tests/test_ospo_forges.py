@@ -134,3 +134,20 @@ def test_the_ospo_dashboard_lists_its_members_projects(
     assert f"{gitlab_world.url.rstrip('/')}/{PROJECT}/-/issues/1" in urls  # on its own forge
     theirs = web.get("/orgs/127.0.0.1~stad-gent")
     assert theirs.status_code == 200 and C.repo not in theirs.text
+
+
+def test_a_members_contributors_stay_hidden_unless_it_opts_in_too(
+    harness_factory: Any, forge: Any, gitlab_world: GitLabWorld, request: Any, monkeypatch: Any
+) -> None:
+    """Paris shows people on its public dashboard (`dashboard.public_people`); Gent did not
+    say so: on Paris's public pages, which hold Gent's project, nobody is named."""
+    paris = CITY_CONFIG.replace("ospo:\n", "dashboard:\n  public_people: true\nospo:\n")
+    h = both_forges(
+        harness_factory, forge, gitlab_world, request, monkeypatch, paris + MEMBERS, "",
+        public_dashboard=True,
+    )  # fmt: skip
+    story(h, forge, gitlab_world)
+    h.clock.set(h.clock.now() + timedelta(days=8))
+    page = TestClient(h.app).get(f"/orgs/{C.org}")
+    assert page.status_code == 200 and f"127.0.0.1/{PROJECT}#1" in page.text
+    assert "sanne" not in page.text and C.citizen_fr not in page.text
