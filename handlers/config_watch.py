@@ -17,7 +17,7 @@ from bot.config.errors import ConfigError
 from bot.config.loader import CONFIG_PATH, load_default, parse_config_text, validate_layers
 from bot.dispatch.context import Context, Event
 from bot.effects.actions import Action, CreateCheckRun, UpsertIssue, marker
-from bot.forge.names import org_config_repo, owner_of
+from bot.forge.names import is_org_config_repo, owner_of
 from bot.messages.overrides import OVERRIDES_DIR
 from bot.messages.templating import Renderer, T
 
@@ -139,7 +139,7 @@ async def handle(event: Event, ctx: Context) -> None:
         if not loader.on_push(event.payload):
             return
         owner = owner_of(repo)
-        if repo.lower() == org_config_repo(owner).lower():
+        if is_org_config_repo(repo):
             ctx.services["overrides"].invalidate(owner)
             return  # org-level: each repository reports on its next event
         previous = loader.last_errors(repo)
