@@ -38,6 +38,17 @@ def test_other_owner_names_are_refused(owner: str) -> None:
         Ospo(members=[owner])
 
 
+def test_a_pull_request_adding_members_to_a_repository_file_fails_its_check() -> None:
+    """The check run on a configuration change says so, on its line; the org's file may."""
+    from handlers.config_watch import file_errors
+
+    text = "language: nl\nospo:\n" + MEMBERS
+    (error,) = file_errors(C.repo, text)
+    assert (error.line, error.path) == (3, "ospo.members") and "organisation" in error.message
+    assert file_errors(f"{C.org}/.github", text) == []
+    assert file_errors("127.0.0.1/stad-gent/gitlab-profile", text) == []
+
+
 def both_forges(
     harness_factory: Any, forge: Any, world: GitLabWorld, request: Any, monkeypatch: Any,
     org_file: str, repo_file: str, **settings: Any,
@@ -98,15 +109,21 @@ def test_the_ospo_digest_covers_its_gitlab_member(
 def test_a_repository_cannot_add_members_to_its_ospo(
     harness_factory: Any, forge: Any, gitlab_world: GitLabWorld, request: Any, monkeypatch: Any
 ) -> None:
-    """lutece-core's own file lists Gent: ignored; only the org file (`paris/.github`) counts."""
+    """lutece-core's own file lists Gent: an error on its line (the configuration error issue),
+    and not honoured; only the org file (`paris/.github`) counts."""
     h = both_forges(
         harness_factory, forge, gitlab_world, request, monkeypatch, CITY_CONFIG,
         "ospo:\n" + MEMBERS,
     )  # fmt: skip
+    files = {".github/veilleur.yml": "ospo:\n" + MEMBERS}  # pushed: the file is checked
+    forge.scenario.push_files(C.repo, "main", C.maintainer, files)
+    h.wait()
     digest = story(h, forge, gitlab_world)
     assert {w["repo"] for w in digest["waiting"]} == {C.repo}
     assert C.repo in {r["repo"] for r in digest["repositories"]}
     assert not [r for r in digest["repositories"] if r["repo"].startswith("127.0.0.1/")]
+    (issue,) = h.issues_titled(C.repo, "Veilleur configuration error")
+    assert "veilleur.yml:2" in issue.body and "ospo.members" in issue.body
 
 
 def test_the_ospo_dashboard_lists_its_members_projects(
