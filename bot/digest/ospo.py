@@ -2,9 +2,9 @@
 configuration names in `ospo.members` (GitHub organisations, or GitLab groups named with
 their host), so a city's GitHub organisation and a partner's GitLab group are one view.
 
-The list is read from the OSPO organisation's own configuration only (the loader drops
-`ospo.members` from a repository's own file); one level deep: a member's members are not
-followed, so no chain of configurations can pull in an owner the OSPO did not name.
+The list is read from the OSPO organisation's own configuration only (in a repository's own
+file it is an error, `bot.config.loader.org_only_errors`); one level deep: a member's members
+are not followed, so no chain of configurations can pull in an owner the OSPO did not name.
 """
 
 from __future__ import annotations
