@@ -138,6 +138,27 @@ def test_the_turn_moves_its_labels_in_one_request(harness: Harness, city: City) 
     assert harness.failures() == []
 
 
+def test_labels_move_over_rest_when_graphql_refuses_an_id(harness: Harness, city: City) -> None:
+    scen, forge = harness.forge.scenario, harness.forge
+    new_issue(harness, city, "visitor1")
+    scen.comment(city.repo, 1, city.maintainer, "Thanks! Which phone do you use?")
+    harness.wait()
+    scen.comment(city.repo, 1, "visitor1", "A Pixel 7 with Firefox.")
+    harness.wait()
+    repo = forge.get_repo(city.repo)
+    with forge.lock:  # deleted and made again, no `label` event: the kept node id is stale
+        repo.labels.pop("awaiting-author")
+        forge.create_label(repo, "awaiting-author", "d4c5f9")
+    start = len(forge.deliveries)
+    scen.comment(city.repo, 1, city.second_maintainer, "And which version of Android?")
+    harness.wait()
+    reqs = [f"{r.method} {r.template}" for r in harness.requests_of(*harness.sent_since(start))]
+    assert reqs == ["POST /graphql", f"POST {COMMENTS[:-9]}/labels", f"DELETE {UNLABEL}"], reqs
+    labels = harness.labels(city.repo, 1)
+    assert "awaiting-author" in labels and "awaiting-maintainer" not in labels
+    assert harness.failures() == []
+
+
 def test_a_label_event_forgets_label_existence(harness: Harness, city: City) -> None:
     new_issue(harness, city, "visitor1")
     forge = harness.forge
