@@ -30,7 +30,7 @@ from githubkit.typing import RetryOption
 from bot import prometheus as metrics
 from bot.forge import Forge, node_ids
 from bot.forge import errors as forge_errors
-from bot.github.graphql import GraphQLErrors
+from bot.github.graphql import query as graphql_query
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -220,18 +220,26 @@ class GitHubAPI:
     def _now(self) -> datetime:
         return self._clock.now() if self._clock is not None else datetime.now(UTC)
 
-    async def _req(self, method: str, url: str, *, paced: bool = False, **kwargs: Any) -> Any:
-        """`paced`: a GraphQL mutation, spaced like REST writes (queries are not)."""
+    async def _pace(self) -> None:
+        """Content-creating calls (REST writes, GraphQL mutations) wait for their slot."""
+        if not self._spacing:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        slot = max(now, self._next_write)  # reserved before awaiting: no two share a slot
+        self._next_write = slot + self._spacing
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    def _check_pause(self) -> None:
         until = self._pauses.get(self.installation_id)
         if until is not None and until > self._now():
             raise RateLimited(self.installation_id, until)
-        if self._spacing and method in _WRITES and (url != "/graphql" or paced):
-            loop = asyncio.get_running_loop()
-            now = loop.time()
-            slot = max(now, self._next_write)  # reserved before awaiting: no two share a slot
-            self._next_write = slot + self._spacing
-            if slot > now:
-                await asyncio.sleep(slot - now)
+
+    async def _req(self, method: str, url: str, **kwargs: Any) -> Any:
+        self._check_pause()
+        if method in _WRITES and url != "/graphql":
+            await self._pace()
         try:
             resp = await self._gh.arequest(method, url, **kwargs)
         except RateLimitExceeded as exc:
@@ -388,10 +396,9 @@ class GitHubAPI:
         if item is None or None in add_ids or None in remove_ids:
             return False
         text, variables = labels_mutation(item, add_ids, remove_ids)  # type: ignore[arg-type]
-        answer = await self._req("POST", "/graphql", json=text | variables, paced=True)
-        if isinstance(answer, dict) and answer.get("errors"):
-            errors = list(answer["errors"])
-            raise GraphQLErrors(str(errors[0].get("message")), answer.get("data"), errors)
+        self._check_pause()
+        await self._pace()
+        await graphql_query(self, text, variables)  # GraphQLErrors: the caller uses REST
         return True
 
     async def get_label(self, repo: str, name: str) -> dict[str, Any] | None:
@@ -457,9 +464,7 @@ class GitHubAPI:
         return await self._gh.async_graphql(query, variables or {})
 
 
-def labels_mutation(
-    item: str, add: list[str], remove: list[str]
-) -> tuple[dict[str, str], dict[str, Any]]:
+def labels_mutation(item: str, add: list[str], remove: list[str]) -> tuple[str, dict[str, Any]]:
     """The document adding then removing labels by node id, and its variables."""
     fields: list[str] = []
     params = ["$item: ID!"]
@@ -476,7 +481,7 @@ def labels_mutation(
             )
             variables[alias] = ids
     text = f"mutation ChangeLabels({', '.join(params)}) {{ {' '.join(fields)} }}"
-    return {"query": text}, {"variables": variables}
+    return text, variables
 
 
 async def app_installations(app_client: GitHub[Any]) -> list[dict[str, Any]]:
