@@ -1,7 +1,8 @@
 """What Veilleur remembers about a repository between deliveries, to spare the API budget.
 
-- Label existence: a label seen or created is not looked up again. Forgotten on a `label`
-  event (someone created, renamed or deleted one), and when using a label gets a 404.
+- Label existence: a label seen or created is not looked up again, and its node id is kept
+  (labels added and removed in one GraphQL request). Forgotten on a `label` event (someone
+  created, renamed or deleted one), and when using a label gets a 404.
 - The community profile (CONTRIBUTING, code of conduct, support links of the welcome) and the
   issue templates (what an untouched template looks like): kept for `PROFILE_TTL`, forgotten
   when a push to the default branch touches a file they read.
