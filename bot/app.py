@@ -185,11 +185,13 @@ def create_app(
     app.state.refusals = RefusalLog()
     app.state.unverified = UnverifiedBudget(int(settings.unverified_memory_mb * 1024 * 1024))
     app.include_router(build_router())
-    from bot.gitlab.settings import web_links
-    from bot.gitlab.webhook import build_gitlab_router, gitlab_intake
+    from bot.gitlab.settings import load_gitlab_settings, web_links
+    from bot.gitlab.webhook import GitLabIntake, build_gitlab_router
 
-    app.state.gitlab = gitlab_intake()  # VEILLEUR_GITLAB_*: unset, GitLab webhooks are refused
-    app.state.links = web_links(settings.github_web_url)  # the dashboard's links to the forges
+    # VEILLEUR_GITLAB_*: unset, GitLab webhooks are refused and nobody signs in with GitLab
+    app.state.gitlab_settings = gitlab = load_gitlab_settings()
+    app.state.gitlab = GitLabIntake.of(gitlab)
+    app.state.links = web_links(settings.github_web_url, gitlab)  # the dashboard's links
     app.include_router(build_gitlab_router())
     app.include_router(build_web_router(settings))
 

@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def links_of(runtime: Runtime) -> Any:
+    """The runtime's links to either forge (`services["links"]`), else GitHub's alone."""
+    from bot.forge.links import WebLinks
+
+    return runtime.services.get("links") or WebLinks.of(runtime.settings.github_web_url)
+
+
 def sweeper_for(runtime: Runtime, *, dry_run: bool = False) -> Any:
     from bot.sla.sweep import Sweeper
 
@@ -32,6 +39,7 @@ def sweeper_for(runtime: Runtime, *, dry_run: bool = False) -> Any:
         bot_login=runtime.bot_login,
         mailer=runtime.mailer,
         dry_run=runtime.settings.dry_run or dry_run,
+        links=links_of(runtime),
     )
 
 
@@ -95,6 +103,7 @@ def publisher_for(runtime: Runtime) -> Any:
         bot_login=runtime.bot_login,
         mailer=runtime.mailer,
         dry_run=runtime.settings.dry_run,
+        links=links_of(runtime),
     )
 
 

@@ -65,7 +65,8 @@ DELIVERY_LATENCY = Histogram(
 )
 REDELIVERIES_REQUESTED = Counter(
     "veilleur_redeliveries_requested_total",
-    "Deliveries GitHub was asked to send again (failed there, or missing here).",
+    "Deliveries a forge was asked to send again (GitHub: failed there, or missing here; "
+    "reason gitlab: GitLab saw it fail).",
     ["reason"],
     registry=REGISTRY,
 )

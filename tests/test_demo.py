@@ -16,7 +16,7 @@ import pytest
 from sqlmodel import Session
 
 from bot.messages.templating import T
-from bot.sim.demo.world import OSPO_EMAIL, P
+from bot.sim.demo.world import GENT_REPO, OSPO_EMAIL, P
 
 PARIS = ZoneInfo("Europe/Paris")
 # The whole demo runs once for the module (about 3 minutes on a busy shared machine).
@@ -114,6 +114,30 @@ def test_digest_lists_waiting_items_and_partner_cities(demo: dict[str, Any]) -> 
     assert {"Lyon", "Gent"} <= names
 
 
+def test_gent_on_the_simulated_gitlab(demo: dict[str, Any]) -> None:
+    """Sanne's issue on Gent's GitLab project is welcomed in Dutch; her merge request, which
+    Pieter never answers, waits and is reminded (notes on GitLab, labels there too)."""
+    assert demo["story"]["gent"]["repo"] == GENT_REPO
+    (welcome,) = comments(demo, "gent", T.WELCOME_ISSUE)
+    assert welcome["lang"] == "nl" and welcome["author"] == P.gent_citizen
+    reminders = comments(demo, "gent-mr", T.REMINDER)
+    assert len(reminders) >= 2 and {r["lang"] for r in reminders} == {"nl"}
+    assert {"external", "awaiting-maintainer", "overdue"} <= set(demo["labels"]["gent-mr"])
+    assert f"reminds the maintainers of {GENT_REPO}!1\n" in demo["stdout"]  # as GitLab says
+
+
+def test_the_digest_and_dashboard_show_both_forges(demo: dict[str, Any]) -> None:
+    """Paris lists Gent's GitLab group in `ospo.members`: one OSPO view over both forges."""
+    digest = demo["digest"]["json"]
+    repos = {r["repo"] for r in digest["repositories"]}
+    assert {GENT_REPO, "paris/lutece-carto"} <= repos
+    mr = demo["story"]["gent-mr"]
+    assert (mr["repo"], mr["number"]) in {(w["repo"], w["number"]) for w in digest["waiting"]}
+    assert demo["dashboard"]["github"] and demo["dashboard"]["gitlab"]
+    assert f"1 project on GitLab ({GENT_REPO})" in demo["stdout"]
+    assert f"Simulated GitLab on {demo['gitlab_url']}" in demo["stdout"]
+
+
 def test_labels_and_commands(demo: dict[str, Any]) -> None:
     assert "partner: Gent" in demo["labels"]["form"]
     assert "documentation" in demo["labels"]["docs"]
@@ -166,8 +190,12 @@ def test_demo_data_is_kept_and_the_printed_commands_work(
 def test_demo_links_point_at_the_simulated_forge(demo: dict[str, Any]) -> None:
     forge_url = demo["forge_url"]
     assert forge_url.startswith("http://127.0.0.1:")
-    urls = [w["url"] for w in demo["digest"]["json"]["waiting"]]
+    waiting = demo["digest"]["json"]["waiting"]
+    urls = [w["url"] for w in waiting if w["repo"].startswith("paris/")]
     assert urls and all(u.startswith(f"{forge_url}/paris/") for u in urls)
+    mr = demo["story"]["gent-mr"]
+    (gent,) = [w["url"] for w in waiting if (w["repo"], w["number"]) == (mr["repo"], mr["number"])]
+    assert gent == f"{demo['gitlab_url']}/stad-gent/lutece-gent/-/merge_requests/1"
     assert "https://github.com" not in demo["stdout"]
 
 

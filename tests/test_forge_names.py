@@ -71,3 +71,28 @@ def test_every_gitlab_setting_is_in_the_readme() -> None:
         if f"VEILLEUR_GITLAB_{name.upper()}" not in section
     ]
     assert missing == []
+
+
+def test_an_orgs_own_repository_on_each_forge() -> None:
+    from bot.config.schema import VeilleurConfig
+    from bot.digest.configs import OrgConfigs
+    from bot.digest.publish import publication_config
+    from bot.forge import org_config_repo
+
+    assert org_config_repo("paris") == "paris/.github"
+    assert org_config_repo("127.0.0.1/paris") == "127.0.0.1/paris/gitlab-profile"
+    assert org_config_repo("code.europa.eu/digit/eu") == "code.europa.eu/digit/eu/gitlab-profile"
+    own = VeilleurConfig.model_validate({"language": "nl", "digest": {"enabled": True}})
+    other = VeilleurConfig.model_validate({"language": "de", "digest": {"enabled": True}})
+    configs = {"gl.org/city/app": other, "gl.org/city/gitlab-profile": own}
+    assert OrgConfigs("gl.org/city", configs).default.language == "nl"  # the group's own
+    assert publication_config("gl.org/city", configs) is own
+
+
+def test_an_orgs_own_repository_is_told_apart() -> None:
+    from bot.forge.names import is_org_config_repo
+
+    assert is_org_config_repo("paris/.github") and is_org_config_repo("h.org/g/gitlab-profile")
+    assert is_org_config_repo("h.org/g/sub/gitlab-profile")
+    assert not is_org_config_repo("paris/gitlab-profile")  # a GitHub repository of that name
+    assert not is_org_config_repo("h.org/g/.github") and not is_org_config_repo("paris/app")

@@ -234,3 +234,19 @@ async def test_a_rate_limited_graphql_request_stops_the_import_and_the_next_run_
     assert resumed.items == 20 + 30  # the refused page, then the merge requests
     assert len(comments(backfill)) == 150
     assert backfill.notes.graphql is True  # a rate limit is not a reason to leave GraphQL
+
+
+async def test_an_instance_that_scores_higher_gets_smaller_batches_still_through_graphql(
+    make: Any, gitlab_world: GitLabWorld
+) -> None:
+    seed(gitlab_world, [3] * 60)
+    gitlab_world.graphql_field_costs = {"notes": 11}  # 10 more per item than graphql-ruby's 1
+    backfill = make()
+    done = await backfill.run(REPO)
+    assert backfill.notes.graphql is True and backfill.notes.limit < MAX_COMPLEXITY
+    notes_read = [p for _, p in gitlab_world.requests if p.endswith("/notes")]
+    assert notes_read == []  # no item left to REST
+    refused = graphql_calls(gitlab_world) - len(gitlab_world.graphql_scores)
+    assert refused == 1  # one refusal, then batches that fit
+    assert all(score <= MAX_COMPLEXITY for score in gitlab_world.graphql_scores)
+    assert len(comments(backfill)) == 180 and done.items == 60

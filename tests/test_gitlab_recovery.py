@@ -152,6 +152,17 @@ def test_a_delivery_stored_but_answered_too_late_is_not_resent(site: GitLabSite)
 
 
 @ON_GITLAB
+def test_a_dry_run_resends_nothing(site: GitLabSite) -> None:
+    veilleur_hook(site)
+    site.open_issue(C.second_maintainer, "Carte", TEXT)
+    open_while_down(site, 2)
+    report = run(site, dry_run=True)
+    assert report.resent == [] and resends(site) == []
+    assert site.harness.action_keys("gitlab-resend:") == []
+    assert len(run(site).resent) == 2  # the real run still has them all
+
+
+@ON_GITLAB
 def test_only_veilleurs_webhooks_are_read(site: GitLabSite) -> None:
     veilleur_hook(site)
     other = site.world.add_hook(PROJECT, "http://127.0.0.1:9/ci/trigger")  # nothing listens
@@ -200,8 +211,13 @@ def test_failed_events_is_pure() -> None:
         event(1, "g", "500"),
     ]
     events.append(event(0, "h", "500") | {"created_at": "2025-02-27T10:00:00Z"})  # too old
-    found = failed_events(events, known={"gitlab:g"}, since=since)
-    assert [(f.key, f.event_id) for f in found] == [("f", 2), ("d", 4), ("b", 8), ("a", 9)]
+    # before GitLab 17.4: no Idempotency-Key, the event UUID is the key (as at intake)
+    events.append(event(10, "", "500") | {"request_headers": {"X-Gitlab-Event-UUID": "u10"}})
+    events.append(event(11, "", "500") | {"request_headers": {"X-Gitlab-Event-UUID": "u11"}})
+    found = failed_events(events, known={"gitlab:g", "gitlab:u11"}, since=since)
+    assert [(f.key, f.event_id) for f in found] == [
+        ("f", 2), ("d", 4), ("b", 8), ("a", 9), ("u10", 10)
+    ]  # fmt: skip
 
 
 def test_the_event_log_has_gitlabs_shape(gitlab_world: Any, gitlab_server: Any) -> None:

@@ -4,12 +4,14 @@ written for it (tests/data/language_corpus.jsonl, measured by bench/language.py)
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.messages import language
 from bot.messages.language import clean, detect_item_language, detect_language, language_scores
 
 CORPUS = Path(__file__).parent / "data" / "language_corpus.jsonl"
@@ -139,3 +141,14 @@ def test_each_language_of_the_corpus_and_no_wrong_guess_with_a_body() -> None:
             assert got == e["lang"], e["title"]
     for lang, (hit, n) in hits.items():
         assert hit / n >= LANGUAGE_FLOOR, lang
+
+
+def test_the_models_are_unloaded_once_idle_and_loaded_again_when_needed() -> None:
+    title, body = "La carte reste vide", "Quand j'ouvre la carte du quartier, rien ne s'affiche."
+    assert detect_item_language(title, body, ("en", "fr", "nl", "de")) == "fr"
+    used = time.monotonic()
+    assert not language.unload_idle(used)  # just used: kept
+    assert language._detector.cache_info().currsize >= 1
+    assert language.unload_idle(used + language.IDLE_UNLOAD_SECONDS)
+    assert language._detector.cache_info().currsize == 0
+    assert detect_item_language(title, body, ("en", "fr", "nl", "de")) == "fr"

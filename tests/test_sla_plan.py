@@ -49,3 +49,31 @@ def test_codeowners_are_asked_only_for_overdue_unassigned_pulls_and_then_respons
     assert needs_owners(facts) == [5]
     plan = plan_repo(_facts(_item(5, "pull"), owners={5: ["hugo"]}), Renderer())
     assert plan.waiting[0].responsible == ["hugo"]
+
+
+def test_an_escalation_links_the_item_on_its_own_forge() -> None:
+    from dataclasses import replace
+
+    from bot.forge.links import WebLinks
+    from bot.forge.names import PULL_NUMBER_BASE
+
+    repo, mr = "127.0.0.1/paris/carto", PULL_NUMBER_BASE + 4
+    item = _item(mr, "pull")
+    item.repo_full_name, item.owner = repo, "127.0.0.1/paris"
+    ref = f"{repo}#{mr}"
+    done = {f"sla:{ref}:first_response:reminder:{k}": MONDAY.replace(day=2 + k) for k in (1, 2, 3)}
+    facts = replace(
+        _facts(item), full_name=repo, owner="127.0.0.1/paris", done=done,
+        at=datetime(2026, 3, 20, 10, tzinfo=UTC),
+        links=WebLinks.of("https://github.com", "http://127.0.0.1:8123"),
+    )  # fmt: skip
+    renderer = Renderer()
+    plan = plan_repo(facts, renderer)
+    url = "http://127.0.0.1:8123/paris/carto/-/merge_requests/4"
+    assert plan.waiting[0].url == url
+    org = plan_org_reminders("127.0.0.1/paris", [(plan, renderer)], {}, {}, "veilleur")
+    (note,) = [
+        a for s in org.sends for a in s.actions
+        if isinstance(a, UpsertComment) and "escalation" in a.marker
+    ]  # fmt: skip
+    assert f"[Carte]({url})" in note.body and f"{repo}!4" in note.body

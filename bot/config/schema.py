@@ -7,7 +7,6 @@ validators are written for the maintainer who edits the file.
 
 from __future__ import annotations
 
-import functools
 import re
 from datetime import date, time
 from typing import Annotated, Any, Literal
@@ -212,11 +211,10 @@ class WorkingHours(Strict):
         return value.strftime("%H:%M")
 
 
-@functools.cache
-def _countries() -> dict[str, list[str]]:
-    import holidays  # heavy; only when a config is validated
+def _countries() -> frozenset[str]:
+    from bot.lean_holidays import country_codes  # heavy; only when a config is validated
 
-    return dict(holidays.list_supported_countries())
+    return country_codes()
 
 
 class Calendar(Strict):

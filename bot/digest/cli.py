@@ -1,5 +1,6 @@
-"""`veilleur digest --org ORG [--week YYYY-Www] [--format md|json|html|csv] [--lang en|fr|nl|de]
-[--pseudonymise]`.
+"""`veilleur digest --org ORG|HOST/GROUP [--week YYYY-Www] [--format md|json|html|csv]
+[--lang en|fr|nl|de] [--pseudonymise]`; a GitLab group is named with its host
+(`gitlab.example.org/city`).
 
 Reads the database only (no App credentials, no GitHub call): the record, and the last valid
 config of each repository stored in it. The default week is the last complete ISO week in the
@@ -29,6 +30,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     from bot.digest.compute import compute_digest
     from bot.digest.configs import OrgConfigs, stored_configs
     from bot.digest.render import render_digest
+    from bot.gitlab.settings import web_links
     from bot.settings import settings_from
     from bot.storage.db import make_engine
 
@@ -40,7 +42,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
             print(_unknown_org(args.org, known, settings.database_url), file=sys.stderr)
             return 2
         configs = OrgConfigs(args.org, None, stored_configs(engine, args.org))
-        digest = compute_digest(engine, args.org, args.week, now=_parse_at(args.at))
+        links = web_links(settings.github_web_url)  # GitLab items link to their instance
+        digest = compute_digest(engine, args.org, args.week, now=_parse_at(args.at), url_base=links)
     except ValueError as exc:
         print(f"veilleur: {exc}", file=sys.stderr)
         return 2
@@ -68,13 +71,14 @@ def known_orgs(engine: Any) -> set[str]:
     """Owners Veilleur has a record of: installations, repositories, items."""
     from sqlmodel import Session, col, select
 
+    from bot.forge.names import owner_of
     from bot.storage.models import Installation, Item, Repository
 
     with Session(engine) as s:
         found = set(s.exec(select(Installation.account_login).distinct()).all())
         found |= set(s.exec(select(Repository.owner).distinct()).all())
         names = s.exec(select(col(Item.repo_full_name)).distinct()).all()
-    return found | {n.split("/", 1)[0] for n in names}
+    return found | {owner_of(n) for n in names if "/" in n}
 
 
 def _unknown_org(org: str, known: set[str], url: str) -> str:
@@ -90,7 +94,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "digest", help="print an org's weekly contributor-health digest (from the database)"
     )
-    p.add_argument("--org", required=True, help="GitHub organisation (repository owner)")
+    p.add_argument(
+        "--org",
+        required=True,
+        help="GitHub organisation, or GitLab group with its host (gitlab.example.org/city)",
+    )
     p.add_argument("--week", help="ISO week, e.g. 2026-W29 (default: the last complete week)")
     p.add_argument("--format", choices=FORMATS, default="md", help="output format (default md)")
     p.add_argument("--lang", choices=list(LANGUAGES), help="default: the org's digest.language")

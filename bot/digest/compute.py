@@ -45,6 +45,7 @@ from bot.digest.model import Digest
 from bot.digest.ospo import Owners, ospo_configs, owned
 from bot.digest.period import last_complete_week, normalise_week, week_bounds, weeks_ending
 from bot.forge.links import WebLinks
+from bot.forge.names import org_config_repo
 from bot.storage.models import Item, Repository, TimelineEntry
 from bot.storage.models import TimelineKind as K
 
@@ -368,7 +369,7 @@ def _compute(
     now = (now or datetime.now(UTC)).astimezone(UTC)
     with _timed(timings, "configs"):
         owners, cfgs = ospo_configs(engine, org, configs)  # the org and its OSPO members
-        tz = cfgs.rules(f"{org}/.github").calendar.tz
+        tz = cfgs.rules(org_config_repo(org)).calendar.tz
     local_weeks = digest_weeks(week, now, tz)
     weeks = [(w, a.astimezone(UTC), b.astimezone(UTC)) for w, a, b in local_weeks]
     start, end = weeks[-1][1], weeks[-1][2]

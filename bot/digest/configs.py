@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from bot.config.schema import VeilleurConfig
 from bot.digest.metrics import Affiliation, Rules
+from bot.forge.names import org_config_repo
 from bot.storage.models import ConfigRecord
 
 ConfigSource = Mapping[str, VeilleurConfig] | VeilleurConfig | None
@@ -26,7 +27,7 @@ class OrgConfigs:
         else:
             by_repo.update(_parsed(stored or {}))
             by_repo.update({k.lower(): v for k, v in (configs or {}).items()})
-            org_file = by_repo.get(f"{org}/.github".lower())
+            org_file = by_repo.get(org_config_repo(org).lower())
             self.default = org_file or (by_repo[min(by_repo)] if by_repo else VeilleurConfig())
         self.by_repo = by_repo
         self._rules: dict[str, Rules] = {}

@@ -41,6 +41,8 @@ from bot.digest.model import Digest
 from bot.digest.period import last_complete_week, schedule_instant
 from bot.effects.actions import SendEmail, UpsertIssue, marker
 from bot.effects.executor import Executor
+from bot.forge.links import WebLinks
+from bot.forge.names import org_config_repo
 from bot.messages.templating import Renderer, T
 from bot.sla.calendar import DAY_NAMES
 from bot.storage.models import ActionLog, DigestPublication, Repository
@@ -64,11 +66,11 @@ def mail_key(org: str, week: str) -> str:
 
 
 def publication_config(org: str, configs: Mapping[str, VeilleurConfig]) -> VeilleurConfig | None:
-    """The config that governs an org's digest: the org's `.github` repository's, else the
+    """The config that governs an org's digest: the org's own repository's (`.github`, or a
+    GitLab group's `gitlab-profile`), else the
     first repository (by name) that enables the digest; None when none does."""
-    ordered = sorted(
-        configs.items(), key=lambda kv: (kv[0].lower() != f"{org}/.github".lower(), kv[0].lower())
-    )  # noqa: E501
+    own = org_config_repo(org)
+    ordered = sorted(configs.items(), key=lambda kv: (kv[0].lower() != own.lower(), kv[0].lower()))
     for _, cfg in ordered:
         if cfg.digest.enabled:
             return cfg
@@ -141,8 +143,10 @@ class DigestPublisher:
         bot_login: str | None,
         mailer: Any = None,
         dry_run: bool = False,
+        links: WebLinks | None = None,
     ) -> None:
         self.engine = engine
+        self.links = links or WebLinks()  # the digest links items on their forge
         self.services = services
         self.api_for = api_for
         self.bot_login = bot_login
@@ -196,7 +200,14 @@ class DigestPublisher:
             return
         bots = [self.bot_login] if self.bot_login else []
         digest = await asyncio.to_thread(
-            compute_digest, self.engine, org, week, now=now, configs=configs, bot_logins=bots
+            compute_digest,
+            self.engine,
+            org,
+            week,
+            now=now,
+            configs=configs,
+            bot_logins=bots,
+            url_base=self.links,
         )
         if cfg.digest.pseudonymise:
             from bot.privacy.outputs import pseudonymise

@@ -20,6 +20,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.digest.model import Digest
+from bot.forge.links import item_ref
 from bot.messages import l10n
 from bot.messages.l10n import template_helpers
 from bot.messages.templating import FALLBACK_LANGUAGE, Renderer, RenderResult, plain_text
@@ -69,6 +70,7 @@ def view(d: Digest, lang: str, limit: int | None = None) -> dict[str, Any]:
         "waiting": [
             asdict(w)
             | {
+                "ref": item_ref(w.repo, w.number),
                 "days": _number(w.business_days_waiting, lang),
                 "organisation": l10n.organisation(w.organisation, lang),
                 "author_class": l10n.author_class(w.author_class, lang),
@@ -79,7 +81,11 @@ def view(d: Digest, lang: str, limit: int | None = None) -> dict[str, Any]:
         "waiting_more": len(d.waiting) - len(cut(d.waiting)),
         "overdue_total": sum(w.overdue for w in d.waiting),
         "new_contributors": [
-            asdict(c) | {"organisation": l10n.organisation(c.organisation, lang)}
+            asdict(c)
+            | {
+                "ref": item_ref(c.repo, c.number),
+                "organisation": l10n.organisation(c.organisation, lang),
+            }
             for c in cut(d.new_contributors)
         ],
         "new_contributors_total": len(d.new_contributors),
@@ -207,7 +213,7 @@ def csv_rows(d: Digest) -> list[tuple[str, str, str, Any]]:
         "new_contributors": len(d.new_contributors),
     })  # fmt: skip
     for w in d.waiting:
-        add("waiting", f"{w.repo}#{w.number}", asdict(w), skip=("repo", "number"))
+        add("waiting", item_ref(w.repo, w.number), asdict(w), skip=("repo", "number"))
     for c in d.new_contributors:
         add("new_contributors", c.login, asdict(c), skip=("login",))
     for o in d.organisations:

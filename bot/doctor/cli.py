@@ -13,13 +13,17 @@ from typing import Any, TextIO
 from bot.clock import Clock, SystemClock
 from bot.doctor import Check, fail, first_line, local, skip
 from bot.doctor import github as gh_checks
+from bot.gitlab.settings import GitLabSettings, load_gitlab_settings
 from bot.settings import Settings, SettingsError
 
 MARKS = {"ok": "✔", "fail": "✘", "skip": "–"}
 
 
-def run_checks(settings: Settings, clock: Clock) -> list[Check]:
-    """Every check in order; a check that cannot run because of an earlier failure is skipped."""
+def run_checks(
+    settings: Settings, clock: Clock, gitlab: GitLabSettings | None = None
+) -> list[Check]:
+    """Every check in order; a check that cannot run because of an earlier failure is skipped.
+    `gitlab`: the `VEILLEUR_GITLAB_*` settings (read from the environment when not given)."""
     from bot.storage.db import make_engine
 
     checks = [local.check_settings(settings)]
@@ -36,6 +40,14 @@ def run_checks(settings: Settings, clock: Clock) -> list[Check]:
         engine.dispose()
     checks.append(local.check_smtp(settings))
     checks.append(local.check_oauth(settings))
+    try:
+        gitlab = gitlab or load_gitlab_settings()
+    except SettingsError as exc:
+        checks.append(
+            fail("GitLab sign-in", str(exc), "correct that setting (environment or .env)")
+        )
+    else:
+        checks.append(local.check_gitlab_oauth(settings, gitlab))
     return checks
 
 

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: EUPL-1.2
-"""Checks that need no GitHub: settings, the database, SMTP and dashboard sign-in."""
+"""Checks that need no GitHub: settings, the database, SMTP and dashboard sign-in (with
+GitHub and with GitLab)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from bot.doctor import Check, fail, first_line, ok, skip
+from bot.gitlab.settings import GitLabSettings
 from bot.settings import Settings, SettingsError
 from bot.storage.migrate import alembic_config
 
@@ -111,3 +113,31 @@ def check_oauth(settings: Settings) -> Check:
         )
     base = (settings.public_url or "https://<your host>").rstrip("/")
     return ok("dashboard sign-in", f"configured; the App's callback URL: {base}/auth/callback")
+
+
+def check_gitlab_oauth(settings: Settings, gitlab: GitLabSettings) -> Check:
+    """Sign-in with GitLab: the instance, the application's ID and secret, the session key."""
+    name = "GitLab sign-in"
+    wanted = {
+        "VEILLEUR_GITLAB_OAUTH_CLIENT_ID": gitlab.oauth_client_id,
+        "VEILLEUR_GITLAB_OAUTH_SECRET": gitlab.oauth_secret,
+    }
+    if not any(wanted.values()):
+        return skip(name, "not configured: people whose code is on GitLab cannot sign in")
+    wanted |= {
+        "VEILLEUR_GITLAB_URL": gitlab.url,
+        "VEILLEUR_SESSION_SECRET": settings.session_secret,
+    }
+    missing = [env for env, value in wanted.items() if not value]
+    if missing:
+        return fail(
+            name,
+            f"partly configured: {', '.join(missing)} missing",
+            "set them all, or neither VEILLEUR_GITLAB_OAUTH_* setting to turn it off",
+        )
+    base = (settings.public_url or "https://<your host>").rstrip("/")
+    return ok(
+        name,
+        f"configured on {gitlab.url}; the GitLab application's redirect URI: "
+        f"{base}/auth/gitlab/callback, scope read_api",
+    )

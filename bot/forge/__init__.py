@@ -4,7 +4,7 @@
 it. Repository names carry their forge when it is not GitHub (bot/forge/names.py).
 """
 
-from bot.forge.names import GITHUB_HOST, RepoName, owner_of
+from bot.forge.names import GITHUB_HOST, RepoName, org_config_repo, owner_of
 from bot.forge.protocol import Forge, RepoForges
 from bot.forge.types import Comment, ItemRef, Label, Person
 
@@ -17,5 +17,6 @@ __all__ = [
     "Person",
     "RepoForges",
     "RepoName",
+    "org_config_repo",
     "owner_of",
 ]

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 GITHUB_HOST = "github.com"
+# The repository of an organisation's own files: GitHub's `.github`, GitLab's group profile.
+GITHUB_ORG_REPO = ".github"
+GITLAB_ORG_REPO = "gitlab-profile"
 # Forges that number merge requests apart from issues (GitLab: `#7` and `!7`) store a merge
 # request at this base plus its own number, so that (repository, number) stays one item.
 PULL_NUMBER_BASE = 1_000_000_000
@@ -51,3 +54,21 @@ def owner_of(full_name: str) -> str:
     `octo` for `octo/app`, `gitlab.example.org/city` for `gitlab.example.org/city/app`."""
     repo = RepoName.parse(full_name)
     return repo.namespace if repo.on_github else f"{repo.host}/{repo.namespace}"
+
+
+def is_qualified_owner(owner: str) -> bool:
+    """A GitLab group named with its host (`gitlab.example.org/city`), not a GitHub owner."""
+    first, sep, rest = owner.partition("/")
+    return bool(sep and rest) and "." in first
+
+
+def org_config_repo(org: str) -> str:
+    """Where an organisation keeps its own files and configuration: `<org>/.github` on
+    GitHub, the group's `gitlab-profile` project on GitLab (`host/group/gitlab-profile`)."""
+    name = GITLAB_ORG_REPO if is_qualified_owner(org) else GITHUB_ORG_REPO
+    return f"{org}/{name}"
+
+
+def is_org_config_repo(full_name: str) -> bool:
+    """Whether `full_name` is its owner's own repository (`org_config_repo`)."""
+    return "/" in full_name and full_name.lower() == org_config_repo(owner_of(full_name)).lower()

@@ -25,6 +25,7 @@ from urllib.parse import quote, urlsplit
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from bot import prometheus as metrics
 from bot.forge.errors import ForgeRequestFailed
 from bot.gitlab.hooks import kind_of
 from bot.gitlab.webhook import STORED_KINDS, WEBHOOK_PATH
@@ -219,6 +220,7 @@ async def recover(
                 report.errors.append(f"{f.key}: {type(exc).__name__}: {exc}")
                 break
             report.resent.append(f)
+            metrics.REDELIVERIES_REQUESTED.labels(reason="gitlab").inc()
             status = answer.get("response_status") if isinstance(answer, dict) else None
             log.info("asked GitLab to resend %s (%s): answered %s", f.key, f.trigger, status)
     if report.resent or report.exhausted or report.errors:

@@ -28,6 +28,10 @@ class GitLabSettings(BaseSettings):
         description="Comma-separated `whsec_…` signing tokens: when set, signatures are required.",
     )
     timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one API call.")
+    oauth_client_id: str | None = Field(
+        None, description="Dashboard sign-in: the GitLab application's ID (scope `read_api`)."
+    )
+    oauth_secret: SecretStr | None = Field(None, description="That application's secret.")
 
     @field_validator("webhook_secret", "signing_token", mode="before")
     @classmethod
@@ -44,6 +48,12 @@ class GitLabSettings(BaseSettings):
     def host(self) -> str:
         """The host that qualifies this instance's repository names."""
         return (urlsplit(self.url or "").hostname or "").lower()
+
+    @property
+    def oauth_configured(self) -> bool:
+        """Sign-in with GitLab needs the instance and the application's ID and secret."""
+        secret = self.oauth_secret.get_secret_value() if self.oauth_secret else ""
+        return bool(self.url and self.oauth_client_id and secret)
 
     def secrets(self) -> list[bytes]:
         return [s.get_secret_value().encode() for s in self.webhook_secret]

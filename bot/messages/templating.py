@@ -61,6 +61,7 @@ from jinja2 import (
 )
 from jinja2.sandbox import SandboxedEnvironment, safe_range
 
+from bot.forge.links import item_ref
 from bot.messages.l10n import template_helpers
 from bot.record.text import break_autolinks, without_invisible
 
@@ -117,7 +118,10 @@ _UNESCAPE = re.compile(r"\\([\\`*_\[\]|~#])")
 ZWJ = "\u200d"
 
 _HANDLE = re.compile(r"^@?([A-Za-z0-9][A-Za-z0-9-]{0,38}(?:/[A-Za-z0-9][A-Za-z0-9._-]*)?)$")
-_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+_REPO = re.compile(
+    r"^(?:[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}"  # GitHub: owner/name
+    r"|[A-Za-z0-9.-]{1,253}(?::\d{1,5})?(?:/[A-Za-z0-9_][A-Za-z0-9._-]{0,254}){2,21})$"  # GitLab
+)
 _URL = re.compile(r"^https?://[^\s<>()\[\]\"'`\\]+$")
 
 
@@ -159,9 +163,10 @@ def mention(value: str | Iterable[str] | None, sep: str = ", ") -> SafeMarkdown:
 
 
 def ref(repo: str, number: int) -> SafeMarkdown:
-    """`owner/repo#12`, which GitHub links; escaped text if either part looks wrong."""
+    """`owner/repo#12`, which GitHub links, or `host/group/project!7` for a GitLab merge
+    request (bot/forge/links.py); escaped text if either part looks wrong."""
     if isinstance(number, int) and not isinstance(number, bool) and _REPO.match(str(repo)):
-        return SafeMarkdown(f"{repo}#{number}")
+        return SafeMarkdown(item_ref(repo, number))
     return SafeMarkdown(escape_markdown(f"{repo}#{number}"))
 
 

@@ -38,6 +38,7 @@ from bot.effects.actions import (
     marker,
     without_once,
 )
+from bot.forge.names import is_org_config_repo
 from bot.messages.language import detect_item_language
 from bot.messages.templating import Renderer
 from bot.record.people import OUTSIDE_CLASSES, Classification
@@ -290,7 +291,7 @@ class Replayer:
                 self._turn(live, e, at)
             if e.kind in (K.COMMENTED, K.COMMENT_EDITED):
                 self._commands(live, e, at)
-        if live.outside and not repo.endswith("/.github"):
+        if live.outside and not is_org_config_repo(repo):
             self._schedule(live, at)
 
     def _is_bot(self, e: Entry) -> bool:
@@ -430,7 +431,7 @@ class Replayer:
             live = self.items[key]
             if live.state != "open" or not live.outside or live.created_at > at:
                 continue
-            if key[0].split("/")[1] == ".github":
+            if is_org_config_repo(key[0]):
                 continue
             by_repo.setdefault(key[0], []).append(live)
         planned: dict[str, list[tuple[RepoPlan, Renderer]]] = {}

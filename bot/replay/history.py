@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from bot.forge.names import is_org_config_repo
 from bot.record.entry import Entry
 from bot.sla.plan import ESCALATED
 from bot.storage.models import AuthorClassCache, ConfigRecord, Delivery, Item, TimelineEntry
@@ -155,7 +156,7 @@ def load_history(
         )
         for i in rows_items
         if _utc(i.created_at) <= until
-        and not i.repo_full_name.endswith("/.github")
+        and not is_org_config_repo(i.repo_full_name)
         and not (me and i.author_login.lower() == me.lower())  # its waiting lists, its issues
     ]
     repos = sorted({i.repo_full_name for i in items})

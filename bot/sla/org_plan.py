@@ -93,7 +93,14 @@ def plan_org_reminders(
             mention: tuple[str, ...] = ()  # counted once, by the person's list of the day
         else:
             actions = step_actions(
-                renderer, c.step, item, cfg, cfg.language, c.history, c.waiting.responsible
+                renderer,
+                c.step,
+                item,
+                cfg,
+                cfg.language,
+                c.history,
+                c.waiting.responsible,
+                url=c.waiting.url,
             )
             # an escalation is a mail: it mentions nobody on the forge
             mention = () if c.step.stage == "escalation" else tuple(c.step.mention)

@@ -24,6 +24,7 @@ from bot.effects.actions import (
     marker,
 )
 from bot.effects.labels import LABEL_STYLE
+from bot.forge.links import WebLinks
 from bot.messages.templating import Renderer, T
 from bot.sla import attention_budget as budget
 from bot.sla import rules as sla
@@ -55,6 +56,7 @@ class Waiting:
     responsible: list[str]
     overdue: bool
     escalated: bool = False
+    url: str | None = None  # the item's page on its forge, when the caller gave links
 
 
 @dataclass
@@ -81,6 +83,7 @@ class RepoFacts:
     calendar: BusinessCalendar | None = None
     comments: budget.CommentCounts | None = None
     waiting_list: bool = True
+    links: WebLinks | None = None  # items' pages on their forge (escalations link them)
 
 
 @dataclass
@@ -179,6 +182,7 @@ def plan_repo(facts: RepoFacts, renderer: Renderer) -> RepoPlan:
             responsible,
             state.overdue,
             history.escalated_at is not None,
+            facts.links.item(full_name, item.kind, item.number) if facts.links else None,
         )
         waiting.append(entry)
         if state.overdue and overdue_label not in labels:
@@ -263,6 +267,7 @@ def step_actions(
     lang: str,
     history: sla.ReminderHistory,
     responsible: list[str],
+    url: str | None = None,
 ) -> list[Action]:
     ref = f"{item.repo_full_name}#{item.number}"
     people = [f"@{p}" for p in step.mention]
@@ -294,7 +299,7 @@ def step_actions(
             "repo": item.repo_full_name,
             "number": item.number,
             "title": item.title,
-            "url": None,
+            "url": url,
             "author": item.author_login,
             "author_class": item.author_class,
         },

@@ -21,7 +21,9 @@ from collections.abc import Iterable
 from datetime import date
 from functools import cache
 
-import holidays as holidays_lib
+from bot import lean_holidays
+
+holidays_lib = lean_holidays.load()  # only the countries asked for are imported
 
 # (country, any spelling, case-insensitive) -> the subdivision code `holidays` knows
 _ALIASES: dict[str, dict[str, str]] = {
@@ -78,7 +80,8 @@ def resolve_subdivision(country: str | None, subdivision: str | None) -> str | N
 
 
 def _known(country: str) -> str:
-    codes = holidays_lib.list_supported_countries().get(country, [])
+    known = country in lean_holidays.country_codes()  # as list_supported_countries()
+    codes = list(getattr(holidays_lib, country).subdivisions) if known else []
     refused = _REFUSED.get(country, {})
     shown = [c for c in codes if c.casefold() not in refused]
     shown += [a for a in _ALIASES.get(country, {}) if a.isdigit()]

@@ -23,6 +23,8 @@ from bot.clock import FrozenClock
 from bot.effects import outbox
 from bot.effects.actions import UpsertComment, UpsertIssue, marker
 from bot.effects.executor import Executor
+from bot.forge.links import WebLinks
+from bot.forge.names import is_org_config_repo
 from bot.messages.templating import Renderer, T
 from bot.record.people import OUTSIDE_CLASSES
 from bot.sla import attention_budget as budget
@@ -115,8 +117,10 @@ class Sweeper:
         bot_login: str | None,
         mailer: Any = None,
         dry_run: bool = False,
+        links: WebLinks | None = None,
     ) -> None:
         self.engine = engine
+        self.links = links  # escalations link the item on its forge
         self.services = services
         self.api_for = api_for
         self.bot_login = bot_login
@@ -138,7 +142,7 @@ class Sweeper:
         escalated: dict[str, tuple[Any, list[Waiting]]] = {}
         planned: dict[str, list[tuple[RepoPlan, Renderer, Any]]] = defaultdict(list)
         for repo in self.repositories(org):
-            if repo.full_name.split("/")[1] == ".github":
+            if is_org_config_repo(repo.full_name):
                 continue
             api = self.api_for(repo.installation_id)
             forges = self.services.get("forges")
@@ -210,6 +214,7 @@ class Sweeper:
             at=at,
             bots=[b for b in (self.bot_login, *cfg.bots.logins) if b],
             away=away,
+            links=self.links,
         )
         pulls = needs_owners(facts)
         codeowners = await self._codeowners(api, repo.full_name) if pulls else None

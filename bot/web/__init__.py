@@ -1,7 +1,8 @@
-"""The web dashboard: sign-in with GitHub, HTML pages with SVG charts, and a JSON API.
+"""The web dashboard: sign-in with GitHub or GitLab, HTML pages with SVG charts, and a JSON API.
 
 `build_web_router()` is mounted by `bot.app.create_app`. Modules: `session` (signed cookies),
-`oauth` (GitHub sign-in), `access` (who sees which repositories), `data` (digests, scoped),
+`oauth` (GitHub sign-in), `oauth_gitlab`, `auth_gitlab` and `access_gitlab` (GitLab sign-in),
+`access` (who sees which repositories), `data` (digests, scoped),
 `charts` (SVG), `i18n` (en/fr/nl/de), `context` (rendering), `pages`, `api`, `auth`,
 `accessibility` (routes); `explore` (repository, item, contributor and organisation pages) and
 `badges` (README badges) read weekly snapshots (`snapshots`, `aggregates`).
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def build_web_router(settings: Settings | None = None) -> APIRouter:
-    from bot.web import accessibility, api, auth, badges, explore, pages
+    from bot.web import accessibility, api, auth, auth_gitlab, badges, explore, pages
 
     if settings is not None and settings.dashboard_open:
         log.warning(
@@ -31,6 +32,7 @@ def build_web_router(settings: Settings | None = None) -> APIRouter:
         )
     router = APIRouter()
     router.include_router(auth.router)
+    router.include_router(auth_gitlab.router)
     router.include_router(api.router)
     router.include_router(pages.router)
     router.include_router(accessibility.router)

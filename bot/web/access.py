@@ -1,8 +1,9 @@
 """Who may see what on the dashboard.
 
 - open (`VEILLEUR_DASHBOARD_OPEN`, `veilleur demo` only): everything, without sign-in;
-- a signed-in user: the repositories they could access on GitHub when they signed in, plus
-  every public one when the public dashboard is on;
+- a signed-in user: the repositories they could access on GitHub (or the projects on GitLab,
+  bot/web/access_gitlab.py) when they signed in, plus every public one when the public
+  dashboard is on;
 - anyone else, with `VEILLEUR_PUBLIC_DASHBOARD`: public repositories only
   (`Repository.private` False in Veilleur's record);
 - anyone else otherwise: nothing (sign-in required).
@@ -49,6 +50,8 @@ class Access:
             return True
         if self.viewer is None:
             return False
+        # GitHub: owner → names; GitLab (bot/web/access_gitlab.py): host → paths, so the host
+        # is the part before the first "/" and the rest, subgroups included, the path.
         owner, _, name = repo.full_name.lower().partition("/")
         return name in self.viewer.repos.get(owner, frozenset())
 
@@ -130,5 +133,19 @@ def org_view(engine: Engine, access: Access, org: str) -> OrgView | None:
     the two are not told apart, so names of private orgs do not leak)."""
     for view in visible_orgs(engine, access):
         if view.org.lower() == org.lower():
-            return view
+            return with_members(engine, access, view)
     return None
+
+
+def with_members(engine: Engine, access: Access, view: OrgView) -> OrgView:
+    """An OSPO's view also holds the repositories of the owners it oversees (`ospo.members`
+    of its own configuration, bot/digest/ospo.py), those this viewer may see."""
+    from bot.digest.ospo import member_owners
+    from bot.web.people import org_default_config
+
+    members = member_owners(engine, view.org, org_default_config(engine, view.org))
+    theirs = [r for owner in members for r in known_repos(engine, owner)]
+    if not theirs:
+        return view
+    seen = tuple(r for r in theirs if access.allows(r))
+    return OrgView(view.org, view.repos + seen, view.total + len(theirs))

@@ -1,16 +1,18 @@
 """Sign-in routes: `/auth/login` → GitHub → `/auth/callback` → back where the visitor was;
-`/auth/logout`. See `bot.web.oauth` for the GitHub side and `bot.web.session` for cookies."""
+`/auth/logout`. See `bot.web.oauth` for the GitHub side and `bot.web.session` for cookies.
+With GitLab sign-in configured too (bot/web/auth_gitlab.py), `/auth/login` asks which."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from bot.web import oauth, session
-from bot.web.context import WebContext, message, web_context
+from bot.web.context import WebContext, message, render, sign_in_forges, unconfigured, web_context
 
 log = logging.getLogger(__name__)
 
@@ -19,13 +21,29 @@ router = APIRouter(prefix="/auth", include_in_schema=False)
 
 @router.get("/login")
 async def login(request: Request, next_path: str = Query("/", alias="next")) -> Response:
+    """GitHub's sign-in, GitLab's, or a choice between the two when both are configured."""
+    ctx = web_context(request)
+    target = session.safe_next(next_path)
+    if ctx.settings.dashboard_open:
+        return RedirectResponse(target, status_code=302)
+    forges = sign_in_forges(ctx)
+    if forges == ["gitlab"]:
+        return RedirectResponse(f"/auth/gitlab/login?{urlencode({'next': target})}", 302)
+    if len(forges) > 1:
+        links = {f: f"/auth/{f}/login?{urlencode({'next': target})}" for f in forges}
+        return render(ctx, "signin.html", links=links)
+    return await github_login(request, target)
+
+
+@router.get("/github/login")
+async def github_login(request: Request, next_path: str = Query("/", alias="next")) -> Response:
     ctx = web_context(request)
     target = session.safe_next(next_path)
     settings = ctx.settings
     if settings.dashboard_open:
         return RedirectResponse(target, status_code=302)
     if not oauth.configured(settings):
-        return message(ctx, ctx.t("signin_title"), ctx.t("signin_unconfigured"), status=503)
+        return unconfigured(ctx, 503)
     response = RedirectResponse("/", status_code=302)
     state = session.new_state(response, request, settings, target)
     redirect_uri = oauth.callback_url(settings, str(request.base_url))
@@ -40,30 +58,31 @@ async def callback(request: Request, code: str = "", state: str = "", error: str
     t, settings = ctx.t, ctx.settings
     retry = {"action_url": "/auth/login", "action_label": t("try_again")}
     if not oauth.configured(settings):
-        return message(ctx, t("signin_title"), t("signin_unconfigured"), status=503)
+        return unconfigured(ctx, 503)
     target = session.check_state(request, settings, state)
     if target is None:
-        return _failed(ctx, t("signin_state"), 400, retry)
+        return failed(ctx, t("signin_state"), 400, retry)
     if error or not code:
-        return _failed(ctx, t("signin_denied"), 400, retry)
+        return failed(ctx, t("signin_denied"), 400, retry)
     redirect_uri = oauth.callback_url(settings, str(request.base_url))
     try:
         token = await oauth.exchange_code(settings, code, redirect_uri)
         viewer = await oauth.fetch_viewer(settings, token)
     except oauth.SignInError as exc:
-        return _failed(ctx, str(exc), 502, retry)
+        return failed(ctx, str(exc), 502, retry)
     response = RedirectResponse(target, status_code=302)
     try:
         session.write_viewer(response, request, settings, viewer)
     except session.SessionTooLarge as exc:
         log.warning("session for %s too large: %s", viewer.login, exc)
-        return _failed(ctx, t("signin_too_large"), 400, {})
+        return failed(ctx, t("signin_too_large"), 400, {})
     session.clear_state(response)
     log.info("dashboard sign-in: %s (%d repositories)", viewer.login, len(viewer.full_names()))
     return response
 
 
-def _failed(ctx: WebContext, text: str, status: int, action: dict[str, str]) -> Response:
+def failed(ctx: WebContext, text: str, status: int, action: dict[str, str]) -> Response:
+    """A sign-in that went wrong (either forge): said, and its `state` cookie dropped."""
     response = message(ctx, ctx.t("signin_failed_title"), text, status=status, **action)
     session.clear_state(response)
     return response

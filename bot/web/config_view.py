@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from bot.config.loader import CONFIG_PATH
 from bot.config.schema import VeilleurConfig
+from bot.forge.names import org_config_repo
 from bot.storage.models import ConfigRecord
 
 SOURCES = ("repository", "organisation", "default")
@@ -69,7 +70,7 @@ def _default_leaves() -> dict[str, Any]:
 def config_in_force(engine: Engine, org: str, repo: str) -> ConfigInForce:
     with Session(engine) as s:
         config, files = _read(s, repo)
-        org_config, _ = _read(s, f"{org}/.github")
+        org_config, _ = _read(s, org_config_repo(org))
     recorded = config is not None
     config = config or org_config or VeilleurConfig()
     default = _default_leaves()

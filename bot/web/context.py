@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from bot.forge.links import item_ref, short_ref
 from bot.resources import templates_dir
 from bot.settings import Settings
-from bot.web import oauth
+from bot.web import oauth, oauth_gitlab
 from bot.web.access import Access, access_for
 from bot.web.i18n import WEB_LANGUAGES, Messages, negotiate
 from bot.web.org_urls import org_path, repo_in_org
@@ -91,8 +91,12 @@ def safe_url(value: str | None) -> str | None:
     return value if value and _URL.match(value) else None
 
 
+_SIGN_IN_LABELS = {"github": "sign_in", "gitlab": "sign_in_gitlab"}  # both: "Sign in"
+
+
 def render(ctx: WebContext, template: str, *, status: int = 200, **data: Any) -> HTMLResponse:
     t = ctx.t
+    forges = sign_in_forges(ctx)
 
     def hours(value: float | None) -> str:
         return "—" if value is None else t("hours", value=t.number(value))
@@ -112,7 +116,8 @@ def render(ctx: WebContext, template: str, *, status: int = 200, **data: Any) ->
         "next_path": ctx.next_path,
         "viewer": ctx.viewer,
         "mode": ctx.access.mode if ctx.access and not ctx.viewer else None,
-        "can_sign_in": oauth.configured(ctx.settings) and not ctx.settings.dashboard_open,
+        "can_sign_in": bool(forges) and not ctx.settings.dashboard_open,
+        "sign_in_label": _SIGN_IN_LABELS.get(",".join(forges), "signin_title"),
         "safe_url": safe_url,
         "hours": hours,
         "days": days,
@@ -153,12 +158,23 @@ def message(
     )
 
 
+def sign_in_forges(ctx: WebContext) -> list[str]:
+    """The forges one can sign in with here: "github", "gitlab", both or none."""
+    gitlab = getattr(ctx.request.app.state, "gitlab_settings", None)
+    forges = ["github"] if oauth.configured(ctx.settings) else []
+    return forges + (["gitlab"] if oauth_gitlab.configured(ctx.settings, gitlab) else [])
+
+
+def unconfigured(ctx: WebContext, status: int) -> HTMLResponse:
+    """No sign-in configured: the page names the settings of both forges."""
+    return message(ctx, ctx.t("signin_title"), ctx.t("signin_unconfigured"), status=status)
+
+
 def sign_in_page(ctx: WebContext) -> Response:
     """Sign in first (never a glimpse of what is behind): off to `/auth/login`, which comes
     back here afterwards; a 401 page when sign-in is not configured."""
-    t = ctx.t
-    if not oauth.configured(ctx.settings):
-        return message(ctx, t("signin_title"), t("signin_unconfigured"), status=401)
+    if not sign_in_forges(ctx):
+        return unconfigured(ctx, 401)
     target = "/auth/login?" + urlencode({"next": ctx.next_path})
     return RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-store"})
 

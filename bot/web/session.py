@@ -176,15 +176,20 @@ def clear_viewer(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
 
 
-def new_state(response: Response, request: Request, settings: Settings, next_path: str) -> str:
-    """A random OAuth `state`, remembered (with where to go after sign-in) in a signed cookie."""
+def new_state(
+    response: Response, request: Request, settings: Settings, next_path: str, forge: str = "github"
+) -> str:
+    """A random OAuth `state`, remembered (with where to go after sign-in, and the forge it
+    was sent to, so another forge's callback refuses it) in a signed cookie."""
     serializer = _serializer(settings, "state")
     if serializer is None:
         raise RuntimeError("VEILLEUR_SESSION_SECRET must be set to sign sessions")
     state = secrets.token_urlsafe(24)
     response.set_cookie(
         STATE_COOKIE,
-        serializer.dumps({"s": state, "n": next_path}),
+        serializer.dumps(
+            {"s": state, "n": next_path} | ({"f": forge} if forge != "github" else {})
+        ),
         max_age=STATE_SECONDS,
         httponly=True,
         samesite="lax",
@@ -194,8 +199,11 @@ def new_state(response: Response, request: Request, settings: Settings, next_pat
     return state
 
 
-def check_state(request: Request, settings: Settings, state: str) -> str | None:
-    """The path to return to when `state` matches the cookie set by `new_state`, else None."""
+def check_state(
+    request: Request, settings: Settings, state: str, forge: str = "github"
+) -> str | None:
+    """The path to return to when `state` matches the cookie set by `new_state` for this
+    forge, else None."""
     serializer = _serializer(settings, "state")
     raw = request.cookies.get(STATE_COOKIE)
     if serializer is None or not raw or not state:
@@ -205,6 +213,8 @@ def check_state(request: Request, settings: Settings, state: str) -> str | None:
     except BadSignature:
         return None
     if not isinstance(data, dict) or not secrets.compare_digest(str(data.get("s", "")), state):
+        return None
+    if data.get("f", "github") != forge:
         return None
     return safe_next(data.get("n"))
 

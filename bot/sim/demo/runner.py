@@ -9,6 +9,7 @@ import socket
 import tempfile
 import time
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
@@ -24,8 +25,9 @@ from bot.clock import FrozenClock
 from bot.messages.templating import T
 from bot.settings import SettingsError, load_settings
 from bot.sim import Forge, ForgeServer, ThreadedServer, generate_app_keypair
-from bot.sim.demo import script, world
+from bot.sim.demo import gent, script, world
 from bot.sim.demo.registration import register
+from bot.sim.gitlab import GitLabServer, GitLabWorld
 from bot.storage.models import Delivery, DeliveryStatus
 
 WAITING_KINDS = ("waiting-list", "ospo-waiting")  # markers of the waiting-list issues
@@ -71,12 +73,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def wait_idle(engine: Any, forge: Forge, worker: Any, timeout: float = 60.0) -> None:
+def wait_idle(
+    engine: Any, forge: Forge, worker: Any, timeout: float = 60.0, gitlab: GitLabWorld | None = None
+) -> None:
     """Until every webhook, including those Veilleur's own actions caused, is processed."""
     deadline = time.monotonic() + timeout
     quiet = 0
     while time.monotonic() < deadline:
         forge.settle()
+        if gitlab is not None and gitlab.sender is not None:
+            gitlab.sender.settle()  # hooks of Veilleur's own notes and labels on GitLab
         with Session(engine) as s:
             busy = s.scalars(
                 select(col(Delivery.guid)).where(
@@ -117,6 +123,10 @@ class Demo:
         smtp = Controller(self.mailbox, hostname="127.0.0.1", port=smtp_port)
         smtp.start()
         forge_server = ForgeServer(forge).start()
+        self.gitlab = lab = GitLabWorld(self.clock)
+        world.seed_gitlab(lab)
+        lab_server = GitLabServer(lab, host=world.GITLAB_HOST).start()
+        self.story.gitlab = lab
         with tempfile.TemporaryDirectory(prefix="veilleur-demo-setup-") as setup_dir:
             registered, printed = register(
                 forge_server.url, world.ORG, Path(setup_dir), "https://veilleur.paris.example"
@@ -140,12 +150,19 @@ class Demo:
             log_level="WARNING",
             log_format="text",
         )
+        stack = ExitStack()
+        stack.enter_context(gent.gitlab_settings(lab))  # read by Veilleur from the environment
         self.app = app = create_app(settings, clock=self.clock)
         self.server = ThreadedServer(app, host=self.opts.host, port=self.opts.port, lifespan="on")
         self.server.start(timeout=120)  # migrations and the writer process, on a slow machine
         try:
             forge.webhook_url = f"{self.server.url}/webhooks/github"
+            lab.webhook_url = f"{self.server.url}/webhooks/gitlab"
             self.say(f"Simulated forge on {forge_server.url}; Veilleur on {self.server.url}")
+            self.say(
+                f"Simulated GitLab on {lab_server.url}: Stad Gent's project {world.GENT_REPO}, "
+                f"which Paris's OSPO oversees (ospo.members)"
+            )
             self.say(f"Demo data: {db_url}")
             forge.scenario.install(world.ORG)
             self._idle()
@@ -163,12 +180,14 @@ class Demo:
             return result
         finally:
             self.server.stop()
+            lab_server.stop()
+            stack.close()
             forge_server.stop()
             smtp.stop()
             forge.close()
 
     def _idle(self) -> None:
-        wait_idle(self.app.state.engine, self.forge, self.app.state.worker)
+        wait_idle(self.app.state.engine, self.forge, self.app.state.worker, gitlab=self.gitlab)
 
     def _play(self) -> None:
         steps = sorted(script.steps(), key=lambda s: s[0])
@@ -216,10 +235,16 @@ class Demo:
             if "kind='escalated'" in a and "once='sla:" in a
         }
         for ref in sorted(reminded):
-            self.say(f"{when:%a %d %b %H:%M}    Veilleur reminds the maintainers of {ref}")
+            shown = gent.shown_ref(ref)
+            self.say(f"{when:%a %d %b %H:%M}    Veilleur reminds the maintainers of {shown}")
         for ref in sorted(escalated):
             self.say(
+<<<<<<< HEAD
                 f"{when:%a %d %b %H:%M}    Veilleur escalates {ref} to the OSPO (mail and list)"
+=======
+                f"{when:%a %d %b %H:%M}    Veilleur escalates {gent.shown_ref(ref)} to the OSPO "
+                "(issue and mail)"
+>>>>>>> main
             )
 
     # -- what happened -----------------------------------------------------------------------
@@ -245,7 +270,7 @@ class Demo:
                             "at": c.created_at.isoformat(),
                         }
                     )
-        return out
+        return out + gent.bot_notes(self.gitlab)
 
     def written(self) -> dict[str, str]:
         """One message of each kind, as the forge shows it: the Dutch welcome, the first
@@ -290,7 +315,7 @@ class Demo:
         counts = Counter(c["template"] for c in comments)
         labels: dict[str, list[str]] = {}
         for key, (repo, n) in self.story.items.items():
-            labels[key] = sorted(self.forge.get_issue(repo, n).labels)
+            labels[key] = self._labels(repo, n)
         digest = self._digest()
         result = {
             "story": {k: {"repo": r, "number": n} for k, (r, n) in self.story.items.items()},
@@ -309,12 +334,15 @@ class Demo:
             "written": self.written(),
             "database_url": self.db_url,
             "forge_url": self.forge.html_url,
+            "gitlab_url": self.gitlab.url,
+            "dashboard": self._dashboard(),
         }
         self.say("\n== What Veilleur did ==")
         self.say(f"labelled outside contributions: {sum(1 for v in labels.values() if v)}")
         for template, n in sorted(counts.items()):
             self.say(f"{template or 'other'}: {n}")
         self.say(f"escalation mails to the OSPO: {len(self.mailbox.messages)}")
+        self.say(gent.forges_line(digest))
         if digest is not None:
             self.say(f"\n== Weekly digest {digest['week']} ==")
             self.say(
@@ -322,6 +350,23 @@ class Demo:
                 or json.dumps(digest["json"], indent=1, ensure_ascii=False)[:4000]
             )
         return result
+
+    def _labels(self, repo: str, n: int) -> list[str]:
+        if gent.on_gitlab(repo):
+            return gent.labels(self.gitlab, repo, n)
+        return sorted(self.forge.get_issue(repo, n).labels)
+
+    def _dashboard(self) -> dict[str, Any]:
+        """What Paris's dashboard page lists, read over HTTP as a browser would."""
+        import httpx
+
+        url = f"{self.server.url}/orgs/{world.ORG}"
+        page = httpx.get(url, timeout=60).text
+        return {
+            "url": url,
+            "github": f"{world.ORG}/lutece-" in page,
+            "gitlab": world.GENT_REPO in page,
+        }
 
     def _digest(self) -> dict[str, Any] | None:
         try:
@@ -333,8 +378,8 @@ class Demo:
             world.ORG,
             None,
             now=self.clock.now(),
-            # the dashboard's links come from the same setting: the simulated forge's pages
-            url_base=self.app.state.settings.github_web_url,
+            # the dashboard's links (app.state.links): the simulated forges' pages
+            url_base=self.app.state.links,
         )
         out: dict[str, Any] = {"week": d.week, "json": d.to_json()}
         try:

@@ -1,7 +1,8 @@
 """Six weeks in the life of a city's shared repositories, on a simulated clock.
 
 Each step is (Paris local time, what happens). Everything reaches Veilleur as a signed webhook
-over HTTP, sent by the simulated forge; SLA sweeps run at their simulated times.
+over HTTP, sent by the simulated GitHub or, for Gent's project, the simulated GitLab; SLA
+sweeps run at their simulated times.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.gitlab.numbers import item_number, split
 from bot.sim import Forge
-from bot.sim.demo.world import ORG, P
+from bot.sim.demo.world import GENT_PROJECT, GENT_REPO, ORG, P
+from bot.sim.gitlab import GitLabWorld
+from bot.sim.gitlab import items as gl
 
 PARIS = ZoneInfo("Europe/Paris")
 START = date(2026, 6, 29)  # a Monday; Bastille Day (Tuesday 14 July) falls in week 3
@@ -37,9 +41,15 @@ class Story:
     """Item numbers by story key, filled in as the script runs."""
 
     items: dict[str, tuple[str, int]] = field(default_factory=dict)
+    gitlab: GitLabWorld | None = None  # Gent's forge, set by the runner
 
     def n(self, key: str) -> tuple[str, int]:
         return self.items[key]
+
+    @property
+    def lab(self) -> GitLabWorld:
+        assert self.gitlab is not None, "the demo's GitLab is not running"
+        return self.gitlab
 
 
 Step = tuple[datetime, str, Callable[[Forge, Story], None]]
@@ -100,6 +110,35 @@ def _push(key: str, login: str, files: dict[str, str]) -> Callable[[Forge, Story
     def run(f: Forge, s: Story) -> None:
         r, n = s.n(key)
         f.scenario.push_to_pull(r, n, login, files=files)
+
+    return run
+
+
+# -- on Gent's GitLab: numbers as Veilleur records them (a merge request apart from issues) --
+
+
+def _gl_open(key: str, login: str, title: str, body: str) -> Callable[[Forge, Story], None]:
+    def run(f: Forge, s: Story) -> None:
+        iid = int(gl.open_issue(s.lab, GENT_PROJECT, login, title, body)["iid"])
+        s.items[key] = (GENT_REPO, item_number(iid, False))
+
+    return run
+
+
+def _gl_merge_request(
+    key: str, login: str, title: str, body: str, files: list[str]
+) -> Callable[[Forge, Story], None]:
+    def run(f: Forge, s: Story) -> None:
+        mr = gl.open_merge_request(s.lab, GENT_PROJECT, login, title, body, files)
+        s.items[key] = (GENT_REPO, item_number(int(mr["iid"]), True))
+
+    return run
+
+
+def _gl_comment(key: str, login: str, body: str) -> Callable[[Forge, Story], None]:
+    def run(f: Forge, s: Story) -> None:
+        kind, iid = split(s.n(key)[1])
+        gl.comment(s.lab, GENT_PROJECT, iid, login, body, merge=kind == "merge_requests")
 
     return run
 
@@ -176,6 +215,16 @@ def steps() -> list[Step]:
             _review("docs", P.answering_maintainer, "APPROVED", "Thanks Alice!"),
         ),
         (at(d(2), 10, 5), "...", _merge("docs", P.answering_maintainer)),
+        (
+            at(d(2), 11),
+            "Sanne asks, in Dutch, for a map layer on Gent's project (Gent's GitLab, which Paris's OSPO oversees)",
+            _gl_open(
+                "gent",
+                P.gent_citizen,
+                "Kaartlaag met fietsenstallingen",
+                "Hallo, zou het mogelijk zijn om een kaartlaag met de fietsenstallingen van de stad toe te voegen? Dat zou veel bewoners helpen.",
+            ),
+        ),
         (at(d(2), 14), "Jan answers Inès", _comment("form", P.gent, "Firefox 128 op Windows 11.")),
         (
             at(d(3), 10, 30),
@@ -185,6 +234,15 @@ def steps() -> list[Step]:
             ),
         ),
         (at(d(3), 10, 35), "...", _close("form", P.answering_maintainer)),
+        (
+            at(d(3), 10, 45),
+            "Pieter, Gent's maintainer, answers Sanne on GitLab",
+            _gl_comment(
+                "gent",
+                P.gent_maintainer,
+                "Dank je Sanne, goed idee! Een merge request is welkom.",
+            ),
+        ),
         (
             at(d(3), 11),
             "Atos, the city's supplier, opens a pull request",
@@ -336,6 +394,17 @@ def steps() -> list[Step]:
                     "src/i18n/messages_nl.properties": "submit=Verzenden\n",
                     "src/test/I18nTest.java": "class I18nTest {}\n",
                 },
+            ),
+        ),
+        (
+            at(d(29), 14),
+            "Sanne proposes the layer as a merge request on GitLab; Pieter is away and it waits",
+            _gl_merge_request(
+                "gent-mr",
+                P.gent_citizen,
+                "Kaartlaag fietsenstallingen toevoegen",
+                "Voegt de kaartlaag met de fietsenstallingen toe, met een test. Graag een review!",
+                ["src/layers/fietsenstallingen.js", "tests/fietsenstallingen.test.js"],
             ),
         ),
         (

@@ -1,10 +1,12 @@
-"""The demo's world: the City of Paris, twelve shared repositories, and who contributes to them."""
+"""The demo's world: the City of Paris, twelve shared repositories on the simulated GitHub, the
+City of Gent's project on the simulated GitLab (Paris's OSPO oversees it), and who contributes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from bot.sim import Forge
+from bot.sim.gitlab import GitLabWorld
 
 ORG = "paris"
 REPOS = (
@@ -23,6 +25,13 @@ REPOS = (
 )
 OSPO_REPO = f"{ORG}/ospo"
 OSPO_EMAIL = "ospo@paris.example"
+# Gent's project lives on the simulated GitLab, served on this host (any port): Veilleur names
+# it `127.0.0.1/stad-gent/lutece-gent`, and Paris's OSPO lists the group in `ospo.members`.
+GITLAB_HOST = "127.0.0.1"
+GENT_GROUP = "stad-gent"
+GENT_PROJECT = f"{GENT_GROUP}/lutece-gent"
+GENT_OWNER = f"{GITLAB_HOST}/{GENT_GROUP}"
+GENT_REPO = f"{GITLAB_HOST}/{GENT_PROJECT}"
 
 ORG_CONFIG = """\
 # Ville de Paris: shared settings for every repository (org .github repository).
@@ -61,9 +70,25 @@ ospo:
   team: "@paris/ospo"
   repository: paris/ospo
   emails: [ospo@paris.example]
+  # Gent's group on the city's GitLab: in Paris's digest and dashboard too
+  members: [127.0.0.1/stad-gent]
 digest:
   emails: [ospo@paris.example]
   language: fr
+"""
+
+
+GENT_CONFIG = """\
+# Stad Gent: its project on the GitLab it shares with its partners.
+language: nl
+calendar:
+  timezone: Europe/Brussels
+  country: BE
+sla:
+  first_response_days: 3
+  remind_every_days: 2
+  escalate_after_days: 10
+  max_reminders: 3
 """
 
 
@@ -84,6 +109,9 @@ class People:
     gent: str = "jan-gent"
     supplier: str = "atos-dev"
     bot: str = "dependabot[bot]"
+    # on Gent's GitLab: Pieter maintains the project, Sanne contributes (in Dutch)
+    gent_maintainer: str = "pieter"
+    gent_citizen: str = "sanne"
 
 
 P = People()
@@ -143,3 +171,20 @@ def seed(forge: Forge) -> None:
         forge.add_repo(full, description=f"Lutèce: {name}", files=files)
         for login in (P.answering_maintainer, P.silent_maintainer, P.lead_maintainer):
             forge.set_permission(full, login, "write")
+
+
+def seed_gitlab(world: GitLabWorld) -> None:
+    """Gent on the simulated GitLab: its group, its project
+    with Veilleur's configuration, Pieter as Maintainer and Veilleur's bot user in the group."""
+    world.add_user(P.gent_maintainer, name="Pieter De Smet")
+    world.add_user(P.gent_citizen, name="Sanne Peeters")
+    world.add_group(GENT_GROUP)
+    files = {
+        ".gitlab/veilleur.yml": GENT_CONFIG,
+        "README.md": "# lutece-gent\n\nLutèce-modules van Stad Gent.\n",
+        "CONTRIBUTING.md": "Bedankt om bij te dragen! Open eerst een issue.\n",
+        "src/main.js": "export {};\n",
+    }
+    world.add_project(GENT_PROJECT, files=files)
+    world.add_member(GENT_GROUP, world.bot["username"], 40)  # Maintainer: labels and notes
+    world.add_member(GENT_PROJECT, P.gent_maintainer, 40)

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, unquote
 
 from starlette.types import Receive, Scope, Send
 
+from bot.sim.gitlab import oauth
 from bot.sim.gitlab.hooks import hook_label, item_hook, note_hook
 from bot.sim.gitlab.items import add_note
 from bot.sim.gitlab.world import GitLabWorld, Json, Project
@@ -39,6 +40,7 @@ class Call:
         self.params = params
         self.body = body if isinstance(body, dict) else {}
         self.args: tuple[str, ...] = ()
+        self.user_id = int(world.bot["id"])  # whose token: Veilleur's bot or a signed-in user
 
     def project(self) -> Project:
         key = unquote(self.args[0])
@@ -106,13 +108,37 @@ async def get_project(call: Call) -> tuple[int, Any, dict[str, str]]:
     return 200, _project_json(call.world, call.project()), {}
 
 
+def _min_level(call: Call) -> int:
+    raw = call.params.get("min_access_level", "")
+    return int(raw) if raw.isdigit() else 0
+
+
 async def list_projects(call: Call) -> tuple[int, Any, dict[str, str]]:
-    bot = call.bot_id()
+    """The caller's projects (as `membership=true`), at `min_access_level` or above."""
+    least = _min_level(call)
     rows = [
         _project_json(call.world, p)
         for p in call.world.projects.values()
-        if call.world.access_level(p.path, bot) is not None
+        if (call.world.access_level(p.path, call.user_id) or -1) >= least
     ]
+    return _page(call, rows)
+
+
+async def list_groups(call: Call) -> tuple[int, Any, dict[str, str]]:
+    """`GET /groups`: public groups and the caller's; with `min_access_level`, only the
+    groups where the caller has that level, directly or from an ancestor group."""
+    least = _min_level(call)
+    rows = []
+    for path, group in sorted(call.world.groups.items()):
+        level = call.world.access_level(path, call.user_id)
+        shown = (
+            (level or -1) >= least
+            if least
+            else level is not None or group["visibility"] == "public"
+        )
+        if shown:
+            extra = {"avatar_url": None, "web_url": f"{call.world.url}/groups/{path}"}
+            rows.append({k: v for k, v in group.items() if k != "members"} | extra)
     return _page(call, rows)
 
 
@@ -122,7 +148,7 @@ async def group_projects(call: Call) -> tuple[int, Any, dict[str, str]]:
     if group not in call.world.groups:
         raise HTTPError(404, "404 Group Not Found")
     deep = call.params.get("include_subgroups") == "true"
-    bot = call.bot_id()
+    bot = call.user_id
     rows = [
         _project_json(call.world, p)
         for p in call.world.projects.values()
@@ -186,7 +212,7 @@ async def get_user(call: Call) -> tuple[int, Any, dict[str, str]]:
 
 
 async def current_user(call: Call) -> tuple[int, Any, dict[str, str]]:
-    return 200, call.world.bot, {}
+    return 200, call.world.users[call.user_id], {}
 
 
 async def member_all(call: Call) -> tuple[int, Any, dict[str, str]]:
@@ -414,6 +440,7 @@ ROUTES: list[Route] = [
     ("GET", re.compile(r"/api/v4/users"), list_users),
     ("GET", re.compile(r"/api/v4/users/(\d+)"), get_user),
     ("GET", re.compile(r"/api/v4/user"), current_user),
+    ("GET", re.compile(r"/api/v4/groups"), list_groups),
     ("GET", re.compile(r"/api/v4/(groups|projects)/" + _SEG + r"/members/all/(\d+)"), member_all),
     ("GET", re.compile(P + r"/members/all"), list_members),
     ("GET", re.compile(P + r"/(issues|merge_requests)"), list_items),
@@ -430,6 +457,22 @@ ROUTES: list[Route] = [
     ("GET", re.compile(P + r"/(merge_requests)/(\d+)/approvals"), mr_approvals),
     ("POST", re.compile(P + r"/statuses/" + _SEG), create_status),
 ]
+
+
+def _caller(world: GitLabWorld, method: str, headers: dict[str, str]) -> tuple[int, Any]:
+    """(user id, None) for Veilleur's `PRIVATE-TOKEN` (its bot) or a user's OAuth token, or
+    (0, (status, body)) when refused: 401 unknown, 403 a `read_api` token asked to write."""
+    if headers.get("private-token") == world.api_token:
+        return int(world.bot["id"]), None
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    found = oauth.oauth(world).token_user(value.strip()) if scheme.lower() == "bearer" else None
+    if found is None:
+        return 0, (401, {"message": "401 Unauthorized"})
+    user_id, scopes = found
+    if "api" not in scopes and (method != "GET" or "read_api" not in scopes):
+        need = "api" if method != "GET" else "api read_api"
+        return 0, (403, {"error": "insufficient_scope", "scope": need})
+    return user_id, None
 
 
 class RestApp:
@@ -450,6 +493,7 @@ class RestApp:
         status, payload, headers = await self.answer(scope, body)
         raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         ctype = b"text/plain" if isinstance(payload, bytes) else b"application/json"
+        ctype = headers.pop("Content-Type", "").encode() or ctype
         out = [(b"content-type", ctype), (b"content-length", str(len(raw)).encode())]
         out += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
         await send({"type": "http.response.start", "status": status, "headers": out})
@@ -462,6 +506,10 @@ class RestApp:
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         with world.lock:
             world.requests.append((scope["method"], path))
+            if (scope["method"], path) == ("GET", "/oauth/authorize"):
+                return oauth.authorize(world, params)
+            if (scope["method"], path) == ("POST", "/oauth/token"):
+                return oauth.token(world, body, headers)
             world.observed += 1
             limits = {
                 "RateLimit-Name": "throttle_authenticated_api",
@@ -475,13 +523,15 @@ class RestApp:
                 return 429, b"Retry later\n", limits | {"Retry-After": str(wait)}
             if scope["method"] == "POST" and path == "/api/graphql":
                 return self.graphql(headers, body, limits)
-            if headers.get("private-token") != world.api_token:
-                return 401, {"message": "401 Unauthorized"}, limits
+            user_id, refused = _caller(world, scope["method"], headers)
+            if refused is not None:
+                return refused[0], refused[1], limits
             for method, pattern, handler in self.routes:
                 match = pattern.fullmatch(path)
                 if method == scope["method"] and match:
                     call = Call(world, method, params, json.loads(body) if body else {})
                     call.args = match.groups()
+                    call.user_id = user_id
                     try:
                         status, payload, extra = await handler(call)
                     except HTTPError as exc:

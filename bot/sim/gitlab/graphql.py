@@ -227,9 +227,10 @@ def complexity(ctx: Ctx, selections: list[Any], owner: str = "Query") -> int:
             total += 1
             continue
         spec = _spec(owner, node)
+        own = ctx.world.graphql_field_costs.get(node.name, 1)
         if not spec.connection:
             inner = complexity(ctx, node.selections, spec.type) if node.selections else 0
-            total += 1 + inner
+            total += own + inner
             continue
         args = _args(ctx, node, spec, owner)
         size = args.get("first") if args.get("first") is not None else args.get("last")
@@ -250,7 +251,7 @@ def complexity(ctx: Ctx, selections: list[Any], owner: str = "Query") -> int:
                 raise QueryError(
                     f"Field '{sel.name}' doesn't exist on type '{spec.type}Connection'", sel
                 )
-        total += 1 + size * items + metadata
+        total += own + size * items + metadata
     return total
 
 

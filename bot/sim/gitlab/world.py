@@ -71,7 +71,10 @@ class GitLabWorld:
         # GraphQL (bot/sim/gitlab/graphql.py): "on"; "off" answers 404 (an instance without
         # it); "before-16.5" has no `filter` on notes (older instances). Scores served, in order.
         self.graphql = "on"
-        self.graphql_scores: list[int] = []  # Retry-After seconds of the next answers: 429s
+        self.graphql_scores: list[int] = []
+        self.graphql_field_costs: dict[
+            str, int
+        ] = {}  # a field GitLab prices above 1  # Retry-After seconds of the next answers: 429s
         self.webhook_url: str | None = None
         self.webhook_token = "gitlab-sim-token"  # noqa: S105 - the simulator's own test secret
         self.signing_token: str | None = None

@@ -1,0 +1,112 @@
+"""Sign-in with GitLab: the authorization code flow with PKCE (S256) and scope `read_api`,
+then what the user may see (bot/gitlab/user_access.py, bot/web/access_gitlab.py). The token
+is dropped after that, as with GitHub.
+
+The PKCE verifier never leaves the server and is stored nowhere: it is an HMAC of the OAuth
+`state` under `VEILLEUR_SESSION_SECRET`, computed again at the callback. Only the challenge
+(its SHA-256) goes through the browser; someone holding a stolen code and its state still
+cannot redeem it, and every replica of Veilleur computes the same verifier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+from urllib.parse import urlencode
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from bot.gitlab.settings import GitLabSettings
+from bot.gitlab.user_access import memberships
+from bot.settings import Settings
+from bot.web.access_gitlab import visible_paths
+from bot.web.oauth import SignInError
+from bot.web.session import Viewer
+
+log = logging.getLogger(__name__)
+
+SCOPE = "read_api"
+
+
+def configured(settings: Settings, gitlab: GitLabSettings | None) -> bool:
+    return bool(gitlab and gitlab.oauth_configured and settings.session_secret)
+
+
+def callback_url(settings: Settings, request_base: str) -> str:
+    base = (settings.public_url or request_base).rstrip("/")
+    return f"{base}/auth/gitlab/callback"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def verifier(settings: Settings, state: str) -> str:
+    """43 characters (RFC 7636's minimum, 256 bits), bound to this sign-in's state."""
+    assert settings.session_secret is not None
+    key = settings.session_secret.get_secret_value().encode()
+    return _b64(hmac.new(key, b"veilleur.pkce\0" + state.encode(), hashlib.sha256).digest())
+
+
+def challenge(code_verifier: str) -> str:
+    return _b64(hashlib.sha256(code_verifier.encode("ascii")).digest())
+
+
+def authorize_url(
+    gitlab: GitLabSettings, redirect_uri: str, state: str, code_challenge: str
+) -> str:
+    query = urlencode(
+        {
+            "client_id": gitlab.oauth_client_id or "",
+            "redirect_uri": redirect_uri,
+            "response_type": "code",
+            "state": state,
+            "scope": SCOPE,
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+        }
+    )
+    return f"{(gitlab.url or '').rstrip('/')}/oauth/authorize?{query}"
+
+
+async def exchange_code(
+    gitlab: GitLabSettings, code: str, redirect_uri: str, code_verifier: str
+) -> str:
+    """The user's access token for an authorisation code."""
+    assert gitlab.oauth_secret is not None
+    form = {
+        "grant_type": "authorization_code",
+        "client_id": gitlab.oauth_client_id or "",
+        "client_secret": gitlab.oauth_secret.get_secret_value(),
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "code_verifier": code_verifier,
+    }
+    url = f"{(gitlab.url or '').rstrip('/')}/oauth/token"
+    try:
+        async with httpx.AsyncClient(timeout=gitlab.timeout_seconds) as client:
+            response = await client.post(url, data=form, headers={"Accept": "application/json"})
+        data = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        log.warning("GitLab OAuth code exchange failed: %s", exc)
+        raise SignInError("GitLab could not be reached to finish signing in.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
+        error = data.get("error") if isinstance(data, dict) else None
+        log.warning("GitLab OAuth code exchange refused: %s", error or response.status_code)
+        raise SignInError("GitLab refused the sign-in code; please sign in again.")
+    return str(data["access_token"])
+
+
+async def fetch_viewer(gitlab: GitLabSettings, engine: Engine, token: str) -> Viewer:
+    """Who the token's user is and which recorded projects of the instance they may see."""
+    try:
+        member = await memberships(gitlab, token)
+    except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+        log.warning("reading the GitLab user's memberships failed: %s", exc)
+        raise SignInError("GitLab could not tell which projects you can access.") from None
+    paths = await asyncio.to_thread(visible_paths, engine, gitlab.host, member)
+    return Viewer(member.username, {gitlab.host: paths} if paths else {})
