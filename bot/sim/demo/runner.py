@@ -239,12 +239,8 @@ class Demo:
             self.say(f"{when:%a %d %b %H:%M}    Veilleur reminds the maintainers of {shown}")
         for ref in sorted(escalated):
             self.say(
-<<<<<<< HEAD
-                f"{when:%a %d %b %H:%M}    Veilleur escalates {ref} to the OSPO (mail and list)"
-=======
                 f"{when:%a %d %b %H:%M}    Veilleur escalates {gent.shown_ref(ref)} to the OSPO "
-                "(issue and mail)"
->>>>>>> main
+                "(mail and list)"
             )
 
     # -- what happened -----------------------------------------------------------------------
