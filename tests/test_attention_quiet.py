@@ -17,12 +17,15 @@ from bot.config.schema import VeilleurConfig
 from bot.effects.actions import UpsertComment, marker, without_once
 from bot.messages.templating import Renderer, T
 from bot.record.people import Classification
-from bot.replay.engine import replay_history
+from bot.replay.engine import Produced, ReplayResult, replay_history
 from bot.replay.history import Entry, History, ItemRecord
+from bot.replay.report import figures_of
 from bot.runtime import handler_modules
+from bot.sla import attention_budget as budget
 from bot.sla import nag
 from bot.sla.calendar import BusinessCalendar
 from bot.sla.plan import qualified_teams, step_actions
+from bot.sla.reminder_plan import Candidate, daily_cost
 from bot.sla.rules import ReminderHistory, ReminderStep
 from bot.storage.models import TimelineKind as K
 from handlers.triage import TriageInput, plan
@@ -289,3 +292,44 @@ def test_a_bare_team_slug_is_mentioned_with_its_organisation() -> None:
     ).produced
     (reminder,) = [p for p in produced if p.kind == "reminder"]
     assert reminder.to == ("paris/mainteneurs",)
+
+
+# -- the budget switches to daily lists only when they write fewer comments --------------------
+
+
+def test_the_share_budget_switches_to_daily_only_when_that_writes_fewer_comments() -> None:
+    noisy = budget.CommentCounts(bot=10, total=30)  # a third already: past 25 %
+    attention = VeilleurConfig().attention
+    assert budget.repo_mode("item", noisy, 2, attention, "acme/app", "2026-09-07", 3) == (
+        "item",
+        None,
+    )  # two reminders, but daily would write a list each and two notes
+    mode, decision = budget.repo_mode("item", noisy, 5, attention, "acme/app", "2026-09-07", 2)
+    assert mode == "daily" and decision is not None and decision.outcome == budget.SWITCHED_TO_DAILY
+
+
+def test_daily_cost_counts_one_list_per_person_and_a_note_per_first_reminder() -> None:
+    def cand(n: int, people: tuple[str, ...], sent: int) -> Candidate:
+        step = ReminderStep(f"k{n}", f"acme/app#{n}", "reminder", sent + 1, "first_response",
+                            people, (), 5.0, at(0, 10))  # fmt: skip
+        history = ReminderHistory(sent_at=tuple(at(1, 10) for _ in range(sent)))
+        return Candidate("acme/app", n, "alice", step, None, history)
+
+    reminders = [cand(1, ("mo", "lea"), 0), cand(2, ("Mo",), 1), cand(3, ("lea",), 0)]
+    assert daily_cost(reminders) == 2 + 2  # mo and lea; the notes of #1 and #3
+
+
+# -- daily lists count in the replay's figures ---------------------------------------------------
+
+
+def test_the_replays_figures_count_the_daily_lists_as_reminders() -> None:
+    result = ReplayResult(History("paris", [], [], {}, {}, None), at(0, 0), at(7, 0))
+    result.produced += [
+        Produced(at(1, 10), "paris/carte", None, "comment", "daily", ("hugo",), key="d1"),
+        Produced(at(1, 15), "paris/carte", None, "edit", "daily", ("hugo",), key="d1"),
+    ]
+    cal = BusinessCalendar.from_config(VeilleurConfig().calendar)
+    f = figures_of(result, lambda _r: cal, lambda _r: 3.0)
+    assert (f.comments, f.bot_comments, f.reminders) == (1, 1, 1)  # the edit is no new comment
+    assert f.mentions_max_per_person_week == 1 and f.most_mentioned == "hugo"
+    assert f.items == 0 and f.max_reminders_on_an_item == 0  # the waiting list is no item

@@ -4,7 +4,7 @@ plan (bot/sla/reminder_plan.py): pure rules, one test each."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -247,7 +247,11 @@ def test_plan_org_in_daily_mode_groups_reminders_into_one_notice_per_person() ->
 
 
 def test_bot_comment_share_switches_the_repository_to_daily_and_says_why() -> None:
-    cands = [_cand("acme/a", i, 5 - i * 0.1, ("mo",)) for i in range(3)]
+    # reminded before (their contributors' notes are done): one list for mo writes less
+    cands = [
+        replace(_cand("acme/a", i, 5 - i * 0.1, ("mo",)), history=ReminderHistory((at(1),)))
+        for i in range(3)
+    ]
     plan = plan_org("acme", [_state("acme/a", cands, bot=24, total=100)], {}, org_issue=True)
     assert plan.modes["acme/a"] == "daily" and plan.item_steps == []
     (d,) = plan.decisions

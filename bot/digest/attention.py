@@ -6,7 +6,8 @@ produced by the replay), so the live record and a replay are measured the same w
 Definitions (README, "Attention"):
 - **comments**: `commented` entries in the period, by anyone; **bot comments**: Veilleur's
   (its login, or a body carrying its hidden marker). Shares are over all comments.
-- **reminders** and **escalations**: Veilleur's comments marked `reminder` / `escalation`.
+- **reminders** and **escalations**: Veilleur's comments marked `reminder` / `escalation`;
+  daily mode's lists (marked `daily`, in the waiting-list issues) count as reminders.
 - **mentions**: `@handle` in Veilleur's comments, counted per person and ISO week (team
   handles, `@org/team`, are counted apart: a team is not a person).
 - **reminded after action**: a reminder or escalation posted less than one business day
@@ -163,6 +164,9 @@ def attention_figures(
             named = mentions_in(body)
             for handle in named:
                 (team_week if "/" in handle else per_week)[(handle, week)] += 1
+            if kind == "daily":  # a daily list (waiting-list issue): a reminder, not on an item
+                f.reminders += 1
+                continue
             if kind not in ("reminder", "escalation"):
                 continue
             f.reminders += kind == "reminder"

@@ -17,7 +17,9 @@ from bot.digest.attention import AttentionFigures, attention_figures, markdown_l
 from bot.forge.links import item_ref
 from bot.messages.templating import escape_markdown
 from bot.replay.engine import Produced, ReplayResult
+from bot.replay.history import Entry, ItemRecord
 from bot.sla.calendar import BusinessCalendar
+from bot.storage.models import TimelineKind as K
 
 
 def figures_of(
@@ -27,9 +29,28 @@ def figures_of(
 ) -> AttentionFigures:
     """Attention figures of the replayed period, from the timelines the replay produced."""
     items = result.history.items
-    pairs = [(i, result.timelines.get((i.repo_full_name, i.number), [])) for i in items]
+    pairs: list[tuple[Any, Any]] = [
+        (i, result.timelines.get((i.repo_full_name, i.number), [])) for i in items
+    ]
     login = result.history.veilleur_login or "veilleur[bot]"
+    pairs += daily_lists(result, login)
     return attention_figures(pairs, result.start, result.end, [login], calendar_for, sla_days)
+
+
+def daily_lists(result: ReplayResult, login: str) -> list[tuple[ItemRecord, list[Entry]]]:
+    """Daily mode's lists posted in each waiting-list issue, as that issue's timeline: they
+    are Veilleur's comments and reminders too (edits through the day are not new comments)."""
+    by_target: dict[str, list[Entry]] = {}
+    for p in result.produced:
+        if p.kind == "daily" and p.what == "comment":
+            body = f"<!-- veilleur:daily:{p.key} -->\n" + " ".join(f"@{t}" for t in p.to)
+            by_target.setdefault(p.repo, []).append(
+                Entry(K.COMMENTED, p.at, login, "bot", {"body": body}, "Bot")
+            )
+    return [
+        (ItemRecord(repo, 0, "issue", "waiting list", login, "bot", result.start), entries)
+        for repo, entries in by_target.items()
+    ]
 
 
 def summary(result: ReplayResult, figures: AttentionFigures, seconds: float) -> dict[str, Any]:

@@ -92,13 +92,18 @@ def repo_mode(
     attention: Any,
     repo: str,
     day: str,
+    daily_comments: int | None = None,
 ) -> tuple[str, BudgetDecision | None]:
-    """`daily` when posting `planned_comments` reminder comments would pass the share."""
+    """`daily` when posting `planned_comments` reminder comments would pass the share, and
+    daily mode would write fewer (`daily_comments`: its lists and notes for the same
+    reminders; None: not known, switch)."""
     limit = float(attention.max_bot_comment_share)
     after = counts.share_after(planned_comments)
     small = counts.total < SHARE_MIN_COMMENTS
     if configured == "daily" or planned_comments == 0 or small or after <= limit:
         return configured, None
+    if daily_comments is not None and daily_comments >= planned_comments:
+        return configured, None  # the lists and notes would say more, not less
     return "daily", BudgetDecision(repo, day, SHARE, SWITCHED_TO_DAILY, round(after, 3), limit)
 
 

@@ -114,6 +114,13 @@ class OrgPlan:
     modes: dict[str, str] = field(default_factory=dict)  # repository -> item | daily
 
 
+def daily_cost(reminders: Sequence[Candidate]) -> int:
+    """Comments daily mode would write for `reminders`: one list per person, and the note on
+    each item reminded for the first time."""
+    people = {p.lower() for c in reminders for p in c.step.mention}
+    return len(people) + sum(1 for c in reminders if not c.history.sent_at)
+
+
 def plan_org(
     owner: str,
     states: Sequence[RepoState],
@@ -139,10 +146,11 @@ def plan_org(
         per_org=min(int(s.cfg.sla.max_reminders_per_sweep_per_org) for s in states),
     )
     for s in states:
-        comments = sum(1 for c in sent if c.repo == s.repo and c.step.stage == "reminder")
+        mine = [c for c in sent if c.repo == s.repo and c.step.stage == "reminder"]
         mode, decision = budget.repo_mode(
-            str(s.cfg.sla.reminders), s.comments, comments, s.cfg.attention, s.repo, s.day
-        )
+            str(s.cfg.sla.reminders), s.comments, len(mine), s.cfg.attention, s.repo, s.day,
+            daily_comments=daily_cost(mine),
+        )  # fmt: skip
         plan.modes[s.repo] = mode
         if decision is not None:
             plan.decisions.append(decision)
