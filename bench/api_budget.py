@@ -50,6 +50,9 @@ def deliveries_count(h: Harness) -> int:
 
 
 def step(h: Harness) -> None:
+    """The next event comes minutes later: Veilleur has handled the previous one by then (and
+    the labels it set are in the next payload, so that runs count the same label changes)."""
+    h.wait()
     h.clock.advance(timedelta(minutes=MINUTES_BETWEEN_EVENTS))
 
 

@@ -79,7 +79,9 @@ def build_services(settings: Settings, engine: Engine, clock: Clock) -> Services
         return (await loader.for_repo(api, repo, branch)).config
 
     renderer = Renderer()
-    overrides = TemplateOverrides(renderer, clock, settings.config_cache_seconds)
+    overrides = TemplateOverrides(
+        renderer, clock, settings.config_refetch_seconds, org_reads=loader.org_reads
+    )
     from bot.gitlab.forges import GitLabForges
     from bot.gitlab.settings import load_gitlab_settings, web_links
 

@@ -14,10 +14,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.config.errors import ConfigError
-from bot.config.loader import CONFIG_PATH, load_default, parse_config_text, validate_layers
+from bot.config.loader import (
+    CONFIG_PATH,
+    load_default,
+    org_only_errors,
+    parse_config_text,
+    validate_layers,
+)
 from bot.dispatch.context import Context, Event
 from bot.effects.actions import Action, CreateCheckRun, UpsertIssue, marker
-from bot.forge.names import org_config_repo, owner_of
+from bot.forge.names import is_org_config_repo, owner_of
 from bot.messages.overrides import OVERRIDES_DIR
 from bot.messages.templating import Renderer, T
 
@@ -139,7 +145,7 @@ async def handle(event: Event, ctx: Context) -> None:
         if not loader.on_push(event.payload):
             return
         owner = owner_of(repo)
-        if repo.lower() == org_config_repo(owner).lower():
+        if is_org_config_repo(repo):
             ctx.services["overrides"].invalidate(owner)
             return  # org-level: each repository reports on its next event
         previous = loader.last_errors(repo)
@@ -159,7 +165,15 @@ async def handle(event: Event, ctx: Context) -> None:
     text = await api.get_file(repo, CONFIG_PATH, ref=head.get("sha"))
     if text is None:
         return
+    await ctx.apply([check_run(repo, head.get("sha", ""), file_errors(repo, text))])
+
+
+def file_errors(repo: str, text: str) -> list[ConfigError]:
+    """The errors of `repo`'s configuration file `text` on its own, as the check run shows
+    them (what only the organisation's own file may say included)."""
     data, errors = parse_config_text(text, CONFIG_PATH)
     if not errors:
         errors = validate_layers(load_default(), None, (data, CONFIG_PATH))[1]
-    await ctx.apply([check_run(repo, head.get("sha", ""), errors)])
+    if not is_org_config_repo(repo):
+        errors += org_only_errors((data, CONFIG_PATH))
+    return errors

@@ -7,11 +7,12 @@ comments, and teams are written `@org/slug`."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.config.loader import load_default
 from bot.config.schema import VeilleurConfig
 from bot.effects.actions import UpsertComment, marker, without_once
 from bot.messages.templating import Renderer, T
@@ -19,6 +20,10 @@ from bot.record.people import Classification
 from bot.replay.engine import replay_history
 from bot.replay.history import Entry, History, ItemRecord
 from bot.runtime import handler_modules
+from bot.sla import nag
+from bot.sla.calendar import BusinessCalendar
+from bot.sla.plan import qualified_teams, step_actions
+from bot.sla.rules import ReminderHistory, ReminderStep
 from bot.storage.models import TimelineKind as K
 from handlers.triage import TriageInput, plan
 from tests.harness import CITY_CONFIG, City, Harness
@@ -162,3 +167,125 @@ def test_a_second_first_contribution_in_the_organisation_gets_the_request_alone(
     assert "veilleur:welcome" in welcome.body and f"@{city.citizen_en}" not in welcome.body
     (request,) = harness.comments(other, second)
     assert "veilleur:request-info" in request.body and "veilleur:welcome" not in request.body
+
+
+# -- at most `sla.max_unanswered_reminders` reminders in a row nobody answered ----------------
+
+CAL = BusinessCalendar.from_config(VeilleurConfig().calendar)
+REF = "acme/app#12"
+
+
+def _step(stage: str = "reminder") -> ReminderStep:
+    return ReminderStep(
+        f"sla:{REF}:first_response:{stage}", REF, stage, 2 if stage == "reminder" else 0,
+        "first_response", ("mo",), (), 6.0, at(0, 10),
+    )  # fmt: skip
+
+
+def _screen(entries: list[Entry], history: ReminderHistory, stage: str = "reminder",
+            limit: int | None = 1) -> nag.Screened:  # fmt: skip
+    return nag.screen(
+        _step(stage), entries=entries, author="alice", bots=("veilleur[bot]",), history=history,
+        now=at(7, 11), calendar=CAL, remind_every_days=2, in_hours=lambda _p: True,
+        max_unanswered=limit,
+    )  # fmt: skip
+
+
+def test_after_an_unanswered_reminder_no_new_one_until_someone_acts() -> None:
+    opened = [Entry(K.OPENED, at(0, 10), "alice", "external", {})]
+    once = ReminderHistory(sent_at=(at(3, 11),))  # four business days before `now`
+    assert _screen(opened, once).held == nag.UNANSWERED
+    assert _screen(opened, once, limit=2).step is not None  # the setting says how many
+    # any human activity since answers it: the author asking again, a maintainer's label
+    for who, cls in (("alice", "external"), ("lea", "member")):
+        acted = [*opened, Entry(K.COMMENTED, at(3, 15), who, cls, {"body": "Des nouvelles ?"})]
+        assert _screen(acted, once).step is not None, who
+    # a bot's activity does not
+    bot = [*opened, Entry(K.LABELED, at(4, 15), "veilleur[bot]", "bot", {"label": "overdue"})]
+    assert _screen(bot, once).held == nag.UNANSWERED
+
+
+def test_the_escalation_still_comes_after_unanswered_reminders() -> None:
+    opened = [Entry(K.OPENED, at(0, 10), "alice", "external", {})]
+    once = ReminderHistory(sent_at=(at(3, 11),))
+    assert _screen(opened, once, stage="escalation").step is not None
+
+
+def test_max_unanswered_reminders_is_a_setting_with_its_default_in_both_places() -> None:
+    assert VeilleurConfig().sla.max_unanswered_reminders == 1
+    assert load_default()["sla"]["max_unanswered_reminders"] == 1
+    with pytest.raises(ValueError):
+        VeilleurConfig.model_validate({"sla": {"max_unanswered_reminders": 0}})
+
+
+def _silent() -> History:
+    item = ItemRecord("paris/carte", 1, "issue", "Carte", "camille", "external", at(0, 10), LONG)
+    entries = {("paris/carte", 1): [Entry(K.OPENED, at(0, 10), "camille", "external", {})]}
+    return History("paris", ["paris/carte"], [item], entries, {}, None)
+
+
+def _replay(
+    h: History, days: int = 21, ospo: dict[str, Any] | None = None, **sla: Any
+) -> list[Any]:
+    layer = {"language": "fr", "maintainers": {"users": ["hugo"]},
+             "sla": {"max_reminders": 3, **sla}, "ospo": ospo or {}}  # fmt: skip
+    cfg = VeilleurConfig.model_validate(layer)
+    return replay_history(
+        h, at(0, 0), at(days, 0), lambda _r: cfg, handlers=handler_modules()
+    ).produced
+
+
+def test_an_item_nobody_answers_is_reminded_once_by_default() -> None:
+    reminders = [p for p in _replay(_silent()) if p.kind == "reminder" and p.what == "comment"]
+    assert len(reminders) == 1
+    more = _replay(_silent(), max_unanswered_reminders=3)
+    assert len([p for p in more if p.kind == "reminder" and p.what == "comment"]) == 3
+
+
+# -- the escalation is a mail to the OSPO, never a comment on the contributor's item ------------
+
+
+def _escalation_actions(emails: list[str]) -> list[Any]:
+    cfg = VeilleurConfig.model_validate({"ospo": {"team": "@acme/ospo", "emails": emails}})
+    item = ItemRecord("acme/app", 12, "issue", "Map", "alice", "external", at(0, 10))
+    return step_actions(
+        RENDERER, _step("escalation"), cast(Any, item), cfg, "en", ReminderHistory(), ["mo"]
+    )
+
+
+def test_an_escalation_is_a_mail_when_the_ospo_has_addresses() -> None:
+    actions = _escalation_actions(["ospo@acme.example"])
+    assert [type(a).__name__ for a in actions] == ["RecordState", "SendEmail"]
+    recorded, mail = actions
+    assert recorded.kind == "escalated" and recorded.once == _step("escalation").key
+    assert mail.to == ("ospo@acme.example",) and "acme/app#12" in mail.subject
+
+
+def test_without_addresses_an_escalation_is_recorded_and_posts_nothing() -> None:
+    actions = _escalation_actions([])
+    assert [type(a).__name__ for a in actions] == ["RecordState"]
+
+
+def test_the_replay_escalates_by_mail_and_mentions_nobody() -> None:
+    ospo = {"team": "@paris/ospo", "emails": ["ospo@paris.example"]}
+    produced = _replay(_silent(), days=28, ospo=ospo)
+    assert [p.kind for p in produced if p.what == "comment"] == ["welcome", "reminder"]
+    (mail,) = [p for p in produced if p.what == "mail"]
+    assert mail.to == ("ospo@paris.example",) and mail.key and mail.key.endswith(":email")
+    assert [p.kind for p in produced if p.what == "state"] == ["escalated"]
+
+
+# -- teams are mentioned as `@org/slug` -----------------------------------------------------------
+
+
+def test_a_bare_team_slug_is_mentioned_with_its_organisation() -> None:
+    assert qualified_teams("paris", ["mainteneurs", "lyon/devs"]) == [
+        "paris/mainteneurs",
+        "lyon/devs",
+    ]
+    cfg = VeilleurConfig.model_validate({"maintainers": {"teams": ["mainteneurs"]}})
+    produced = replay_history(
+        _silent(), at(0, 0), at(7, 0), lambda _r: cfg, handlers=handler_modules()
+    ).produced
+    (reminder,) = [p for p in produced if p.kind == "reminder"]
+    assert reminder.to == ("paris/mainteneurs",)

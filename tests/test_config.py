@@ -26,6 +26,8 @@ from bot.config.loader import (
 )
 from bot.config.schema import VeilleurConfig
 from bot.github.client import GitHubAPI, make_app_client
+from bot.messages.overrides import TemplateOverrides
+from bot.messages.templating import Renderer
 from bot.settings import Settings
 from bot.sim import Forge
 from bot.storage.db import make_engine
@@ -388,6 +390,47 @@ async def test_refetch_after_the_ttl_and_a_push_seen_by_every_process(
     clock.advance(timedelta(minutes=2))
     await here.for_repo(api, "acme/app", "main")
     assert len(files.calls) == calls + 2  # an hour on: both files read again
+
+
+async def test_template_overrides_are_read_again_with_the_org_config(
+    engine: Engine, clock: FrozenClock, forge: Forge, forge_settings: Settings
+) -> None:
+    """Cached for VEILLEUR_CONFIG_REFETCH_SECONDS like the configuration; a push to the org's
+    `.github` handled by another process reaches them when the org config is read again."""
+    tpl = ".github/veilleur/templates/en/welcome_issue.md.j2"
+    files = ForgeFiles(forge, {**ACME_FILES, ("acme/.github", tpl): "Hello A\n"})
+    api = client(files, forge_settings)
+
+    def process() -> tuple[ConfigLoader, TemplateOverrides]:
+        loader = ConfigLoader(engine, clock, ttl_seconds=3600, memory_seconds=300)
+        return loader, TemplateOverrides(Renderer(), clock, 3600, org_reads=loader.org_reads)
+
+    async def welcome(loader: ConfigLoader, overrides: TemplateOverrides) -> str:
+        await loader.for_repo(api, "acme/app", "main")  # each event reads its config first
+        return (await overrides.renderer_for(api, "acme/app")).overrides["en/welcome_issue.md.j2"]
+
+    here, there = process(), process()
+    assert await welcome(*here) == await welcome(*there) == "Hello A\n"
+    calls = len(files.calls)
+    clock.advance(timedelta(minutes=30))
+    assert await welcome(*here) == "Hello A\n" and len(files.calls) == calls  # within the hour
+    files.set("acme/.github", tpl, "Hello B\n")
+    push = {
+        "ref": "refs/heads/main",
+        "repository": {"full_name": "acme/.github", "default_branch": "main"},
+        "commits": [{"modified": [tpl]}],
+    }
+    assert there[0].on_push(push) is True
+    there[1].invalidate("acme")
+    assert await welcome(*there) == "Hello B\n"
+    clock.advance(timedelta(minutes=5, seconds=1))  # past the other process's own copy
+    assert await welcome(*here) == "Hello B\n"
+    calls = len(files.calls)
+    clock.advance(timedelta(minutes=53))  # 59 minutes after the other process read them
+    assert await welcome(*here) == "Hello B\n" and len(files.calls) == calls
+    clock.advance(timedelta(minutes=3))
+    await welcome(*here)
+    assert any(path.startswith(".github/veilleur/templates") for _, path, _ in files.calls[calls:])
 
 
 async def test_invalid_file_falls_back_to_last_valid(

@@ -99,7 +99,10 @@ def test_escalation_mail_was_sent(demo: dict[str, Any]) -> None:
         if OSPO_EMAIL in m["to"] and f"{carto['repo']}#{carto['number']}" in m["subject"]
     ]
     assert len(mails) == 1
-    assert len(comments(demo, "carto", T.REMINDER)) == 3  # sla.max_reminders
+    # one reminder nobody answered (sla.max_unanswered_reminders: 1), one more after Camille
+    # asked again; no escalation note on her issue: the OSPO got the mail
+    assert len(comments(demo, "carto", T.REMINDER)) == 2
+    assert comments(demo, "carto", T.ESCALATION_ISSUE) == []
 
 
 def test_digest_lists_waiting_items_and_partner_cities(demo: dict[str, Any]) -> None:
@@ -118,7 +121,8 @@ def test_gent_on_the_simulated_gitlab(demo: dict[str, Any]) -> None:
     (welcome,) = comments(demo, "gent", T.WELCOME_ISSUE)
     assert welcome["lang"] == "nl" and welcome["author"] == P.gent_citizen
     reminders = comments(demo, "gent-mr", T.REMINDER)
-    assert len(reminders) >= 2 and {r["lang"] for r in reminders} == {"nl"}
+    # Pieter never answers: one reminder (sla.max_unanswered_reminders), in Dutch
+    assert len(reminders) == 1 and {r["lang"] for r in reminders} == {"nl"}
     assert {"external", "awaiting-maintainer", "overdue"} <= set(demo["labels"]["gent-mr"])
     assert f"reminds the maintainers of {GENT_REPO}!1\n" in demo["stdout"]  # as GitLab says
 
@@ -145,18 +149,18 @@ def test_labels_and_commands(demo: dict[str, Any]) -> None:
 
 def test_demo_prints_what_the_bot_wrote_in_full(demo: dict[str, Any]) -> None:
     written, out = demo["written"], demo["stdout"]
-    assert set(written) == {"welcome", "reminder", "escalation", "escalation_mail"}
+    # the escalation is a mail to the OSPO, not a note on the contributor's item
+    assert set(written) == {"welcome", "reminder", "escalation_mail"}
     form = demo["story"]["form"]
     assert written["welcome"].startswith(f"{form['repo']}#{form['number']}, ")
     assert "welkom" in written["welcome"] and "jan-gent" in written["welcome"]
     assert "@jan-gent" not in written["welcome"]  # the author, on their own item
     assert "1 sur 3" in written["reminder"] or "1 of 3" in written["reminder"]
-    assert "10 jours ouvrés" in written["escalation"]
+    assert "10 jours ouvrés" in written["escalation_mail"]
     assert f"To: {OSPO_EMAIL}" in written["escalation_mail"]
     for title, kind in [
         ("== A welcome, in Dutch ==", "welcome"),
         ("== A reminder to the maintainers ==", "reminder"),
-        ("== An escalation note ==", "escalation"),
         ("== The escalation mail to the OSPO ==", "escalation_mail"),
     ]:
         assert f"{title}\n{written[kind].rstrip()}\n" in out  # the whole text, not a summary
@@ -187,8 +191,12 @@ def test_demo_data_is_kept_and_the_printed_commands_work(
 def test_demo_links_point_at_the_simulated_forge(demo: dict[str, Any]) -> None:
     forge_url = demo["forge_url"]
     assert forge_url.startswith("http://127.0.0.1:")
-    urls = [w["url"] for w in demo["digest"]["json"]["waiting"] if w["repo"].startswith("paris/")]
+    waiting = demo["digest"]["json"]["waiting"]
+    urls = [w["url"] for w in waiting if w["repo"].startswith("paris/")]
     assert urls and all(u.startswith(f"{forge_url}/paris/") for u in urls)
+    mr = demo["story"]["gent-mr"]
+    (gent,) = [w["url"] for w in waiting if (w["repo"], w["number"]) == (mr["repo"], mr["number"])]
+    assert gent == f"{demo['gitlab_url']}/stad-gent/lutece-gent/-/merge_requests/1"
     assert "https://github.com" not in demo["stdout"]
 
 

@@ -87,3 +87,12 @@ def test_an_orgs_own_repository_on_each_forge() -> None:
     configs = {"gl.org/city/app": other, "gl.org/city/gitlab-profile": own}
     assert OrgConfigs("gl.org/city", configs).default.language == "nl"  # the group's own
     assert publication_config("gl.org/city", configs) is own
+
+
+def test_an_orgs_own_repository_is_told_apart() -> None:
+    from bot.forge.names import is_org_config_repo
+
+    assert is_org_config_repo("paris/.github") and is_org_config_repo("h.org/g/gitlab-profile")
+    assert is_org_config_repo("h.org/g/sub/gitlab-profile")
+    assert not is_org_config_repo("paris/gitlab-profile")  # a GitHub repository of that name
+    assert not is_org_config_repo("h.org/g/.github") and not is_org_config_repo("paris/app")

@@ -75,7 +75,8 @@ def test_a_gitlab_group_on_the_dashboard_and_in_the_digest(
     item = web.get(f"/orgs/{SLUG}/items/lutece-core/{mr}")
     assert item.status_code == 200 and f'href="{mr_url}"' in item.text
     assert f"!{split(mr)[1]}" in item.text
-    assert web.get(f"/orgs/{SLUG}/repos/lutece-core").status_code == 200
+    repo_page = web.get(f"/orgs/{SLUG}/repos/lutece-core")
+    assert repo_page.status_code == 200 and f'href="{instance}/{PROJECT}"' in repo_page.text
     assert web.get(f"/orgs/{SLUG}/items/lutece-core/{mr + 1}").status_code == 404
 
     at = site.harness.clock.now().isoformat()

@@ -126,7 +126,11 @@ def test_daily_mode_one_list_a_day_per_person_and_one_note_per_item(
     assert f"#{a}" in daily[0].body and f"#{b}" in daily[0].body
     for n in (a, b):
         assert tagged(h, city, n, REMINDER) == [] and len(tagged(h, city, n, NOTE)) == 1
-    h.sweep(WED + timedelta(days=2, hours=2))  # Friday: reminder 2 is due, a new day's list
+    # the author of `a` asks again on Thursday (the first reminder is answered by someone);
+    # on Friday reminder 2 is due for `a` alone (`b`'s first is unanswered): a new day's list
+    act(h, WED + timedelta(days=1, hours=2), lambda: h.forge.scenario.comment(
+        city.repo, a, city.citizen_en, "Any news?"))  # fmt: skip
+    h.sweep(WED + timedelta(days=2, hours=2))
     assert len(tagged(h, city, lst.number, DAILY)) == 2
     for n in (a, b):
         assert len(tagged(h, city, n, NOTE)) == 1  # the contributor is told once

@@ -1,5 +1,5 @@
 """One OSPO over both forges: Paris's GitHub organisation names the GitLab group of Gent in
-`ospo.members`, and Paris's digest covers Gent's project too. Only the OSPO organisation's own
+`ospo.members`, and Paris's digest and dashboard cover Gent's project too. Only the OSPO organisation's own
 file says so: a repository cannot add owners to an OSPO's view."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from bot.config.schema import Ospo
@@ -37,9 +38,20 @@ def test_other_owner_names_are_refused(owner: str) -> None:
         Ospo(members=[owner])
 
 
+def test_a_pull_request_adding_members_to_a_repository_file_fails_its_check() -> None:
+    """The check run on a configuration change says so, on its line; the org's file may."""
+    from handlers.config_watch import file_errors
+
+    text = "language: nl\nospo:\n" + MEMBERS
+    (error,) = file_errors(C.repo, text)
+    assert (error.line, error.path) == (3, "ospo.members") and "organisation" in error.message
+    assert file_errors(f"{C.org}/.github", text) == []
+    assert file_errors("127.0.0.1/stad-gent/gitlab-profile", text) == []
+
+
 def both_forges(
     harness_factory: Any, forge: Any, world: GitLabWorld, request: Any, monkeypatch: Any,
-    org_file: str, repo_file: str,
+    org_file: str, repo_file: str, **settings: Any,
 ) -> Harness:  # fmt: skip
     """Paris on the simulated GitHub (its org file and lutece-core's own file as given), Gent
     on the simulated GitLab, one Veilleur watching both."""
@@ -57,7 +69,7 @@ def both_forges(
     monkeypatch.setenv("VEILLEUR_GITLAB_URL", server.url)
     monkeypatch.setenv("VEILLEUR_GITLAB_TOKEN", world.api_token)
     monkeypatch.setenv("VEILLEUR_GITLAB_WEBHOOK_SECRET", world.webhook_token)
-    h = harness_factory()
+    h = harness_factory(**settings)
     world.webhook_url = forge.webhook_url.replace("/webhooks/github", "/webhooks/gitlab")
     forge.scenario.install(C.org)
     h.wait()
@@ -97,12 +109,62 @@ def test_the_ospo_digest_covers_its_gitlab_member(
 def test_a_repository_cannot_add_members_to_its_ospo(
     harness_factory: Any, forge: Any, gitlab_world: GitLabWorld, request: Any, monkeypatch: Any
 ) -> None:
-    """lutece-core's own file lists Gent: ignored; only the org file (`paris/.github`) counts."""
+    """lutece-core's own file lists Gent: an error on its line (the configuration error issue),
+    and not honoured; only the org file (`paris/.github`) counts."""
     h = both_forges(
         harness_factory, forge, gitlab_world, request, monkeypatch, CITY_CONFIG,
         "ospo:\n" + MEMBERS,
     )  # fmt: skip
+    files = {".github/veilleur.yml": "ospo:\n" + MEMBERS}  # pushed: the file is checked
+    forge.scenario.push_files(C.repo, "main", C.maintainer, files)
+    h.wait()
     digest = story(h, forge, gitlab_world)
     assert {w["repo"] for w in digest["waiting"]} == {C.repo}
     assert C.repo in {r["repo"] for r in digest["repositories"]}
     assert not [r for r in digest["repositories"] if r["repo"].startswith("127.0.0.1/")]
+    (issue,) = h.issues_titled(C.repo, "Veilleur configuration error")
+    assert "veilleur.yml:2" in issue.body and "ospo.members" in issue.body
+
+
+def test_the_ospo_dashboard_lists_its_members_projects(
+    harness_factory: Any, forge: Any, gitlab_world: GitLabWorld, request: Any, monkeypatch: Any
+) -> None:
+    """On the public dashboard (a scoped view: public repositories only), Paris's pages list
+    Gent's GitLab project beside its own and open its pages; Gent's page stays Gent's."""
+    h = both_forges(
+        harness_factory, forge, gitlab_world, request, monkeypatch, CITY_CONFIG + MEMBERS, "",
+        public_dashboard=True,
+    )  # fmt: skip
+    story(h, forge, gitlab_world)
+    h.clock.set(h.clock.now() + timedelta(days=8))  # the week is complete
+    gent = f"127.0.0.1/{PROJECT}"
+    web = TestClient(h.app)
+    page = web.get(f"/orgs/{C.org}")
+    assert page.status_code == 200
+    assert f"{gent}#1" in page.text and f"{C.repo}#1" in page.text
+    assert f'href="/orgs/{C.org}/repos/{gent}"' in page.text
+    assert web.get(f"/orgs/{C.org}/repos/{gent}").status_code == 200
+    assert web.get(f"/orgs/{C.org}/items/{gent}/1").status_code == 200
+    assert web.get(f"/orgs/{C.org}/items/{gent}/2").status_code == 404
+    waiting = web.get(f"/api/orgs/{C.org}/waiting").json()["items"]
+    urls = {w["url"] for w in waiting}
+    assert f"{gitlab_world.url.rstrip('/')}/{PROJECT}/-/issues/1" in urls  # on its own forge
+    theirs = web.get("/orgs/127.0.0.1~stad-gent")
+    assert theirs.status_code == 200 and C.repo not in theirs.text
+
+
+def test_a_members_contributors_stay_hidden_unless_it_opts_in_too(
+    harness_factory: Any, forge: Any, gitlab_world: GitLabWorld, request: Any, monkeypatch: Any
+) -> None:
+    """Paris shows people on its public dashboard (`dashboard.public_people`); Gent did not
+    say so: on Paris's public pages, which hold Gent's project, nobody is named."""
+    paris = CITY_CONFIG.replace("ospo:\n", "dashboard:\n  public_people: true\nospo:\n")
+    h = both_forges(
+        harness_factory, forge, gitlab_world, request, monkeypatch, paris + MEMBERS, "",
+        public_dashboard=True,
+    )  # fmt: skip
+    story(h, forge, gitlab_world)
+    h.clock.set(h.clock.now() + timedelta(days=8))
+    page = TestClient(h.app).get(f"/orgs/{C.org}")
+    assert page.status_code == 200 and f"127.0.0.1/{PROJECT}#1" in page.text
+    assert "sanne" not in page.text and C.citizen_fr not in page.text

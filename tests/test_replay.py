@@ -142,9 +142,11 @@ def test_no_reminder_within_a_business_day_of_a_team_action() -> None:
 def test_the_replay_welcomes_reminds_and_escalates_as_the_rules_say() -> None:
     produced = run()
     cal = BusinessCalendar.from_config(config().calendar)
-    assert [p.kind for p in comments(produced, 1)] == [
-        "welcome", "reminder", "reminder", "reminder", "escalation",
-    ]  # fmt: skip
+    # nobody answers: `max_unanswered_reminders` reminders, then the escalation
+    unanswered = ["reminder"] * config().sla.max_unanswered_reminders
+    assert [p.kind for p in comments(produced, 1)] == ["welcome", *unanswered]
+    # the escalation is recorded, not posted on the item (no `ospo.emails` here: no mail)
+    assert [p.kind for p in produced if p.number == 1 and p.what == "state"] == ["escalated"]
     first = comments(produced, 1)[1]
     # 3 business days after Monday 10:00 is Thursday 10:00: overdue at the next sweep
     assert first.at == at(3, 10, 15) and first.to == ("hugo",)
@@ -263,7 +265,9 @@ def test_cli_formats(recorded: str, tmp_path: Path, capsys: pytest.CaptureFixtur
     cfg.write_text("maintainers:\n  users: [hugo]\nsla:\n  max_reminders: 1\n")
     data = json.loads(_cli(recorded, capsys, "--format", "json", "--config", str(cfg)))
     kinds = [p["kind"] for p in data["produced"] if p["what"] == "comment" and p["number"] == 1]
-    assert kinds == ["welcome", "reminder", "escalation"]  # max_reminders: 1 from --config
+    assert kinds == ["welcome", "reminder"]  # max_reminders: 1 from --config
+    states = [p["kind"] for p in data["produced"] if p["what"] == "state" and p["number"] == 1]
+    assert states == ["escalated"]
     reminders = [p for p in data["produced"] if p["what"] == "comment" and p["kind"] == "reminder"]
     assert data["attention"]["reminders"] == len(reminders) == 3 and "targets" in data
     md = _cli(recorded, capsys)
@@ -341,11 +345,11 @@ def test_the_digest_measures_a_recorded_week_as_the_replay_does(tmp_path: Path) 
                                     actor_type=e.actor_type, source_key=f"{rec.number}:{i}",
                                     detail=e.detail))  # fmt: skip
         s.commit()
-    digest = compute_digest(engine, "paris", "2026-W38", now=at(14, 9), configs=cfg)
+    digest = compute_digest(engine, "paris", "2026-W37", now=at(7, 9), configs=cfg)
     engine.dispose()
     cal = BusinessCalendar.from_config(cfg.calendar)
     pairs = [(i, result.timelines[(REPO, i.number)]) for i in result.history.items]
-    week = attention_figures(pairs, at(7, 0), at(14, 0), ["veilleur[bot]"], lambda _r: cal)
+    week = attention_figures(pairs, at(0, 0), at(7, 0), ["veilleur[bot]"], lambda _r: cal)
     assert digest.attention is not None and week.reminders > 0
     got = {k: v for k, v in digest.attention.items() if k != "targets"}
     assert got == week.to_json()

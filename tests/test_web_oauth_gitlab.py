@@ -324,3 +324,63 @@ def test_doctor_checks_gitlab_sign_in(tmp_path: Path) -> None:
     complete = check(url="https://gitlab.example.org", oauth_client_id="abc", oauth_secret="s")
     assert complete.status == "ok" and "/auth/gitlab/callback" in complete.detail
     assert "read_api" in complete.detail
+
+
+def test_the_simulated_provider_answers_as_gitlab(dash: Dash) -> None:
+    app = oauth(dash.world)
+    params = {
+        "client_id": app.client_id,
+        "redirect_uri": app.redirect_uris[0],
+        "response_type": "code",
+        "state": "s",
+        "scope": "read_api",
+    }
+    with httpx.Client(base_url=dash.world.url, timeout=10) as gl:
+        form = gl.get("/oauth/authorize", params=params)
+        assert form.status_code == 200 and 'name="username"' in form.text
+        assert form.headers["content-type"].startswith("text/html")
+        elsewhere = gl.get(
+            "/oauth/authorize", params=params | {"redirect_uri": "http://evil.test/"}
+        )
+        assert elsewhere.status_code == 400 and "location" not in elsewhere.headers
+        assert gl.get("/oauth/authorize", params=params | {"client_id": "nope"}).status_code == 401
+        for bad in ({"scope": "sudo"}, {"response_type": "token"},
+                    {"code_challenge": "c", "code_challenge_method": "plain"}):  # fmt: skip
+            back = gl.get("/oauth/authorize", params=params | bad | {"username": "marie"})
+            query = parse_qs(urlsplit(back.headers["location"]).query)
+            assert back.status_code == 302 and "code" not in query and query["state"] == ["s"]
+        back = gl.get("/oauth/authorize", params=params | {"username": "marie"})
+        code = parse_qs(urlsplit(back.headers["location"]).query)["code"][0]
+        form_body = {
+            "grant_type": "authorization_code",
+            "client_id": app.client_id,
+            "code": code,
+            "redirect_uri": app.redirect_uris[0],
+        }
+        wrong = gl.post("/oauth/token", data=form_body | {"client_secret": "wrong"})
+        assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+        good = gl.post("/oauth/token", json=form_body | {"client_secret": app.client_secret})
+        body = good.json()
+        assert good.status_code == 200 and body["token_type"] == "Bearer"
+        assert body["scope"] == "read_api" and body["expires_in"] == 7200
+        again = gl.post("/oauth/token", data=form_body | {"client_secret": app.client_secret})
+        assert again.status_code == 400 and again.json()["error"] == "invalid_grant"  # once
+        auth = {"Authorization": f"Bearer {body['access_token']}"}
+        groups = gl.get("/api/v4/groups", params={"min_access_level": 20}, headers=auth)
+        assert [g["full_path"] for g in groups.json()] == ["paris", "paris/outils"]
+        assert groups.headers["x-total"] == "2" and "members" not in groups.json()[0]
+        mine = gl.get("/api/v4/projects", params={"membership": "true"}, headers=auth)
+        assert "lyon/app" not in {p["path_with_namespace"] for p in mine.json()}
+        assert gl.get("/api/v4/user", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_signing_out_of_a_gitlab_session(dash: Dash) -> None:
+    oauth(dash.world).signed_in = "marie"
+    with httpx.Client(follow_redirects=True, timeout=10) as client:
+        client.get(f"{dash.base}/auth/login")
+        copied = dict(client.cookies)
+        assert client.get(f"{dash.base}/api/orgs").status_code == 200
+        out = client.post(f"{dash.base}/auth/logout")
+        assert out.url.path == "/auth/signed-out" and "or GitLab may still keep you" in out.text
+    with httpx.Client(timeout=10, cookies=copied) as thief:  # the session was revoked
+        assert thief.get(f"{dash.base}/api/orgs").status_code == 401

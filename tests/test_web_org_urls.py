@@ -88,3 +88,13 @@ def test_a_private_project_stays_hidden_from_the_public(web_factory: Any) -> Non
     _add_project(w.app, f"{GROUP}/app", private=True)
     assert GROUP not in {o["org"] for o in w.client.get("/api/orgs").json()}
     assert w.client.get("/orgs/127.0.0.1~paris").status_code == 404
+
+
+def test_a_public_gitlab_project_has_its_badge(web_factory: Any) -> None:
+    w = web_factory()
+    _add_project(w.app, f"{GROUP}/app")
+    badge = w.client.get(f"/badges/{GROUP}/app/response.json")
+    assert badge.status_code == 200 and badge.json()["message"] == "no data"
+    assert w.client.get(f"/badges/{GROUP}/app/response.svg").status_code == 200
+    assert w.client.get(f"/badges/{GROUP}/response.json").status_code == 404  # a group
+    assert w.client.get("/badges/127.0.0.1/lyon/app/response.json").status_code == 404

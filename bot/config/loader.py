@@ -7,7 +7,6 @@ error paths are mapped back to the file that supplied the faulty value.
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import logging
@@ -46,6 +45,7 @@ __all__ = [
     "check_file",
     "deep_merge",
     "load_default",
+    "org_only_errors",
     "parse_config_text",
     "validate_layers",
 ]
@@ -154,18 +154,25 @@ def validate_layers(
         return None, errors
 
 
-def without_ospo_members(layer: Layer | None) -> Layer | None:
-    """A repository's own file without `ospo.members`: which owners an OSPO oversees is the
-    organisation's decision (its own file), never one repository's."""
+def org_only_errors(layer: Layer | None) -> list[ConfigError]:
+    """`ospo.members` in a repository's own file is an error: which owners an OSPO oversees
+    is the organisation's decision (its own file), never one repository's."""
     if layer is None:
-        return None
+        return []
     data, name = layer
     ospo = data.get("ospo") if isinstance(data, dict) else None
     if not isinstance(ospo, dict) or "members" not in ospo:
-        return layer
-    kept = copy.deepcopy(data)  # keeps ruamel's line numbers for the errors of the rest
-    del kept["ospo"]["members"]
-    return kept, name
+        return []
+    where = getattr(ospo, "lc", None)
+    line, column = (None, None)
+    if where is not None:
+        at = where.key("members")
+        line, column = at[0] + 1, at[1] + 1
+    message = (
+        "is read from the organisation's own file only (its .github repository, or the "
+        "group's gitlab-profile): a repository cannot add owners to its OSPO"
+    )
+    return [ConfigError(name, line, column, "ospo.members", message)]
 
 
 def check_file(path: str | Path) -> list[ConfigError]:
@@ -236,6 +243,7 @@ class ConfigLoader:
         self._default = load_default()
         self._memory: dict[str, tuple[datetime, ResolvedConfig]] = {}
         self._orgs: dict[str, tuple[datetime, str | None]] = {}
+        self._org_reads: dict[str, int] = {}
         self._parsed: dict[tuple[str | None, str | None, bool], Any] = {}
 
     def _fresh(self, when: datetime | None) -> bool:
@@ -254,6 +262,8 @@ class ConfigLoader:
         stored = self._from_record(record) if record is not None else None
         if stored is not None and self._fresh(stored.fetched_at):
             resolved = stored
+            if cached is None or cached[1].fetched_at != stored.fetched_at:
+                self._org_seen(owner_of(repo))  # another process read the files (perhaps a push)
         else:
             # Never fetched here, or forgotten by a push (perhaps in another process): the
             # org's file is read again too, whatever this process remembers of it.
@@ -322,7 +332,7 @@ class ConfigLoader:
             org_layer = self._layer(org_text, org_file_name(org), sources, errors)
             repo_layer = self._layer(repo_text, CONFIG_PATH, sources, errors)
             if not org_repo:
-                repo_layer = without_ospo_members(repo_layer)
+                errors += org_only_errors(repo_layer)
             config: VeilleurConfig | None = None
             if not errors:
                 config, errors = validate_layers(self._default, org_layer, repo_layer)
@@ -360,7 +370,18 @@ class ConfigLoader:
             return hit[1]
         text = await api.get_file(f"{org}/.github", CONFIG_PATH, None)
         self._orgs[org.lower()] = (self._clock.now(), text)
+        self._org_seen(org)
         return text
+
+    def _org_seen(self, org: str) -> None:
+        self._org_reads[org.lower()] = self._org_reads.get(org.lower(), 0) + 1
+
+    def org_reads(self, org: str) -> int:
+        """Grows each time this process reads the org's file, or takes a configuration of one
+        of its repositories that another process read: what else is read from the org's
+        `.github` repository (template overrides) is read again after it, so a push another
+        process handled reaches it with the configuration."""
+        return self._org_reads.get(org.lower(), 0)
 
     @staticmethod
     def _from_record(record: ConfigRecord) -> ResolvedConfig | None:

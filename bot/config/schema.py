@@ -294,6 +294,9 @@ class Sla(Strict):
     reminders: Literal["item", "daily"] = "item"
     max_reminders_per_sweep_per_repo: Annotated[int, Field(ge=1, le=1000)] = 10
     max_reminders_per_sweep_per_org: Annotated[int, Field(ge=1, le=10_000)] = 50
+    # Reminders in a row that nobody answered (no human activity on the item since): past
+    # this, no new reminder until someone acts (the escalation still comes).
+    max_unanswered_reminders: Annotated[int, Field(ge=1, le=50)] = 1
 
     @field_validator("escalate_after_days")
     @classmethod

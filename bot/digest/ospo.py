@@ -2,14 +2,13 @@
 configuration names in `ospo.members` (GitHub organisations, or GitLab groups named with
 their host), so a city's GitHub organisation and a partner's GitLab group are one view.
 
-The list is read from the OSPO organisation's own configuration only (the loader drops
-`ospo.members` from a repository's own file); one level deep: a member's members are not
-followed, so no chain of configurations can pull in an owner the OSPO did not name.
+The list is read from the OSPO organisation's own configuration only (in a repository's own
+file it is an error, `bot.config.loader.org_only_errors`); one level deep: a member's members
+are not followed, so no chain of configurations can pull in an owner the OSPO did not name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -60,8 +59,3 @@ def ospo_configs(
         for member in members:
             cfgs.add_stored(stored_configs(engine, member))
     return (org, *members), cfgs
-
-
-def owners_of(engine: Engine, org: str, config: VeilleurConfig) -> Sequence[str]:
-    """`org` and the owners it oversees."""
-    return (org, *member_owners(engine, org, config))

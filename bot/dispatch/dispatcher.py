@@ -20,7 +20,7 @@ from bot.dispatch import user_errors
 from bot.dispatch.context import Context, Event, UserError
 from bot.dispatch.registry import Handler, handlers_for
 from bot.effects.executor import Executor
-from bot.forge import Forge
+from bot.forge import Forge, node_ids
 from bot.forge.errors import RateLimited
 from bot.logs import delivery_context
 from bot.queue import deliveries
@@ -143,6 +143,7 @@ class Dispatcher:
             dry_run=self.settings.dry_run,
             delivery=event.delivery,
             repo_cache=self.services.get("repo_cache"),
+            node_ids=node_ids.of_event(event.repo, event.item, event.payload.get("label")),
         )
         return Context(
             settings=self.settings,

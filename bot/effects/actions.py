@@ -10,6 +10,7 @@ Every action is a frozen value with an idempotency story:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 
@@ -46,6 +47,45 @@ class RemoveLabel(Action):
     repo: str
     number: int
     label: str
+
+
+@dataclass(frozen=True)
+class ChangeLabels(Action):
+    """Labels added and removed on one item, in one request where the forge allows it: what
+    the executor makes of a plan's adjacent `AddLabels`/`RemoveLabel` (`fold_labels`)."""
+
+    repo: str
+    number: int
+    add: tuple[str, ...]
+    remove: tuple[str, ...]
+
+
+def fold_labels(actions: Sequence[Action]) -> list[Action]:
+    """Adjacent label changes of one item as one `ChangeLabels` (a label both added and
+    removed in the run keeps the plan's order: not folded). Other actions stay in place."""
+    out: list[Action] = []
+    run: list[AddLabels | RemoveLabel] = []
+
+    def flush() -> None:
+        add = tuple(dict.fromkeys(n for a in run if isinstance(a, AddLabels) for n in a.labels))
+        remove = tuple(dict.fromkeys(a.label for a in run if isinstance(a, RemoveLabel)))
+        both = {n.lower() for n in add} & {n.lower() for n in remove}
+        if len(run) > 1 and not both:
+            out.append(ChangeLabels(run[0].repo, run[0].number, add, remove))
+        else:
+            out.extend(run)
+        run.clear()
+
+    for action in actions:
+        if isinstance(action, AddLabels | RemoveLabel):
+            if run and (run[0].repo, run[0].number) != (action.repo, action.number):
+                flush()
+            run.append(action)
+            continue
+        flush()
+        out.append(action)
+    flush()
+    return out
 
 
 @dataclass(frozen=True)

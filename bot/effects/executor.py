@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -24,6 +24,7 @@ from bot.effects import outbox
 from bot.effects.actions import (
     Action,
     AddLabels,
+    ChangeLabels,
     CreateCheckRun,
     EnsureLabel,
     RecordState,
@@ -33,6 +34,7 @@ from bot.effects.actions import (
     SetIssueState,
     UpsertComment,
     UpsertIssue,
+    fold_labels,
     without_once,
 )
 from bot.forge import Comment, Forge
@@ -66,6 +68,7 @@ class Executor:
         dry_run: bool = False,
         delivery: str | None = None,
         repo_cache: RepoCache | None = None,
+        node_ids: Mapping[str, str] | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -75,10 +78,13 @@ class Executor:
         self.dry_run = dry_run
         self.delivery = delivery
         self.repo_cache = repo_cache
+        self.node_ids = dict(node_ids or {})  # what the event told (bot/forge/node_ids.py)
         self.performed: list[str] = []  # descriptions, for the CLI and tests
 
     async def apply(self, actions: Sequence[Action], *, dry_run: bool = False) -> list[str]:
         done: list[str] = []
+        if not (self.dry_run or dry_run):
+            actions = fold_labels(actions)
         for action in actions:
             desc = action.describe()
             once = getattr(action, "once", None)
@@ -159,6 +165,8 @@ class Executor:
                 raise
         elif isinstance(action, RemoveLabel):
             await api.remove_label(action.repo, action.number, action.label)
+        elif isinstance(action, ChangeLabels):
+            await self._change_labels(api, action)
         elif isinstance(action, SetIssueState):
             fields: dict[str, Any] = {"state": action.state}
             if action.state_reason:
@@ -187,14 +195,38 @@ class Executor:
 
     async def _ensure_label(self, api: Forge, action: EnsureLabel) -> None:
         """Created when missing; a label seen once is not looked up again
-        (bot/record/repo_cache.py)."""
+        (bot/record/repo_cache.py), and its node id is kept for `ChangeLabels`."""
         cache = self.repo_cache
         if cache is not None and cache.label_known(action.repo, action.name):
             return
-        if await api.get_label(action.repo, action.name) is None:
-            await api.create_label(action.repo, action.name, action.color, action.description)
+        found = await api.get_label(action.repo, action.name)
+        if found is None:
+            found = await api.create_label(
+                action.repo, action.name, action.color, action.description
+            )
         if cache is not None:
-            cache.label_exists(action.repo, action.name)
+            cache.label_exists(action.repo, action.name, (found or {}).get("node_id"))
+
+    async def _change_labels(self, api: Forge, action: ChangeLabels) -> None:
+        """In one request where the forge can; otherwise (or if that request fails: adding
+        and removing again is harmless) one call to add and one per label removed."""
+        ids = self.node_ids
+        if self.repo_cache is not None:
+            ids = self.repo_cache.label_ids(action.repo) | ids
+        add, remove = list(action.add), list(action.remove)
+        try:
+            if await api.change_labels(action.repo, action.number, add, remove, ids):
+                return
+        except Exception as exc:
+            if api.is_ambiguous(exc) or api.status_of(exc) is not None:
+                raise  # the forge answered (or may have acted): the delivery's retry decides
+            log.warning(
+                "labels of %s#%s in one request failed: %s", action.repo, action.number, exc
+            )
+        if add:
+            await self._perform(AddLabels(action.repo, action.number, action.add))
+        for label in remove:
+            await api.remove_label(action.repo, action.number, label)
 
     def _forget_labels(self, repo: str) -> None:
         if self.repo_cache is not None:

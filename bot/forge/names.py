@@ -67,3 +67,8 @@ def org_config_repo(org: str) -> str:
     GitHub, the group's `gitlab-profile` project on GitLab (`host/group/gitlab-profile`)."""
     name = GITLAB_ORG_REPO if is_qualified_owner(org) else GITHUB_ORG_REPO
     return f"{org}/{name}"
+
+
+def is_org_config_repo(full_name: str) -> bool:
+    """Whether `full_name` is its owner's own repository (`org_config_repo`)."""
+    return "/" in full_name and full_name.lower() == org_config_repo(owner_of(full_name)).lower()

@@ -14,6 +14,7 @@ tests/test_forges.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 
@@ -79,9 +80,20 @@ class Forge(Protocol):
 
     async def remove_label(self, repo: str, number: int, label: str) -> None: ...
 
+    async def change_labels(
+        self, repo: str, number: int, add: list[str], remove: list[str], ids: Mapping[str, str]
+    ) -> bool:
+        """Add and remove labels in one request where the forge can (`ids`: node ids known
+        from the event, bot/forge/node_ids.py); False when it could not, nothing changed."""
+        ...
+
     async def get_label(self, repo: str, name: str) -> dict[str, Any] | None: ...
 
-    async def create_label(self, repo: str, name: str, color: str, description: str) -> None: ...
+    async def create_label(
+        self, repo: str, name: str, color: str, description: str
+    ) -> dict[str, Any] | None:
+        """The created label; None when it already existed."""
+        ...
 
     async def add_assignees(self, repo: str, number: int, logins: list[str]) -> None: ...
 

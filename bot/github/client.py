@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -27,8 +28,9 @@ from githubkit.exception import (
 from githubkit.typing import RetryOption
 
 from bot import prometheus as metrics
-from bot.forge import Forge
+from bot.forge import Forge, node_ids
 from bot.forge import errors as forge_errors
+from bot.github.graphql import query as graphql_query
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -218,17 +220,26 @@ class GitHubAPI:
     def _now(self) -> datetime:
         return self._clock.now() if self._clock is not None else datetime.now(UTC)
 
-    async def _req(self, method: str, url: str, **kwargs: Any) -> Any:
+    async def _pace(self) -> None:
+        """Content-creating calls (REST writes, GraphQL mutations) wait for their slot."""
+        if not self._spacing:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        slot = max(now, self._next_write)  # reserved before awaiting: no two share a slot
+        self._next_write = slot + self._spacing
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    def _check_pause(self) -> None:
         until = self._pauses.get(self.installation_id)
         if until is not None and until > self._now():
             raise RateLimited(self.installation_id, until)
-        if self._spacing and method in _WRITES and url != "/graphql":
-            loop = asyncio.get_running_loop()
-            now = loop.time()
-            slot = max(now, self._next_write)  # reserved before awaiting: no two share a slot
-            self._next_write = slot + self._spacing
-            if slot > now:
-                await asyncio.sleep(slot - now)
+
+    async def _req(self, method: str, url: str, **kwargs: Any) -> Any:
+        self._check_pause()
+        if method in _WRITES and url != "/graphql":
+            await self._pace()
         try:
             resp = await self._gh.arequest(method, url, **kwargs)
         except RateLimitExceeded as exc:
@@ -373,12 +384,31 @@ class GitHubAPI:
     async def remove_label(self, repo: str, number: int, label: str) -> None:
         await self._req_or_none("DELETE", f"/repos/{repo}/issues/{number}/labels/{_path(label)}")
 
+    async def change_labels(
+        self, repo: str, number: int, add: list[str], remove: list[str], ids: Mapping[str, str]
+    ) -> bool:
+        """Labels added and removed in one GraphQL request (REST takes one per label removed),
+        when the node ids of the item and of every label are known (bot/forge/node_ids.py);
+        False otherwise: then the caller adds and removes them over REST."""
+        item = ids.get(node_ids.item_key(repo, number))
+        add_ids = [ids.get(node_ids.label_key(repo, n)) for n in add]
+        remove_ids = [ids.get(node_ids.label_key(repo, n)) for n in remove]
+        if item is None or None in add_ids or None in remove_ids:
+            return False
+        text, variables = labels_mutation(item, add_ids, remove_ids)  # type: ignore[arg-type]
+        self._check_pause()
+        await self._pace()
+        await graphql_query(self, text, variables)  # GraphQLErrors: the caller uses REST
+        return True
+
     async def get_label(self, repo: str, name: str) -> dict[str, Any] | None:
         return await self._req_or_none("GET", f"/repos/{repo}/labels/{_path(name)}")
 
-    async def create_label(self, repo: str, name: str, color: str, description: str) -> None:
+    async def create_label(
+        self, repo: str, name: str, color: str, description: str
+    ) -> dict[str, Any] | None:
         try:
-            await self._req(
+            created: dict[str, Any] = await self._req(
                 "POST",
                 f"/repos/{repo}/labels",
                 json={"name": name, "color": color, "description": description},
@@ -386,6 +416,8 @@ class GitHubAPI:
         except RequestFailed as exc:
             if exc.response.status_code != 422:  # already exists: fine
                 raise
+            return None
+        return created
 
     async def add_assignees(self, repo: str, number: int, logins: list[str]) -> None:
         await self._req(
@@ -430,6 +462,26 @@ class GitHubAPI:
     # -- GraphQL ---------------------------------------------------------------------------
     async def graphql(self, query: str, variables: dict[str, Any] | None = None) -> Any:
         return await self._gh.async_graphql(query, variables or {})
+
+
+def labels_mutation(item: str, add: list[str], remove: list[str]) -> tuple[str, dict[str, Any]]:
+    """The document adding then removing labels by node id, and its variables."""
+    fields: list[str] = []
+    params = ["$item: ID!"]
+    variables: dict[str, Any] = {"item": item}
+    for alias, field, ids in (
+        ("add", "addLabelsToLabelable", add),
+        ("remove", "removeLabelsFromLabelable", remove),
+    ):
+        if ids:
+            params.append(f"${alias}: [ID!]!")
+            fields.append(
+                f"{alias}: {field}(input: {{labelableId: $item, labelIds: ${alias}}})"
+                " { clientMutationId }"
+            )
+            variables[alias] = ids
+    text = f"mutation ChangeLabels({', '.join(params)}) {{ {' '.join(fields)} }}"
+    return text, variables
 
 
 async def app_installations(app_client: GitHub[Any]) -> list[dict[str, Any]]:

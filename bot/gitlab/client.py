@@ -9,6 +9,7 @@ request they belong to, which the client learns when it lists or posts them.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -296,17 +297,31 @@ class GitLabAPI:
     async def remove_label(self, repo: str, number: int, label: str) -> None:
         await self.http.json("PUT", self._item(repo, number), json={"remove_labels": label})
 
+    async def change_labels(
+        self, repo: str, number: int, add: list[str], remove: list[str], ids: Mapping[str, str]
+    ) -> bool:
+        """GitLab adds and removes labels in the same update: always one request."""
+        change = {"add_labels": ",".join(add), "remove_labels": ",".join(remove)}
+        await self.http.json(
+            "PUT", self._item(repo, number), json={k: v for k, v in change.items() if v}
+        )
+        return True
+
     async def get_label(self, repo: str, name: str) -> dict[str, Any] | None:
         data = await self.http.json("GET", f"{self._p(repo)}/labels/{_id(name)}")
         return shapes.label(data) if isinstance(data, dict) else None
 
-    async def create_label(self, repo: str, name: str, color: str, description: str) -> None:
+    async def create_label(
+        self, repo: str, name: str, color: str, description: str
+    ) -> dict[str, Any] | None:
         payload = {"name": name, "color": f"#{color.lstrip('#')}", "description": description}
         try:
-            await self.http.json("POST", f"{self._p(repo)}/labels", json=payload)
+            data = await self.http.json("POST", f"{self._p(repo)}/labels", json=payload)
         except ForgeRequestFailed as exc:
             if exc.status != 409:  # already exists: fine
                 raise
+            return None
+        return shapes.label(data) if isinstance(data, dict) else None
 
     async def _assignee_ids(self, repo: str, number: int) -> list[int]:
         data = await self.http.json("GET", self._item(repo, number)) or {}

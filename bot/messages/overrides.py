@@ -1,12 +1,15 @@
 """Organisation template overrides, read from the org's `.github` repository and cached.
 
 Files live at `.github/veilleur/templates/<lang>/<name>.md.j2` in `<org>/.github`. A push to
-that repository drops the cache (with the org config), otherwise it expires after the TTL.
+that repository drops the cache (with the org config), otherwise it expires after the TTL
+(VEILLEUR_CONFIG_REFETCH_SECONDS). In another process, the push shows when the org config is
+read again (`ConfigLoader.org_reads`): the overrides are read again on their next use.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,20 +22,27 @@ OVERRIDES_DIR = ".github/veilleur/templates"
 
 
 class TemplateOverrides:
-    def __init__(self, base: Renderer, clock: Clock, ttl_seconds: float) -> None:
+    def __init__(
+        self,
+        base: Renderer,
+        clock: Clock,
+        ttl_seconds: float,
+        org_reads: Callable[[str], int] | None = None,
+    ) -> None:
         self.base = base
         self.clock = clock
         self.ttl = timedelta(seconds=ttl_seconds)
-        self._cache: dict[str, tuple[datetime, Renderer]] = {}
+        self.org_reads = org_reads or (lambda org: 0)
+        self._cache: dict[str, tuple[datetime, int, Renderer]] = {}
 
     def invalidate(self, org: str) -> None:
         self._cache.pop(org.lower(), None)
 
     async def renderer_for(self, api: Any, repo: str) -> Renderer:
         org = owner_of(repo).lower()  # a GitHub org or a GitLab group, forge-qualified
-        hit = self._cache.get(org)
-        if hit and self.clock.now() - hit[0] < self.ttl:
-            return hit[1]
+        hit, reads = self._cache.get(org), self.org_reads(org)
+        if hit and self.clock.now() - hit[0] < self.ttl and hit[1] == reads:
+            return hit[2]
         try:
             files = await self._fetch(api, f"{org}/.github")
         except Exception:
@@ -41,7 +51,8 @@ class TemplateOverrides:
             )
             files = {}
         renderer = self.base.with_overrides(files) if files else self.base
-        self._cache[org] = (self.clock.now(), renderer)
+        # Read after the fetch: an org read running beside it (triage gathers both) is as recent.
+        self._cache[org] = (self.clock.now(), self.org_reads(org), renderer)
         return renderer
 
     async def _fetch(self, api: Any, repo: str) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """What Veilleur remembers about a repository between deliveries, to spare the API budget.
 
-- Label existence: a label seen or created is not looked up again. Forgotten on a `label`
-  event (someone created, renamed or deleted one), and when using a label gets a 404.
+- Label existence: a label seen or created is not looked up again, and its node id is kept
+  (labels added and removed in one GraphQL request). Forgotten on a `label` event (someone
+  created, renamed or deleted one), and when using a label gets a 404.
 - The community profile (CONTRIBUTING, code of conduct, support links of the welcome) and the
   issue templates (what an untouched template looks like): kept for `PROFILE_TTL`, forgotten
   when a push to the default branch touches a file they read.
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock
+from bot.forge.node_ids import label_key
 
 PROFILE_TTL = timedelta(hours=6)
 MAX_REPOS = 10_000  # bounded: the oldest repository's entries go first
@@ -40,19 +42,25 @@ def touches_profile(paths: Iterable[str]) -> bool:
 class RepoCache:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self._labels: dict[str, set[str]] = {}
+        self._labels: dict[str, dict[str, str | None]] = {}  # name -> node id, when known
         self._profiles: dict[str, tuple[datetime, dict[str, Any] | None]] = {}
         self._templates: dict[str, tuple[datetime, list[str]]] = {}
 
     # -- labels ---------------------------------------------------------------------------
     def label_known(self, repo: str, name: str) -> bool:
-        return name.lower() in self._labels.get(repo.lower(), set())
+        return name.lower() in self._labels.get(repo.lower(), {})
 
-    def label_exists(self, repo: str, name: str) -> None:
+    def label_exists(self, repo: str, name: str, node_id: str | None = None) -> None:
         key = repo.lower()
         if key not in self._labels and len(self._labels) >= MAX_REPOS:
             self._labels.pop(next(iter(self._labels)))
-        self._labels.setdefault(key, set()).add(name.lower())
+        known = self._labels.setdefault(key, {})
+        known[name.lower()] = node_id or known.get(name.lower())
+
+    def label_ids(self, repo: str) -> dict[str, str]:
+        """The node ids of the repository's labels seen (bot/forge/node_ids.py keys)."""
+        known = self._labels.get(repo.lower(), {})
+        return {label_key(repo, name): i for name, i in known.items() if i}
 
     def forget_labels(self, repo: str) -> None:
         self._labels.pop(repo.lower(), None)

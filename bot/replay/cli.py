@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.forge.names import org_config_repo, owner_of
 from bot.settings import SettingsError
 from bot.sla.calendar import BusinessCalendar
 
@@ -37,7 +38,7 @@ def config_source(path: str | None, recorded: dict[str, str]) -> Callable[[str],
 
     def for_repo(repo: str) -> Any:
         if repo not in cache:
-            org_file = f"{repo.split('/')[0]}/.github"
+            org_file = org_config_repo(owner_of(repo))
             text = recorded.get(repo) or recorded.get(org_file)
             cache[repo] = VeilleurConfig.model_validate_json(text) if text else default
         return cache[repo]
@@ -76,7 +77,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"veilleur: no recorded item of {args.org}", file=sys.stderr)
         return 1
     configs = config_source(args.config, history.configs)
-    tz = BusinessCalendar.from_config(configs(f"{args.org}/.github").calendar).tz
+    tz = BusinessCalendar.from_config(configs(org_config_repo(args.org)).calendar).tz
     start, end = parse_day(args.from_, tz), parse_day(args.to, tz, end=True)
     if end <= start:
         raise SettingsError("--to must come after --from")

@@ -38,6 +38,7 @@ from bot.effects.actions import (
     marker,
     without_once,
 )
+from bot.forge.names import is_org_config_repo
 from bot.messages.language import detect_item_language
 from bot.messages.templating import Renderer
 from bot.record.people import OUTSIDE_CLASSES, Classification
@@ -49,7 +50,7 @@ from bot.sla.availability import AWAY_KIND, PeopleBook, commanded_absences
 from bot.sla.calendar import BusinessCalendar
 from bot.sla.daily import scopes_of_day
 from bot.sla.org_plan import plan_org_reminders
-from bot.sla.plan import RepoFacts, RepoPlan, plan_repo, seen_opened_live
+from bot.sla.plan import ESCALATED, RepoFacts, RepoPlan, plan_repo, seen_opened_live
 from bot.storage.models import TimelineKind as K
 
 DEFAULT_LOGIN = "veilleur[bot]"
@@ -290,7 +291,7 @@ class Replayer:
                 self._turn(live, e, at)
             if e.kind in (K.COMMENTED, K.COMMENT_EDITED):
                 self._commands(live, e, at)
-        if live.outside and not repo.endswith("/.github"):
+        if live.outside and not is_org_config_repo(repo):
             self._schedule(live, at)
 
     def _is_bot(self, e: Entry) -> bool:
@@ -430,7 +431,7 @@ class Replayer:
             live = self.items[key]
             if live.state != "open" or not live.outside or live.created_at > at:
                 continue
-            if key[0].split("/")[1] == ".github":
+            if is_org_config_repo(key[0]):
                 continue
             by_repo.setdefault(key[0], []).append(live)
         planned: dict[str, list[tuple[RepoPlan, Renderer]]] = {}
@@ -517,16 +518,28 @@ class Replayer:
         ref = f"{repo}#{live.number}"
         backlog = live.created_at < self.start and not seen_opened_live(cast(Any, live.entries))
         held = plan.held.get(ref)
-        until = None if pending or not held else self._held_wake(live, held, at, cfg, cal)
+        until = None if pending or not held else self._held_wake(live, held, at, cfg, cal, state)
         self._schedule(live, next_wake(live, state, at, cfg, cal, backlog, until))
 
     def _held_wake(
-        self, live: _Live, held: str, at: datetime, cfg: Any, cal: BusinessCalendar
+        self,
+        live: _Live,
+        held: str,
+        at: datetime,
+        cfg: Any,
+        cal: BusinessCalendar,
+        state: sla.WaitingState,
     ) -> datetime:
         """When a reminder held by a no-nag rule (bot/sla/nag.py) may go out without any new
         event: the quiet day's end, the open request's age, someone's working hours or the
         next day (an absence ends); never later than the rule allows."""
         later = at + timedelta(microseconds=1)
+        if held == nag.UNANSWERED:  # only someone acting (an event) or the escalation
+            ref = f"{live.repo_full_name}#{live.number}"
+            pending = sla.reminder_history(ref, state, live.done).escalated_at is None
+            if pending and state.escalate_at is not None:
+                return max(later, state.escalate_at)
+            return self.end + timedelta(days=1)
         if held == nag.ACTED_RECENTLY:
             team_at = nag.last_team_action(
                 cast(Any, live.entries), live.author_login,
@@ -668,6 +681,8 @@ class Replayer:
                 data = {k: v for k, v in a.data.items()}
                 by, by_class = str(data.get("by") or "") or None, data.get("by_class")
                 live.see(Entry(a.kind, at, by, str(by_class) if by_class else None, data))
+                if a.kind == ESCALATED:  # recorded, told by mail: listed as what it is
+                    out.append(Produced(at, a.repo, a.number, "state", a.kind, key=once))
             elif isinstance(a, SetIssueState) and live is not None:
                 if live.state != a.state:
                     kind = K.CLOSED if a.state == "closed" else K.REOPENED

@@ -17,7 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from bot.forge.names import is_org_config_repo
 from bot.record.entry import Entry
+from bot.sla.plan import ESCALATED
 from bot.storage.models import AuthorClassCache, ConfigRecord, Delivery, Item, TimelineEntry
 from bot.storage.payloads import unpack
 
@@ -133,7 +135,7 @@ def load_history(
             if e.kind == "commented" and body.startswith("<!-- veilleur:"):
                 asked[(e.repo_full_name, e.number)].add(body[14:].split(":", 1)[0])
             continue
-        if at > until:
+        if at > until or e.kind == ESCALATED:  # Veilleur's own record of an escalation
             continue
         entries[(e.repo_full_name, e.number)].append(
             Entry(e.kind, at, e.actor_login, e.actor_class, dict(e.detail or {}), e.actor_type)
@@ -154,7 +156,7 @@ def load_history(
         )
         for i in rows_items
         if _utc(i.created_at) <= until
-        and not i.repo_full_name.endswith("/.github")
+        and not is_org_config_repo(i.repo_full_name)
         and not (me and i.author_login.lower() == me.lower())  # its waiting lists, its issues
     ]
     repos = sorted({i.repo_full_name for i in items})

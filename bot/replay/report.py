@@ -14,6 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from bot.digest.attention import AttentionFigures, attention_figures, markdown_lines
+from bot.forge.links import item_ref
 from bot.messages.templating import escape_markdown
 from bot.replay.engine import Produced, ReplayResult
 from bot.sla.calendar import BusinessCalendar
@@ -101,7 +102,7 @@ def _markdown(head: dict[str, Any], result: ReplayResult, f: AttentionFigures, l
         "|---|---|---|---|---|",
     ]
     for p in result.produced[:limit]:
-        item = f"{p.repo}#{p.number}" if p.number is not None else p.repo
+        item = _ref(p)
         lines.append(
             f"| {p.at:%Y-%m-%d %H:%M} | {e(item)} | {p.what} | {e(p.kind)} | {e(_who(p))} |"
         )
@@ -122,7 +123,7 @@ def _html(head: dict[str, Any], result: ReplayResult, f: AttentionFigures, limit
     )
     notes = "".join(f"<li>{h(n)}</li>" for n in head["not_replayed"])
     rows = "".join(
-        f"<tr><td>{p.at:%Y-%m-%d %H:%M}</td><td>{h(p.repo)}#{p.number or ''}</td>"
+        f"<tr><td>{p.at:%Y-%m-%d %H:%M}</td><td>{h(_ref(p))}</td>"
         f"<td>{h(p.what)}</td><td>{h(p.kind)}</td><td>{h(_who(p))}</td></tr>"
         for p in result.produced[:limit]
     )
@@ -143,3 +144,8 @@ def _html(head: dict[str, Any], result: ReplayResult, f: AttentionFigures, limit
         "<h2>Every action</h2><table><tr><th>when (UTC)</th><th>item</th><th>what</th>"
         f"<th>kind</th><th>to</th></tr>{rows}</table>{more}</body></html>\n"
     )
+
+
+def _ref(p: Any) -> str:
+    """`repo#7`, `host/group/project!7` for a GitLab merge request, or the repository alone."""
+    return item_ref(p.repo, p.number) if p.number is not None else p.repo

@@ -265,13 +265,16 @@ def _merge(into: Json, extra: Json) -> None:
             into[key] = value
 
 
+ROOTS = {"query": "Query", "mutation": "Mutation"}
+
+
 def _operation(ops: list[Operation], name: Any) -> Operation:
     chosen = [op for op in ops if name is None or op.name == name]
     if len(chosen) != 1:
         message = "An operation name is required" if name is None else f'No operation "{name}"'
         raise _Invalid([{"message": message}])
-    if chosen[0].kind != "query":
-        raise _Invalid([{"message": f"simforge serves queries only, not {chosen[0].kind}s"}])
+    if chosen[0].kind not in ROOTS:
+        raise _Invalid([{"message": f"simforge serves no {chosen[0].kind}s"}])
     return chosen[0]
 
 
@@ -289,8 +292,8 @@ def answer(forge: Any, inst: Installation, body: Json) -> tuple[Json, dict[str, 
             message = f"Variable ${missing[0]} of type non-null was provided invalid value"
             raise _Invalid([{"message": message, "extensions": {"value": None}}])
         checker = _Checker(doc.fragments, variables)
-        path = [f"query {op.name}" if op.name else "query"]
-        checker.walk("Query", op.selections, 1, path)
+        path = [f"{op.kind} {op.name}" if op.name else op.kind]
+        checker.walk(ROOTS[op.kind], op.selections, 1, path)
         if checker.plan.errors:
             raise _Invalid(checker.plan.errors)
     except GraphQLSyntaxError as exc:
@@ -319,7 +322,7 @@ def answer(forge: Any, inst: Installation, body: Json) -> tuple[Json, dict[str, 
     }
     ctx = Ctx(forge=forge, inst=inst, variables=variables, rate=rate)
     with forge.lock:
-        data = _Executor(ctx, doc.fragments).select("Query", None, op.selections, [])
+        data = _Executor(ctx, doc.fragments).select(ROOTS[op.kind], None, op.selections, [])
     out: Json = {"data": data}
     if ctx.errors:
         out["errors"] = ctx.errors

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.sim import graphql_items
+from bot.sim import graphql_items, graphql_mutations
 from bot.sim.graphql_base import (
     ABSTRACT,
     SCALARS,
@@ -224,6 +224,7 @@ def build_schema() -> None:
         return
     define_page_info()
     graphql_items.define_item_types()
+    graphql_mutations.define_mutations()
     define(
         "Query",
         {

@@ -10,7 +10,9 @@ acted (bugbot #904, #2629: asking the day after a person acted is what people ca
 2. **Acted since the last reminder**: a person who did anything on the item since Veilleur's
    last reminder or escalation is not mentioned again (if nobody is left, nothing is sent).
 3. **One open request**: no new reminder or escalation while the previous one is unanswered
-   by anyone (no human activity since) and younger than `remind_every_days` business days.
+   by anyone (no human activity since) and younger than `remind_every_days` business days;
+   and at most `max_unanswered_reminders` reminders in a row that nobody answered: then no
+   new reminder until someone acts (the escalation still comes).
 4. **Working hours**: people are mentioned only inside their own working hours (their
    `people.<login>.timezone`, else the repository's); those outside are named without `@`, and
    if nobody is inside, the reminder waits for a later sweep.
@@ -33,6 +35,7 @@ ACTED_RECENTLY = "acted_recently"
 ACTED_SINCE_REMINDER = "acted_since_reminder"
 OPEN_REQUEST = "open_request"
 OUTSIDE_HOURS = "outside_hours"
+UNANSWERED = "unanswered_reminders"  # `max_unanswered_reminders` in a row: wait for someone
 NOBODY = "everyone_away"  # bot/sla/reminder_plan.py: every responsible person is away
 QUIET_DAYS = 1.0  # business days after a team action during which nobody is reminded
 
@@ -73,6 +76,18 @@ def acted_since(entries: Iterable[EntryLike], since: datetime, bots: frozenset[s
     }
 
 
+def unanswered_reminders(
+    entries: Iterable[EntryLike], history: ReminderHistory, bots: frozenset[str], now: datetime
+) -> int:
+    """Reminders sent after the last human activity on the item (anyone, the author too)."""
+    last: datetime | None = None
+    for e in entries:
+        t = _utc(e.occurred_at)
+        if t <= now and _human(e, bots) and (last is None or t > last):
+            last = t
+    return sum(1 for t in history.sent_at if last is None or _utc(t) > last)
+
+
 def last_contact(history: ReminderHistory) -> datetime | None:
     contacts = [*history.sent_at, *([history.escalated_at] if history.escalated_at else [])]
     return max(contacts) if contacts else None
@@ -89,6 +104,7 @@ def screen(
     calendar: BusinessCalendar,
     remind_every_days: float,
     in_hours: Callable[[str], bool],
+    max_unanswered: int | None = None,
 ) -> Screened:
     """Apply the rules of the module docstring to one planned step. `in_hours(handle)` says
     whether `handle` (without `@`) is inside their working hours at `now`."""
@@ -98,6 +114,12 @@ def screen(
     team_at = last_team_action(entries, author, lowered, now)
     if team_at is not None and calendar.business_days_between(team_at, now) < QUIET_DAYS:
         return Screened(None, ACTED_RECENTLY)
+    if (
+        step.stage == "reminder"
+        and max_unanswered is not None
+        and unanswered_reminders(entries, history, lowered, now) >= max_unanswered
+    ):
+        return Screened(None, UNANSWERED)
     contact = last_contact(history)
     mention, listed = list(step.mention), list(step.listed_only)
     if contact is not None:

@@ -102,7 +102,8 @@ def plan_org_reminders(
                 c.waiting.responsible,
                 url=c.waiting.url,
             )
-            mention = tuple(c.step.mention)
+            # an escalation is a mail: it mentions nobody on the forge
+            mention = () if c.step.stage == "escalation" else tuple(c.step.mention)
         if c.step.stage == "escalation":
             c.waiting.escalated = True
             out.escalated.append(c.waiting)

@@ -15,6 +15,7 @@ from bot.effects.actions import (
     Action,
     AddLabels,
     EnsureLabel,
+    RecordState,
     RemoveLabel,
     SendEmail,
     SetIssueState,
@@ -32,6 +33,14 @@ from bot.sla.calendar import BusinessCalendar
 from bot.sla.codeowners import responsible_people
 from bot.sla.reminder_plan import Candidate, RepoState, plan_item
 from bot.storage.models import Item, TimelineEntry, TimelineKind
+
+ESCALATED = "escalated"  # the timeline entry of an escalation (told by mail, not posted)
+
+
+def qualified_teams(owner: str, teams: list[str]) -> list[str]:
+    """`maintainers.teams` as GitHub mentions them, `org/slug`: a bare slug of the repository's
+    organisation (`mainteneurs`) is no handle (GitHub would look for a user of that name)."""
+    return [t if "/" in t else f"{owner}/{t}" for t in teams]
 
 
 @dataclass
@@ -156,7 +165,7 @@ def plan_repo(facts: RepoFacts, renderer: Renderer) -> RepoPlan:
             requested_reviewers(ents),
             facts.owners.get(item.number, []),
             cfg.maintainers.users,
-            cfg.maintainers.teams,
+            qualified_teams(facts.owner, list(cfg.maintainers.teams)),
         ]
         # The first group with someone not away (bot/sla/availability.py); the waiting list
         # still names who is responsible when everyone is away.
@@ -301,16 +310,13 @@ def step_actions(
         ospo_team=cfg.ospo.team or None,
         ospo_emails=list(cfg.ospo.emails),
     )
-    note = renderer.render(T.ESCALATION_ISSUE, lang, **data)
+    # The OSPO is told by mail (and in its waiting-list issue, `ospo.repository`), never in a
+    # comment on the contributor's item: the escalation is recorded, not posted there.
+    told = {"by_class": "bot", "to": list(cfg.ospo.emails), "escalated": True}
     out: list[Action] = [
-        UpsertComment(
-            item.repo_full_name,
-            item.number,
-            marker("escalation", step.key),
-            note.tagged,
-            once=step.key,
-        )
-    ]
+        RecordState(kind=ESCALATED, repo=item.repo_full_name, number=item.number, data=told,
+                    once=step.key)
+    ]  # fmt: skip
     if cfg.ospo.emails:
         mail = renderer.render(T.ESCALATION_EMAIL, lang, **data)
         out.append(

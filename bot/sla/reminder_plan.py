@@ -85,6 +85,7 @@ def plan_item(
         calendar=calendar,
         remind_every_days=float(cfg.sla.remind_every_days),
         in_hours=lambda p: in_working_hours(p, now, book, calendar, cfg.calendar),
+        max_unanswered=int(sla.sla_setting(cfg, "max_unanswered_reminders")),
     )
     if screened.step is None:
         return ItemPlan(None, screened.held)
@@ -153,6 +154,9 @@ def plan_org(
         if daily:
             plan.daily_steps.append(c)
             daily_people.update(dict.fromkeys(p.lower() for p in c.step.mention))
+            continue
+        if c.step.stage == "escalation":  # told by mail (bot/sla/plan.py): nobody mentioned
+            plan.item_steps.append(c)
             continue
         step, decisions = budget.within_mentions(c.step, week, s.cfg.attention, c.repo, s.day)
         plan.decisions += decisions

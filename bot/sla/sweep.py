@@ -24,7 +24,7 @@ from bot.effects import outbox
 from bot.effects.actions import UpsertComment, UpsertIssue, marker
 from bot.effects.executor import Executor
 from bot.forge.links import WebLinks
-from bot.forge.names import org_config_repo
+from bot.forge.names import is_org_config_repo
 from bot.messages.templating import Renderer, T
 from bot.record.people import OUTSIDE_CLASSES
 from bot.sla import attention_budget as budget
@@ -142,7 +142,7 @@ class Sweeper:
         escalated: dict[str, tuple[Any, list[Waiting]]] = {}
         planned: dict[str, list[tuple[RepoPlan, Renderer, Any]]] = defaultdict(list)
         for repo in self.repositories(org):
-            if repo.full_name.lower() == org_config_repo(repo.owner).lower():
+            if is_org_config_repo(repo.full_name):
                 continue
             api = self.api_for(repo.installation_id)
             forges = self.services.get("forges")

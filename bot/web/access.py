@@ -133,5 +133,19 @@ def org_view(engine: Engine, access: Access, org: str) -> OrgView | None:
     the two are not told apart, so names of private orgs do not leak)."""
     for view in visible_orgs(engine, access):
         if view.org.lower() == org.lower():
-            return view
+            return with_members(engine, access, view)
     return None
+
+
+def with_members(engine: Engine, access: Access, view: OrgView) -> OrgView:
+    """An OSPO's view also holds the repositories of the owners it oversees (`ospo.members`
+    of its own configuration, bot/digest/ospo.py), those this viewer may see."""
+    from bot.digest.ospo import member_owners
+    from bot.web.people import org_default_config
+
+    members = member_owners(engine, view.org, org_default_config(engine, view.org))
+    theirs = [r for owner in members for r in known_repos(engine, owner)]
+    if not theirs:
+        return view
+    seen = tuple(r for r in theirs if access.allows(r))
+    return OrgView(view.org, view.repos + seen, view.total + len(theirs))

@@ -25,7 +25,7 @@ from bot.sla.rules import sla_setting
 from bot.web import charts
 from bot.web.access import KnownRepo, OrgView, org_view
 from bot.web.aggregates import elephant_of, org_matrix, org_over_time, repo_period, repo_trend
-from bot.web.context import WebContext, not_found, render, sign_in_page, web_context
+from bot.web.context import WebContext, not_found, render, safe_url, sign_in_page, web_context
 from bot.web.data import app_bot_logins, last_complete_week, links_of
 from bot.web.org_urls import item_path, org_from_slug, org_path, repo_in_org, repo_path
 from bot.web.periods import BadPeriod, Period, parse_period
@@ -88,8 +88,10 @@ def _people_hidden(request: Request, org: str) -> bool:
 
 
 def _repo(view: OrgView, name: str) -> KnownRepo | None:
-    full = f"{view.org}/{name.strip('/')}".lower()
-    return next((r for r in view.repos if r.full_name.lower() == full), None)
+    """`name` below the org, or a member's repository by its whole name (`repo_in_org`)."""
+    name = name.strip("/").lower()
+    full = f"{view.org}/{name}".lower()
+    return next((r for r in view.repos if r.full_name.lower() in (full, name)), None)
 
 
 def _common(scope: Scope, path: str) -> dict[str, Any]:
@@ -231,6 +233,7 @@ async def repo_page(request: Request, org: str, repo: str) -> Response:
         age=age_chart(ctx, age_bins_of(waiting)), cfg=cfg, sla_days=rules.first_response_days,
         item_link=lambda w: ctx.link(item_path(scope.view.org, w.repo, w.number)),
         badge_url=f"/badges/{quote(known.full_name, safe='/')}/response.svg",
+        forge_url=safe_url(links_of(request.app.state).repo(known.full_name)),
     )  # fmt: skip
 
 
@@ -270,8 +273,6 @@ async def item_page(request: Request, org: str, repo: str, number: int) -> Respo
     if story is None:
         return not_found(ctx)
     hide = await asyncio.to_thread(_people_hidden, request, view.org)
-    from bot.web.context import safe_url
-
     forge_url = links_of(request.app.state).item(known.full_name, story.item.kind, number)
     return render(
         ctx, "item.html", org=view.org, org_url=ctx.link(org_path(view.org)),

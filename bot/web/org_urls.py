@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from bot.forge.names import RepoName
-
 SEP = "~"
 _GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,99})$")
 _HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+(?::\d{1,5})?$")
@@ -48,11 +46,13 @@ def org_path(org: str, *rest: str, root: str = "/orgs") -> str:
 
 def repo_in_org(org: str, full_name: str) -> str:
     """The repository's name below its organisation: `app` for `paris/app` and for
-    `127.0.0.1/paris/app` under `127.0.0.1/paris`; `sub/app` for a project of a subgroup."""
+    `127.0.0.1/paris/app` under `127.0.0.1/paris`; `sub/app` for a project of a subgroup; the
+    whole name for a repository of an owner the organisation's OSPO oversees (`ospo.members`:
+    `127.0.0.1/gent/app` under `paris`)."""
     prefix = org.lower() + "/"
     if full_name.lower().startswith(prefix):
         return full_name[len(prefix) :]
-    return RepoName.parse(full_name).name
+    return full_name
 
 
 def repo_path(org: str, full_name: str) -> str:

@@ -1,5 +1,7 @@
 """The public dashboard shows no per-person data unless the org opts in
-(`dashboard.public_people: true` in its `.github/veilleur.yml`)."""
+(`dashboard.public_people: true` in its `.github/veilleur.yml`), and, for an OSPO's view,
+every owner it oversees (`ospo.members`) opts in too: a member's contributors are not shown
+by another organisation's choice."""
 
 from __future__ import annotations
 
@@ -19,7 +21,13 @@ def people_hidden(request: Any, org: str) -> bool:
     access = access_for(state.settings, read_viewer(request, state.settings))
     if access is None or access.mode != "public":
         return False
-    return not org_default_config(state.engine, org).dashboard.public_people
+    from bot.digest.ospo import member_owners
+
+    config = org_default_config(state.engine, org)
+    if not config.dashboard.public_people:
+        return True
+    members = member_owners(state.engine, org, config)
+    return not all(org_default_config(state.engine, m).dashboard.public_people for m in members)
 
 
 def org_default_config(engine: Any, org: str) -> Any:

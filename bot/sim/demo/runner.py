@@ -230,9 +230,9 @@ class Demo:
             if "veilleur:reminder:" in a
         }
         escalated = {
-            a.split("veilleur:escalation:", 1)[1].split(":")[1]
+            a.split("once='sla:", 1)[1].split(":")[0]
             for a in result.actions
-            if "veilleur:escalation:" in a
+            if "kind='escalated'" in a and "once='sla:" in a
         }
         for ref in sorted(reminded):
             shown = gent.shown_ref(ref)
@@ -240,7 +240,7 @@ class Demo:
         for ref in sorted(escalated):
             self.say(
                 f"{when:%a %d %b %H:%M}    Veilleur escalates {gent.shown_ref(ref)} to the OSPO "
-                "(issue and mail)"
+                "(mail and list)"
             )
 
     # -- what happened -----------------------------------------------------------------------
@@ -270,11 +270,10 @@ class Demo:
 
     def written(self) -> dict[str, str]:
         """One message of each kind, as the forge shows it: the Dutch welcome, the first
-        reminder, the first escalation note; and the escalation mail."""
+        reminder; and the escalation mail (an escalation is no comment on the item)."""
         wanted = {
             "welcome": f"veilleur-template:{T.WELCOME_ISSUE}/nl",
             "reminder": f"veilleur-template:{T.REMINDER}/",
-            "escalation": f"veilleur-template:{T.ESCALATION_ISSUE}/",
         }
         found: dict[str, str] = {}
         bot = self.forge.bot_login
@@ -297,7 +296,6 @@ class Demo:
         titles = {
             "welcome": "A welcome, in Dutch",
             "reminder": "A reminder to the maintainers",
-            "escalation": "An escalation note",
             "escalation_mail": "The escalation mail to the OSPO",
         }
         for kind, text in result["written"].items():
@@ -376,8 +374,8 @@ class Demo:
             world.ORG,
             None,
             now=self.clock.now(),
-            # the dashboard's links come from the same setting: the simulated forge's pages
-            url_base=self.app.state.settings.github_web_url,
+            # the dashboard's links (app.state.links): the simulated forges' pages
+            url_base=self.app.state.links,
         )
         out: dict[str, Any] = {"week": d.week, "json": d.to_json()}
         try:
