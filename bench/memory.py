@@ -1,6 +1,7 @@
 """Memory benchmark: `veilleur serve` (every process) at start and after N deliveries.
 
     .venv/bin/python bench/memory.py [--deliveries 100000] [--connections 16] [--no-worker]
+                                     [--settle SECONDS]
 
 Starts the real `veilleur serve` (SQLite file, writer process, worker process unless
 `--no-worker`) against the simulated forge (in this process, over HTTP, seeded with the test
@@ -12,7 +13,9 @@ are stored: the worker takes each through dispatch, and the forge refuses their 
 installations at once (a long retry base keeps each to one attempt). Memory of the server and
 its children is read from /proc at start and at the end, per process: RSS, PSS (each shared
 page divided among the processes that map it: the worker is forked from the web process and
-shares its modules' pages) and USS (pages of that process alone).
+shares its modules' pages) and USS (pages of that process alone). `--settle SECONDS`: also
+read once the service has been left idle that long after the last delivery (what it holds
+between bursts: idle language models are unloaded after 60 s).
 Results: a Markdown table on stdout, bench/results/memory.json.
 """
 
@@ -115,6 +118,7 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--no-worker", action="store_true")
+    parser.add_argument("--settle", type=float, default=0.0, help="idle seconds, then measure")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
     forge = Forge(FrozenClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)), app_key=KEYS)
@@ -169,6 +173,10 @@ def main() -> None:
         sent_seconds = time.monotonic() - started
         time.sleep(2)
         end = memory(server.pid)
+        settled: list[dict[str, object]] | None = None
+        if args.settle:
+            time.sleep(max(0.0, args.settle - 2))
+            settled = memory(server.pid)
     finally:
         server.terminate()
         server.wait(60)
@@ -187,6 +195,12 @@ def main() -> None:
         "pss_mb_end": round(sum(r["pss_mb"] for r in end), 1),
         "uss_mb_end": round(sum(r["uss_mb"] for r in end), 1),
     }
+    if settled is not None:
+        result |= {
+            "settle_seconds": args.settle,
+            "settled": settled,
+            "pss_mb_settled": round(sum(r["pss_mb"] for r in settled), 1),
+        }
     name = "memory-no-worker.json" if args.no_worker else "memory.json"
     (HERE / "results" / name).write_text(json.dumps(result, indent=1))
     print("| process | RSS start (MB) | PSS start | RSS end | PSS end | USS end |")
@@ -201,6 +215,9 @@ def main() -> None:
         f" {result['rss_mb_start']} | {result['pss_mb_start']} | {result['rss_mb_end']} |"
         f" {result['pss_mb_end']} | {result['uss_mb_end']} |"
     )
+    if settled is not None:
+        each = ", ".join(f"{r['pss_mb']}" for r in settled)
+        print(f"\nafter {args.settle:g} s idle: {result['pss_mb_settled']} MB PSS ({each})")
 
 
 if __name__ == "__main__":

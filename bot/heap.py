@@ -1,7 +1,11 @@
-"""Give freed heap back to the system: glibc keeps freed memory for reuse unless asked.
+"""The heap of `veilleur serve`'s processes: freed pages given back, pages kept shared.
 
-After a burst (language models unloaded, a large digest built), the pages freed stay in the
-process's resident size until `malloc_trim` returns them. A no-op without glibc.
+glibc keeps freed memory for reuse unless asked: after a burst (language models unloaded, the
+start-up's temporary objects), the pages stay resident until `malloc_trim` returns them (a
+no-op without glibc). The worker is forked from the web process and shares its pages until
+either writes to them; the collector writes to the header of every object it walks, so what
+lives at the fork is frozen first (`gc.freeze()`: never walked again), and the child freezes
+its own start-up heap once ready (bench/memory.py, README).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import gc
 from typing import Any
 
 
@@ -27,3 +32,16 @@ def trim() -> bool:
     """Return the free pages of every malloc arena to the system; whether any were."""
     libc = _libc()
     return bool(libc.malloc_trim(0)) if libc is not None else False
+
+
+def before_fork() -> None:
+    """Right before forking a child that shares this process's pages."""
+    gc.freeze()
+    trim()
+
+
+def after_start() -> None:
+    """In a process once started: its start-up objects frozen, free pages given back."""
+    gc.collect()
+    gc.freeze()
+    trim()

@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bot import heap
 from bot.queue import deliveries
 from bot.settings import Settings
 from bot.storage.models import Delivery, DeliveryStatus
@@ -127,6 +128,8 @@ class WorkerProcess:
         for stream in (sys.stdout, sys.stderr):  # else a fork writes the buffered text twice
             with contextlib.suppress(Exception):
                 stream.flush()
+        if self._ctx.get_start_method() == "fork":
+            heap.before_fork()
         proc.start()
         wake_r.close()  # the worker sees EOF, and exits, when this process is gone
         ready_w.close()
@@ -249,6 +252,7 @@ def worker_main(
     worker.start()
     ready.send_bytes(b"ready")
     ready.close()
+    heap.after_start()
 
     def nudges() -> None:
         while True:
