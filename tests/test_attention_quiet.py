@@ -25,7 +25,7 @@ from bot.sla import attention_budget as budget
 from bot.sla import nag
 from bot.sla.calendar import BusinessCalendar
 from bot.sla.plan import qualified_teams, step_actions
-from bot.sla.reminder_plan import Candidate, daily_cost
+from bot.sla.reminder_plan import Candidate, daily_cost, listed_key, plan_org
 from bot.sla.rules import ReminderHistory, ReminderStep
 from bot.storage.models import TimelineKind as K
 from handlers.triage import TriageInput, plan
@@ -333,3 +333,27 @@ def test_the_replays_figures_count_the_daily_lists_as_reminders() -> None:
     assert (f.comments, f.bot_comments, f.reminders) == (1, 1, 1)  # the edit is no new comment
     assert f.mentions_max_per_person_week == 1 and f.most_mentioned == "hugo"
     assert f.items == 0 and f.max_reminders_on_an_item == 0  # the waiting list is no item
+
+
+# -- a daily list only when something new is due (`daily-listed` rows) --------------------------
+
+
+def test_a_daily_list_is_posted_only_when_something_not_yet_listed_is_due() -> None:
+    from tests.test_nag import _cand, _state
+
+    daily = VeilleurConfig.model_validate({"sla": {"reminders": "daily"}})
+    cands = [_cand("acme/a", 1, 5, ("mo",)), _cand("acme/a", 2, 4, ("mo",))]
+    first = plan_org("acme", [_state("acme/a", cands, daily)], {}, org_issue=True)
+    assert [n.login for n in first.notices] == ["mo"]
+    both = {listed_key(c.step.key, "mo") for c in cands}
+    again = plan_org("acme", [_state("acme/a", cands, daily)], {}, org_issue=True, listed=both)
+    assert again.notices == [] and len(again.daily_steps) == 2  # recorded, not listed again
+    one = {listed_key(cands[0].step.key, "Mo")}
+    new = plan_org("acme", [_state("acme/a", cands, daily)], {}, org_issue=True, listed=one)
+    assert [(n.login, len(n.items)) for n in new.notices] == [("mo", 2)]  # #2 is new
+
+
+def test_listed_rows_are_kept_per_wait_and_person() -> None:
+    key = "sla:acme/a#1:first_response:reminder:2"
+    assert listed_key(key, "@Mo") == "daily-listed:sla:acme/a#1:first_response:mo"
+    assert listed_key(key, "mo") == listed_key(key.replace(":2", ":1"), "mo")

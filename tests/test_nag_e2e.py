@@ -126,15 +126,21 @@ def test_daily_mode_one_list_a_day_per_person_and_one_note_per_item(
     assert f"#{a}" in daily[0].body and f"#{b}" in daily[0].body
     for n in (a, b):
         assert tagged(h, city, n, REMINDER) == [] and len(tagged(h, city, n, NOTE)) == 1
-    # the author of `a` asks again on Thursday (the first reminder is answered by someone);
-    # on Friday reminder 2 is due for `a` alone (`b`'s first is unanswered): a new day's list
+    # the author of `a` asks again on Thursday (the first reminder is answered by someone), and
+    # `c` comes: on Friday reminder 2 of `a` is due (listed already) and `c`'s first (new): a
+    # new day's list, because something new is due
     act(h, WED + timedelta(days=1, hours=2), lambda: h.forge.scenario.comment(
         city.repo, a, city.citizen_en, "Any news?"))  # fmt: skip
     h.sweep(WED + timedelta(days=2, hours=2))
+    assert len(tagged(h, city, lst.number, DAILY)) == 1  # only `a`, listed before: no new list
+    assert len(h.action_keys(f"sla:{city.repo}#{a}:first_response:reminder:")) == 2
+    c = open_at(h, WED + timedelta(days=2, hours=3), city, city.citizen_nl)
+    h.sweep(WED + timedelta(days=7, hours=2))  # c is due: something new
     assert len(tagged(h, city, lst.number, DAILY)) == 2
+    assert len(tagged(h, city, c, NOTE)) == 1
     for n in (a, b):
         assert len(tagged(h, city, n, NOTE)) == 1  # the contributor is told once
-    assert len(h.action_keys(f"sla:{city.repo}#{a}:first_response:reminder:")) == 2
+    assert h.action_keys(f"daily-listed:sla:{city.repo}#{c}:")
     assert h.failures() == []
 
 

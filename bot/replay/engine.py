@@ -184,6 +184,7 @@ class Replayer:
         self.mention_seen: dict[str, set[str]] = {}
         self.mention_to: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # of a send
         self.posted: set[str] = set()  # daily lists already posted (later: edited)
+        self.listed: set[str] = set()  # `daily-listed` rows (action_log)
         self.done: dict[str, dict[str, datetime]] = {}  # repo -> once keys (action_log)
         self.entries: dict[str, dict[int, list[Entry]]] = {}
         self.away: dict[str, list[Entry]] = {}  # owner -> `/away` entries, in time order
@@ -483,8 +484,9 @@ class Replayer:
         day = plans[0][0].day
         keys = self.mention_keys.get(day, [])
         org = plan_org_reminders(
-            owner, plans, self._week_mentions(day), scopes_of_day(keys, day), self.login
-        )
+            owner, plans, self._week_mentions(day), scopes_of_day(keys, day), self.login,
+            self.listed,
+        )  # fmt: skip
         steps = {c.step.key: c.step for p, _ in plans for c in p.reminders.candidates}
         for send in org.sends:
             step = steps.get(send.tag)
@@ -500,6 +502,7 @@ class Replayer:
                 Produced(at, post.target, None, what, "daily", (post.login,), key=post.key)
             )
             self._remember((post.login,), post.day, post.key)
+            self.listed.update(post.listed)
         done = self.done
         left: set[str] = set(org.carried)
         for p, _ in plans:  # planned but not carried out (a budget held it): due again

@@ -8,7 +8,7 @@ organisation's caps, attention budget and daily mode decide which go out and how
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ from bot.messages.templating import Renderer, T
 from bot.sla import attention_budget as budget
 from bot.sla.daily import DailyNotice, note_key
 from bot.sla.plan import RepoPlan, Waiting, step_actions
-from bot.sla.reminder_plan import Candidate, plan_org
+from bot.sla.reminder_plan import Candidate, listed_key, plan_org
 
 WAITING_TITLE = "Contributions waiting for an answer"
 
@@ -50,6 +50,7 @@ class DailyPost:
     login: str
     day: str
     dry_run: bool
+    listed: tuple[str, ...] = ()  # `daily-listed` rows to keep once posted
 
 
 @dataclass
@@ -67,6 +68,7 @@ def plan_org_reminders(
     week_mentions: Mapping[str, int],
     scopes_today: Mapping[str, str],
     bot_login: str | None,
+    listed: Collection[str] = frozenset(),
 ) -> OrgReminders:
     """Cap, budget and word the reminders of one organisation's repositories."""
     out = OrgReminders()
@@ -81,6 +83,7 @@ def plan_org_reminders(
         week_mentions,
         org_issue=bool(ospo_repo),
         scopes_today=scopes_today,
+        listed=listed,
     )
     out.decisions = plan.decisions
     out.carried = [c.ref for c in plan.carried]
@@ -112,7 +115,13 @@ def plan_org_reminders(
         )
     for notice in plan.notices:
         repo_plan, renderer = by_repo[notice.items[0].repo]
-        out.posts.append(daily_post(owner, notice, repo_plan, renderer, ospo_repo))
+        post = daily_post(owner, notice, repo_plan, renderer, ospo_repo)
+        post.listed = tuple(
+            listed_key(c.step.key, notice.login)
+            for c in plan.daily_steps
+            if notice.login in {p.lower() for p in c.step.mention}
+        )
+        out.posts.append(post)
     return out
 
 

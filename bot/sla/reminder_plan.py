@@ -9,7 +9,7 @@ bot/sla/daily.py (daily mode).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -114,6 +114,12 @@ class OrgPlan:
     modes: dict[str, str] = field(default_factory=dict)  # repository -> item | daily
 
 
+def listed_key(step_key: str, login: str) -> str:
+    """`daily-listed` row: the wait of `step_key` was listed to `login` in a daily list."""
+    wait = step_key.rsplit(":reminder:", 1)[0]
+    return f"daily-listed:{wait}:{login.lstrip('@').lower()}"[:300]
+
+
 def daily_cost(reminders: Sequence[Candidate]) -> int:
     """Comments daily mode would write for `reminders`: one list per person, and the note on
     each item reminded for the first time."""
@@ -128,6 +134,7 @@ def plan_org(
     *,
     org_issue: bool,
     scopes_today: Mapping[str, str] | None = None,
+    listed: Collection[str] = frozenset(),
 ) -> OrgPlan:
     """Cap the organisation's candidates (longest waits first), choose each repository's mode
     (configured, or daily when the bot-comment budget would be passed), keep people within
@@ -174,6 +181,16 @@ def plan_org(
             week[p.lower()] = week.get(p.lower(), 0) + 1
         plan.item_steps.append(replace(c, step=step))
     if plan.daily_steps:
+        # a list only for someone with something new due: an item (and wait) not yet listed
+        # to them; a step of an item listed before is recorded (spacing, maximum), not listed
+        fresh = {
+            p.lower()
+            for c in plan.daily_steps
+            for p in c.step.mention
+            if listed_key(c.step.key, p) not in listed
+        }
+        quiet = set(daily_people) - fresh
+        daily_people = {p: None for p in daily_people if p in fresh}
         waiting = [w for s in states if plan.modes[s.repo] == "daily" for w in s.waiting]
         day = states[0].day
         limit = min(int(s.cfg.attention.max_mentions_per_person_per_week) for s in states)
@@ -198,7 +215,8 @@ def plan_org(
                 continue
             week[notice.login] = used + 1
             plan.notices.append(notice)
-        told = {n.login for n in plan.notices}  # a reminder nobody was told of is not counted
+        # a reminder nobody was told of is not counted, unless they had it listed before
+        told = {n.login for n in plan.notices} | quiet
         plan.daily_steps = [
             c for c in plan.daily_steps if any(p.lower() in told for p in c.step.mention)
         ]

@@ -246,7 +246,10 @@ class Sweeper:
                 select(col(ActionLog.key)).where(col(ActionLog.key).startswith(f"mention:{day}:"))
             )
             scopes = scopes_of_day(keys, day)
-        plan = plan_org_reminders(owner, [(p, r) for p, r, _ in runs], week, scopes, self.bot_login)
+            listed = set(_done_keys(s, f"daily-listed:sla:{owner}/"))
+        plan = plan_org_reminders(
+            owner, [(p, r) for p, r, _ in runs], week, scopes, self.bot_login, listed
+        )
         apis = {p.reminders.repo: api for p, _, api in runs}
         for ref in plan.carried:
             log.info("%s: over the sweep's cap, carried to the next sweep", ref)
@@ -291,6 +294,15 @@ class Sweeper:
         result.actions += done
         if done and not (self.dry_run or post.dry_run):
             self._remember((post.login,), post.day, post.key, at)
+            self._listed(post.listed, at)
+
+    def _listed(self, keys: tuple[str, ...], at: datetime) -> None:
+        """`daily-listed` rows: these waits were listed to the person (no new list for them)."""
+        with Session(self.engine) as s:
+            for key in keys:
+                if s.get(ActionLog, key) is None:
+                    s.add(ActionLog(key=key, done_at=at))
+            s.commit()
 
     def _issue_number(self, repo: str, issue_marker: str) -> int | None:
         """The number of the issue an `UpsertIssue` wrote (bot/effects/executor.py keeps it)."""
