@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.config.schema import VeilleurConfig
-from bot.effects.actions import AddLabels, UpsertComment, UpsertIssue
+from bot.effects.actions import AddLabels, SendEmail, UpsertComment, UpsertIssue
 from bot.messages.templating import Renderer
 from bot.sla.org_plan import plan_org_reminders
 from bot.sla.plan import RepoFacts, needs_owners, plan_repo
@@ -65,6 +65,7 @@ def test_an_escalation_links_the_item_on_its_own_forge() -> None:
     facts = replace(
         _facts(item), full_name=repo, owner="127.0.0.1/paris", done=done,
         at=datetime(2026, 3, 20, 10, tzinfo=UTC),
+        config=VeilleurConfig.model_validate({"ospo": {"emails": ["ospo@paris.example"]}}),
         links=WebLinks.of("https://github.com", "http://127.0.0.1:8123"),
     )  # fmt: skip
     renderer = Renderer()
@@ -72,8 +73,6 @@ def test_an_escalation_links_the_item_on_its_own_forge() -> None:
     url = "http://127.0.0.1:8123/paris/carto/-/merge_requests/4"
     assert plan.waiting[0].url == url
     org = plan_org_reminders("127.0.0.1/paris", [(plan, renderer)], {}, {}, "veilleur")
-    (note,) = [
-        a for s in org.sends for a in s.actions
-        if isinstance(a, UpsertComment) and "escalation" in a.marker
-    ]  # fmt: skip
-    assert f"[Carte]({url})" in note.body and f"{repo}!4" in note.body
+    # The escalation is a mail to the OSPO (never a comment on the item): it links the item.
+    (mail,) = [a for s in org.sends for a in s.actions if isinstance(a, SendEmail)]
+    assert url in mail.text and f"{repo}!4" in mail.text

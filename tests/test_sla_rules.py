@@ -227,13 +227,12 @@ def test_escalation_names_the_responsible_people_and_the_ospo_as_told() -> None:
     cfg = VeilleurConfig.model_validate(
         {"ospo": {"team": "@paris/ospo", "emails": ["ospo@paris.example"]}}
     )
-    note, mail = step_actions(
+    record, mail = step_actions(
         Renderer(), _step("escalation", ("paris/ospo",), ()), _item(), cfg, "en", _history(),
         ["marie", "paris/mainteneurs"],
     )  # fmt: skip
-    body = note.body  # type: ignore[attr-defined]
-    assert "Responsible for this item: marie, paris/mainteneurs." in body
-    assert "Told: the OSPO (@paris/ospo)." in body
+    # Recorded on the item's timeline and mailed to the OSPO; never a comment on the item.
+    assert record.data == {"by_class": "bot", "to": ["ospo@paris.example"], "escalated": True}  # type: ignore[attr-defined]
     text = mail.text  # type: ignore[attr-defined]
     assert "Responsible for this item: marie, paris/mainteneurs." in text
     assert "You receive this mail as the OSPO" in text and "paris/ospo" in text

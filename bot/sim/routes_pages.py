@@ -66,3 +66,25 @@ async def issue_page(owner: str, name: str, number: int, forge: ForgeDep) -> HTM
 @router.get("/{owner}/{name}/pull/{number}", response_model=None)
 async def pull_page(owner: str, name: str, number: int, forge: ForgeDep) -> HTMLResponse:
     return page(forge, owner, name, number, "pull request")
+
+
+@router.get("/{owner}/{name}", response_model=None)
+async def repo_page(owner: str, name: str, forge: ForgeDep) -> HTMLResponse:
+    """The repository's own page (the dashboard's repository page links to it): its items."""
+    try:
+        with forge.lock:
+            repo = forge.get_repo(f"{owner}/{name}")
+            full = f"{owner}/{name}"
+            rows = [
+                f'<li><a href="/{html.escape(full)}/{"pull" if i.is_pull else "issues"}/{n}">'
+                f"#{n}</a> {html.escape(i.title)} · {html.escape(i.state)}</li>"
+                for n, i in sorted(repo.issues.items())
+            ]
+            about = html.escape(repo.description or "")
+    except ForgeNotFound:
+        return HTMLResponse("<h1>404: this page does not exist</h1>", status_code=404)
+    return HTMLResponse(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(full)}</title>"
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(full)}</h1><p>{about}</p>"
+        f"<ul>{''.join(rows)}</ul></body></html>"
+    )
