@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from bot.gitlab.signature import sign, signing_key
+from bot.sim.delivery import tls_context
 
 if TYPE_CHECKING:
     from bot.sim.gitlab.world import GitLabWorld, Project, WebHook
@@ -262,7 +263,7 @@ class HookSender:
             return None
         body = json.dumps(payload).encode()
         headers = self.headers(kind, body)
-        resp = httpx.post(url, content=body, headers=headers, timeout=10)
+        resp = httpx.post(url, content=body, headers=headers, timeout=10, verify=tls_context())
         self.sent.append((headers, body, resp.status_code))
         return resp.status_code
 
@@ -280,7 +281,9 @@ class HookSender:
             if isinstance(outage, int):
                 status, answer, text = outage, {}, "Service Unavailable"
             else:
-                resp = httpx.post(hook.url, content=body, headers=headers, timeout=10)
+                resp = httpx.post(
+                    hook.url, content=body, headers=headers, timeout=10, verify=tls_context()
+                )
                 status, answer, text = resp.status_code, dict(resp.headers), resp.text
                 if outage == "timeout":  # received, but answered after GitLab gave up
                     raise httpx.ReadTimeout("Net::ReadTimeout")
