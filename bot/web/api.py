@@ -24,7 +24,7 @@ from bot.digest.model import (
     Volume,
     WaitingItem,
 )
-from bot.web.access import Access, OrgView, org_view, visible_orgs
+from bot.web.access import Access, OrgView, listed_orgs, org_view
 from bot.web.context import web_context
 from bot.web.data import WEEK, load_digest, valid_week
 from bot.web.org_urls import org_from_slug, org_slug
@@ -44,7 +44,10 @@ WeekQuery = Annotated[
 class OrgSummary(BaseModel):
     org: str = Field(description="`owner` on GitHub, `host/group[/subgroup…]` on GitLab.")
     slug: str = Field(description="The name in URLs (`/` written `~`): `/api/orgs/{slug}/…`.")
-    repositories: int = Field(description="Repositories of the org this viewer may see.")
+    repositories: int = Field(
+        description="Repositories of the org this viewer may see, with those of the owners its"
+        " `ospo.members` names: the repositories its digest and pages cover."
+    )
     complete: bool = Field(description="Whether the viewer sees every installed repository.")
 
 
@@ -133,7 +136,7 @@ def _repos(access: Access, view: OrgView) -> frozenset[str] | None:
 async def list_orgs(request: Request) -> list[OrgSummary]:
     """The organisations this viewer may see."""
     access = _access(request)
-    views = await asyncio.to_thread(visible_orgs, request.app.state.engine, access)
+    views = await asyncio.to_thread(listed_orgs, request.app.state.engine, access)
     return [
         OrgSummary(org=v.org, slug=org_slug(v.org), repositories=len(v.repos), complete=v.complete)
         for v in views
