@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from urllib.parse import urlencode
 
 import httpx
+from pydantic import SecretStr
 
 from bot.github.user_access import user_access
 from bot.settings import Settings
@@ -56,8 +57,14 @@ class Provider(ABC):
     async def fetch_viewer(self, token: str) -> Viewer:
         """Who the token's user is and what they may see."""
 
-    async def redeem(self, url: str, form: dict[str, str], seconds: float) -> str:
-        """The access token the forge's token endpoint `url` gives for the code in `form`."""
+    async def redeem(
+        self, url: str, app: tuple[str | None, SecretStr | None], seconds: float, **fields: str
+    ) -> str:
+        """The access token the forge's token endpoint `url` gives the OAuth `app` (client id,
+        secret) for the code in `fields`."""
+        client_id, secret = app
+        assert secret is not None
+        form = {"client_id": client_id or "", "client_secret": secret.get_secret_value()} | fields
         what = f"{self.label} OAuth".lstrip()
         try:
             async with httpx.AsyncClient(timeout=seconds) as client:
@@ -96,15 +103,10 @@ class GitHub(Provider):
 
     async def exchange_code(self, code: str, redirect_uri: str, state: str) -> str:
         settings = self.settings
-        assert settings.oauth_client_secret is not None
-        form = {
-            "client_id": settings.oauth_client_id or "",
-            "client_secret": settings.oauth_client_secret.get_secret_value(),
-            "code": code,
-            "redirect_uri": redirect_uri,
-        }
         url = f"{settings.github_web_url.rstrip('/')}/login/oauth/access_token"
-        return await self.redeem(url, form, settings.github_timeout_seconds)
+        app = (settings.oauth_client_id, settings.oauth_client_secret)
+        seconds = settings.github_timeout_seconds
+        return await self.redeem(url, app, seconds, code=code, redirect_uri=redirect_uri)
 
     async def fetch_viewer(self, token: str) -> Viewer:
         """The user and the installed repositories they may see."""

@@ -77,17 +77,12 @@ class GitLab(Provider):
 
     async def exchange_code(self, code: str, redirect_uri: str, state: str) -> str:
         gitlab = self.gitlab
-        assert gitlab.oauth_secret is not None
-        form = {
-            "grant_type": "authorization_code",
-            "client_id": gitlab.oauth_client_id or "",
-            "client_secret": gitlab.oauth_secret.get_secret_value(),
-            "code": code,
-            "redirect_uri": redirect_uri,
-            "code_verifier": verifier(self.settings, state),
-        }
         url = f"{(gitlab.url or '').rstrip('/')}/oauth/token"
-        return await self.redeem(url, form, gitlab.timeout_seconds)
+        return await self.redeem(
+            url, (gitlab.oauth_client_id, gitlab.oauth_secret), gitlab.timeout_seconds,
+            grant_type="authorization_code", code=code, redirect_uri=redirect_uri,
+            code_verifier=verifier(self.settings, state),
+        )  # fmt: skip
 
     async def fetch_viewer(self, token: str) -> Viewer:
         """The user and the recorded projects of the instance they may see."""
