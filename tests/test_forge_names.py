@@ -60,9 +60,6 @@ def test_links_keep_the_scheme_port_and_path_of_each_forge() -> None:
         "http://127.0.0.1:8123/paris/sub/app/-/merge_requests/3"
     )
     assert links.item("x.org/city/app", "issue", 4) == "https://x.org/gl/city/app/-/issues/4"
-    assert links.person("anna", "127.0.0.1/paris/app") == "http://127.0.0.1:8123/anna"
-    assert links.person("anna") == "https://ghe.example.org/anna"
-    assert links.person("a/b") == "https://ghe.example.org/a%2Fb"  # one path segment
     # A host it was not told about: https on the default port.
     assert links.repo("code.europa.eu/digit/app") == "https://code.europa.eu/digit/app"
 
