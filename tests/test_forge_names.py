@@ -110,11 +110,13 @@ class _FilesAsked:
     def __init__(self) -> None:
         self.repos: list[str] = []
 
-    async def get_file(self, repo: str, path: str, ref: str | None = None) -> str | None:
+    async def get_file(
+        self, repo: str, path: str, ref: str | None = None, *, keep: bool = False
+    ) -> str | None:
         self.repos.append(repo)
         return None
 
-    async def list_dir(self, repo: str, path: str) -> list[dict[str, str]]:
+    async def list_dir(self, repo: str, path: str, *, keep: bool = False) -> list[dict[str, str]]:
         self.repos.append(repo)
         return []
 

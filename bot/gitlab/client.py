@@ -123,7 +123,10 @@ class GitLabAPI:
                 return "HEAD"
         return self._branches.get(repo, "HEAD")
 
-    async def get_file(self, repo: str, path: str, ref: str | None = None) -> str | None:
+    async def get_file(
+        self, repo: str, path: str, ref: str | None = None, *, keep: bool = False
+    ) -> str | None:
+        """`keep` changes nothing here: every read asks GitLab for the file."""
         path = gitlab_path(path)
         try:
             branch = await self._ref(repo, ref)
@@ -137,7 +140,7 @@ class GitLabAPI:
         raw = base64.b64decode(data.get("content") or "")
         return raw.decode("utf-8", "replace")
 
-    async def list_dir(self, repo: str, path: str) -> list[dict[str, Any]]:
+    async def list_dir(self, repo: str, path: str, *, keep: bool = False) -> list[dict[str, Any]]:
         gl_path = gitlab_path(path)
         rows = await self.http.pages(
             f"{self._p(repo)}/repository/tree",

@@ -58,13 +58,14 @@ class TemplateOverrides:
 
     async def _fetch(self, api: Any, repo: str) -> dict[str, str]:
         out: dict[str, str] = {}
-        for lang_dir in await api.list_dir(repo, OVERRIDES_DIR):
+        # read again every VEILLEUR_CONFIG_REFETCH_SECONDS: kept, asked with If-None-Match
+        for lang_dir in await api.list_dir(repo, OVERRIDES_DIR, keep=True):
             if lang_dir.get("type") != "dir":
                 continue
-            for entry in await api.list_dir(repo, lang_dir["path"]):
+            for entry in await api.list_dir(repo, lang_dir["path"], keep=True):
                 name = entry.get("name", "")
                 if entry.get("type") == "file" and name.endswith(SUFFIX):
-                    text = await api.get_file(repo, entry["path"])
+                    text = await api.get_file(repo, entry["path"], keep=True)
                     if text is not None:
                         out[f"{lang_dir['name']}/{name}"] = text
         return out
