@@ -135,6 +135,11 @@ def main() -> None:
         f"| per event by a person ({results['events_by_people']} events; without refreshes)"
         f" | {results['per_event_by_people']:.2f} ({results['per_event_by_people_own']:.2f}) | |"
     )
+    print(
+        f"\nConfiguration and template reads in the busy phase: {results['config_refreshes']},"
+        f" answered 304 Not Modified (not counted by GitHub's rate limit):"
+        f" {results['not_modified']}"
+    )
     print("\nRequests of the busy phase, by route:")
     for route, n in results["busy_by_route"].items():
         print(f"  {n:5d}  {route}")
@@ -222,6 +227,9 @@ def replay(h: Harness, city: Any, args: argparse.Namespace) -> dict[str, object]
         "busy_deliveries": busy_deliveries,
         "per_delivery": len(busy) / max(busy_deliveries, 1),
         "config_refreshes": len([r for r in forge.requests[busy_start:] if is_config_refresh(r)]),
+        # conditional reads answered 304 (counted above as requests; GitHub's rate limit
+        # does not count them)
+        "not_modified": len([r for r in forge.requests[busy_start:] if r.status == 304]),
         "busy_by_route": dict(Counter(busy).most_common()),
     }
 

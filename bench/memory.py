@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,7 @@ WARM_UP = [  # (citizen attribute, title, body): one new issue per language, by 
 
 
 KEYS = generate_app_keypair()
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def tree(pid: int) -> list[int]:
@@ -87,6 +89,41 @@ def memory(pid: int) -> list[dict[str, object]]:
             }
         )
     return rows
+
+
+def frames(pid: int) -> set[int]:
+    """The physical pages a process maps (page frame numbers from /proc/PID/pagemap)."""
+    out: set[int] = set()
+    present, pfn_mask = 1 << 63, (1 << 55) - 1
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/pagemap", "rb") as pagemap:
+        for line in maps:
+            span, *rest = line.split()
+            if rest[-1] == "[vsyscall]":
+                continue
+            start, end = (int(x, 16) for x in span.split("-"))
+            pagemap.seek(start // PAGE * 8)
+            data = pagemap.read((end - start) // PAGE * 8)
+            for (entry,) in struct.iter_unpack("<Q", data):
+                if entry & present:
+                    out.add(entry & pfn_mask)
+    return out
+
+
+def unique_mb(pid: int) -> float | None:
+    """The service's own footprint: each physical page any of its processes maps, once.
+
+    PSS divides a shared library's pages among every process on the machine that maps it
+    (this benchmark's own forge imports the same libraries, and so may a test run nearby), so
+    it moves with what else runs; this does not. Reading page frames needs root (else they
+    read as 0): None then."""
+    pages: set[int] = set()
+    for p in tree(pid):
+        try:
+            pages |= frames(p)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    pages.discard(0)
+    return round(len(pages) * PAGE / 2**20, 1) if pages else None
 
 
 def stored(db: Path) -> int:
@@ -158,7 +195,7 @@ def main() -> None:
         warm_up(forge, city, db, not args.no_worker)
         forge.webhook_url = None
         time.sleep(2)
-        start = memory(server.pid)
+        start, unique_start = memory(server.pid), unique_mb(server.pid)
         started = time.monotonic()
         while (n := stored(db)) < args.deliveries:
             seconds = max(3, min(30, (args.deliveries - n) // 2000))
@@ -172,11 +209,12 @@ def main() -> None:
                 raise SystemExit("no delivery stored: " + (tmp / "serve.log").read_text()[-2000:])
         sent_seconds = time.monotonic() - started
         time.sleep(2)
-        end = memory(server.pid)
+        end, unique_end = memory(server.pid), unique_mb(server.pid)
         settled: list[dict[str, object]] | None = None
+        unique_settled: float | None = None
         if args.settle:
             time.sleep(max(0.0, args.settle - 2))
-            settled = memory(server.pid)
+            settled, unique_settled = memory(server.pid), unique_mb(server.pid)
     finally:
         server.terminate()
         server.wait(60)
@@ -194,12 +232,15 @@ def main() -> None:
         "pss_mb_start": round(sum(r["pss_mb"] for r in start), 1),
         "pss_mb_end": round(sum(r["pss_mb"] for r in end), 1),
         "uss_mb_end": round(sum(r["uss_mb"] for r in end), 1),
+        "unique_mb_start": unique_start,
+        "unique_mb_end": unique_end,
     }
     if settled is not None:
         result |= {
             "settle_seconds": args.settle,
             "settled": settled,
             "pss_mb_settled": round(sum(r["pss_mb"] for r in settled), 1),
+            "unique_mb_settled": unique_settled,
         }
     name = "memory-no-worker.json" if args.no_worker else "memory.json"
     (HERE / "results" / name).write_text(json.dumps(result, indent=1))
@@ -218,6 +259,10 @@ def main() -> None:
     if settled is not None:
         each = ", ".join(f"{r['pss_mb']}" for r in settled)
         print(f"\nafter {args.settle:g} s idle: {result['pss_mb_settled']} MB PSS ({each})")
+    print(
+        f"service's own pages, each once (start, end{', idle' if settled else ''}):"
+        f" {unique_start}, {unique_end}{f', {unique_settled}' if settled else ''} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from bot.github.client import GitHubAPI, make_app_client
 from bot.messages.overrides import TemplateOverrides
 from bot.messages.templating import Renderer
 from bot.settings import Settings
-from bot.sim import Forge
+from bot.sim import Forge, RecordedRequest
 from bot.storage.db import make_engine
 from bot.storage.models import ConfigRecord
 
@@ -431,6 +431,45 @@ async def test_template_overrides_are_read_again_with_the_org_config(
     clock.advance(timedelta(minutes=3))
     await welcome(*here)
     assert any(path.startswith(".github/veilleur/templates") for _, path, _ in files.calls[calls:])
+
+
+async def test_refetches_are_conditional_requests_answered_304_while_unchanged(
+    engine: Engine, clock: FrozenClock, forge: Forge, forge_settings: Settings
+) -> None:
+    """The hourly refetch of the configuration and the template overrides sends each file's
+    ETag (`If-None-Match`): the simulated forge answers 304, as GitHub does, without counting
+    it against the rate limit, and the kept copy is used; a file changed meanwhile (no push
+    announced it) comes back with 200 and its new text."""
+    tpl = ".github/veilleur/templates/en/welcome_issue.md.j2"
+    files = ForgeFiles(forge, {**ACME_FILES, ("acme/.github", tpl): "Hello A\n"})
+    api = client(files, forge_settings)
+    loader = ConfigLoader(engine, clock, ttl_seconds=3600)
+    overrides = TemplateOverrides(Renderer(), clock, 3600, org_reads=loader.org_reads)
+
+    async def read() -> tuple[str, str, list[RecordedRequest]]:
+        seen = len(forge.requests)
+        config = (await loader.for_repo(api, "acme/app", "main")).config
+        welcome = (await overrides.renderer_for(api, "acme/app")).overrides
+        asked = [r for r in forge.requests[seen:] if r.template == CONTENTS]
+        return config.language, welcome["en/welcome_issue.md.j2"], asked
+
+    language, text, first = await read()
+    assert (language, text) == ("fr", "Hello A\n")
+    assert {r.status for r in first} == {200} and all("etag" in r.response_headers for r in first)
+    clock.advance(timedelta(hours=1, seconds=1))  # past VEILLEUR_CONFIG_REFETCH_SECONDS
+    language, text, again = await read()
+    assert (language, text) == ("fr", "Hello A\n")
+    assert [(r.path, r.status) for r in again] == [(r.path, 304) for r in first]
+    assert all(r.response_json is None for r in again)
+    used = [int(r.response_headers["x-ratelimit-used"]) for r in again]
+    assert len(set(used)) == 1  # no 304 was counted
+    files.set("acme/.github", CONFIG_PATH, "language: nl\n")  # no push event for it
+    clock.advance(timedelta(hours=1, seconds=1))
+    language, text, third = await read()
+    assert (language, text) == ("nl", "Hello A\n")
+    changed = {r.path: r.status for r in third}
+    org_file = f"/repos/acme/.github/contents/{CONFIG_PATH}"
+    assert changed.pop(org_file) == 200 and set(changed.values()) == {304}
 
 
 async def test_invalid_file_falls_back_to_last_valid(

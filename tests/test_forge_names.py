@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from sqlmodel import SQLModel
+
+from bot.clock import FrozenClock
 from bot.digest.assemble import _url
 from bot.forge import ItemRef, RepoName, owner_of
 from bot.forge.links import WebLinks, item_ref, short_ref
 from bot.forge.names import PULL_NUMBER_BASE
+from bot.storage.db import make_engine
 
 
 def test_github_names_stay_as_they_were() -> None:
@@ -51,9 +60,6 @@ def test_links_keep_the_scheme_port_and_path_of_each_forge() -> None:
         "http://127.0.0.1:8123/paris/sub/app/-/merge_requests/3"
     )
     assert links.item("x.org/city/app", "issue", 4) == "https://x.org/gl/city/app/-/issues/4"
-    assert links.person("anna", "127.0.0.1/paris/app") == "http://127.0.0.1:8123/anna"
-    assert links.person("anna") == "https://ghe.example.org/anna"
-    assert links.person("a/b") == "https://ghe.example.org/a%2Fb"  # one path segment
     # A host it was not told about: https on the default port.
     assert links.repo("code.europa.eu/digit/app") == "https://code.europa.eu/digit/app"
 
@@ -96,3 +102,44 @@ def test_an_orgs_own_repository_is_told_apart() -> None:
     assert is_org_config_repo("h.org/g/sub/gitlab-profile")
     assert not is_org_config_repo("paris/gitlab-profile")  # a GitHub repository of that name
     assert not is_org_config_repo("h.org/g/.github") and not is_org_config_repo("paris/app")
+
+
+class _FilesAsked:
+    """A forge answering no file at all, keeping which repository each read named."""
+
+    def __init__(self) -> None:
+        self.repos: list[str] = []
+
+    async def get_file(
+        self, repo: str, path: str, ref: str | None = None, *, keep: bool = False
+    ) -> str | None:
+        self.repos.append(repo)
+        return None
+
+    async def list_dir(self, repo: str, path: str, *, keep: bool = False) -> list[dict[str, str]]:
+        self.repos.append(repo)
+        return []
+
+
+@pytest.mark.parametrize("owner", ["paris", "gitlab.example.org/city/sub"])
+async def test_the_org_files_are_read_from_the_repository_org_config_repo_names(
+    owner: str, tmp_path: Path
+) -> None:
+    """The organisation's configuration and its template overrides are asked of the forge by
+    the one name `org_config_repo` gives (GitHub's `.github`, a group's `gitlab-profile`):
+    no caller spells it, no forge client translates it."""
+    from bot.config.loader import ConfigLoader
+    from bot.forge.names import org_config_repo
+    from bot.messages.overrides import TemplateOverrides
+    from bot.messages.templating import Renderer
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'names.db'}")
+    SQLModel.metadata.create_all(engine)
+    clock, repo = FrozenClock(datetime(2026, 3, 2, tzinfo=UTC)), f"{owner}/app"
+    forge = _FilesAsked()
+    await ConfigLoader(engine, clock, 3600).for_repo(cast(Any, forge), repo, "main")
+    assert set(forge.repos) == {org_config_repo(owner), repo}
+    forge.repos.clear()
+    await TemplateOverrides(Renderer(), clock, 3600).renderer_for(forge, repo)
+    assert forge.repos == [org_config_repo(owner)]
+    engine.dispose()

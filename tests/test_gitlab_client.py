@@ -11,6 +11,7 @@ import pytest
 from bot.clock import FrozenClock
 from bot.config.loader import ConfigLoader
 from bot.forge.errors import RateLimited
+from bot.forge.names import org_config_repo
 from bot.gitlab.client import GitLabAPI
 from bot.gitlab.numbers import MR_BASE
 from bot.gitlab.transport import Transport
@@ -69,7 +70,8 @@ async def test_access_levels_give_veilleurs_permissions(api: GitLabAPI) -> None:
 async def test_well_known_files_are_read_at_gitlabs_places(
     api: GitLabAPI, gitlab_world: GitLabWorld
 ) -> None:
-    assert await api.get_file(f"{HOST}/utrecht/.github", ".github/veilleur.yml") == "language: nl\n"
+    group_files = org_config_repo(f"{HOST}/utrecht")  # the group's gitlab-profile
+    assert await api.get_file(group_files, ".github/veilleur.yml") == "language: nl\n"
     assert await api.get_file(REPO, ".github/veilleur.yml") is None
     templates = await api.list_dir(REPO, ".github/ISSUE_TEMPLATE")
     assert [t["path"] for t in templates] == [".github/ISSUE_TEMPLATE/bug.md"]

@@ -5,6 +5,8 @@ own once started, and free pages are given back."""
 from __future__ import annotations
 
 import gc
+import threading
+import time
 import weakref
 from collections.abc import Iterator
 
@@ -45,3 +47,44 @@ def test_a_started_process_frees_its_garbage_then_freezes_the_rest() -> None:
 
 def test_trim_answers_on_any_libc() -> None:
     assert heap.trim() in (True, False)
+
+
+class Loaded:
+    """Stands for data loaded on demand: `drop()` says whether there was any."""
+
+    def __init__(self) -> None:
+        self.loaded, self.drops = False, 0
+
+    def drop(self) -> bool:
+        had, self.loaded = self.loaded, False
+        self.drops += had
+        return had
+
+
+def test_idle_data_is_released_once_unused_long_enough_and_only_then() -> None:
+    data = Loaded()
+    idle = heap.IdleRelease(0.2, data.drop)
+    with idle.use():
+        data.loaded = True
+    used = time.monotonic()
+    assert not idle.release_if_idle(used)  # just used: kept
+    assert data.loaded
+    deadline = time.monotonic() + 10  # its own timer releases it, unasked
+    while data.loaded and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert data.drops == 1
+    assert not idle.release_if_idle(time.monotonic() + 1)  # nothing left to drop
+
+
+def test_a_use_in_progress_holds_off_the_release() -> None:
+    data = Loaded()
+    idle = heap.IdleRelease(60.0, data.drop)
+    results: list[bool] = []
+    with idle.use():
+        data.loaded = True
+        other = threading.Thread(target=lambda: results.append(idle.release_if_idle(1e12)))
+        other.start()
+        other.join(0.2)
+        assert other.is_alive() and data.loaded  # waits for the use to end
+    other.join(10)
+    assert results == [True] and not data.loaded

@@ -142,6 +142,22 @@ def test_daily_mode_one_list_a_day_per_person_and_one_note_per_item(
         assert len(tagged(h, city, n, NOTE)) == 1  # the contributor is told once
     assert h.action_keys(f"daily-listed:sla:{city.repo}#{c}:")
     assert h.failures() == []
+    # The live digest's attention figures count the lists as the replay does
+    # (bot/replay/report.py daily_lists): each new list is one of Veilleur's comments and a
+    # reminder, mentioning its person; its edits through the day are no new comment.
+    from bot.digest.compute import compute_digest
+
+    ours = [c for n in (a, b, c, lst.number) for c in h.comments(city.repo, n)]
+    for week in ("2026-W10", "2026-W11"):
+        d = compute_digest(h.engine, city.org, week, now=WED + timedelta(days=14))
+        first, last = d.start.astimezone(UTC), d.end.astimezone(UTC)
+        said = [x for x in ours if first <= x.created_at.astimezone(UTC) < last]
+        lists = [x for x in said if DAILY in x.body]
+        assert len(lists) == 1  # Wednesday's of each week
+        figures = d.attention or {}
+        assert (figures["reminders"], figures["escalations"]) == (len(lists), 0)
+        assert figures["bot_comments"] == len(said)
+        assert (figures["most_mentioned"], figures["mentions_max_per_person_week"]) == ("hugo", 1)
 
 
 def test_weekly_mention_budget_holds_and_the_digest_says_why(

@@ -15,6 +15,7 @@ from bot.config.schema import Ospo
 from bot.digest.compute import compute_digest
 from bot.sim.gitlab import GitLabServer, GitLabWorld
 from bot.sim.gitlab import items as gl
+from bot.web.access import known_repos
 from tests.harness import CITY_CONFIG, City, Harness, seed_city
 
 C = City()
@@ -151,6 +152,17 @@ def test_the_ospo_dashboard_lists_its_members_projects(
     assert f"{gitlab_world.url.rstrip('/')}/{PROJECT}/-/issues/1" in urls  # on its own forge
     theirs = web.get("/orgs/127.0.0.1~stad-gent")
     assert theirs.status_code == 200 and C.repo not in theirs.text
+    # The list of organisations counts what the org's pages and digest hold: Paris's own
+    # repositories and Gent's project; Gent's entry counts Gent's alone.
+    shown = {r["repo"] for r in web.get(f"/api/orgs/{C.org}/digest").json()["repositories"]}
+    assert gent in shown
+    orgs = {o["org"]: o for o in web.get("/api/orgs").json()}
+    paris_own = len([r for r in known_repos(h.engine, C.org) if not r.private])
+    assert orgs[C.org]["repositories"] == paris_own + 1
+    assert orgs[f"127.0.0.1/{GENT}"]["repositories"] == 1
+    home = " ".join(web.get("/").text.split())  # the overview's card says the same
+    card = f'<span class="org-name">{C.org}</span> <span class="muted">{paris_own + 1} repositories'
+    assert card in home
 
 
 def test_a_members_contributors_stay_hidden_unless_it_opts_in_too(

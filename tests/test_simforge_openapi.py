@@ -149,6 +149,10 @@ async def _exercise(forge: Forge, url: str, keys: AppKeyPair, w: World) -> None:
     assert await api.get_file(repo, ".github/veilleur.yml")
     assert await api.get_file(repo, "docs") is None  # a directory listing
     assert await api.get_file(repo, "nope.txt") is None
+    kept = await api.get_file(repo, ".github/veilleur.yml", keep=True)
+    assert kept and await api.get_file(repo, ".github/veilleur.yml", keep=True) == kept  # 304
+    listing = await api.list_dir(repo, "docs", keep=True)
+    assert listing and await api.list_dir(repo, "docs", keep=True) == listing  # 304
     await api.community_profile(repo)
     await api.get_user(w.outsider)
     await api.get_user("ghost")
@@ -273,7 +277,17 @@ def test_the_exercise_reached_every_route(served: Forge) -> None:
 
 def test_statuses_served(served: Forge) -> None:
     statuses = {r.status for r in served.requests}
-    assert {200, 201, 202, 204, 400, 401, 403, 404, 422, 429, 502} <= statuses
+    assert {200, 201, 202, 204, 304, 400, 401, 403, 404, 422, 429, 502} <= statuses
+    # a conditional read of a file or a directory: 304 with no body, the ETag, GitHub's
+    # Cache-Control; its ETag is the one the 200 before it gave
+    contents = served.requests_to("/repos/{owner}/{repo}/contents/{path}", "GET")
+    for i, r in enumerate(contents):
+        if r.status == 304:
+            before = next(x for x in reversed(contents[:i]) if x.path == r.path)
+            assert before.status == 200 and r.response_json is None
+            assert r.response_headers["etag"] == before.response_headers["etag"]
+            assert r.response_headers["cache-control"] == "private, max-age=60, s-maxage=60"
+    assert sum(r.status == 304 for r in contents) == 2
 
 
 def test_a_shape_github_does_not_serve_is_caught(served: Forge) -> None:

@@ -103,6 +103,19 @@ def dash(
     return _dash(harness_factory, forge, gitlab, monkeypatch)
 
 
+@pytest.fixture
+def both(
+    harness_factory: Any, forge: Forge, gitlab: GitLabServer, monkeypatch: pytest.MonkeyPatch
+) -> Dash:
+    """GitLab's sign-in and GitHub's, both configured."""
+    return _dash(
+        harness_factory, forge, gitlab, monkeypatch,
+        oauth_client_id=forge.the_app.client_id,
+        oauth_client_secret=github_oauth(forge).client_secret,
+        github_web_url=forge.api_url,
+    )  # fmt: skip
+
+
 def sign_in(d: Dash, login: str, next_path: str = "/api/orgs") -> httpx.Response:
     oauth(d.world).signed_in = login
     with httpx.Client(follow_redirects=True, timeout=10) as client:
@@ -227,54 +240,34 @@ def test_the_state_is_checked(dash: Dash, forge: Forge) -> None:
         assert client.get(f"{dash.base}/api/orgs").status_code == 200
 
 
-def test_a_github_state_is_refused_at_the_gitlab_callback(
-    harness_factory: Any, forge: Forge, gitlab: GitLabServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    d = _dash(
-        harness_factory, forge, gitlab, monkeypatch,
-        oauth_client_id=forge.the_app.client_id,
-        oauth_client_secret=github_oauth(forge).client_secret,
-        github_web_url=forge.api_url,
-    )  # fmt: skip
-    oauth(d.world).signed_in = "marie"
+def test_a_github_state_is_refused_at_the_gitlab_callback(both: Dash) -> None:
+    oauth(both.world).signed_in = "marie"
     with httpx.Client(timeout=10) as client:
-        start = client.get(f"{d.base}/auth/gitlab/login")
+        start = client.get(f"{both.base}/auth/gitlab/login")
         code = parse_qs(urlsplit(client.get(start.headers["location"]).headers["location"]).query)
-        github = client.get(f"{d.base}/auth/github/login")  # its state replaces GitLab's
+        github = client.get(f"{both.base}/auth/github/login")  # its state replaces GitLab's
         state = parse_qs(urlsplit(github.headers["location"]).query)["state"][0]
-        callback = f"{d.base}/auth/gitlab/callback"
+        callback = f"{both.base}/auth/gitlab/callback"
         r = client.get(callback, params={"code": code["code"][0], "state": state})
         assert r.status_code == 400 and "expired or was not started here" in r.text
 
 
-def test_the_choice_page_when_both_forges_sign_in(
-    harness_factory: Any,
-    forge: Forge,
-    city: City,
-    gitlab: GitLabServer,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    d = _dash(
-        harness_factory, forge, gitlab, monkeypatch,
-        oauth_client_id=forge.the_app.client_id,
-        oauth_client_secret=github_oauth(forge).client_secret,
-        github_web_url=forge.api_url,
-    )  # fmt: skip
+def test_the_choice_page_when_both_forges_sign_in(forge: Forge, city: City, both: Dash) -> None:
     forge.scenario.install(city.org)
-    d.harness.wait()
+    both.harness.wait()
     with httpx.Client(timeout=10) as client:
-        page = client.get(f"{d.base}/auth/login", params={"next": "/api/orgs", "lang": "fr"})
+        page = client.get(f"{both.base}/auth/login", params={"next": "/api/orgs", "lang": "fr"})
         assert page.status_code == 200
         assert 'href="/auth/github/login?next=%2Fapi%2Forgs"' in page.text
         assert 'href="/auth/gitlab/login?next=%2Fapi%2Forgs"' in page.text
         assert "Se connecter avec GitLab" in page.text and "Se connecter avec GitHub" in page.text
     github_oauth(forge).signed_in = "marie"
     with httpx.Client(follow_redirects=True, timeout=10) as client:
-        r = client.get(f"{d.base}/auth/github/login", params={"next": "/api/orgs"})
+        r = client.get(f"{both.base}/auth/github/login", params={"next": "/api/orgs"})
         assert [o["org"] for o in r.json()] == ["paris"]  # her GitHub organisation
-    assert orgs_via(d, "/auth/gitlab/login", "marie") == [
-        f"{d.host}/paris",
-        f"{d.host}/paris/outils",
+    assert orgs_via(both, "/auth/gitlab/login", "marie") == [
+        f"{both.host}/paris",
+        f"{both.host}/paris/outils",
     ]
 
 

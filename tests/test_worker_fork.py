@@ -64,6 +64,11 @@ def test_the_forked_worker_handles_deliveries_and_dies_with_the_web_process(
         forked = [p for p in children(serve.pid) if cmdline(p) == cmdline(serve.pid)]
         assert len(forked) == 1, [cmdline(p) for p in children(serve.pid)]
         [worker] = forked
+        # Without docstrings nor assertions (`-OO`, bot/heap.py: MBs a process), and so is
+        # the writer process it starts.
+        assert b"\0-OO\0" in cmdline(serve.pid), cmdline(serve.pid)
+        writers = [p for p in children(serve.pid) if b"writer_main" in cmdline(p)]
+        assert len(writers) == 1 and b"\0-OO\0" in cmdline(writers[0])
         # Intake first when the cores are short (bench/drain.py).
         assert niceness(worker) == niceness(serve.pid) + WORKER_NICENESS
         forge.webhook_url = f"{url}/webhooks/github"

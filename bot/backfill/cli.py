@@ -21,7 +21,9 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from bot.backfill.run import Backfill, Options, Stats
+from bot.backfill.run import Backfill, Options
+from bot.backfill.stats import Stats
+from bot.backfill.stats import summary as stats_summary
 
 
 class RateColumn(ProgressColumn):
@@ -85,16 +87,11 @@ def parse_since(value: str | None) -> datetime | None:
 
 
 def summary(stats: Stats, seconds: float) -> str:
-    rate = stats.items / seconds if seconds > 0 else 0.0
-    per_k = 1000 * stats.requests / stats.items if stats.items else 0.0
-    waited = (
-        f", waited {stats.waited_seconds:.0f} s for the rate limit" if stats.waited_seconds else ""
-    )
-    failed = f"; failed: {', '.join(stats.failed)}" if stats.failed else ""
-    return (
+    return stats_summary(
+        stats,
+        seconds,
         f"{stats.repos} repositories, {stats.items} items ({stats.items_new} new, "
-        f"{stats.entries_new} new timeline entries), {stats.requests} GraphQL requests "
-        f"({per_k:.1f} per 1,000 items), {rate:.1f} items/s{waited}{failed}"
+        f"{stats.entries_new} new timeline entries), {stats.requests} GraphQL requests",
     )
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ from sqlmodel import Session, func, select
 
 from bot.backfill.graphql import ITEMS_QUERY, REPOS_QUERY, TIMELINE_QUERY, item_record
 from bot.backfill.people import People
+from bot.backfill.stats import Stats
 from bot.backfill.store import fresh_cursor, load_cursors, save_cursors, write_page
 from bot.clock import Clock
 from bot.github.graphql import GraphQLErrors, GraphQLRateLimited
@@ -63,17 +64,6 @@ class Options:
     timeline_page: int = 100
     overlap: timedelta = timedelta(minutes=10)  # refreshes re-read this much before the mark
     max_waits: int = 30
-
-
-@dataclass
-class Stats:
-    repos: int = 0
-    items: int = 0
-    items_new: int = 0
-    entries_new: int = 0
-    requests: int = 0
-    waited_seconds: float = 0.0
-    failed: list[str] = field(default_factory=list)
 
 
 def _iso(at: datetime | None) -> str | None:

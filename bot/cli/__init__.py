@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -46,6 +47,13 @@ def serving(argv: Sequence[str]) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None and serving(sys.argv[1:]):  # the installed command, not a test's call
+        from bot import heap
+
+        lean = heap.lean_command(sys.argv[1:])
+        if lean is not None:
+            sys.stdout.flush()
+            os.execv(lean[0], lean)  # noqa: S606 - this interpreter, this command, same pid
     parser = build_parser(serve_only=serving(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     try:

@@ -26,7 +26,13 @@ from sqlmodel import Session
 from bot.config.bounds import MAX_DEPTH, bound_errors, size_error, too_deep_line
 from bot.config.errors import ConfigError, Layer, located_errors
 from bot.config.schema import VeilleurConfig
-from bot.forge.names import GITHUB_ORG_REPO, GITLAB_ORG_REPO, RepoName, owner_of
+from bot.forge.names import (
+    GITHUB_ORG_REPO,
+    GITLAB_ORG_REPO,
+    RepoName,
+    org_config_repo,
+    owner_of,
+)
 from bot.resources import config_dir
 from bot.storage.models import ConfigRecord
 
@@ -322,7 +328,7 @@ class ConfigLoader:
         now = self._clock.now()
         org = owner_of(repo)  # a GitHub org or a GitLab group, forge-qualified
         org_text = await self._org_text(api, org, again=org_again)
-        repo_text = await api.get_file(repo, CONFIG_PATH, branch)
+        repo_text = await api.get_file(repo, CONFIG_PATH, branch, keep=True)
         org_repo = RepoName.parse(repo).name.lower() in ORG_CONFIG_REPOS
         key = (org_text, repo_text, org_repo)
         memo = self._parsed.get(key)
@@ -368,7 +374,7 @@ class ConfigLoader:
         hit = self._orgs.get(org.lower())
         if hit is not None and not again and self._fresh(hit[0]):
             return hit[1]
-        text = await api.get_file(f"{org}/.github", CONFIG_PATH, None)
+        text = await api.get_file(org_config_repo(org), CONFIG_PATH, None, keep=True)
         self._orgs[org.lower()] = (self._clock.now(), text)
         self._org_seen(org)
         return text

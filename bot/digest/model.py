@@ -12,10 +12,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.api_docs import described
+
 
 @dataclass
 class TimeToFirstResponse:
-    """CHAOSS "Time to First Response", in business hours (working hours on business days)."""
+    __pydantic_config__ = described(
+        'CHAOSS "Time to First Response", in business hours (working hours on business days).'
+    )
 
     group: str  # "outside" | "inside"
     items: int  # items opened in the period
@@ -61,7 +65,9 @@ class NewContributor:
 
 @dataclass
 class Returner:
-    """A new contributor of the retention cohort, and whether they came back."""
+    __pydantic_config__ = described(
+        "A new contributor of the retention cohort, and whether they came back."
+    )
 
     login: str
     organisation: str

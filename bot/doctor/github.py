@@ -25,6 +25,7 @@ from bot.config.loader import (
     validate_layers,
 )
 from bot.doctor import Check, fail, first_line, ok, skip
+from bot.forge.names import org_config_repo
 from bot.github.client import GitHubAPI
 from bot.settings import Settings
 from bot.storage.models import Repository
@@ -227,7 +228,7 @@ async def check_configs(
         api = GitHubAPI(gh, inst_id)
         names = [r["full_name"] for r in repos]
         owners = sorted({name.split("/", 1)[0] for name in names})
-        texts = await asyncio.gather(*(fetch(api, f"{o}/.github") for o in owners))
+        texts = await asyncio.gather(*(fetch(api, org_config_repo(o)) for o in owners))
         org_layers = {
             o: _layer(t, org_file_name(o), bad) for o, t in zip(owners, texts, strict=True)
         }

@@ -1,5 +1,5 @@
-"""Where a repository, an item or a person lives on the web, on GitHub or on a GitLab instance,
-and how an item is referred to in text (`owner/repo#7`, `host/group/project!7`).
+"""Where a repository or an item lives on the web, on GitHub or on a GitLab instance, and
+how an item is referred to in text (`owner/repo#7`, `host/group/project!7`).
 
 GitLab numbers merge requests apart from issues; Veilleur stores a merge request at
 `PULL_NUMBER_BASE + iid` (bot/forge/names.py), so the number alone says which one it is.
@@ -71,8 +71,3 @@ class WebLinks:
             return f"{self.repo(repo)}/{'pull' if kind == 'pull' else 'issues'}/{number}"
         what = "merge_requests" if kind == "pull" or is_merge_request(number) else "issues"
         return f"{self.repo(repo)}/-/{what}/{own_number(number)}"
-
-    def person(self, login: str, repo: str | None = None) -> str:
-        """A person's profile on the forge of `repo` (GitHub when not given)."""
-        root = self.base(repo) if repo else _base(self.github)
-        return f"{root}/{quote(login, safe='')}"

@@ -32,9 +32,17 @@ class Forge(Protocol):
         """Every repository the credentials cover."""
         ...
 
-    async def get_file(self, repo: str, path: str, ref: str | None = None) -> str | None: ...
+    async def get_file(
+        self, repo: str, path: str, ref: str | None = None, *, keep: bool = False
+    ) -> str | None:
+        """The file's text, None when absent. `keep`: the caller reads it again over time (the
+        configuration, the template overrides): a forge that can asks whether it changed
+        (GitHub: `If-None-Match` with the kept `ETag`, a 304 is not rate-limited)."""
+        ...
 
-    async def list_dir(self, repo: str, path: str) -> list[dict[str, Any]]: ...
+    async def list_dir(self, repo: str, path: str, *, keep: bool = False) -> list[dict[str, Any]]:
+        """Entries (`name`, `path`, `type`); [] when absent. `keep`: as `get_file`'s."""
+        ...
 
     async def community_profile(self, repo: str) -> dict[str, Any] | None:
         """`files` present (contributing, code of conduct, …), or None when unknown."""

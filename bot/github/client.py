@@ -9,12 +9,14 @@ delivery, retried later by the queue.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import re
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 from githubkit import AppAuthStrategy, GitHub
@@ -36,6 +38,10 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 MAX_INLINE_WAIT = timedelta(seconds=20)
+# What one installation's client keeps of the files it reads again (`keep=True`: the
+# configuration and the template overrides), for conditional requests: at most this many
+# characters of file text and listings, the least recently used dropped first.
+KEPT_CHARS = 1_000_000
 
 
 # POSTs that create something: after a timeout, a reset or a 5xx the write may have landed,
@@ -216,6 +222,9 @@ class GitHubAPI:
         self._spacing = write_spacing
         self._next_write = 0.0
         self._pauses = pauses if pauses is not None else {}
+        # contents URL -> (ETag, what it answered, its size): `If-None-Match` next time
+        self._kept: OrderedDict[str, tuple[str, Any, int]] = OrderedDict()
+        self._kept_chars = 0
 
     def _now(self) -> datetime:
         return self._clock.now() if self._clock is not None else datetime.now(UTC)
@@ -237,6 +246,13 @@ class GitHubAPI:
             raise RateLimited(self.installation_id, until)
 
     async def _req(self, method: str, url: str, **kwargs: Any) -> Any:
+        resp = await self._send(method, url, **kwargs)
+        if resp.status_code == 204 or not resp.content:
+            return None
+        return resp.json()
+
+    async def _send(self, method: str, url: str, **kwargs: Any) -> Any:
+        """One call, paced and paused as the installation must be; the githubkit response."""
         self._check_pause()
         if method in _WRITES and url != "/graphql":
             await self._pace()
@@ -253,9 +269,7 @@ class GitHubAPI:
             metrics.RATE_LIMIT_REMAINING.labels(installation=str(self.installation_id)).set(
                 float(remaining)
             )
-        if resp.status_code == 204 or not resp.content:
-            return None
-        return resp.json()
+        return resp
 
     async def _req_or_none(self, method: str, url: str, **kwargs: Any) -> Any:
         try:
@@ -283,22 +297,75 @@ class GitHubAPI:
                 return out
             page += 1
 
-    async def get_file(self, repo: str, path: str, ref: str | None = None) -> str | None:
-        """Text of a file, or None when absent."""
-        import base64
+    async def get_file(
+        self, repo: str, path: str, ref: str | None = None, *, keep: bool = False
+    ) -> str | None:
+        """Text of a file, or None when absent. `keep`: this file is read again over time
+        (`_contents`: a conditional request, answered 304 while it is unchanged)."""
 
-        params = {"ref": ref} if ref else None
-        data = await self._req_or_none(
-            "GET", f"/repos/{repo}/contents/{quote(path)}", params=params
-        )
-        if not isinstance(data, dict) or data.get("type") != "file":
-            return None
-        return base64.b64decode(data.get("content") or "").decode("utf-8", "replace")
+        def text(data: Any) -> str | None:
+            if not isinstance(data, dict) or data.get("type") != "file":
+                return None
+            return base64.b64decode(data.get("content") or "").decode("utf-8", "replace")
 
-    async def list_dir(self, repo: str, path: str) -> list[dict[str, Any]]:
-        """Entries (`name`, `path`, `type`) of a directory, or [] when absent."""
-        data = await self._req_or_none("GET", f"/repos/{repo}/contents/{quote(path)}")
-        return data if isinstance(data, list) else []
+        return await self._contents(repo, path, {"ref": ref} if ref else None, text, keep)
+
+    async def list_dir(self, repo: str, path: str, *, keep: bool = False) -> list[dict[str, Any]]:
+        """Entries (`name`, `path`, `type`) of a directory, or [] when absent (`keep`: as
+        `get_file`'s)."""
+
+        def entries(data: Any) -> list[dict[str, Any]]:
+            return data if isinstance(data, list) else []
+
+        return list(await self._contents(repo, path, None, entries, keep))
+
+    async def _contents(
+        self,
+        repo: str,
+        path: str,
+        params: dict[str, str] | None,
+        read: Callable[[Any], Any],
+        keep: bool,
+    ) -> Any:
+        """`GET /repos/{repo}/contents/{path}`, read by `read`. With `keep`, what it answered
+        is kept with its `ETag`, and the next read sends `If-None-Match`: GitHub answers
+        `304 Not Modified` while the file is unchanged, and does not count that answer against
+        the rate limit; the kept value is then returned."""
+        url = f"/repos/{repo}/contents/{quote(path)}"
+        key = url + "?" + urlencode(params or {})
+        kept = self._kept.get(key) if keep else None
+        headers = {"If-None-Match": kept[0]} if kept is not None else None
+        try:
+            resp = await self._send("GET", url, params=params, headers=headers)
+        except RequestFailed as exc:
+            if exc.response.status_code != 404:
+                raise
+            self._forget(key)
+            return read(None)
+        if resp.status_code == 304 and kept is not None:
+            self._kept.move_to_end(key)
+            return kept[1]
+        value = read(resp.json() if resp.content else None)
+        etag = resp.headers.get("etag")
+        if keep and etag:
+            self._keep(key, etag, value)
+        return value
+
+    def _keep(self, key: str, etag: str, value: Any) -> None:
+        self._forget(key)
+        size = len(value) if isinstance(value, str) else len(repr(value))
+        if size > KEPT_CHARS:
+            return
+        self._kept[key] = (etag, value, size)
+        self._kept_chars += size
+        while self._kept_chars > KEPT_CHARS:
+            _, (_, _, dropped) = self._kept.popitem(last=False)
+            self._kept_chars -= dropped
+
+    def _forget(self, key: str) -> None:
+        old = self._kept.pop(key, None)
+        if old is not None:
+            self._kept_chars -= old[2]
 
     async def community_profile(self, repo: str) -> dict[str, Any] | None:
         return await self._req_or_none("GET", f"/repos/{repo}/community/profile")

@@ -12,10 +12,12 @@ import argparse
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from bot.backfill.stats import Stats
+from bot.backfill.stats import summary as stats_summary
 from bot.forge.errors import RateLimited
 
 T = TypeVar("T")
@@ -23,27 +25,16 @@ SLEEP: Callable[[float], Awaitable[None]] = asyncio.sleep  # tests record the wa
 
 
 @dataclass
-class GroupStats:
-    projects: int = 0
-    items: int = 0
-    entries_new: int = 0
-    requests: int = 0
-    graphql: int = 0
-    waited_seconds: float = 0.0
-    failed: list[str] = field(default_factory=list)
+class GroupStats(Stats):
+    graphql: int = 0  # of `requests`; `repos` counts the group's projects
 
 
 def summary(stats: GroupStats, seconds: float) -> str:
-    rate = stats.items / seconds if seconds > 0 else 0.0
-    per_k = 1000 * stats.requests / stats.items if stats.items else 0.0
-    waited = (
-        f", waited {stats.waited_seconds:.0f} s for the rate limit" if stats.waited_seconds else ""
-    )
-    failed = f"; failed: {', '.join(stats.failed)}" if stats.failed else ""
-    return (
-        f"{stats.projects} projects, {stats.items} items ({stats.entries_new} new timeline "
-        f"entries), {stats.requests} requests, {stats.graphql} of them GraphQL "
-        f"({per_k:.1f} per 1,000 items), {rate:.1f} items/s{waited}{failed}"
+    return stats_summary(
+        stats,
+        seconds,
+        f"{stats.repos} projects, {stats.items} items ({stats.entries_new} new timeline "
+        f"entries), {stats.requests} requests, {stats.graphql} of them GraphQL",
     )
 
 
@@ -123,7 +114,7 @@ def cmd_gitlab_backfill(args: argparse.Namespace) -> int:
                     except Exception as exc:  # one project's failure must not stop the others
                         stats.failed.append(f"{name} ({exc})")
                         continue
-                    stats.projects += 1
+                    stats.repos += 1
                     stats.items += done.items
                     stats.entries_new += done.entries
             stats.requests = forges.api.http.calls

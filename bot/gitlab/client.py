@@ -15,7 +15,6 @@ from urllib.parse import quote
 
 from bot.forge import Forge, RepoName
 from bot.forge.errors import ForgeRequestFailed
-from bot.forge.names import GITLAB_ORG_REPO
 from bot.gitlab import shapes
 from bot.gitlab.codeowners import CODEOWNERS_PATHS, GitLabCodeOwners, parse_gitlab_codeowners
 from bot.gitlab.numbers import split
@@ -26,7 +25,6 @@ WELL_KNOWN = {
     ".github/veilleur.yml": ".gitlab/veilleur.yml",
     ".github/ISSUE_TEMPLATE": ".gitlab/issue_templates",
 }
-GROUP_PROFILE = GITLAB_ORG_REPO  # GitLab's project for group-level files
 COMMUNITY_FILES = {"contributing": "CONTRIBUTING.md", "code_of_conduct_file": "CODE_OF_CONDUCT.md"}
 
 
@@ -63,12 +61,11 @@ class GitLabAPI:
 
     # -- names -------------------------------------------------------------------------------
     def _project(self, repo: str) -> str:
-        """The project path of a qualified name; `<group>/.github` is the group's profile."""
+        """The project path of a qualified name (the group's own files: its `gitlab-profile`
+        project, named so by `bot.forge.names.org_config_repo`)."""
         name = RepoName.parse(repo)
         if name.host != self.host:
             raise ValueError(f"{repo} is not on {self.host}")
-        if name.name == ".github":
-            return f"{name.namespace}/{GROUP_PROFILE}"
         return name.path
 
     def _p(self, repo: str) -> str:
@@ -126,7 +123,10 @@ class GitLabAPI:
                 return "HEAD"
         return self._branches.get(repo, "HEAD")
 
-    async def get_file(self, repo: str, path: str, ref: str | None = None) -> str | None:
+    async def get_file(
+        self, repo: str, path: str, ref: str | None = None, *, keep: bool = False
+    ) -> str | None:
+        """`keep` changes nothing here: every read asks GitLab for the file."""
         path = gitlab_path(path)
         try:
             branch = await self._ref(repo, ref)
@@ -140,7 +140,7 @@ class GitLabAPI:
         raw = base64.b64decode(data.get("content") or "")
         return raw.decode("utf-8", "replace")
 
-    async def list_dir(self, repo: str, path: str) -> list[dict[str, Any]]:
+    async def list_dir(self, repo: str, path: str, *, keep: bool = False) -> list[dict[str, Any]]:
         gl_path = gitlab_path(path)
         rows = await self.http.pages(
             f"{self._p(repo)}/repository/tree",

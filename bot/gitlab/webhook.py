@@ -21,7 +21,7 @@ from fastapi.responses import PlainTextResponse
 
 from bot import prometheus as metrics
 from bot.gitlab.hooks import kind_of, row_fields
-from bot.gitlab.settings import GitLabSettings, load_gitlab_settings
+from bot.gitlab.settings import GitLabSettings
 from bot.gitlab.signature import signature_ok, token_ok
 from bot.intake.endpoint import MAX_BODY_BYTES
 from bot.intake.rows import DeliveryRow, Stored
@@ -43,11 +43,6 @@ class GitLabIntake:
     @classmethod
     def of(cls, settings: GitLabSettings) -> GitLabIntake:
         return cls(settings.host, settings.secrets(), settings.signing_keys())
-
-
-def gitlab_intake() -> GitLabIntake:
-    """From `VEILLEUR_GITLAB_*`; unset, every GitLab webhook is refused."""
-    return GitLabIntake.of(load_gitlab_settings())
 
 
 def _text(status: int, text: str) -> PlainTextResponse:

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from typing import cast
 
+from bot import heap
 from bot.intake import wire
 from bot.intake.rows import DeliveryRow, Stored
 
@@ -117,7 +118,8 @@ class ProcessWriter:
         ours, theirs = socket.socketpair()
         try:
             env = {**os.environ, wire.URL_ENV: self.database_url, wire.LOG_ENV: self.log_spec}
-            cmd = [sys.executable, "-m", "bot.intake.writer_main", str(theirs.fileno())]
+            cmd = [sys.executable, *heap.interpreter_flags(), "-m", "bot.intake.writer_main"]
+            cmd.append(str(theirs.fileno()))
             # our own interpreter and module; the URL goes by environment, not the command line
             self.process = subprocess.Popen(cmd, pass_fds=[theirs.fileno()], env=env)  # noqa: S603
         finally:

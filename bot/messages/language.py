@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
-import time
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
+
+from bot import heap
 
 MAX_INPUT_CHARS = 20_000  # read at most this much of a title or body
 MAX_BODY_CHARS = 4_000  # of a body's prose, read after the title
@@ -82,48 +82,25 @@ def _is_prose(token: str) -> bool:
 # The models (~12 MB) are dropped after this long without a guess, and loaded again (0.05 s)
 # by the next one: new outside contributions come minutes or days apart.
 IDLE_UNLOAD_SECONDS = 60.0
-_models = threading.Lock()  # a guess and an unload never overlap
-_last_use = 0.0
-_timer: threading.Timer | None = None
 
 
-def _used() -> None:
-    """Note a guess; arm the idle check unless one is pending (called under `_models`)."""
-    global _last_use, _timer
-    _last_use = time.monotonic()
-    if _timer is None:
-        _timer = threading.Timer(IDLE_UNLOAD_SECONDS, _idle_check)
-        _timer.daemon = True
-        _timer.start()
+def _unload() -> bool:
+    if _detector.cache_info().currsize == 0:
+        return False
+    for codes in list(_built):
+        _detector(codes).unload_language_models()
+    _built.clear()
+    _detector.cache_clear()
+    return True
 
 
-def _idle_check() -> None:
-    global _timer
-    with _models:
-        _timer = None
-        left = _last_use + IDLE_UNLOAD_SECONDS - time.monotonic()
-        if left > 0:  # used since: look again when it may be idle
-            _timer = threading.Timer(left, _idle_check)
-            _timer.daemon = True
-            _timer.start()
-            return
-    unload_idle(time.monotonic())
+_models = heap.IdleRelease(IDLE_UNLOAD_SECONDS, _unload)
 
 
 def unload_idle(now: float) -> bool:
     """Drop the language models if no guess was made for `IDLE_UNLOAD_SECONDS` before `now`
     (monotonic seconds); whether they were dropped."""
-    from bot import heap
-
-    with _models:
-        if _detector.cache_info().currsize == 0 or now - _last_use < IDLE_UNLOAD_SECONDS:
-            return False
-        for codes in list(_built):
-            _detector(codes).unload_language_models()
-        _built.clear()
-        _detector.cache_clear()
-    heap.trim()  # the models' pages go back to the system, not to malloc's free lists
-    return True
+    return _models.release_if_idle(now)
 
 
 _built: set[tuple[str, ...]] = set()  # the sets of languages `_detector` holds
@@ -162,9 +139,8 @@ def language_scores(text: str, candidates: Iterable[str]) -> dict[str, float]:
         return dict.fromkeys(codes, 0.0)
     if len(codes) == 1:
         return {codes[0]: 1.0}
-    with _models:
+    with _models.use():
         values = _detector(codes).compute_language_confidence_values(prose)
-        _used()
     return {v.language.iso_code_639_1.name.lower(): float(v.value) for v in values}
 
 

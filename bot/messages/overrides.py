@@ -1,6 +1,7 @@
-"""Organisation template overrides, read from the org's `.github` repository and cached.
+"""Organisation template overrides, read from the org's own repository and cached.
 
-Files live at `.github/veilleur/templates/<lang>/<name>.md.j2` in `<org>/.github`. A push to
+Files live at `.github/veilleur/templates/<lang>/<name>.md.j2` in the org's own repository
+(`bot.forge.names.org_config_repo`: `<org>/.github`, a GitLab group's `gitlab-profile`). A push to
 that repository drops the cache (with the org config), otherwise it expires after the TTL
 (VEILLEUR_CONFIG_REFETCH_SECONDS). In another process, the push shows when the org config is
 read again (`ConfigLoader.org_reads`): the overrides are read again on their next use.
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock
-from bot.forge.names import owner_of
+from bot.forge.names import org_config_repo, owner_of
 from bot.messages.templating import SUFFIX, Renderer
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class TemplateOverrides:
         if hit and self.clock.now() - hit[0] < self.ttl and hit[1] == reads:
             return hit[2]
         try:
-            files = await self._fetch(api, f"{org}/.github")
+            files = await self._fetch(api, org_config_repo(org))
         except Exception:
             log.warning(
                 "template overrides of %s unavailable; using packaged ones", org, exc_info=True
@@ -57,13 +58,14 @@ class TemplateOverrides:
 
     async def _fetch(self, api: Any, repo: str) -> dict[str, str]:
         out: dict[str, str] = {}
-        for lang_dir in await api.list_dir(repo, OVERRIDES_DIR):
+        # read again every VEILLEUR_CONFIG_REFETCH_SECONDS: kept, asked with If-None-Match
+        for lang_dir in await api.list_dir(repo, OVERRIDES_DIR, keep=True):
             if lang_dir.get("type") != "dir":
                 continue
-            for entry in await api.list_dir(repo, lang_dir["path"]):
+            for entry in await api.list_dir(repo, lang_dir["path"], keep=True):
                 name = entry.get("name", "")
                 if entry.get("type") == "file" and name.endswith(SUFFIX):
-                    text = await api.get_file(repo, entry["path"])
+                    text = await api.get_file(repo, entry["path"], keep=True)
                     if text is not None:
                         out[f"{lang_dir['name']}/{name}"] = text
         return out

@@ -194,13 +194,14 @@ class Forge(ItemOps):
             delay=delay, reset_connection=reset_connection,
         )  # fmt: skip
 
-    def rate_headers(self, resource: str) -> dict[str, str]:
-        """Count one request against `resource` and return GitHub's x-ratelimit-* headers."""
+    def rate_headers(self, resource: str, *, count: bool = True) -> dict[str, str]:
+        """Count one request against `resource` (unless `count` is false: a 304) and return
+        GitHub's x-ratelimit-* headers."""
         window = int(time.time()) // 3600
         with self._log_lock:
             if window != self._rate_window:
                 self._rate_window, self._rate_used = window, {}
-            used = self._rate_used[resource] = self._rate_used.get(resource, 0) + 1
+            used = self._rate_used[resource] = self._rate_used.get(resource, 0) + int(count)
         limit = self.rate_limit
         return {
             "x-ratelimit-limit": str(limit),

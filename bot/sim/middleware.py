@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import JSONResponse
@@ -36,11 +37,12 @@ def _json(raw: bytes) -> Any:
 
 
 class _Capture:
-    """Wraps `send`: adds headers to the response start and keeps a copy of the body."""
+    """Wraps `send`: adds headers (made from the status) to the response start and keeps a
+    copy of the body."""
 
-    def __init__(self, send: Send, headers: dict[str, str]) -> None:
+    def __init__(self, send: Send, headers: Callable[[int], dict[str, str]]) -> None:
         self._send = send
-        self._extra = headers
+        self._headers = headers
         self.status = 0
         self.headers: dict[str, str] = {}
         self.body = bytearray()
@@ -51,7 +53,7 @@ class _Capture:
             present = {name.lower() for name, _ in headers}
             headers += [
                 (k.encode(), v.encode())
-                for k, v in self._extra.items()
+                for k, v in self._headers(message["status"]).items()
                 if k.encode() not in present
             ]
             message = {**message, "headers": headers}
@@ -105,9 +107,13 @@ class ForgeMiddleware:
             return message
 
         fault = self.forge.faults.take(method, path)
-        headers = self.forge.rate_headers(_resource(path)) | STATIC_HEADERS
         arrival = self.forge.new_id()
-        headers["x-github-request-id"] = f"SIMF:{arrival:X}"
+
+        def headers(status: int) -> dict[str, str]:
+            # GitHub does not count a 304 (a conditional request's answer) against the limit
+            rate = self.forge.rate_headers(_resource(path), count=status != 304)
+            return rate | STATIC_HEADERS | {"x-github-request-id": f"SIMF:{arrival:X}"}
+
         capture = _Capture(send, headers)
         try:
             if fault is not None and fault.delay:

@@ -3,6 +3,7 @@ JSON bodies and `page`/`per_page` pagination with a `Link` header."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
@@ -10,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import jwt
 from fastapi import Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from bot.sim.models import App, Installation, Repo
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from bot.sim.forge import Forge
 
 DOCS = "https://docs.github.com/rest"
+CACHE_CONTROL = "private, max-age=60, s-maxage=60"  # what GitHub sends with contents
 MAX_JWT_LIFETIME = 600
 
 
@@ -38,6 +40,20 @@ class GitHubError(Exception):
             body["errors"] = self.errors
         body["status"] = str(self.status)
         return JSONResponse(body, status_code=self.status)
+
+
+def conditional(request: Request, body: Any) -> Response:
+    """`body` with its `ETag` (a digest of what is served, as GitHub's is), or, when the
+    request's `If-None-Match` names that tag (or `*`), `304 Not Modified` with no body: the
+    answer GitHub gives a conditional request, and does not count against the rate limit."""
+    raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+    tag = f'"{hashlib.sha1(raw, usedforsecurity=False).hexdigest()}"'
+    headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept, Authorization"}
+    asked = request.headers.get("if-none-match", "")
+    tags = {t.strip().removeprefix("W/") for t in asked.split(",") if t.strip()}
+    if tag in tags or "*" in tags:
+        return Response(status_code=304, headers=headers)
+    return JSONResponse(body, headers=headers)
 
 
 def not_found() -> GitHubError:

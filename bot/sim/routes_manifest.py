@@ -21,7 +21,6 @@ import json
 import secrets
 import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -30,9 +29,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from bot.sim import shapes
+from bot.sim.browser_flow import PerForge, hidden_inputs, with_query
 from bot.sim.keys import generate_app_keypair
 from bot.sim.rest import AppDep, ForgeDep, GitHubError, not_found
-from bot.sim.routes_oauth import _with_query, oauth
+from bot.sim.routes_oauth import oauth
 
 if TYPE_CHECKING:
     from bot.sim.forge import Forge
@@ -60,17 +60,12 @@ class ManifestState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-_STATES: weakref.WeakKeyDictionary[Any, ManifestState] = weakref.WeakKeyDictionary()
-_STATES_LOCK = threading.Lock()
+_STATES = PerForge(ManifestState)
 
 
 def manifest_state(forge: Forge) -> ManifestState:
     """The manifest side of a forge (created on first use); tests change `content_type`."""
-    with _STATES_LOCK:
-        found = _STATES.get(forge)
-        if found is None:
-            found = _STATES[forge] = ManifestState()
-        return found
+    return _STATES(forge)
 
 
 def _problem(manifest: Any) -> str | None:
@@ -114,14 +109,11 @@ async def _new_app_page(request: Request, forge: Forge, owner: str) -> Response:
         "owner": owner,
         "state": request.query_params.get("state", ""),
     }
-    hidden = "".join(
-        f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in fields.items()
-    )
     page = _CONFIRM_PAGE.format(
         owner=html.escape(owner),
         name=html.escape(str(manifest.get("name") or "")),
         hook=html.escape(manifest["hook_attributes"]["url"]),
-        hidden=hidden,
+        hidden=hidden_inputs(fields),
     )
     return HTMLResponse(page)
 
@@ -157,7 +149,7 @@ async def confirm(request: Request, forge: ForgeDep) -> Response:
     with state.lock:
         state.codes[code] = PendingApp(manifest, form.get("owner", ""), time.time() + CODE_SECONDS)
     back = {"code": code} | ({"state": form["state"]} if form.get("state") else {})
-    return RedirectResponse(_with_query(manifest["redirect_url"], **back), status_code=302)
+    return RedirectResponse(with_query(manifest["redirect_url"], **back), status_code=302)
 
 
 def _slug(name: str) -> str:

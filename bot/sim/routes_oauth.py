@@ -23,15 +23,15 @@ import secrets
 import string
 import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from bot.sim import shapes
+from bot.sim.browser_flow import PerForge, hidden_inputs, with_query
 from bot.sim.models import ROLES, Installation, Repo
 from bot.sim.rest import ForgeDep, GitHubError, not_found, slice_page
 
@@ -74,17 +74,12 @@ class OAuthState:
         return found[0]
 
 
-_STATES: weakref.WeakKeyDictionary[Any, OAuthState] = weakref.WeakKeyDictionary()
-_STATES_LOCK = threading.Lock()
+_STATES = PerForge(OAuthState)
 
 
 def oauth(forge: Forge) -> OAuthState:
     """The OAuth state of a forge (created on first use)."""
-    with _STATES_LOCK:
-        found = _STATES.get(forge)
-        if found is None:
-            found = _STATES[forge] = OAuthState()
-        return found
+    return _STATES(forge)
 
 
 def _random(prefix: str, size: int = 36) -> str:
@@ -146,12 +141,6 @@ _SIGN_IN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <button type="submit" id="authorize">Authorize {app}</button></form></body></html>"""
 
 
-def _with_query(url: str, **params: str) -> str:
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query) + list(params.items())
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
 @web_router.get("/login/oauth/authorize", response_model=None)
 async def authorize(request: Request, forge: ForgeDep) -> Response:
     params = dict(request.query_params)
@@ -166,18 +155,15 @@ async def authorize(request: Request, forge: ForgeDep) -> Response:
     with forge.lock:
         user = forge.users.get(login.lower()) if login else None
     if user is None or user.type != "User":
-        hidden = "".join(
-            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-            for k, v in params.items()
-        )
         error = f"<p>No user {html.escape(login)}.</p>" if login else ""
+        hidden = hidden_inputs(params)
         page = _SIGN_IN_PAGE.format(app=html.escape(the_app.name), hidden=hidden, error=error)
         return HTMLResponse(page)
     code = _random("", 20).lower()
     with state.lock:
         state.codes[code] = Grant(user.login, redirect_uri, time.time() + CODE_SECONDS)
     back = {"code": code} | ({"state": params["state"]} if "state" in params else {})
-    return RedirectResponse(_with_query(redirect_uri, **back), status_code=302)
+    return RedirectResponse(with_query(redirect_uri, **back), status_code=302)
 
 
 async def _form(request: Request) -> dict[str, str]:

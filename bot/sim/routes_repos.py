@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from bot.sim import payloads, shapes, shapes_items
 from bot.sim.items import LabelExists
@@ -12,6 +12,7 @@ from bot.sim.rest import (
     GitHubError,
     ReadRepo,
     WriteRepo,
+    conditional,
     json_body,
     not_found,
     validation_failed,
@@ -35,8 +36,9 @@ async def get_repo(forge: ForgeDep, r: ReadRepo) -> JSONResponse:
 
 
 @router.get("/repos/{owner}/{repo}/contents/{path:path}")
-async def get_contents(request: Request, path: str, forge: ForgeDep, r: ReadRepo) -> JSONResponse:
-    """A file (base64, `type: file`) or a directory listing; `ref` is a branch or a sha."""
+async def get_contents(request: Request, path: str, forge: ForgeDep, r: ReadRepo) -> Response:
+    """A file (base64, `type: file`) or a directory listing; `ref` is a branch or a sha.
+    With its `ETag`; `If-None-Match` naming it gets `304 Not Modified` (`conditional`)."""
     ref = request.query_params.get("ref") or r.default_branch
     path = path.strip("/")
     with forge.lock:
@@ -44,7 +46,9 @@ async def get_contents(request: Request, path: str, forge: ForgeDep, r: ReadRepo
         if files is None:
             raise GitHubError(404, f"No commit found for the ref {ref}")
         if path in files:
-            return JSONResponse(shapes_items.content_entry(forge, r, path, ref, files[path]))
+            return conditional(
+                request, shapes_items.content_entry(forge, r, path, ref, files[path])
+            )
         prefix = f"{path}/" if path else ""
         entries: dict[str, str | None] = {}
         for name, text in files.items():
@@ -57,7 +61,7 @@ async def get_contents(request: Request, path: str, forge: ForgeDep, r: ReadRepo
             shapes_items.content_entry(forge, r, name, ref, text)
             for name, text in sorted(entries.items())
         ]
-    return JSONResponse(listing)
+    return conditional(request, listing)
 
 
 @router.get("/repos/{owner}/{repo}/community/profile")

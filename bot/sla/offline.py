@@ -30,10 +30,12 @@ class OfflineAPI:
     A dry run performs no action, so no write ever reaches here.
     """
 
-    async def get_file(self, repo: str, path: str, ref: str | None = None) -> None:
+    async def get_file(
+        self, repo: str, path: str, ref: str | None = None, *, keep: bool = False
+    ) -> None:
         return None
 
-    async def list_dir(self, repo: str, path: str) -> list[dict[str, Any]]:
+    async def list_dir(self, repo: str, path: str, *, keep: bool = False) -> list[dict[str, Any]]:
         return []
 
     async def get_repo(self, repo: str) -> dict[str, Any]:

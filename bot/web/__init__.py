@@ -1,11 +1,12 @@
 """The web dashboard: sign-in with GitHub or GitLab, HTML pages with SVG charts, and a JSON API.
 
 `build_web_router()` is mounted by `bot.app.create_app`. Modules: `session` (signed cookies),
-`oauth` (GitHub sign-in), `oauth_gitlab`, `auth_gitlab` and `access_gitlab` (GitLab sign-in),
-`access` (who sees which repositories), `data` (digests, scoped),
-`charts` (SVG), `i18n` (en/fr/nl/de), `context` (rendering), `pages`, `api`, `auth`,
-`accessibility` (routes); `explore` (repository, item, contributor and organisation pages) and
-`badges` (README badges) read weekly snapshots (`snapshots`, `aggregates`).
+`oauth` (the sign-in provider interface, GitHub's provider), `oauth_gitlab`, `auth_gitlab` and
+`access_gitlab` (GitLab sign-in), `access` (who sees which repositories), `data` (digests,
+scoped), `charts` (SVG), `i18n` (en/fr/nl/de), `context` (rendering), `pages`, `api`, `auth`,
+`accessibility` (routes; `auth` runs both forges' sign-in flow); `explore` (repository, item,
+contributor and organisation pages) and `badges` (README badges) read weekly snapshots
+(`snapshots`, `aggregates`).
 
 `VEILLEUR_DASHBOARD_OPEN=true` serves everything without sign-in: it exists for
 `veilleur demo` and its made-up data only, and must never be set in production.

@@ -128,6 +128,12 @@ def visible_orgs(engine: Engine, access: Access) -> list[OrgView]:
     return sorted(out, key=lambda v: v.org.lower())
 
 
+def listed_orgs(engine: Engine, access: Access) -> list[OrgView]:
+    """The organisations this viewer may see, each as its own pages show it (`org_view`): an
+    OSPO's with the repositories of its members, so a count is the one its digest covers."""
+    return [with_members(engine, access, view) for view in visible_orgs(engine, access)]
+
+
 def org_view(engine: Engine, access: Access, org: str) -> OrgView | None:
     """The org as this viewer may see it; None when nothing of it is visible (or it is unknown:
     the two are not told apart, so names of private orgs do not leak)."""

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
+from bot.api_docs import described
 from bot.digest.model import (
     NewContributor,
     OrganisationShare,
@@ -24,7 +25,7 @@ from bot.digest.model import (
     Volume,
     WaitingItem,
 )
-from bot.web.access import Access, OrgView, org_view, visible_orgs
+from bot.web.access import Access, OrgView, listed_orgs, org_view
 from bot.web.context import web_context
 from bot.web.data import WEEK, load_digest, valid_week
 from bot.web.org_urls import org_from_slug, org_slug
@@ -44,7 +45,10 @@ WeekQuery = Annotated[
 class OrgSummary(BaseModel):
     org: str = Field(description="`owner` on GitHub, `host/group[/subgroup…]` on GitLab.")
     slug: str = Field(description="The name in URLs (`/` written `~`): `/api/orgs/{slug}/…`.")
-    repositories: int = Field(description="Repositories of the org this viewer may see.")
+    repositories: int = Field(
+        description="Repositories of the org this viewer may see, with those of the owners its"
+        " `ospo.members` names: the repositories its digest and pages cover."
+    )
     complete: bool = Field(description="Whether the viewer sees every installed repository.")
 
 
@@ -54,8 +58,10 @@ class Period(BaseModel):
 
 
 class RetentionOut(BaseModel):
-    """CHAOSS retention: of the new contributors of the cohort's 12 weeks (ending 12 weeks
-    before the period end), those who opened a second contribution within 12 weeks."""
+    model_config = described(
+        "CHAOSS retention: of the new contributors of the cohort's 12 weeks (ending 12 weeks"
+        " before the period end), those who opened a second contribution within 12 weeks."
+    )
 
     cohort_start: datetime
     cohort_end: datetime
@@ -82,7 +88,7 @@ class Trends(BaseModel):
 
 
 class DigestOut(BaseModel):
-    """`Digest.to_json()`, cut down to what the viewer may see."""
+    model_config = described("`Digest.to_json()`, cut down to what the viewer may see.")
 
     org: str
     week: str
@@ -129,20 +135,27 @@ def _repos(access: Access, view: OrgView) -> frozenset[str] | None:
     return None if access.mode == "open" else view.allowed
 
 
-@router.get("/orgs", responses=ERRORS)
+@router.get(
+    "/orgs",
+    responses=ERRORS,
+    description="The organisations this viewer may see.",
+)
 async def list_orgs(request: Request) -> list[OrgSummary]:
-    """The organisations this viewer may see."""
     access = _access(request)
-    views = await asyncio.to_thread(visible_orgs, request.app.state.engine, access)
+    views = await asyncio.to_thread(listed_orgs, request.app.state.engine, access)
     return [
         OrgSummary(org=v.org, slug=org_slug(v.org), repositories=len(v.repos), complete=v.complete)
         for v in views
     ]
 
 
-@router.get("/orgs/{org}/digest", responses=ERRORS)
+@router.get(
+    "/orgs/{org}/digest",
+    responses=ERRORS,
+    description="One week's digest (CHAOSS metrics, waiting list, organisations, repositories,"
+    " trends).",
+)
 async def org_digest(request: Request, org: str, week: WeekQuery = None) -> DigestOut:
-    """One week's digest (CHAOSS metrics, waiting list, organisations, repositories, trends)."""
     access, view = await _view(request, org)
     if week is not None and not valid_week(week):
         raise HTTPException(422, "week must be an ISO week such as 2025-W09.")
@@ -152,9 +165,13 @@ async def org_digest(request: Request, org: str, week: WeekQuery = None) -> Dige
     return DigestOut.model_validate(shown.digest.to_json() | {"withheld": shown.withheld})
 
 
-@router.get("/orgs/{org}/waiting", responses=ERRORS)
+@router.get(
+    "/orgs/{org}/waiting",
+    responses=ERRORS,
+    description="Contributions waiting for a maintainer at the end of the week, longest wait"
+    " first.",
+)
 async def org_waiting(request: Request, org: str, week: WeekQuery = None) -> WaitingOut:
-    """Contributions waiting for a maintainer at the end of the week, longest wait first."""
     access, view = await _view(request, org)
     if week is not None and not valid_week(week):
         raise HTTPException(422, "week must be an ISO week such as 2025-W09.")

@@ -1,11 +1,14 @@
 """Sign-in routes: `/auth/login` → GitHub → `/auth/callback` → back where the visitor was;
-`/auth/logout`. See `bot.web.oauth` for the GitHub side and `bot.web.session` for cookies.
-With GitLab sign-in configured too (bot/web/auth_gitlab.py), `/auth/login` asks which."""
+`/auth/logout`. The flow (`begin`, `finish`) is written once for both forges, around a
+`bot.web.oauth.Provider`: GitHub's is in `bot.web.oauth`, GitLab's routes in
+bot/web/auth_gitlab.py; `bot.web.session` holds the cookies. With GitLab sign-in configured
+too, `/auth/login` asks which."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -37,47 +40,73 @@ async def login(request: Request, next_path: str = Query("/", alias="next")) -> 
 
 @router.get("/github/login")
 async def github_login(request: Request, next_path: str = Query("/", alias="next")) -> Response:
+    return await begin(request, next_path, _github)
+
+
+@router.get("/callback")
+async def callback(request: Request, code: str = "", state: str = "", error: str = "") -> Response:
+    return await finish(request, code, state, error, _github)
+
+
+def _github(ctx: WebContext) -> oauth.Provider | None:
+    return oauth.GitHub(ctx.settings) if oauth.configured(ctx.settings) else None
+
+
+async def begin(
+    request: Request, next_path: str, provider_of: Callable[[WebContext], oauth.Provider | None]
+) -> Response:
+    """A forge's sign-in starts: the `state` cookie is set and the browser sent to the forge."""
     ctx = web_context(request)
     target = session.safe_next(next_path)
     settings = ctx.settings
     if settings.dashboard_open:
         return RedirectResponse(target, status_code=302)
-    if not oauth.configured(settings):
+    provider = provider_of(ctx)
+    if provider is None:
         return unconfigured(ctx, 503)
     response = RedirectResponse("/", status_code=302)
-    state = session.new_state(response, request, settings, target)
-    redirect_uri = oauth.callback_url(settings, str(request.base_url))
-    response.headers["location"] = oauth.authorize_url(settings, redirect_uri, state)
+    state = session.new_state(response, request, settings, target, forge=provider.forge)
+    redirect_uri = provider.callback_url(str(request.base_url))
+    response.headers["location"] = provider.authorize_url(redirect_uri, state)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-@router.get("/callback")
-async def callback(request: Request, code: str = "", state: str = "", error: str = "") -> Response:
+async def finish(
+    request: Request,
+    code: str,
+    state: str,
+    error: str,
+    provider_of: Callable[[WebContext], oauth.Provider | None],
+) -> Response:
+    """The forge's callback: the state checked, the code redeemed, the session written."""
     ctx = web_context(request)
-    t, settings = ctx.t, ctx.settings
-    retry = {"action_url": "/auth/login", "action_label": t("try_again")}
-    if not oauth.configured(settings):
+    t, settings, provider = ctx.t, ctx.settings, provider_of(ctx)
+    if provider is None:
         return unconfigured(ctx, 503)
-    target = session.check_state(request, settings, state)
+    retry = {"action_url": provider.retry_path, "action_label": t("try_again")}
+    target = session.check_state(request, settings, state, forge=provider.forge)
     if target is None:
         return failed(ctx, t("signin_state"), 400, retry)
     if error or not code:
-        return failed(ctx, t("signin_denied"), 400, retry)
-    redirect_uri = oauth.callback_url(settings, str(request.base_url))
+        return failed(ctx, t(provider.denied), 400, retry)
+    redirect_uri = provider.callback_url(str(request.base_url))
     try:
-        token = await oauth.exchange_code(settings, code, redirect_uri)
-        viewer = await oauth.fetch_viewer(settings, token)
+        token = await provider.exchange_code(code, redirect_uri, state)
+        viewer = await provider.fetch_viewer(token)
     except oauth.SignInError as exc:
         return failed(ctx, str(exc), 502, retry)
+    label = provider.label  # GitHub's log lines, older, name no forge
     response = RedirectResponse(target, status_code=302)
     try:
         session.write_viewer(response, request, settings, viewer)
     except session.SessionTooLarge as exc:
-        log.warning("session for %s too large: %s", viewer.login, exc)
+        tag = f" ({label})" if label else ""
+        log.warning("session for %s%s too large: %s", viewer.login, tag, exc)
         return failed(ctx, t("signin_too_large"), 400, {})
     session.clear_state(response)
-    log.info("dashboard sign-in: %s (%d repositories)", viewer.login, len(viewer.full_names()))
+    via, seen = f" with {label}" if label else "", len(viewer.full_names())
+    log.info("dashboard sign-in%s: %s (%d %s)", via, viewer.login, seen, provider.unit)
     return response
 
 

@@ -1,6 +1,7 @@
 """Sign-in with GitLab: the authorization code flow with PKCE (S256) and scope `read_api`,
 then what the user may see (bot/gitlab/user_access.py, bot/web/access_gitlab.py). The token
-is dropped after that, as with GitHub.
+is dropped after that, as with GitHub. This module is GitLab's `Provider`; the flow around it
+(state cookie, callback, failure pages, session) is bot/web/auth.py's.
 
 The PKCE verifier never leaves the server and is stored nowhere: it is an HMAC of the OAuth
 `state` under `VEILLEUR_SESSION_SECRET`, computed again at the callback. Only the challenge
@@ -24,7 +25,7 @@ from bot.gitlab.settings import GitLabSettings
 from bot.gitlab.user_access import memberships
 from bot.settings import Settings
 from bot.web.access_gitlab import visible_paths
-from bot.web.oauth import SignInError
+from bot.web.oauth import Provider, SignInError
 from bot.web.session import Viewer
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,6 @@ SCOPE = "read_api"
 
 def configured(settings: Settings, gitlab: GitLabSettings | None) -> bool:
     return bool(gitlab and gitlab.oauth_configured and settings.session_secret)
-
-
-def callback_url(settings: Settings, request_base: str) -> str:
-    base = (settings.public_url or request_base).rstrip("/")
-    return f"{base}/auth/gitlab/callback"
 
 
 def _b64(raw: bytes) -> str:
@@ -56,57 +52,45 @@ def challenge(code_verifier: str) -> str:
     return _b64(hashlib.sha256(code_verifier.encode("ascii")).digest())
 
 
-def authorize_url(
-    gitlab: GitLabSettings, redirect_uri: str, state: str, code_challenge: str
-) -> str:
-    query = urlencode(
-        {
-            "client_id": gitlab.oauth_client_id or "",
-            "redirect_uri": redirect_uri,
-            "response_type": "code",
-            "state": state,
-            "scope": SCOPE,
-            "code_challenge": code_challenge,
-            "code_challenge_method": "S256",
-        }
-    )
-    return f"{(gitlab.url or '').rstrip('/')}/oauth/authorize?{query}"
+class GitLab(Provider):
+    forge, name, label, unit = "gitlab", "GitLab", "GitLab", "projects"
+    callback_path, retry_path = "/auth/gitlab/callback", "/auth/gitlab/login"
+    denied = "signin_denied_gitlab"
 
+    def __init__(self, settings: Settings, gitlab: GitLabSettings, engine: Engine) -> None:
+        super().__init__(settings)
+        self.gitlab, self.engine = gitlab, engine
 
-async def exchange_code(
-    gitlab: GitLabSettings, code: str, redirect_uri: str, code_verifier: str
-) -> str:
-    """The user's access token for an authorisation code."""
-    assert gitlab.oauth_secret is not None
-    form = {
-        "grant_type": "authorization_code",
-        "client_id": gitlab.oauth_client_id or "",
-        "client_secret": gitlab.oauth_secret.get_secret_value(),
-        "code": code,
-        "redirect_uri": redirect_uri,
-        "code_verifier": code_verifier,
-    }
-    url = f"{(gitlab.url or '').rstrip('/')}/oauth/token"
-    try:
-        async with httpx.AsyncClient(timeout=gitlab.timeout_seconds) as client:
-            response = await client.post(url, data=form, headers={"Accept": "application/json"})
-        data = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        log.warning("GitLab OAuth code exchange failed: %s", exc)
-        raise SignInError("GitLab could not be reached to finish signing in.") from None
-    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
-        error = data.get("error") if isinstance(data, dict) else None
-        log.warning("GitLab OAuth code exchange refused: %s", error or response.status_code)
-        raise SignInError("GitLab refused the sign-in code; please sign in again.")
-    return str(data["access_token"])
+    def authorize_url(self, redirect_uri: str, state: str) -> str:
+        query = urlencode(
+            {
+                "client_id": self.gitlab.oauth_client_id or "",
+                "redirect_uri": redirect_uri,
+                "response_type": "code",
+                "state": state,
+                "scope": SCOPE,
+                "code_challenge": challenge(verifier(self.settings, state)),
+                "code_challenge_method": "S256",
+            }
+        )
+        return f"{(self.gitlab.url or '').rstrip('/')}/oauth/authorize?{query}"
 
+    async def exchange_code(self, code: str, redirect_uri: str, state: str) -> str:
+        gitlab = self.gitlab
+        url = f"{(gitlab.url or '').rstrip('/')}/oauth/token"
+        return await self.redeem(
+            url, (gitlab.oauth_client_id, gitlab.oauth_secret), gitlab.timeout_seconds,
+            grant_type="authorization_code", code=code, redirect_uri=redirect_uri,
+            code_verifier=verifier(self.settings, state),
+        )  # fmt: skip
 
-async def fetch_viewer(gitlab: GitLabSettings, engine: Engine, token: str) -> Viewer:
-    """Who the token's user is and which recorded projects of the instance they may see."""
-    try:
-        member = await memberships(gitlab, token)
-    except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
-        log.warning("reading the GitLab user's memberships failed: %s", exc)
-        raise SignInError("GitLab could not tell which projects you can access.") from None
-    paths = await asyncio.to_thread(visible_paths, engine, gitlab.host, member)
-    return Viewer(member.username, {gitlab.host: paths} if paths else {})
+    async def fetch_viewer(self, token: str) -> Viewer:
+        """The user and the recorded projects of the instance they may see."""
+        gitlab = self.gitlab
+        try:
+            member = await memberships(gitlab, token)
+        except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+            log.warning("reading the GitLab user's memberships failed: %s", exc)
+            raise SignInError("GitLab could not tell which projects you can access.") from None
+        paths = await asyncio.to_thread(visible_paths, self.engine, gitlab.host, member)
+        return Viewer(member.username, {gitlab.host: paths} if paths else {})

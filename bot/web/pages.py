@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from bot.resources import templates_dir
 from bot.web import charts
-from bot.web.access import OrgView, visible_orgs
+from bot.web.access import OrgView, listed_orgs
 from bot.web.context import WebContext, message, not_found, render, sign_in_page, web_context
 from bot.web.data import Shown, last_complete_week, load_digest, shift_week, valid_week
 from bot.web.explore import (
@@ -43,7 +43,7 @@ async def home(request: Request) -> Response:
     ctx = web_context(request)
     if ctx.access is None:
         return sign_in_page(ctx)
-    orgs = await asyncio.to_thread(visible_orgs, request.app.state.engine, ctx.access)
+    orgs = await asyncio.to_thread(listed_orgs, request.app.state.engine, ctx.access)
     return render(ctx, "index.html", orgs=orgs)
 
 

@@ -23,11 +23,11 @@ import json
 import secrets
 import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl
 
+from bot.sim.browser_flow import PerForge, hidden_inputs, with_query
 from bot.sim.gitlab.world import GitLabWorld
 
 CODE_SECONDS = 600
@@ -75,29 +75,17 @@ class OAuthApp:
         return found[0], found[1]
 
 
-_APPS: weakref.WeakKeyDictionary[GitLabWorld, OAuthApp] = weakref.WeakKeyDictionary()
-_APPS_LOCK = threading.Lock()
+_APPS = PerForge(OAuthApp)
 
 
 def oauth(world: GitLabWorld) -> OAuthApp:
     """The OAuth application of a simulated instance (created on first use)."""
-    with _APPS_LOCK:
-        found = _APPS.get(world)
-        if found is None:
-            found = _APPS[world] = OAuthApp()
-        return found
+    return _APPS(world)
 
 
 def s256(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def _with_query(url: str, **params: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(
-        parts._replace(query=urlencode(parse_qsl(parts.query) + list(params.items())))
-    )
 
 
 _SIGN_IN = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -124,18 +112,14 @@ def authorize(world: GitLabWorld, params: dict[str, str]) -> Answer:
         else None
     )  # fmt: skip
     if error:
-        return 302, b"", {"Location": _with_query(redirect_uri, error=error, **state)}
+        return 302, b"", {"Location": with_query(redirect_uri, error=error, **state)}
     username = params.pop("username", "") or app.signed_in or ""
     user = next(
         (u for u in world.users.values() if u["username"].lower() == username.lower()), None
     )
     if user is None or user["bot"]:
-        hidden = "".join(
-            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-            for k, v in params.items()
-        )
         wrong = f"<p>No user {html.escape(username)}.</p>" if username else ""
-        body = _SIGN_IN.format(name="Veilleur", hidden=hidden, error=wrong)
+        body = _SIGN_IN.format(name="Veilleur", hidden=hidden_inputs(params), error=wrong)
         return 200, body.encode(), _HTML
     code = secrets.token_hex(32)
     with app.lock:
@@ -146,7 +130,7 @@ def authorize(world: GitLabWorld, params: dict[str, str]) -> Answer:
             params.get("code_challenge") or None,
             time.time() + CODE_SECONDS,
         )
-    return 302, b"", {"Location": _with_query(redirect_uri, code=code, **state)}
+    return 302, b"", {"Location": with_query(redirect_uri, code=code, **state)}
 
 
 def _page(text: str) -> bytes:
