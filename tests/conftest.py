@@ -138,6 +138,7 @@ def example_payloads() -> list[tuple[str, str, Path]]:
     return out
 
 
+from tests.demo_run import demo_run  # noqa: E402, F401
 from tests.forge_sites import site  # noqa: E402, F401
 from tests.gitlab_fixtures import gitlab_server, gitlab_world  # noqa: E402, F401
 from tests.harness import city, harness, harness_factory  # noqa: E402, F401

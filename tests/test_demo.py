@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,38 +14,20 @@ from sqlmodel import Session
 
 from bot.messages.templating import T
 from bot.sim.demo.world import GENT_REPO, OSPO_EMAIL, P
+from tests.demo_run import DemoRun
 
 PARIS = ZoneInfo("Europe/Paris")
-# The whole demo runs once for the module (about 3 minutes on a busy shared machine).
+# The whole demo runs once for the session (about 3 minutes on a busy shared machine): the
+# first test of this module waits for it (tests/demo_run.py).
 pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    out = tmp_path_factory.mktemp("demo") / "demo.json"
-    cmd = [
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "demo",
-        "--fast",
-        "--no-serve",
-        "--port",
-        "0",
-        "--json",
-        str(out),
-    ]
-    proc = subprocess.run(
-        cmd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=out.parent,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "What Veilleur did" in proc.stdout
-    return json.loads(Path(out).read_text()) | {"stdout": proc.stdout, "cwd": str(out.parent)}
+def demo(demo_run: DemoRun) -> dict[str, Any]:
+    """The session's one demo run (tests/demo_run.py), as `--json` summed it up."""
+    assert "What Veilleur did" in demo_run.stdout
+    summary = json.loads(demo_run.summary.read_text())
+    return summary | {"stdout": demo_run.stdout, "cwd": str(demo_run.cwd)}
 
 
 def comments(demo: dict[str, Any], key: str, template: str) -> list[dict[str, Any]]:

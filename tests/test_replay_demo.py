@@ -7,9 +7,6 @@ and Gent's group on the simulated GitLab are replayed apart, each from its own h
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,20 +16,13 @@ import pytest
 from bot.forge.names import owner_of
 from bot.replay.history import VEILLEUR_MARK
 from bot.sim.demo.world import GENT_OWNER, ORG
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.demo_run import DemoRun
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    where = tmp_path_factory.mktemp("replay-demo")
-    cmd = [sys.executable, "-m", "bot.cli", "demo", "--fast", "--no-serve", "--port", "0"]
-    proc = subprocess.run(
-        cmd, cwd=where, capture_output=True, text=True, timeout=900,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return where / "veilleur-demo.db"
+def demo_db(demo_run: DemoRun) -> Path:
+    """The database of the session's one demo run (tests/demo_run.py), as the demo left it."""
+    return demo_run.pristine
 
 
 def _live_comments(db: Path, owner: str) -> tuple[set[tuple[Any, ...]], int]:
