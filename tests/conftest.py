@@ -153,6 +153,35 @@ from tests.simforge_fixtures import (  # noqa: E402, F401
 from tests.smtp_fixtures import smtp  # noqa: E402, F401
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_default_tls_context() -> Iterator[None]:
+    """httpx builds a TLS context for every client it makes, loading the CA bundle each time
+    (20-40 ms on the 2-core machine): the tests' own requests, sign-ins and `veilleur doctor`
+    make thousands of clients in this process. They share the default one instead (same CA
+    bundle, same checks); any other `verify`/`cert` is built as before."""
+    import ssl
+
+    from httpx._transports import default as transports
+
+    real = transports.create_ssl_context
+    made: dict[tuple[object, ...], ssl.SSLContext] = {}
+
+    def create_ssl_context(
+        verify: object = True, cert: object = None, trust_env: bool = True
+    ) -> ssl.SSLContext:
+        if verify is not True or cert is not None:
+            return real(verify=verify, cert=cert, trust_env=trust_env)
+        env = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        key = (trust_env, *(env if trust_env else (None, None)))
+        if key not in made:
+            made[key] = real(verify=True, cert=None, trust_env=trust_env)
+        return made[key]
+
+    transports.create_ssl_context = create_ssl_context
+    yield
+    transports.create_ssl_context = real
+
+
 @pytest.fixture(autouse=True)
 def _logging_as_it_was() -> Iterator[None]:
     """A test that runs the CLI's `main()` configures logging for the whole process (root

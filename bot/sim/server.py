@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -15,6 +16,35 @@ from typing import Any, Literal
 import uvicorn
 
 from bot.sim.forge import Forge
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, whose main loop also wakes when `wake()` is called from another thread
+    (uvicorn's own looks at `should_exit` every 0.1 s: half of that, on average, added to
+    every stop; a test session stops hundreds of servers)."""
+
+    _loop: asyncio.AbstractEventLoop | None = None
+    _wake: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 1) % 864000
+            try:  # the same ticks as uvicorn's (date header, limits), cut short by wake()
+                await asyncio.wait_for(self._wake.wait(), 0.1)
+            except TimeoutError:
+                pass
+            should_exit = await self.on_tick(counter)
+
+    def wake(self) -> None:
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:  # the loop closed meanwhile: nothing left to wake
+                pass
 
 
 class ThreadedServer:
@@ -41,7 +71,7 @@ class ThreadedServer:
             lifespan=lifespan,  # "on" to serve Veilleur itself (worker, scheduler)
             timeout_graceful_shutdown=1,
         )
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         self._thread: threading.Thread | None = None
 
     def start(self, timeout: float = 10.0) -> ThreadedServer:
@@ -62,6 +92,7 @@ class ThreadedServer:
     def stop(self) -> None:
         if self._thread is not None:
             self._server.should_exit = True
+            self._server.wake()
             self._thread.join(timeout=10)
             self._thread = None
         self._socket.close()
