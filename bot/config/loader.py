@@ -160,25 +160,37 @@ def validate_layers(
         return None, errors
 
 
+ORG_ONLY_KEYS = {
+    "members": "a repository cannot add owners to its OSPO",
+    "shared_with": "a repository cannot share its owner's data with an OSPO",
+}
+
+
 def org_only_errors(layer: Layer | None) -> list[ConfigError]:
-    """`ospo.members` in a repository's own file is an error: which owners an OSPO oversees
-    is the organisation's decision (its own file), never one repository's."""
+    """`ospo.members` and `ospo.shared_with` in a repository's own file are errors: which
+    owners an OSPO oversees, and which OSPOs an owner lets oversee it, are the organisation's
+    decisions (its own file), never one repository's."""
     if layer is None:
         return []
     data, name = layer
     ospo = data.get("ospo") if isinstance(data, dict) else None
-    if not isinstance(ospo, dict) or "members" not in ospo:
+    if not isinstance(ospo, dict):
         return []
-    where = getattr(ospo, "lc", None)
-    line, column = (None, None)
-    if where is not None:
-        at = where.key("members")
-        line, column = at[0] + 1, at[1] + 1
-    message = (
-        "is read from the organisation's own file only (its .github repository, or the "
-        "group's gitlab-profile): a repository cannot add owners to its OSPO"
-    )
-    return [ConfigError(name, line, column, "ospo.members", message)]
+    errors = []
+    for key, why in ORG_ONLY_KEYS.items():
+        if key not in ospo:
+            continue
+        where = getattr(ospo, "lc", None)
+        line, column = (None, None)
+        if where is not None:
+            at = where.key(key)
+            line, column = at[0] + 1, at[1] + 1
+        message = (
+            "is read from the organisation's own file only (its .github repository, or the "
+            f"group's gitlab-profile): {why}"
+        )
+        errors.append(ConfigError(name, line, column, f"ospo.{key}", message))
+    return errors
 
 
 def check_file(path: str | Path) -> list[ConfigError]:

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from bot.config.schema import VeilleurConfig
 from bot.digest.metrics import Affiliation, Rules
-from bot.forge.names import org_config_repo
+from bot.forge.names import org_config_repo, owner_of
 from bot.storage.models import ConfigRecord
 
 ConfigSource = Mapping[str, VeilleurConfig] | VeilleurConfig | None
@@ -89,3 +89,28 @@ def stored_configs(engine: Engine, org: str) -> dict[str, str]:
     )
     with engine.connect() as conn:
         return {repo: text for repo, text in conn.execute(q)}
+
+
+def owner_config(engine: Engine, owner: str) -> VeilleurConfig:
+    """`owner`'s own configuration as the record holds it, without reading every repository's
+    (a page asks at every request): its own file's (`.github`, `gitlab-profile`), else the
+    first valid one stored for one of its repositories by name (each is merged over the
+    owner's file, whose `ospo` lists no repository file may set), else the defaults. Only
+    `owner`'s own repositories count, not a GitLab subgroup's."""
+    c = ConfigRecord.__table__.c  # type: ignore[attr-defined]
+    prefix = owner.lower() + "/"
+    first = func.lower(c.repo_full_name) == org_config_repo(owner).lower()
+    q = (
+        select(c.repo_full_name, c.valid_json)
+        .where(func.substr(c.repo_full_name, 1, len(prefix)) == prefix, c.valid_json.is_not(None))
+        .order_by(first.desc(), func.lower(c.repo_full_name))
+    )
+    with engine.connect() as conn:
+        for repo, text in conn.execute(q):
+            if owner_of(str(repo)).lower() != owner.lower():
+                continue
+            try:
+                return VeilleurConfig.model_validate_json(text)
+            except ValueError:
+                continue
+    return VeilleurConfig()
