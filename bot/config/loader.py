@@ -28,8 +28,10 @@ from bot.config.errors import ConfigError, Layer, located_errors
 from bot.config.schema import VeilleurConfig
 from bot.forge.names import (
     GITHUB_ORG_REPO,
+    GITLAB_CONFIG_PATH,
     GITLAB_ORG_REPO,
     RepoName,
+    is_qualified_owner,
     org_config_repo,
     owner_of,
 )
@@ -231,8 +233,11 @@ def _aware(when: datetime) -> datetime:
 
 
 def org_file_name(org: str) -> str:
-    """How the org-level file is named in error messages."""
-    return f"{org}/.github/{CONFIG_PATH}"
+    """How the org-level file is named in error messages: the repository it lives in
+    (`org_config_repo`: `org/.github`, a GitLab group's `gitlab-profile`) and its path there
+    (`.gitlab/veilleur.yml` on GitLab)."""
+    path = GITLAB_CONFIG_PATH if is_qualified_owner(org) else CONFIG_PATH
+    return f"{org_config_repo(org)}/{path}"
 
 
 class ConfigLoader:
