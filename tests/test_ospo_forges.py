@@ -264,3 +264,87 @@ def test_a_members_contributors_stay_hidden_unless_it_opts_in_too(
     page = TestClient(h.app).get(f"/orgs/{C.org}")
     assert page.status_code == 200 and f"127.0.0.1/{PROJECT}#1" in page.text
     assert "sanne" not in page.text and C.citizen_fr not in page.text
+
+
+def test_a_member_is_included_once_it_consents_and_left_out_once_it_withdraws(
+    harness_factory: Any, forge: Any, gitlab_world: GitLabWorld, request: Any, monkeypatch: Any
+) -> None:
+    """Gent's own file first says nothing of Paris; then it names Paris (read again once its
+    configuration is, here after `VEILLEUR_CONFIG_REFETCH_SECONDS` and a new issue), and
+    Paris's digest and counts take Gent in; then it withdraws, and they leave Gent out."""
+    h = both_forges(
+        harness_factory, forge, gitlab_world, request, monkeypatch, CITY_CONFIG + MEMBERS, "",
+        gent_file="language: nl\n", dashboard_open=True, config_refetch_seconds=60,
+        config_cache_seconds=0,
+    )  # fmt: skip
+    gent = f"127.0.0.1/{PROJECT}"
+    profile = gitlab_world.projects[f"{GENT}/gitlab-profile"].files
+    web = TestClient(h.app)
+
+    def paris_covers_gent(title: str) -> bool:
+        h.clock.set(h.clock.now() + timedelta(minutes=5))  # past the configuration's TTL
+        gl.open_issue(gitlab_world, PROJECT, "sanne", title, "De kaart laadt niet op mijn gsm.")
+        gitlab_world.sender.settle()
+        h.wait()
+        assert h.failures() == []
+        digest = compute_digest(h.engine, C.org, None, now=h.clock.now() + timedelta(days=7))
+        covered = gent in {r["repo"] for r in digest.to_json()["repositories"]}
+        orgs = {o["org"]: o for o in web.get("/api/orgs").json()}
+        counted = orgs[C.org]["repositories"] > len(known_repos(h.engine, C.org))
+        assert covered == counted
+        return covered
+
+    story(h, forge, gitlab_world)  # an issue on each forge: both configurations are read
+    assert not paris_covers_gent("Eerste")
+    profile[".gitlab/veilleur.yml"] = CONSENT
+    assert paris_covers_gent("Tweede")
+    profile[".gitlab/veilleur.yml"] = "language: nl\nospo:\n  shared_with: []\n"
+    assert not paris_covers_gent("Derde")
+
+
+def test_consent_is_the_owners_latest_clean_reading(tmp_path: Any) -> None:
+    """Every stored configuration of Gent's repositories carries its own file's
+    `ospo.shared_with` as of its reading: the latest reading without errors decides, even over
+    an older record of the gitlab-profile itself; a reading with errors (which keeps an older
+    configuration) and a subgroup's repositories do not."""
+    import json
+
+    from sqlmodel import Session
+
+    from bot.config.schema import VeilleurConfig
+    from bot.digest.ospo import consents
+    from bot.storage.db import make_engine
+    from bot.storage.migrate import upgrade
+    from bot.storage.models import ConfigRecord
+
+    url = f"sqlite:///{tmp_path}/consent.db"
+    upgrade(url)
+    engine = make_engine(url)
+    owner = f"127.0.0.1/{GENT}"
+    from datetime import UTC, datetime
+
+    t0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+    def read(repo: str, minutes: int, shared: list[str], errors: bool = False) -> None:
+        config = VeilleurConfig.model_validate({"ospo": {"shared_with": shared}})
+        found = [{"file": "x", "line": 1, "column": 1, "path": "x", "message": "bad"}]
+        record = ConfigRecord(
+            repo_full_name=f"{owner}/{repo}".lower(),
+            fetched_at=t0 + timedelta(minutes=minutes),
+            valid_json=config.model_dump_json(by_alias=True),
+            errors_json=json.dumps({"errors": found if errors else [], "sources": []}),
+        )
+        with Session(engine) as session:
+            session.merge(record)
+            session.commit()
+
+    read("gitlab-profile", 0, [])
+    assert not consents(engine, owner, "paris")
+    read("lutece-gent", 10, ["Paris"])  # Gent's file now names Paris, read for its project
+    assert consents(engine, owner, "paris")
+    read("gitlab-profile", 20, [])  # and withdrawn
+    assert not consents(engine, owner, "PARIS")
+    read("lutece-gent", 30, ["paris"], errors=True)  # an older configuration kept
+    read("sub/kaart", 40, ["paris"])  # a subgroup's own file
+    assert not consents(engine, owner, "paris")
+    engine.dispose()

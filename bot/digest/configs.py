@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -114,3 +115,40 @@ def owner_config(engine: Engine, owner: str) -> VeilleurConfig:
             except ValueError:
                 continue
     return VeilleurConfig()
+
+
+def owner_shared_with(engine: Engine, owner: str) -> tuple[str, ...]:
+    """`ospo.shared_with` of `owner`'s own file, as most recently read. Only that file may set
+    it (in a repository's own file it is an error), so each of the owner's repositories'
+    stored configurations carries it as of that repository's last reading: the latest clean
+    one (read without errors: a reading with errors keeps an older configuration) is the
+    freshest word, whichever repository it was read for, so a consent given or withdrawn
+    shows with the next reading of any of them, even when the org file's own record (which
+    sweeps do not refresh) is older. No clean reading: `owner_config`'s."""
+    c = ConfigRecord.__table__.c  # type: ignore[attr-defined]
+    prefix = owner.lower() + "/"
+    q = (
+        select(c.repo_full_name, c.valid_json, c.errors_json)
+        .where(func.substr(c.repo_full_name, 1, len(prefix)) == prefix, c.valid_json.is_not(None))
+        .order_by(c.fetched_at.desc(), func.lower(c.repo_full_name))
+    )
+    with engine.connect() as conn:
+        rows = list(conn.execute(q))
+    for repo, text, errors in rows:
+        if owner_of(str(repo)).lower() != owner.lower() or not _clean(errors):
+            continue
+        try:
+            return tuple(VeilleurConfig.model_validate_json(text).ospo.shared_with)
+        except ValueError:
+            continue
+    return tuple(owner_config(engine, owner).ospo.shared_with)
+
+
+def _clean(errors_json: str | None) -> bool:
+    """Whether a stored reading had no errors (`ConfigRecord.errors_json`)."""
+    try:
+        last = json.loads(errors_json or "{}")
+    except ValueError:
+        return False
+    found = last.get("errors") if isinstance(last, dict) else last
+    return not found

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bot.config.schema import VeilleurConfig
-from bot.digest.configs import ConfigSource, OrgConfigs, owner_config, stored_configs
+from bot.digest.configs import ConfigSource, OrgConfigs, owner_shared_with, stored_configs
 from bot.storage.models import Repository
 
 Owners = str | tuple[str, ...]  # an organisation, or an OSPO's owners (`ospo_configs`)
@@ -54,9 +54,9 @@ def listed_members(engine: Engine, org: str, config: VeilleurConfig) -> tuple[st
 
 
 def consents(engine: Engine, member: str, org: str) -> bool:
-    """Whether `member`'s own configuration names `org` in `ospo.shared_with`."""
-    shared = owner_config(engine, member).ospo.shared_with
-    return org.lower() in {s.lower() for s in shared}
+    """Whether `member`'s own configuration names `org` in `ospo.shared_with` (as most
+    recently read, `owner_shared_with`)."""
+    return org.lower() in {s.lower() for s in owner_shared_with(engine, member)}
 
 
 def member_owners(engine: Engine, org: str, config: VeilleurConfig) -> tuple[str, ...]:
