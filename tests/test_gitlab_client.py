@@ -95,6 +95,20 @@ async def test_config_falls_back_to_the_groups_gitlab_profile(
     assert (await loader.for_repo(api, REPO, "main")).config.language == "de"
 
 
+async def test_an_error_in_the_groups_file_names_its_gitlab_profile(
+    api: GitLabAPI, gitlab_world: GitLabWorld, tmp_path: object
+) -> None:
+    """The group's file lives in its gitlab-profile project, at `.gitlab/veilleur.yml`: the
+    error (and the list of files read) says so, not `<group>/.github/.github/veilleur.yml`."""
+    profile = gitlab_world.projects["utrecht/gitlab-profile"]
+    profile.files[".gitlab/veilleur.yml"] = "language: nl\nlabels:\n  overdu: laat\n"
+    loader = ConfigLoader(_engine(tmp_path), FrozenClock(gitlab_world.clock.now()))
+    resolved = await loader.for_repo(api, REPO, "main")
+    where = f"{HOST}/utrecht/gitlab-profile/.gitlab/veilleur.yml"
+    assert [(e.file, e.line, e.path) for e in resolved.errors] == [(where, 3, "labels.overdu")]
+    assert where in resolved.source_files
+
+
 def _engine(tmp_path: object) -> object:
     from bot.storage.migrate import upgrade as migrate
 

@@ -22,6 +22,7 @@ C = City()
 GENT = "stad-gent"
 PROJECT = f"{GENT}/lutece-gent"
 MEMBERS = "  members: [127.0.0.1/stad-gent]\n"  # under `ospo:`, the last section of CITY_CONFIG
+CONSENT = "ospo:\n  shared_with: [Paris]\n"  # Gent's own file (gitlab-profile): Paris may
 
 
 @pytest.mark.parametrize(
@@ -50,12 +51,26 @@ def test_a_pull_request_adding_members_to_a_repository_file_fails_its_check() ->
     assert file_errors("127.0.0.1/stad-gent/gitlab-profile", text) == []
 
 
+def test_a_repository_cannot_consent_for_its_owner() -> None:
+    """`ospo.shared_with` is the owner's decision too: in a repository's own file, an error."""
+    from handlers.config_watch import file_errors
+
+    text = "language: nl\nospo:\n  team: '@gent/ospo'\n  shared_with: [paris]\n"
+    (error,) = file_errors(PROJECT, text)
+    assert (error.line, error.path) == (4, "ospo.shared_with") and "owner" in error.message
+    assert file_errors("127.0.0.1/stad-gent/gitlab-profile", text) == []
+    assert Ospo(shared_with=["Paris", "127.0.0.1/stad-gent"]).shared_with[0] == "Paris"
+    with pytest.raises(ValidationError):
+        Ospo(shared_with=["a/b"])
+
+
 def both_forges(
     harness_factory: Any, forge: Any, world: GitLabWorld, request: Any, monkeypatch: Any,
-    org_file: str, repo_file: str, **settings: Any,
+    org_file: str, repo_file: str, gent_file: str | None = CONSENT, **settings: Any,
 ) -> Harness:  # fmt: skip
     """Paris on the simulated GitHub (its org file and lutece-core's own file as given), Gent
-    on the simulated GitLab, one Veilleur watching both."""
+    on the simulated GitLab (its own file, in its `gitlab-profile`, as given: by default it
+    names Paris in `ospo.shared_with`), one Veilleur watching both."""
     seed_city(forge, repo_file)
     forge.add_repo(f"{C.org}/.github", files={".github/veilleur.yml": org_file})
     server = GitLabServer(world).start()
@@ -65,6 +80,8 @@ def both_forges(
     world.add_group(GENT)
     gent_config = "language: nl\ncalendar:\n  timezone: Europe/Brussels\n  country: BE\n"
     world.add_project(PROJECT, files={".gitlab/veilleur.yml": gent_config, "README.md": "# Gent\n"})
+    if gent_file is not None:
+        world.add_project(f"{GENT}/gitlab-profile", files={".gitlab/veilleur.yml": gent_file})
     world.add_member(GENT, world.bot["username"], 40)
     world.add_member(PROJECT, "pieter", 40)
     monkeypatch.setenv("VEILLEUR_GITLAB_URL", server.url)
@@ -153,16 +170,83 @@ def test_the_ospo_dashboard_lists_its_members_projects(
     theirs = web.get("/orgs/127.0.0.1~stad-gent")
     assert theirs.status_code == 200 and C.repo not in theirs.text
     # The list of organisations counts what the org's pages and digest hold: Paris's own
-    # repositories and Gent's project; Gent's entry counts Gent's alone.
+    # repositories and Gent's projects (lutece-gent and its gitlab-profile); Gent's entry
+    # counts Gent's alone.
     shown = {r["repo"] for r in web.get(f"/api/orgs/{C.org}/digest").json()["repositories"]}
     assert gent in shown
     orgs = {o["org"]: o for o in web.get("/api/orgs").json()}
     paris_own = len([r for r in known_repos(h.engine, C.org) if not r.private])
-    assert orgs[C.org]["repositories"] == paris_own + 1
-    assert orgs[f"127.0.0.1/{GENT}"]["repositories"] == 1
+    gent_own = len(known_repos(h.engine, f"127.0.0.1/{GENT}"))
+    assert gent_own >= 1 and orgs[f"127.0.0.1/{GENT}"]["repositories"] == gent_own
+    both = paris_own + gent_own
+    assert orgs[C.org]["repositories"] == both
     home = " ".join(web.get("/").text.split())  # the overview's card says the same
-    card = f'<span class="org-name">{C.org}</span> <span class="muted">{paris_own + 1} repositories'
+    card = f'<span class="org-name">{C.org}</span> <span class="muted">{both} repositories'
     assert card in home
+
+
+NO_CONSENT = {
+    "no own file": None,
+    "shared_with left out": "language: nl\n",
+    "shared with another OSPO": "ospo:\n  shared_with: [ville-de-lyon]\n",
+}
+
+
+@pytest.mark.parametrize("gent_file", NO_CONSENT.values(), ids=NO_CONSENT.keys())
+def test_a_member_that_has_not_consented_is_left_out_everywhere(
+    harness_factory: Any, forge: Any, gitlab_world: GitLabWorld, request: Any, monkeypatch: Any,
+    gent_file: str | None,
+) -> None:  # fmt: skip
+    """Paris lists Gent in `ospo.members`, but Gent's own file does not name Paris in
+    `ospo.shared_with`: Gent's project is in none of Paris's digest, pages and counts, and
+    `veilleur doctor` and Paris's page say why."""
+    from bot.doctor.local import check_ospo_members
+
+    h = both_forges(
+        harness_factory, forge, gitlab_world, request, monkeypatch, CITY_CONFIG + MEMBERS, "",
+        gent_file=gent_file, dashboard_open=True,
+    )  # fmt: skip
+    digest = story(h, forge, gitlab_world)
+    gent = f"127.0.0.1/{PROJECT}"
+    assert {w["repo"] for w in digest["waiting"]} == {C.repo}
+    assert not [r for r in digest["repositories"] if r["repo"].startswith("127.0.0.1/")]
+    h.clock.set(h.clock.now() + timedelta(days=8))
+    web = TestClient(h.app)
+    page = web.get(f"/orgs/{C.org}?lang=en")
+    assert page.status_code == 200 and f"{C.repo}#1" in page.text and gent not in page.text
+    assert web.get(f"/orgs/{C.org}/repos/{gent}").status_code == 404
+    assert web.get(f"/orgs/{C.org}/items/{gent}/1").status_code == 404
+    shown = {r["repo"] for r in web.get(f"/api/orgs/{C.org}/digest").json()["repositories"]}
+    assert C.repo in shown and gent not in shown
+    orgs = {o["org"]: o for o in web.get("/api/orgs").json()}
+    assert orgs[C.org]["repositories"] == len(known_repos(h.engine, C.org))
+    note = (
+        f"127.0.0.1/{GENT} is listed in ospo.members but has not named {C.org} in its "
+        "ospo.shared_with; its repositories are not included"
+    )
+    check = check_ospo_members(h.engine)
+    assert check.status == "fail" and note in check.detail and "shared_with" in (check.fix or "")
+    assert note in " ".join(page.text.split())
+    # Gent's own pages are Gent's, as ever
+    assert web.get("/orgs/127.0.0.1~stad-gent").status_code == 200
+
+
+def test_doctor_says_when_every_listed_member_consents(
+    harness_factory: Any, forge: Any, gitlab_world: GitLabWorld, request: Any, monkeypatch: Any
+) -> None:
+    from bot.doctor.local import check_ospo_members
+
+    h = both_forges(
+        harness_factory, forge, gitlab_world, request, monkeypatch, CITY_CONFIG + MEMBERS, "",
+        dashboard_open=True,
+    )  # fmt: skip
+    story(h, forge, gitlab_world)
+    check = check_ospo_members(h.engine)
+    assert check.status == "ok" and f"{C.org}: 127.0.0.1/{GENT}" in check.detail
+    h.clock.set(h.clock.now() + timedelta(days=8))
+    page = TestClient(h.app).get(f"/orgs/{C.org}?lang=en")
+    assert page.status_code == 200 and f"127.0.0.1/{PROJECT}#1" in page.text
+    assert "ospo.shared_with" not in page.text
 
 
 def test_a_members_contributors_stay_hidden_unless_it_opts_in_too(
@@ -180,3 +264,87 @@ def test_a_members_contributors_stay_hidden_unless_it_opts_in_too(
     page = TestClient(h.app).get(f"/orgs/{C.org}")
     assert page.status_code == 200 and f"127.0.0.1/{PROJECT}#1" in page.text
     assert "sanne" not in page.text and C.citizen_fr not in page.text
+
+
+def test_a_member_is_included_once_it_consents_and_left_out_once_it_withdraws(
+    harness_factory: Any, forge: Any, gitlab_world: GitLabWorld, request: Any, monkeypatch: Any
+) -> None:
+    """Gent's own file first says nothing of Paris; then it names Paris (read again once its
+    configuration is, here after `VEILLEUR_CONFIG_REFETCH_SECONDS` and a new issue), and
+    Paris's digest and counts take Gent in; then it withdraws, and they leave Gent out."""
+    h = both_forges(
+        harness_factory, forge, gitlab_world, request, monkeypatch, CITY_CONFIG + MEMBERS, "",
+        gent_file="language: nl\n", dashboard_open=True, config_refetch_seconds=60,
+        config_cache_seconds=0,
+    )  # fmt: skip
+    gent = f"127.0.0.1/{PROJECT}"
+    profile = gitlab_world.projects[f"{GENT}/gitlab-profile"].files
+    web = TestClient(h.app)
+
+    def paris_covers_gent(title: str) -> bool:
+        h.clock.set(h.clock.now() + timedelta(minutes=5))  # past the configuration's TTL
+        gl.open_issue(gitlab_world, PROJECT, "sanne", title, "De kaart laadt niet op mijn gsm.")
+        gitlab_world.sender.settle()
+        h.wait()
+        assert h.failures() == []
+        digest = compute_digest(h.engine, C.org, None, now=h.clock.now() + timedelta(days=7))
+        covered = gent in {r["repo"] for r in digest.to_json()["repositories"]}
+        orgs = {o["org"]: o for o in web.get("/api/orgs").json()}
+        counted = orgs[C.org]["repositories"] > len(known_repos(h.engine, C.org))
+        assert covered == counted
+        return covered
+
+    story(h, forge, gitlab_world)  # an issue on each forge: both configurations are read
+    assert not paris_covers_gent("Eerste")
+    profile[".gitlab/veilleur.yml"] = CONSENT
+    assert paris_covers_gent("Tweede")
+    profile[".gitlab/veilleur.yml"] = "language: nl\nospo:\n  shared_with: []\n"
+    assert not paris_covers_gent("Derde")
+
+
+def test_consent_is_the_owners_latest_clean_reading(tmp_path: Any) -> None:
+    """Every stored configuration of Gent's repositories carries its own file's
+    `ospo.shared_with` as of its reading: the latest reading without errors decides, even over
+    an older record of the gitlab-profile itself; a reading with errors (which keeps an older
+    configuration) and a subgroup's repositories do not."""
+    import json
+
+    from sqlmodel import Session
+
+    from bot.config.schema import VeilleurConfig
+    from bot.digest.ospo import consents
+    from bot.storage.db import make_engine
+    from bot.storage.migrate import upgrade
+    from bot.storage.models import ConfigRecord
+
+    url = f"sqlite:///{tmp_path}/consent.db"
+    upgrade(url)
+    engine = make_engine(url)
+    owner = f"127.0.0.1/{GENT}"
+    from datetime import UTC, datetime
+
+    t0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+    def read(repo: str, minutes: int, shared: list[str], errors: bool = False) -> None:
+        config = VeilleurConfig.model_validate({"ospo": {"shared_with": shared}})
+        found = [{"file": "x", "line": 1, "column": 1, "path": "x", "message": "bad"}]
+        record = ConfigRecord(
+            repo_full_name=f"{owner}/{repo}".lower(),
+            fetched_at=t0 + timedelta(minutes=minutes),
+            valid_json=config.model_dump_json(by_alias=True),
+            errors_json=json.dumps({"errors": found if errors else [], "sources": []}),
+        )
+        with Session(engine) as session:
+            session.merge(record)
+            session.commit()
+
+    read("gitlab-profile", 0, [])
+    assert not consents(engine, owner, "paris")
+    read("lutece-gent", 10, ["Paris"])  # Gent's file now names Paris, read for its project
+    assert consents(engine, owner, "paris")
+    read("gitlab-profile", 20, [])  # and withdrawn
+    assert not consents(engine, owner, "PARIS")
+    read("lutece-gent", 30, ["paris"], errors=True)  # an older configuration kept
+    read("sub/kaart", 40, ["paris"])  # a subgroup's own file
+    assert not consents(engine, owner, "paris")
+    engine.dispose()

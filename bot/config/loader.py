@@ -28,8 +28,10 @@ from bot.config.errors import ConfigError, Layer, located_errors
 from bot.config.schema import VeilleurConfig
 from bot.forge.names import (
     GITHUB_ORG_REPO,
+    GITLAB_CONFIG_PATH,
     GITLAB_ORG_REPO,
     RepoName,
+    is_qualified_owner,
     org_config_repo,
     owner_of,
 )
@@ -160,25 +162,37 @@ def validate_layers(
         return None, errors
 
 
+ORG_ONLY_KEYS = {
+    "members": "a repository cannot add owners to its OSPO",
+    "shared_with": "a repository cannot share its owner's data with an OSPO",
+}
+
+
 def org_only_errors(layer: Layer | None) -> list[ConfigError]:
-    """`ospo.members` in a repository's own file is an error: which owners an OSPO oversees
-    is the organisation's decision (its own file), never one repository's."""
+    """`ospo.members` and `ospo.shared_with` in a repository's own file are errors: which
+    owners an OSPO oversees, and which OSPOs an owner lets oversee it, are the organisation's
+    decisions (its own file), never one repository's."""
     if layer is None:
         return []
     data, name = layer
     ospo = data.get("ospo") if isinstance(data, dict) else None
-    if not isinstance(ospo, dict) or "members" not in ospo:
+    if not isinstance(ospo, dict):
         return []
-    where = getattr(ospo, "lc", None)
-    line, column = (None, None)
-    if where is not None:
-        at = where.key("members")
-        line, column = at[0] + 1, at[1] + 1
-    message = (
-        "is read from the organisation's own file only (its .github repository, or the "
-        "group's gitlab-profile): a repository cannot add owners to its OSPO"
-    )
-    return [ConfigError(name, line, column, "ospo.members", message)]
+    errors = []
+    for key, why in ORG_ONLY_KEYS.items():
+        if key not in ospo:
+            continue
+        where = getattr(ospo, "lc", None)
+        line, column = (None, None)
+        if where is not None:
+            at = where.key(key)
+            line, column = at[0] + 1, at[1] + 1
+        message = (
+            "is read from the organisation's own file only (its .github repository, or the "
+            f"group's gitlab-profile): {why}"
+        )
+        errors.append(ConfigError(name, line, column, f"ospo.{key}", message))
+    return errors
 
 
 def check_file(path: str | Path) -> list[ConfigError]:
@@ -219,8 +233,11 @@ def _aware(when: datetime) -> datetime:
 
 
 def org_file_name(org: str) -> str:
-    """How the org-level file is named in error messages."""
-    return f"{org}/.github/{CONFIG_PATH}"
+    """How the org-level file is named in error messages: the repository it lives in
+    (`org_config_repo`: `org/.github`, a GitLab group's `gitlab-profile`) and its path there
+    (`.gitlab/veilleur.yml` on GitLab)."""
+    path = GITLAB_CONFIG_PATH if is_qualified_owner(org) else CONFIG_PATH
+    return f"{org_config_repo(org)}/{path}"
 
 
 class ConfigLoader:

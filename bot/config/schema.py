@@ -351,6 +351,9 @@ class Ospo(Strict):
     # Owners whose repositories this OSPO oversees too (its digest and dashboard): GitHub
     # organisations or GitLab groups. Read from the organisation's own file only.
     members: list[Owner] = []
+    # The OSPOs this owner consents to be a member of: an OSPO's `members` entry is honoured
+    # only when that owner's own file names the OSPO here (bot/digest/ospo.py). Own file only.
+    shared_with: list[Owner] = []
 
 
 class Stale(Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from bot.config.schema import VeilleurConfig
 from bot.digest.metrics import Affiliation, Rules
-from bot.forge.names import org_config_repo
+from bot.forge.names import org_config_repo, owner_of
 from bot.storage.models import ConfigRecord
 
 ConfigSource = Mapping[str, VeilleurConfig] | VeilleurConfig | None
@@ -89,3 +90,65 @@ def stored_configs(engine: Engine, org: str) -> dict[str, str]:
     )
     with engine.connect() as conn:
         return {repo: text for repo, text in conn.execute(q)}
+
+
+def owner_config(engine: Engine, owner: str) -> VeilleurConfig:
+    """`owner`'s own configuration as the record holds it, without reading every repository's
+    (a page asks at every request): its own file's (`.github`, `gitlab-profile`), else the
+    first valid one stored for one of its repositories by name (each is merged over the
+    owner's file, whose `ospo` lists no repository file may set), else the defaults. Only
+    `owner`'s own repositories count, not a GitLab subgroup's."""
+    c = ConfigRecord.__table__.c  # type: ignore[attr-defined]
+    prefix = owner.lower() + "/"
+    first = func.lower(c.repo_full_name) == org_config_repo(owner).lower()
+    q = (
+        select(c.repo_full_name, c.valid_json)
+        .where(func.substr(c.repo_full_name, 1, len(prefix)) == prefix, c.valid_json.is_not(None))
+        .order_by(first.desc(), func.lower(c.repo_full_name))
+    )
+    with engine.connect() as conn:
+        for repo, text in conn.execute(q):
+            if owner_of(str(repo)).lower() != owner.lower():
+                continue
+            try:
+                return VeilleurConfig.model_validate_json(text)
+            except ValueError:
+                continue
+    return VeilleurConfig()
+
+
+def owner_shared_with(engine: Engine, owner: str) -> tuple[str, ...]:
+    """`ospo.shared_with` of `owner`'s own file, as most recently read. Only that file may set
+    it (in a repository's own file it is an error), so each of the owner's repositories'
+    stored configurations carries it as of that repository's last reading: the latest clean
+    one (read without errors: a reading with errors keeps an older configuration) is the
+    freshest word, whichever repository it was read for, so a consent given or withdrawn
+    shows with the next reading of any of them, even when the org file's own record (which
+    sweeps do not refresh) is older. No clean reading: `owner_config`'s."""
+    c = ConfigRecord.__table__.c  # type: ignore[attr-defined]
+    prefix = owner.lower() + "/"
+    q = (
+        select(c.repo_full_name, c.valid_json, c.errors_json)
+        .where(func.substr(c.repo_full_name, 1, len(prefix)) == prefix, c.valid_json.is_not(None))
+        .order_by(c.fetched_at.desc(), func.lower(c.repo_full_name))
+    )
+    with engine.connect() as conn:
+        rows = list(conn.execute(q))
+    for repo, text, errors in rows:
+        if owner_of(str(repo)).lower() != owner.lower() or not _clean(errors):
+            continue
+        try:
+            return tuple(VeilleurConfig.model_validate_json(text).ospo.shared_with)
+        except ValueError:
+            continue
+    return tuple(owner_config(engine, owner).ospo.shared_with)
+
+
+def _clean(errors_json: str | None) -> bool:
+    """Whether a stored reading had no errors (`ConfigRecord.errors_json`)."""
+    try:
+        last = json.loads(errors_json or "{}")
+    except ValueError:
+        return False
+    found = last.get("errors") if isinstance(last, dict) else last
+    return not found

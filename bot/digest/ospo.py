@@ -5,6 +5,13 @@ their host), so a city's GitHub organisation and a partner's GitLab group are on
 The list is read from the OSPO organisation's own configuration only (in a repository's own
 file it is an error, `bot.config.loader.org_only_errors`); one level deep: a member's members
 are not followed, so no chain of configurations can pull in an owner the OSPO did not name.
+
+Membership needs the member's consent: a listed owner is included only when its own
+configuration names the OSPO in `ospo.shared_with` (its own file only too), so no organisation
+can pull another's repositories and contributors into its digest and pages on its own say.
+`member_owners` applies that rule, and every consumer (digest, dashboard pages and counts,
+people checks, published digests) goes through it; `refused_members` names the listed owners
+left out for want of consent (`veilleur doctor`, the OSPO's dashboard page).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bot.config.schema import VeilleurConfig
-from bot.digest.configs import ConfigSource, OrgConfigs, stored_configs
+from bot.digest.configs import ConfigSource, OrgConfigs, owner_shared_with, stored_configs
 from bot.storage.models import Repository
 
 Owners = str | tuple[str, ...]  # an organisation, or an OSPO's owners (`ospo_configs`)
@@ -28,10 +35,10 @@ def owned(column: Any, owners: Owners) -> Any:
     return column == owners[0] if len(owners) == 1 else column.in_(owners)
 
 
-def member_owners(engine: Engine, org: str, config: VeilleurConfig) -> tuple[str, ...]:
+def listed_members(engine: Engine, org: str, config: VeilleurConfig) -> tuple[str, ...]:
     """The owners `config.ospo.members` names, spelled as in the record (names are compared
     in lower case), without `org` itself or duplicates, in the configuration's order. An
-    owner with no repository in the record yet is kept as written."""
+    owner with no repository in the record yet is kept as written. Consent is not checked."""
     wanted: dict[str, str] = {}
     for member in config.ospo.members:
         key = member.lower()
@@ -44,6 +51,32 @@ def member_owners(engine: Engine, org: str, config: VeilleurConfig) -> tuple[str
     with engine.connect() as conn:
         recorded = {str(o).lower(): str(o) for (o,) in conn.execute(q)}
     return tuple(recorded.get(key, written) for key, written in wanted.items())
+
+
+def consents(engine: Engine, member: str, org: str) -> bool:
+    """Whether `member`'s own configuration names `org` in `ospo.shared_with` (as most
+    recently read, `owner_shared_with`)."""
+    return org.lower() in {s.lower() for s in owner_shared_with(engine, member)}
+
+
+def member_owners(engine: Engine, org: str, config: VeilleurConfig) -> tuple[str, ...]:
+    """The members of `org`'s OSPO view: the owners `listed_members` names whose own
+    configuration consents (`ospo.shared_with` names `org`)."""
+    return tuple(m for m in listed_members(engine, org, config) if consents(engine, m, org))
+
+
+def refused_members(engine: Engine, org: str, config: VeilleurConfig) -> tuple[str, ...]:
+    """The owners `config.ospo.members` names that are left out: their own configuration
+    does not name `org` in `ospo.shared_with`."""
+    return tuple(m for m in listed_members(engine, org, config) if not consents(engine, m, org))
+
+
+def refusal_note(org: str, member: str) -> str:
+    """What the OSPO is told about a listed owner left out (doctor, dashboard)."""
+    return (
+        f"{member} is listed in ospo.members but has not named {org} in its ospo.shared_with; "
+        "its repositories are not included"
+    )
 
 
 def ospo_configs(

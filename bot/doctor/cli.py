@@ -32,6 +32,8 @@ def run_checks(
         db = local.check_database(engine, settings.database_url)
         checks += db
         usable = engine if all(c.status == "ok" for c in db) else None
+        if usable is not None:
+            checks.append(local.check_ospo_members(engine))
         if settings.app_id is not None and checks[0].status == "ok":
             checks += asyncio.run(_github_checks(settings, clock, usable))
         else:

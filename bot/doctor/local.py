@@ -73,6 +73,44 @@ def check_database(engine: Engine, database_url: str) -> list[Check]:
     return [*checks, ok("database writable", "a test write succeeded (rolled back)")]
 
 
+def check_ospo_members(engine: Engine) -> Check:
+    """Every owner an organisation's `ospo.members` lists has consented (its own file names
+    the organisation in `ospo.shared_with`); one that has not is left out of the
+    organisation's digest and dashboard (bot/digest/ospo.py), which this says."""
+    from sqlalchemy import select
+
+    from bot.digest.configs import owner_config
+    from bot.digest.ospo import listed_members, member_owners, refusal_note
+    from bot.storage.models import Repository
+
+    name = "OSPO members"
+    c = Repository.__table__.c  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        owners = sorted(
+            {str(o) for (o,) in conn.execute(select(c.owner).distinct())}, key=str.lower
+        )
+    included: list[str] = []
+    refused: list[tuple[str, str]] = []
+    for org in owners:
+        config = owner_config(engine, org)
+        if not config.ospo.members:
+            continue
+        kept = member_owners(engine, org, config)
+        included += [f"{org}: {', '.join(kept)}"] if kept else []
+        refused += [(org, m) for m in listed_members(engine, org, config) if m not in kept]
+    if refused:
+        return fail(
+            name,
+            "; ".join(refusal_note(org, member) for org, member in refused),
+            "ask each such owner to name the organisation in `ospo.shared_with` of its own "
+            "file (its .github repository, or its group's gitlab-profile), or remove it from "
+            "`ospo.members`",
+        )
+    if not included:
+        return ok(name, "no organisation lists other owners in ospo.members")
+    return ok(name, "every listed owner consents (" + "; ".join(included) + ")")
+
+
 def check_smtp(settings: Settings, timeout: float = 5.0) -> Check:
     if not settings.smtp_host:
         return skip("SMTP", "not configured: no mail (escalations and digests go to issues)")

@@ -13,6 +13,8 @@ GITHUB_HOST = "github.com"
 # The repository of an organisation's own files: GitHub's `.github`, GitLab's group profile.
 GITHUB_ORG_REPO = ".github"
 GITLAB_ORG_REPO = "gitlab-profile"
+# Where GitLab keeps Veilleur's file (bot/gitlab/client.py reads `.github/veilleur.yml` there).
+GITLAB_CONFIG_PATH = ".gitlab/veilleur.yml"
 # Forges that number merge requests apart from issues (GitLab: `#7` and `!7`) store a merge
 # request at this base plus its own number, so that (repository, number) stays one item.
 PULL_NUMBER_BASE = 1_000_000_000

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from bot.forge import Forge, RepoName
 from bot.forge.errors import ForgeRequestFailed
+from bot.forge.names import GITLAB_CONFIG_PATH
 from bot.gitlab import shapes
 from bot.gitlab.codeowners import CODEOWNERS_PATHS, GitLabCodeOwners, parse_gitlab_codeowners
 from bot.gitlab.numbers import split
@@ -22,7 +23,7 @@ from bot.gitlab.transport import Transport, is_ambiguous, status_of
 
 # Canonical (GitHub) place -> GitLab's place of the files Veilleur reads.
 WELL_KNOWN = {
-    ".github/veilleur.yml": ".gitlab/veilleur.yml",
+    ".github/veilleur.yml": GITLAB_CONFIG_PATH,
     ".github/ISSUE_TEMPLATE": ".gitlab/issue_templates",
 }
 COMMUNITY_FILES = {"contributing": "CONTRIBUTING.md", "code_of_conduct_file": "CODE_OF_CONDUCT.md"}

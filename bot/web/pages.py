@@ -74,7 +74,19 @@ async def _digest_page(request: Request, org: str, week: str | None) -> Response
         log.error("the digest engine (bot.digest.compute) is not available")
         return message(ctx, ctx.t("unavailable_title"), ctx.t("unavailable_text"), status=503)
     target = await asyncio.to_thread(org_target_hours, request, view.org)
-    return render(ctx, "org.html", **_page_data(ctx, view, shown, week, target))
+    refused = await asyncio.to_thread(_refused, ctx, request.app.state.engine, view.org)
+    return render(ctx, "org.html", **_page_data(ctx, view, shown, week, target), refused=refused)
+
+
+def _refused(ctx: WebContext, engine: Any, org: str) -> tuple[str, ...]:
+    """The owners the org's `ospo.members` lists that have not consented (bot/digest/ospo.py),
+    told to its viewers; not to the anonymous public, to whom names of owners are not told."""
+    from bot.digest.ospo import refused_members
+    from bot.web.people import org_default_config
+
+    if ctx.access is None or ctx.access.mode == "public":
+        return ()
+    return refused_members(engine, org, org_default_config(engine, org))
 
 
 def _repos(ctx: WebContext, view: OrgView) -> frozenset[str] | None:

@@ -31,27 +31,7 @@ def people_hidden(request: Any, org: str) -> bool:
 
 
 def org_default_config(engine: Any, org: str) -> Any:
-    """`OrgConfigs(org, None, stored_configs(engine, org)).default` without reading every
-    repository's config (a page asks at every request): the org's own config (`.github`,
-    `gitlab-profile`), else the first stored valid one by repository name, else the defaults."""
-    from sqlalchemy import func, select
+    """The org's own configuration as the record holds it (`bot.digest.configs.owner_config`)."""
+    from bot.digest.configs import owner_config
 
-    from bot.config.schema import VeilleurConfig
-    from bot.forge.names import org_config_repo
-    from bot.storage.models import ConfigRecord
-
-    c = ConfigRecord.__table__.c  # type: ignore[attr-defined]
-    prefix = org.lower() + "/"
-    first = func.lower(c.repo_full_name) == org_config_repo(org).lower()
-    q = (
-        select(c.valid_json)
-        .where(func.substr(c.repo_full_name, 1, len(prefix)) == prefix, c.valid_json.is_not(None))
-        .order_by(first.desc(), func.lower(c.repo_full_name))
-    )
-    with engine.connect() as conn:
-        for (text,) in conn.execute(q):
-            try:
-                return VeilleurConfig.model_validate_json(text)
-            except ValueError:
-                continue
-    return VeilleurConfig()
+    return owner_config(engine, org)

@@ -78,6 +78,14 @@ digest:
 """
 
 
+# Gent's own file (its group's gitlab-profile): it consents to Paris's OSPO covering it.
+GENT_GROUP_CONFIG = """\
+# Stad Gent's own Veilleur file: which OSPOs may include its projects and contributors.
+ospo:
+  shared_with: [paris]
+"""
+
+
 GENT_CONFIG = """\
 # Stad Gent: its project on the GitLab it shares with its partners.
 language: nl
@@ -174,8 +182,10 @@ def seed(forge: Forge) -> None:
 
 
 def seed_gitlab(world: GitLabWorld) -> None:
-    """Gent on the simulated GitLab: its group, its project
-    with Veilleur's configuration, Pieter as Maintainer and Veilleur's bot user in the group."""
+    """Gent on the simulated GitLab: its group, its own file (the group's public
+    `gitlab-profile`, which consents to Paris's OSPO), its project with Veilleur's
+    configuration, Pieter and Veilleur's bot user as the project's Maintainers (the bot reads
+    the public profile without being a member of it, so the demo covers one Gent project)."""
     world.add_user(P.gent_maintainer, name="Pieter De Smet")
     world.add_user(P.gent_citizen, name="Sanne Peeters")
     world.add_group(GENT_GROUP)
@@ -186,5 +196,7 @@ def seed_gitlab(world: GitLabWorld) -> None:
         "src/main.js": "export {};\n",
     }
     world.add_project(GENT_PROJECT, files=files)
-    world.add_member(GENT_GROUP, world.bot["username"], 40)  # Maintainer: labels and notes
+    profile = {".gitlab/veilleur.yml": GENT_GROUP_CONFIG}
+    world.add_project(f"{GENT_GROUP}/gitlab-profile", files=profile)
+    world.add_member(GENT_PROJECT, world.bot["username"], 40)  # Maintainer: labels and notes
     world.add_member(GENT_PROJECT, P.gent_maintainer, 40)
