@@ -153,6 +153,24 @@ from tests.simforge_fixtures import (  # noqa: E402, F401
 from tests.smtp_fixtures import smtp  # noqa: E402, F401
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the slow checks a collected test will read (tests/background.py)."""
+    from tests import background
+
+    if session.config.option.collectonly:
+        return
+    for item in session.items:
+        name = background.READERS.get(item.nodeid)
+        if name is not None:
+            background.start(name)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests import background
+
+    background.stop_all()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_default_tls_context() -> Iterator[None]:
     """httpx builds a TLS context for every client it makes, loading the CA bundle each time

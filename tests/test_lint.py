@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from tests import background
 from tests.conftest import REPO_ROOT
 
 
@@ -29,7 +30,7 @@ def test_ruff_check_and_format() -> None:
 
 
 def test_mypy() -> None:
-    # No arguments: mypy takes the packages and options from [tool.mypy] in pyproject.toml.
-    # About 35-50 s from a cold .mypy_cache (gitignored), about a second when warm.
-    proc = _run("mypy", timeout=280)
+    # About 35-50 s from a cold .mypy_cache (gitignored), about a second when warm: started
+    # with the session, beside the other tests (tests/background.py); here, its outcome.
+    proc = background.result("mypy", timeout=280)
     assert proc.returncode == 0, f"mypy exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
