@@ -284,4 +284,5 @@ def test_escaped_text_is_inert_and_reversible(text: str) -> None:
     out = escape_markdown(text)
     assert not re.search(r"(?<!\\)[*_`\[\]|<>]", out.replace("\\\\", ""))
     assert not re.search(r"@[A-Za-z0-9]", out)
-    assert plain_text(out).replace("@" + ZWJ, "@") == text
+    # mentions and bare links stay broken (a zero-width joiner, which `text` never holds)
+    assert plain_text(out).replace(ZWJ, "") == text

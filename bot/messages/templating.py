@@ -135,7 +135,8 @@ def escape_markdown(text: str) -> str:
 
 
 def plain_text(markdown: str) -> str:
-    """Undo `escape_markdown`'s backslashes and entities (titles, mail); mentions stay broken."""
+    """Undo `escape_markdown`'s backslashes and entities (titles, mail); mentions and bare
+    links stay broken."""
     text = _UNESCAPE.sub(r"\1", markdown)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
