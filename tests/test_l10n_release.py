@@ -19,8 +19,10 @@ def test_locale_data_is_dropped_once_idle_and_read_again_when_needed() -> None:
     assert not l10n.release_idle(used)  # just used: kept
     assert l10n.release_idle(used + l10n.IDLE_RELEASE_SECONDS)
     assert not babel.localedata._cache
+    assert not getattr(babel.localedata, "_dict_cache", {})  # Babel's views of it too
     assert babel.core._global_data is None
     after = {lang: l10n.day(date(2026, 3, 2), lang) for lang in l10n.LANGUAGES}
+    assert babel.localedata._cache  # read again from Babel's files: nothing held the old data
     assert (
         after
         == before

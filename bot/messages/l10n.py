@@ -51,10 +51,14 @@ def _forget_locale_data() -> bool:
 
     had = _locale.cache_info().currsize > 0
     _locale.cache_clear()
-    cache = getattr(babel.localedata, "_cache", None)
-    if isinstance(cache, dict):
-        with getattr(babel.localedata, "_cache_lock", contextlib.nullcontext()):
-            cache.clear()
+    clear = getattr(babel.localedata, "clear_caches", None)  # Babel 2.19: its data and views
+    if clear is not None:
+        clear()
+    else:
+        cache = getattr(babel.localedata, "_cache", None)
+        if isinstance(cache, dict):
+            with getattr(babel.localedata, "_cache_lock", contextlib.nullcontext()):
+                cache.clear()
     if hasattr(babel.core, "_global_data"):
         babel.core._global_data = None
     return had
