@@ -71,7 +71,7 @@ def interpreter_flags() -> list[str]:
 
 
 class IdleRelease:
-    """Data loaded on demand (language models, CLDR locale data) and dropped once unused for
+    """Data loaded on demand (the language models) and dropped once unused for
     `seconds`: contributions come minutes or days apart, and reloading takes milliseconds.
 
     `use()` holds `lock` (a use and a release never overlap) and arms one timer; when it

@@ -9,7 +9,6 @@ lives in `templates/web/<lang>.json`; plural messages are keys suffixed with a C
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 from collections.abc import Callable, Mapping
@@ -27,7 +26,6 @@ from babel.dates import (
 )
 from babel.numbers import format_decimal, format_percent
 
-from bot import heap
 from bot.resources import templates_dir
 
 LANGUAGES = ("en", "fr", "nl", "de")
@@ -38,48 +36,9 @@ LOCALES = {"en": "en_GB", "fr": "fr_FR", "nl": "nl_NL", "de": "de_DE"}
 INDEPENDENT = "independent"  # bot.digest.metrics.INDEPENDENT: no organisation known
 
 
-# CLDR's data for the four languages (~5 MB once loaded: Babel keeps every locale it read, and
-# its global data) is dropped after this long unused; reading it again takes milliseconds.
-IDLE_RELEASE_SECONDS = 60.0
-
-
-def _forget_locale_data() -> bool:
-    """Drop the parsed locales and the CLDR data Babel keeps (its caches are module-level: a
-    Babel without them keeps its data, nothing else changes)."""
-    import babel.core
-    import babel.localedata
-
-    had = _locale.cache_info().currsize > 0
-    _locale.cache_clear()
-    clear = getattr(babel.localedata, "clear_caches", None)  # Babel 2.19: its data and views
-    if clear is not None:
-        clear()
-    else:
-        cache = getattr(babel.localedata, "_cache", None)
-        if isinstance(cache, dict):
-            with getattr(babel.localedata, "_cache_lock", contextlib.nullcontext()):
-                cache.clear()
-    if hasattr(babel.core, "_global_data"):
-        babel.core._global_data = None
-    return had
-
-
-_locale_data = heap.IdleRelease(IDLE_RELEASE_SECONDS, _forget_locale_data)
-
-
-def release_idle(now: float) -> bool:
-    """Drop the locale data if unused for `IDLE_RELEASE_SECONDS` before `now` (monotonic)."""
-    return _locale_data.release_if_idle(now)
-
-
 @functools.cache
-def _locale(lang: str) -> Locale:
-    return Locale.parse(LOCALES.get(lang, LOCALES[DEFAULT]))
-
-
 def locale(lang: str) -> Locale:
-    with _locale_data.use():
-        return _locale(lang)
+    return Locale.parse(LOCALES.get(lang, LOCALES[DEFAULT]))
 
 
 @functools.cache
