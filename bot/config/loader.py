@@ -179,10 +179,10 @@ def org_only_errors(layer: Layer | None) -> list[ConfigError]:
     if not isinstance(ospo, dict):
         return []
     errors = []
+    where = getattr(ospo, "lc", None)
     for key, why in ORG_ONLY_KEYS.items():
         if key not in ospo:
             continue
-        where = getattr(ospo, "lc", None)
         line, column = (None, None)
         if where is not None:
             at = where.key(key)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import func, select
@@ -92,29 +92,39 @@ def stored_configs(engine: Engine, org: str) -> dict[str, str]:
         return {repo: text for repo, text in conn.execute(q)}
 
 
+def _owner_readings(engine: Engine, owner: str, *order: Any) -> list[tuple[str, str, str | None]]:
+    """(repository, valid configuration, errors) of each stored reading of `owner`'s own
+    repositories (not a GitLab subgroup's), in `order`."""
+    c = ConfigRecord.__table__.c  # type: ignore[attr-defined]
+    prefix = owner.lower() + "/"
+    q = (
+        select(c.repo_full_name, c.valid_json, c.errors_json)
+        .where(func.substr(c.repo_full_name, 1, len(prefix)) == prefix, c.valid_json.is_not(None))
+        .order_by(*order, func.lower(c.repo_full_name))
+    )
+    with engine.connect() as conn:
+        rows = [(str(r), str(t), e) for r, t, e in conn.execute(q)]
+    return [row for row in rows if owner_of(row[0]).lower() == owner.lower()]
+
+
+def _first_valid(texts: Iterable[str]) -> VeilleurConfig | None:
+    for text in texts:
+        try:
+            return VeilleurConfig.model_validate_json(text)
+        except ValueError:
+            continue
+    return None
+
+
 def owner_config(engine: Engine, owner: str) -> VeilleurConfig:
     """`owner`'s own configuration as the record holds it, without reading every repository's
     (a page asks at every request): its own file's (`.github`, `gitlab-profile`), else the
     first valid one stored for one of its repositories by name (each is merged over the
-    owner's file, whose `ospo` lists no repository file may set), else the defaults. Only
-    `owner`'s own repositories count, not a GitLab subgroup's."""
+    owner's file, whose `ospo` lists no repository file may set), else the defaults."""
     c = ConfigRecord.__table__.c  # type: ignore[attr-defined]
-    prefix = owner.lower() + "/"
-    first = func.lower(c.repo_full_name) == org_config_repo(owner).lower()
-    q = (
-        select(c.repo_full_name, c.valid_json)
-        .where(func.substr(c.repo_full_name, 1, len(prefix)) == prefix, c.valid_json.is_not(None))
-        .order_by(first.desc(), func.lower(c.repo_full_name))
-    )
-    with engine.connect() as conn:
-        for repo, text in conn.execute(q):
-            if owner_of(str(repo)).lower() != owner.lower():
-                continue
-            try:
-                return VeilleurConfig.model_validate_json(text)
-            except ValueError:
-                continue
-    return VeilleurConfig()
+    own_file = func.lower(c.repo_full_name) == org_config_repo(owner).lower()
+    rows = _owner_readings(engine, owner, own_file.desc())
+    return _first_valid(text for _, text, _ in rows) or VeilleurConfig()
 
 
 def owner_shared_with(engine: Engine, owner: str) -> tuple[str, ...]:
@@ -126,22 +136,9 @@ def owner_shared_with(engine: Engine, owner: str) -> tuple[str, ...]:
     shows with the next reading of any of them, even when the org file's own record (which
     sweeps do not refresh) is older. No clean reading: `owner_config`'s."""
     c = ConfigRecord.__table__.c  # type: ignore[attr-defined]
-    prefix = owner.lower() + "/"
-    q = (
-        select(c.repo_full_name, c.valid_json, c.errors_json)
-        .where(func.substr(c.repo_full_name, 1, len(prefix)) == prefix, c.valid_json.is_not(None))
-        .order_by(c.fetched_at.desc(), func.lower(c.repo_full_name))
-    )
-    with engine.connect() as conn:
-        rows = list(conn.execute(q))
-    for repo, text, errors in rows:
-        if owner_of(str(repo)).lower() != owner.lower() or not _clean(errors):
-            continue
-        try:
-            return tuple(VeilleurConfig.model_validate_json(text).ospo.shared_with)
-        except ValueError:
-            continue
-    return tuple(owner_config(engine, owner).ospo.shared_with)
+    rows = _owner_readings(engine, owner, c.fetched_at.desc())
+    latest = _first_valid(text for _, text, errors in rows if _clean(errors))
+    return tuple((latest or owner_config(engine, owner)).ospo.shared_with)
 
 
 def _clean(errors_json: str | None) -> bool:

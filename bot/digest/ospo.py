@@ -59,16 +59,27 @@ def consents(engine: Engine, member: str, org: str) -> bool:
     return org.lower() in {s.lower() for s in owner_shared_with(engine, member)}
 
 
+def partition_members(
+    engine: Engine, org: str, config: VeilleurConfig
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The owners `listed_members` names, split in two: those whose own configuration
+    consents (`ospo.shared_with` names `org`), then those left out for want of it."""
+    kept: list[str] = []
+    refused: list[str] = []
+    for member in listed_members(engine, org, config):
+        (kept if consents(engine, member, org) else refused).append(member)
+    return tuple(kept), tuple(refused)
+
+
 def member_owners(engine: Engine, org: str, config: VeilleurConfig) -> tuple[str, ...]:
-    """The members of `org`'s OSPO view: the owners `listed_members` names whose own
-    configuration consents (`ospo.shared_with` names `org`)."""
-    return tuple(m for m in listed_members(engine, org, config) if consents(engine, m, org))
+    """The members of `org`'s OSPO view: the listed owners that consent."""
+    return partition_members(engine, org, config)[0]
 
 
 def refused_members(engine: Engine, org: str, config: VeilleurConfig) -> tuple[str, ...]:
     """The owners `config.ospo.members` names that are left out: their own configuration
     does not name `org` in `ospo.shared_with`."""
-    return tuple(m for m in listed_members(engine, org, config) if not consents(engine, m, org))
+    return partition_members(engine, org, config)[1]
 
 
 def refusal_note(org: str, member: str) -> str:

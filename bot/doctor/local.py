@@ -80,7 +80,7 @@ def check_ospo_members(engine: Engine) -> Check:
     from sqlalchemy import select
 
     from bot.digest.configs import owner_config
-    from bot.digest.ospo import listed_members, member_owners, refusal_note
+    from bot.digest.ospo import partition_members, refusal_note
     from bot.storage.models import Repository
 
     name = "OSPO members"
@@ -95,9 +95,9 @@ def check_ospo_members(engine: Engine) -> Check:
         config = owner_config(engine, org)
         if not config.ospo.members:
             continue
-        kept = member_owners(engine, org, config)
+        kept, left_out = partition_members(engine, org, config)
         included += [f"{org}: {', '.join(kept)}"] if kept else []
-        refused += [(org, m) for m in listed_members(engine, org, config) if m not in kept]
+        refused += [(org, m) for m in left_out]
     if refused:
         return fail(
             name,

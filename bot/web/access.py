@@ -146,10 +146,10 @@ def org_view(engine: Engine, access: Access, org: str) -> OrgView | None:
 def with_members(engine: Engine, access: Access, view: OrgView) -> OrgView:
     """An OSPO's view also holds the repositories of the owners it oversees (`ospo.members`
     of its own configuration, bot/digest/ospo.py), those this viewer may see."""
+    from bot.digest.configs import owner_config
     from bot.digest.ospo import member_owners
-    from bot.web.people import org_default_config
 
-    members = member_owners(engine, view.org, org_default_config(engine, view.org))
+    members = member_owners(engine, view.org, owner_config(engine, view.org))
     theirs = [r for owner in members for r in known_repos(engine, owner)]
     if not theirs:
         return view

@@ -81,12 +81,12 @@ async def _digest_page(request: Request, org: str, week: str | None) -> Response
 def _refused(ctx: WebContext, engine: Any, org: str) -> tuple[str, ...]:
     """The owners the org's `ospo.members` lists that have not consented (bot/digest/ospo.py),
     told to its viewers; not to the anonymous public, to whom names of owners are not told."""
+    from bot.digest.configs import owner_config
     from bot.digest.ospo import refused_members
-    from bot.web.people import org_default_config
 
     if ctx.access is None or ctx.access.mode == "public":
         return ()
-    return refused_members(engine, org, org_default_config(engine, org))
+    return refused_members(engine, org, owner_config(engine, org))
 
 
 def _repos(ctx: WebContext, view: OrgView) -> frozenset[str] | None:

@@ -21,17 +21,11 @@ def people_hidden(request: Any, org: str) -> bool:
     access = access_for(state.settings, read_viewer(request, state.settings))
     if access is None or access.mode != "public":
         return False
+    from bot.digest.configs import owner_config
     from bot.digest.ospo import member_owners
 
-    config = org_default_config(state.engine, org)
+    config = owner_config(state.engine, org)
     if not config.dashboard.public_people:
         return True
     members = member_owners(state.engine, org, config)
-    return not all(org_default_config(state.engine, m).dashboard.public_people for m in members)
-
-
-def org_default_config(engine: Any, org: str) -> Any:
-    """The org's own configuration as the record holds it (`bot.digest.configs.owner_config`)."""
-    from bot.digest.configs import owner_config
-
-    return owner_config(engine, org)
+    return not all(owner_config(state.engine, m).dashboard.public_people for m in members)
