@@ -500,6 +500,24 @@ async def test_invalid_file_falls_back_to_last_valid(
         assert record is not None and json.loads(record.errors_json or "{}")["errors"] == []
 
 
+async def test_errors_name_each_organisations_own_files(
+    engine: Engine, clock: FrozenClock, forge: Forge, forge_settings: Settings
+) -> None:
+    """Two organisations with the same files: each one's errors name its own files (the
+    parsed files are kept for the next repository, not for another organisation's)."""
+    loader = ConfigLoader(engine, clock, 60)
+    for org in ("acme", "beta"):
+        forge.add_org(org)
+        forge.add_repo(f"{org}/.github", files={CONFIG_PATH: "labels:\n  overdu: late\n"})
+        forge.add_repo(f"{org}/app", files={CONFIG_PATH: "language: fr\nsla:\n  bogus: 1\n"})
+        api = GitHubAPI(make_app_client(forge_settings), forge.install(org).id)
+        resolved = await loader.for_repo(api, f"{org}/app", "main")
+        assert sorted((e.file, e.line, e.path) for e in resolved.errors) == [
+            (".github/veilleur.yml", 3, "sla.bogus"),
+            (f"{org}/.github/.github/veilleur.yml", 2, "labels.overdu"),
+        ]
+
+
 async def test_never_valid_file_uses_defaults_and_org(
     engine: Engine, clock: FrozenClock, forge: Forge, forge_settings: Settings
 ) -> None:

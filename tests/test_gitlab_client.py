@@ -3,13 +3,16 @@ group's gitlab-profile, pagination, notes found again, labels, and GitLab's rate
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlmodel import Session
 
 from bot.clock import FrozenClock
 from bot.config.loader import ConfigLoader
+from bot.config.schema import VeilleurConfig
 from bot.forge.errors import RateLimited
 from bot.forge.names import org_config_repo
 from bot.gitlab.client import GitLabAPI
@@ -18,6 +21,8 @@ from bot.gitlab.transport import Transport
 from bot.sim.gitlab import GitLabServer, GitLabWorld
 from bot.sim.gitlab.items import approve, comment, open_issue, open_merge_request
 from bot.storage.db import make_engine
+from bot.storage.models import ConfigRecord
+from bot.web.config_view import config_in_force
 
 HOST = "127.0.0.1"
 REPO = f"{HOST}/utrecht/kaart"
@@ -107,6 +112,69 @@ async def test_an_error_in_the_groups_file_names_its_gitlab_profile(
     where = f"{HOST}/utrecht/gitlab-profile/.gitlab/veilleur.yml"
     assert [(e.file, e.line, e.path) for e in resolved.errors] == [(where, 3, "labels.overdu")]
     assert where in resolved.source_files
+
+
+async def test_an_error_in_the_projects_own_file_names_gitlabs_path(
+    api: GitLabAPI, gitlab_world: GitLabWorld, tmp_path: object
+) -> None:
+    """A project's own file is `.gitlab/veilleur.yml`: its errors, the files read and the
+    dashboard's record say so, not `.github/veilleur.yml`, which a GitLab project lacks."""
+    own = "language: de\nsla:\n  bogus: 1\n"
+    gitlab_world.projects["utrecht/kaart"].files[".gitlab/veilleur.yml"] = own
+    engine = _engine(tmp_path)
+    resolved = await ConfigLoader(engine, FrozenClock(gitlab_world.clock.now())).for_repo(
+        api, REPO, "main"
+    )
+    assert [(e.file, e.line, e.path) for e in resolved.errors] == [
+        (".gitlab/veilleur.yml", 3, "sla.bogus")
+    ]
+    assert str(resolved.errors[0]).startswith(".gitlab/veilleur.yml:3: sla.bogus")
+    assert ".gitlab/veilleur.yml" in resolved.source_files
+    assert not [f for f in resolved.source_files if ".github/" in f]
+    with Session(engine) as session:  # type: ignore[arg-type]
+        record = session.get(ConfigRecord, REPO.lower())
+        assert record is not None and ".gitlab/veilleur.yml" in (record.errors_json or "")
+
+
+async def test_the_dashboard_credits_the_groups_file_with_what_it_sets(
+    api: GitLabAPI, gitlab_world: GitLabWorld, tmp_path: object
+) -> None:
+    """Only the group's file (in gitlab-profile) sets the language: the configuration in force
+    says it comes from the organisation; once the project sets one, from the repository."""
+    engine = _engine(tmp_path)
+    loader = ConfigLoader(engine, FrozenClock(gitlab_world.clock.now()))
+    await loader.for_repo(api, REPO, "main")
+    assert _source(engine, "language") == "organisation"
+    gitlab_world.projects["utrecht/kaart"].files[".gitlab/veilleur.yml"] = "language: de\n"
+    loader.invalidate(REPO)
+    await loader.for_repo(api, REPO, "main")
+    assert _source(engine, "language") == "repository"
+
+
+def test_a_record_stored_with_the_old_names_shows_right_at_once(tmp_path: object) -> None:
+    """A record stored before GitLab's files had their own names (the project's file as
+    `.github/veilleur.yml`) is read right until the files are read again."""
+    engine = _engine(tmp_path)
+    group_file = f"{HOST}/utrecht/gitlab-profile/.gitlab/veilleur.yml"
+    sources = ["config/default.yml", group_file, ".github/veilleur.yml"]
+    config = VeilleurConfig.model_validate({"language": "de"})
+    with Session(engine) as session:  # type: ignore[arg-type]
+        session.add(
+            ConfigRecord(
+                repo_full_name=REPO.lower(),
+                fetched_at=datetime(2026, 3, 2, tzinfo=UTC),
+                valid_json=config.model_dump_json(by_alias=True),
+                errors_json=json.dumps({"errors": [], "sources": sources}),
+            )
+        )
+        session.commit()
+    assert _source(engine, "language") == "repository"
+
+
+def _source(engine: object, path: str) -> str:
+    shown = config_in_force(engine, f"{HOST}/utrecht", REPO)  # type: ignore[arg-type]
+    (setting,) = [s for s in shown.settings if s.path == path]
+    return setting.source
 
 
 def _engine(tmp_path: object) -> object:

@@ -27,13 +27,14 @@ from bot.config.bounds import MAX_DEPTH, bound_errors, size_error, too_deep_line
 from bot.config.errors import ConfigError, Layer, located_errors
 from bot.config.schema import VeilleurConfig
 from bot.forge.names import (
+    CONFIG_PATH,
     GITHUB_ORG_REPO,
-    GITLAB_CONFIG_PATH,
     GITLAB_ORG_REPO,
     RepoName,
-    is_qualified_owner,
     org_config_repo,
+    org_file_name,
     owner_of,
+    repo_file_name,
 )
 from bot.resources import config_dir
 from bot.storage.models import ConfigRecord
@@ -60,7 +61,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CONFIG_PATH = ".github/veilleur.yml"
 # Where an organisation's (group's) files live: GitHub's `.github`, GitLab's `gitlab-profile`
 # (whose files the GitLab client and its push events name at their canonical places).
 ORG_CONFIG_REPOS = (GITHUB_ORG_REPO, GITLAB_ORG_REPO)
@@ -232,14 +232,6 @@ def _aware(when: datetime) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def org_file_name(org: str) -> str:
-    """How the org-level file is named in error messages: the repository it lives in
-    (`org_config_repo`: `org/.github`, a GitLab group's `gitlab-profile`) and its path there
-    (`.gitlab/veilleur.yml` on GitLab)."""
-    path = GITLAB_CONFIG_PATH if is_qualified_owner(org) else CONFIG_PATH
-    return f"{org_config_repo(org)}/{path}"
-
-
 class ConfigLoader:
     """Fetches and caches each repository's merged config (memory, then the `configs` table).
 
@@ -267,7 +259,7 @@ class ConfigLoader:
         self._memory: dict[str, tuple[datetime, ResolvedConfig]] = {}
         self._orgs: dict[str, tuple[datetime, str | None]] = {}
         self._org_reads: dict[str, int] = {}
-        self._parsed: dict[tuple[str | None, str | None, bool], Any] = {}
+        self._parsed: dict[tuple[str, str, str | None, str | None, bool], Any] = {}
 
     def _fresh(self, when: datetime | None) -> bool:
         return when is not None and self._clock.now() - _aware(when) < self._ttl
@@ -347,13 +339,15 @@ class ConfigLoader:
         org_text = await self._org_text(api, org, again=org_again)
         repo_text = await api.get_file(repo, CONFIG_PATH, branch, keep=True)
         org_repo = RepoName.parse(repo).name.lower() in ORG_CONFIG_REPOS
-        key = (org_text, repo_text, org_repo)
+        # The files' names are in the errors: files of the same text elsewhere are parsed anew.
+        org_name, repo_name = org_file_name(org), repo_file_name(repo)
+        key = (org_name, repo_name, org_text, repo_text, org_repo)
         memo = self._parsed.get(key)
         if memo is None:  # parsing is the costly part; unchanged files are not parsed again
             errors: list[ConfigError] = []
             sources = [DEFAULT_FILENAME]
-            org_layer = self._layer(org_text, org_file_name(org), sources, errors)
-            repo_layer = self._layer(repo_text, CONFIG_PATH, sources, errors)
+            org_layer = self._layer(org_text, org_name, sources, errors)
+            repo_layer = self._layer(repo_text, repo_name, sources, errors)
             if not org_repo:
                 errors += org_only_errors(repo_layer)
             config: VeilleurConfig | None = None

@@ -17,15 +17,9 @@ from githubkit.exception import GitHubException, RequestFailed
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bot.config.loader import (
-    CONFIG_PATH,
-    load_default,
-    org_file_name,
-    parse_config_text,
-    validate_layers,
-)
+from bot.config.loader import load_default, parse_config_text, validate_layers
 from bot.doctor import Check, fail, first_line, ok, skip
-from bot.forge.names import org_config_repo
+from bot.forge.names import CONFIG_PATH, org_config_repo, org_file_name, repo_file_name
 from bot.github.client import GitHubAPI
 from bot.settings import Settings
 from bot.storage.models import Repository
@@ -234,7 +228,7 @@ async def check_configs(
         }
         repo_texts = await asyncio.gather(*(fetch(api, name) for name in names))
         for full, text in zip(names, repo_texts, strict=True):
-            repo_layer = _layer(text, f"{full}/{CONFIG_PATH}", bad)
+            repo_layer = _layer(text, f"{full}/{repo_file_name(full)}", bad)
             total += 1
             org_layer = org_layers[full.split("/", 1)[0]]
             _, errors = validate_layers(default, org_layer, repo_layer)

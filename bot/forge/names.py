@@ -13,7 +13,9 @@ GITHUB_HOST = "github.com"
 # The repository of an organisation's own files: GitHub's `.github`, GitLab's group profile.
 GITHUB_ORG_REPO = ".github"
 GITLAB_ORG_REPO = "gitlab-profile"
-# Where GitLab keeps Veilleur's file (bot/gitlab/client.py reads `.github/veilleur.yml` there).
+# Veilleur's file in a repository at its canonical (GitHub) place, as forges are asked for it,
+# and where GitLab keeps it (bot/gitlab/client.py reads `.github/veilleur.yml` there).
+CONFIG_PATH = ".github/veilleur.yml"
 GITLAB_CONFIG_PATH = ".gitlab/veilleur.yml"
 # Forges that number merge requests apart from issues (GitLab: `#7` and `!7`) store a merge
 # request at this base plus its own number, so that (repository, number) stays one item.
@@ -74,3 +76,21 @@ def org_config_repo(org: str) -> str:
 def is_org_config_repo(full_name: str) -> bool:
     """Whether `full_name` is its owner's own repository (`org_config_repo`)."""
     return "/" in full_name and full_name.lower() == org_config_repo(owner_of(full_name)).lower()
+
+
+def config_path(name: str) -> str:
+    """Where the forge of `name` (a repository or an owner, forge-qualified) keeps Veilleur's
+    file: the path a maintainer edits, which is what messages name (GitLab's is not the
+    canonical `CONFIG_PATH` that forge clients are asked for)."""
+    return GITLAB_CONFIG_PATH if is_qualified_owner(name) else CONFIG_PATH
+
+
+def repo_file_name(repo: str) -> str:
+    """How a repository's own Veilleur file is named to users: its path there."""
+    return config_path(repo)
+
+
+def org_file_name(org: str) -> str:
+    """How an organisation's (group's) Veilleur file is named to users: the repository it lives
+    in (`org_config_repo`: `org/.github`, a GitLab group's `gitlab-profile`) and its path there."""
+    return f"{org_config_repo(org)}/{config_path(org)}"

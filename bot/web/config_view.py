@@ -1,5 +1,6 @@
 """The configuration in force for a repository, read-only, each setting with its source:
-the repository's `.github/veilleur.yml`, the organisation's (`{org}/.github`), or the default.
+the repository's own file (`.github/veilleur.yml`, GitLab's `.gitlab/veilleur.yml`), the
+organisation's (`{org}/.github`, a GitLab group's `gitlab-profile`), or the default.
 
 Veilleur stores the merged config of each repository and the files it was merged from
 (`configs` table). A setting's source is told by comparison: equal to the default → default;
@@ -17,9 +18,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.config.loader import CONFIG_PATH
 from bot.config.schema import VeilleurConfig
-from bot.forge.names import org_config_repo
+from bot.forge.names import CONFIG_PATH, org_config_repo, org_file_name, repo_file_name
 from bot.storage.models import ConfigRecord
 
 SOURCES = ("repository", "organisation", "default")
@@ -62,6 +62,18 @@ def _read(session: Session, key: str) -> tuple[VeilleurConfig | None, tuple[str,
     return config, files
 
 
+def _files_read(files: tuple[str, ...], org: str, repo: str) -> tuple[bool, bool]:
+    """Whether the repository's own file and the organisation's were read, by their names in
+    the record. Records stored before GitLab's files had their own names (repository file
+    `.github/veilleur.yml`, org file `…/.github/.github/veilleur.yml`) count until read again."""
+    read = {f.lower() for f in files}  # names of owners as the forge spelt them then
+    has_repo = repo_file_name(repo) in read or CONFIG_PATH in read
+    has_org = org_file_name(org).lower() in read or any(
+        f.endswith(f"/.github/{CONFIG_PATH}") for f in read
+    )
+    return has_repo, has_org
+
+
 @functools.cache
 def _default_leaves() -> dict[str, Any]:
     return _leaves(VeilleurConfig().model_dump(mode="json", by_alias=True))
@@ -75,8 +87,7 @@ def config_in_force(engine: Engine, org: str, repo: str) -> ConfigInForce:
     config = config or org_config or VeilleurConfig()
     default = _default_leaves()
     org_leaves = _leaves(org_config.model_dump(mode="json", by_alias=True)) if org_config else None
-    has_repo_file = CONFIG_PATH in files
-    has_org_file = any(f.endswith(f"/.github/{CONFIG_PATH}") for f in files)
+    has_repo_file, has_org_file = _files_read(files, org, repo)
     settings = []
     for path, value in _leaves(config.model_dump(mode="json", by_alias=True)).items():
         if path in default and default[path] == value:
