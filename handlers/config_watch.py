@@ -1,6 +1,8 @@
 """Configuration changes: refresh the cache, report mistakes in one issue, check pull requests.
 
 - A push touching `.github/veilleur.yml` (or the org `.github` repository) drops the cache.
+  Messages name the file where the repository's forge keeps it (`repo_file_name`: GitLab's
+  `.gitlab/veilleur.yml`).
 - Invalid config on the default branch: one "Veilleur configuration error" issue, updated in
   place, closed when the file is fixed. Veilleur keeps using the last valid config meanwhile.
 - A pull request that changes the file gets a check run with the same errors.
@@ -14,16 +16,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.config.errors import ConfigError
-from bot.config.loader import (
-    CONFIG_PATH,
-    load_default,
-    org_only_errors,
-    parse_config_text,
-    validate_layers,
-)
+from bot.config.loader import load_default, org_only_errors, parse_config_text, validate_layers
 from bot.dispatch.context import Context, Event
 from bot.effects.actions import Action, CreateCheckRun, UpsertIssue, marker
-from bot.forge.names import is_org_config_repo, owner_of
+from bot.forge.names import (
+    CONFIG_PATH,
+    is_org_config_repo,
+    org_config_repo,
+    owner_of,
+    repo_file_name,
+)
 from bot.messages.overrides import OVERRIDES_DIR
 from bot.messages.templating import Renderer, T
 
@@ -82,7 +84,14 @@ def error_issue(
                 T.CONFIG_ERROR_ISSUE, lang, repo=repo, errors=previous, last_valid=True, fixed=fix
             ).tagged
         return UpsertIssue(repo=repo, marker=mark, title="", body=body, close=True)
-    result = renderer.render(T.CONFIG_ERROR_ISSUE, lang, repo=repo, errors=errors, last_valid=True)
+    result = renderer.render(
+        T.CONFIG_ERROR_ISSUE,
+        lang,
+        repo=repo,
+        errors=errors,
+        last_valid=True,
+        config_file=repo_file_name(repo),
+    )
     return UpsertIssue(
         repo=repo,
         marker=mark,
@@ -95,7 +104,7 @@ def override_errors(org: str, renderer: Renderer) -> list[ConfigError]:
     """The org's template overrides that fell back to the packaged templates, as config errors."""
     return [
         ConfigError(
-            file=f"{org}/.github/{OVERRIDES_DIR}/{failure.file}",
+            file=f"{org_config_repo(org)}/{OVERRIDES_DIR}/{failure.file}",
             line=failure.line,
             column=None,
             path="",
@@ -110,7 +119,7 @@ async def report_override_failures(
 ) -> None:
     """A broken org template override is reported once per repository, in the config-error
     issue, beside the configuration's own errors."""
-    found = override_errors(repo.split("/")[0], renderer)
+    found = override_errors(owner_of(repo), renderer)
     if not found:
         return
     errors = [*resolved.errors, *found]
@@ -120,19 +129,13 @@ async def report_override_failures(
 
 
 def check_run(repo: str, head_sha: str, errors: list[Any]) -> Action:
+    name = repo_file_name(repo)
     if errors:
         summary = "\n".join(f"- `{e}`" for e in errors)
         return CreateCheckRun(
-            repo,
-            head_sha,
-            CHECK_NAME,
-            "failure",
-            f"{len(errors)} error(s) in {CONFIG_PATH}",
-            summary,
+            repo, head_sha, CHECK_NAME, "failure", f"{len(errors)} error(s) in {name}", summary
         )
-    return CreateCheckRun(
-        repo, head_sha, CHECK_NAME, "success", f"{CONFIG_PATH} is valid", "No errors."
-    )
+    return CreateCheckRun(repo, head_sha, CHECK_NAME, "success", f"{name} is valid", "No errors.")
 
 
 async def handle(event: Event, ctx: Context) -> None:
@@ -159,8 +162,8 @@ async def handle(event: Event, ctx: Context) -> None:
         return
     pull = event.payload.get("pull_request") or {}
     files = await api.list_pull_files(repo, pull["number"])
-    if not any(f.get("filename") == CONFIG_PATH for f in files):
-        return
+    if not any(f.get("filename") == repo_file_name(repo) for f in files):
+        return  # the forge lists the file where it keeps it (GitLab: `.gitlab/veilleur.yml`)
     head = pull.get("head") or {}
     text = await api.get_file(repo, CONFIG_PATH, ref=head.get("sha"))
     if text is None:
@@ -171,9 +174,10 @@ async def handle(event: Event, ctx: Context) -> None:
 def file_errors(repo: str, text: str) -> list[ConfigError]:
     """The errors of `repo`'s configuration file `text` on its own, as the check run shows
     them (what only the organisation's own file may say included)."""
-    data, errors = parse_config_text(text, CONFIG_PATH)
+    name = repo_file_name(repo)
+    data, errors = parse_config_text(text, name)
     if not errors:
-        errors = validate_layers(load_default(), None, (data, CONFIG_PATH))[1]
+        errors = validate_layers(load_default(), None, (data, name))[1]
     if not is_org_config_repo(repo):
-        errors += org_only_errors((data, CONFIG_PATH))
+        errors += org_only_errors((data, name))
     return errors

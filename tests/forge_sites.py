@@ -11,6 +11,7 @@ import pytest
 
 from bot.sim.gitlab import GitLabServer, GitLabWorld
 from bot.sim.gitlab import items as gl
+from handlers.config_watch import CHECK_NAME
 from tests.harness import CITY_CONFIG, City, Harness, seed_city
 
 
@@ -24,6 +25,8 @@ class Site(Protocol):
     def labels(self, number: int) -> set[str]: ...
     def bot_comments(self, number: int) -> list[str]: ...
     def assignees(self, number: int) -> list[str]: ...
+    def change_config(self, login: str, text: str) -> int: ...
+    def config_checks(self) -> list[tuple[bool, str]]: ...
 
 
 @dataclass
@@ -58,6 +61,19 @@ class GitHubSite:
 
     def assignees(self, number: int) -> list[str]:
         return list(self.harness.forge.get_issue(self.repo, number).assignees)
+
+    def change_config(self, login: str, text: str) -> int:
+        """A pull request setting the repository's own Veilleur file to `text`."""
+        files = {".github/veilleur.yml": text}
+        n = self.harness.forge.scenario.open_pull(self.repo, login, "Config", "", files=files)
+        self.harness.wait()
+        return n
+
+    def config_checks(self) -> list[tuple[bool, str]]:
+        """(passed, title) of each configuration check run."""
+        runs = self.harness.forge.get_repo(self.repo).check_runs
+        return [(r.conclusion == "success", r.output.get("title", "")) for r in runs
+                if r.name == CHECK_NAME]  # fmt: skip
 
 
 PROJECT = "paris/lutece-core"
@@ -112,6 +128,18 @@ class GitLabSite:
 
     def assignees(self, number: int) -> list[str]:
         return [a["username"] for a in self._item(number)["assignees"]]
+
+    def change_config(self, login: str, text: str) -> int:
+        """A merge request setting the project's own Veilleur file to `text` (the simulated
+        GitLab keeps one version of a file: the default branch sees it too)."""
+        self.world.projects[PROJECT].files[".gitlab/veilleur.yml"] = text
+        return self.open_change(login, "Config", "", [".gitlab/veilleur.yml"])
+
+    def config_checks(self) -> list[tuple[bool, str]]:
+        """(passed, description) of each configuration commit status."""
+        statuses = self.world.projects[PROJECT].statuses
+        return [(s["status"] == "success", s["description"]) for s in statuses
+                if s["name"] == CHECK_NAME]  # fmt: skip
 
     def bot_comments(self, number: int) -> list[str]:
         merge, iid = self._kind(number)

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from bot.messages.templating import T
 from bot.storage.models import Item
-from tests.forge_sites import Site
+from tests.forge_sites import GitLabSite, Site
 from tests.harness import City
 
 C = City()
@@ -59,6 +59,15 @@ def test_a_change_from_outside_is_recorded_with_its_forge(site: Site) -> None:
         item = s.scalars(select(Item).where(Item.repo_full_name == site.repo)).one()
     assert (item.number, item.kind, item.author_login) == (n, "pull", C.citizen_nl)
     assert item.owner == site.repo.rpartition("/")[0]  # "paris", or "<gitlab host>/paris"
+
+
+def test_a_change_to_the_config_is_checked_naming_the_file_where_it_lives(site: Site) -> None:
+    """GitHub's `.github/veilleur.yml`, GitLab's `.gitlab/veilleur.yml`: a change to it is
+    checked, and the check names the file the maintainer edits."""
+    own = ".gitlab/veilleur.yml" if isinstance(site, GitLabSite) else ".github/veilleur.yml"
+    site.change_config(C.maintainer, "language: fr\nlabels:\n  extrnal: outside\n")
+    assert site.config_checks() == [(False, f"1 error(s) in {own}")]
+    assert site.harness.failures() == []
 
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -117,3 +117,34 @@ def test_a_broken_org_template_override_is_reported_as_a_config_error() -> None:
     assert error.file == "Codertocat/.github/.github/veilleur/templates/en/stale_close.md.j2"
     assert error.message.startswith("template override not used (the packaged one was)")
     assert config_watch.override_errors("Codertocat", Renderer()) == []
+
+
+GITLAB_REPO = "gitlab.example.org/utrecht/kaart"
+
+
+def test_on_gitlab_the_check_and_the_issue_name_the_projects_own_file() -> None:
+    """A GitLab project keeps its file at `.gitlab/veilleur.yml`: the merge request's status,
+    the issue and the command to check a file name it there, not at `.github/`."""
+    (error,) = config_watch.file_errors(GITLAB_REPO, BAD)
+    assert (error.file, error.line) == (".gitlab/veilleur.yml", 3)
+    check = config_watch.check_run(GITLAB_REPO, "f" * 40, [error])
+    assert isinstance(check, CreateCheckRun)
+    assert check.title == "1 error(s) in .gitlab/veilleur.yml"
+    assert "`.gitlab/veilleur.yml:3: labels.extrnal" in check.summary
+    assert config_watch.check_run(GITLAB_REPO, "f" * 40, []).title == (  # type: ignore[attr-defined]
+        ".gitlab/veilleur.yml is valid"
+    )
+    issue = config_watch.error_issue(GITLAB_REPO, [error], "en", Renderer())
+    assert "`veilleur config check .gitlab/veilleur.yml`" in issue.body
+    assert ".github/" not in issue.body
+    github = config_watch.error_issue("Codertocat/Hello-World", [error], "en", Renderer())
+    assert "`veilleur config check .github/veilleur.yml`" in github.body
+
+
+def test_a_broken_override_of_a_gitlab_group_names_its_gitlab_profile() -> None:
+    renderer = Renderer(overrides={"en/stale_close.md.j2": "Closing {% if %}"})
+    renderer.render(T.STALE_CLOSE, "en", author="x")
+    (error,) = config_watch.override_errors("gitlab.example.org/utrecht", renderer)
+    assert error.file == (
+        "gitlab.example.org/utrecht/gitlab-profile/.github/veilleur/templates/en/stale_close.md.j2"
+    )

@@ -65,7 +65,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
         message="each label needs + or -",
         usage="/label +name",
     ),
-    T.CONFIG_ERROR_ISSUE: dict(repo="acme/app", errors=ERRORS, last_valid=True),
+    T.CONFIG_ERROR_ISSUE: dict(
+        repo="acme/app", errors=ERRORS, last_valid=True, config_file=".github/veilleur.yml"
+    ),
     T.REMINDER: dict(
         people=["bob", "acme/core"],
         author="alice",

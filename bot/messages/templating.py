@@ -18,7 +18,9 @@ Template data (what callers pass; items are mappings or objects with these attri
 - command_help: (nothing)
 - command_error: command, reason (unauthorised|not_author|invalid|unknown|disabled), message,
   usage (or None)
-- config_error_issue: repo, errors (ConfigError list), last_valid (bool); sets `title`
+- config_error_issue: repo, errors (ConfigError list), last_valid (bool), config_file (the
+  repository's own file where its forge keeps it: `.github/veilleur.yml`, GitLab's
+  `.gitlab/veilleur.yml`; used unless `fixed`); optional fixed; sets `title`
 - reminder: people, author, business_days, due_days, reminder_number, max_reminders,
   kind (first_response|follow_up); optional listed (people over their daily mention cap,
   named without `@`)
