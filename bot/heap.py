@@ -29,6 +29,8 @@ def _libc() -> Any:
     try:
         libc = ctypes.CDLL(name)
         libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        if hasattr(libc, "madvise"):
+            libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
         return libc
     except (OSError, AttributeError, TypeError):  # not glibc (musl, macOS): nothing to trim
         return None
@@ -38,6 +40,34 @@ def trim() -> bool:
     """Return the free pages of every malloc arena to the system; whether any were."""
     libc = _libc()
     return bool(libc.malloc_trim(0)) if libc is not None else False
+
+
+# madvise(2)'s advice to reclaim pages now (Linux 5.4+): clean file pages leave the process at
+# once (read from the file again if touched); others are kept or swapped, never lost.
+MADV_PAGEOUT = 21
+
+
+def page_out(file_part: str) -> int:
+    """Give back the resident pages of the files this process maps whose path contains
+    `file_part`: a library read in full while in use (lingua's models ship inside its library
+    file, ~4 MB of it stays resident after the models are dropped; ~19 MB with lingua 2.2 on
+    Python 3.12+). The bytes advised; 0 where madvise or the advice is missing."""
+    libc = _libc()
+    if libc is None or not hasattr(libc, "madvise"):
+        return 0
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            spans = [line.split(maxsplit=5) for line in maps]
+    except OSError:  # not Linux
+        return 0
+    advised = 0
+    for fields in spans:
+        if len(fields) < 6 or file_part not in fields[5]:
+            continue
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        if libc.madvise(start, end - start, MADV_PAGEOUT) == 0:
+            advised += end - start
+    return advised
 
 
 def before_fork() -> None:
@@ -76,10 +106,14 @@ class IdleRelease:
 
     `use()` holds `lock` (a use and a release never overlap) and arms one timer; when it
     fires after the data went unused long enough, `release()` drops it (returns whether there
-    was anything) and the freed pages go back to the system."""
+    was anything) and the freed pages go back to the system, with those of the mapped `files`
+    the data was read from (`page_out`)."""
 
-    def __init__(self, seconds: float, release: Callable[[], bool]) -> None:
+    def __init__(
+        self, seconds: float, release: Callable[[], bool], files: tuple[str, ...] = ()
+    ) -> None:
         self.seconds = seconds
+        self.files = files
         self.lock = threading.RLock()
         self._release = release
         self._last_use = 0.0
@@ -113,4 +147,6 @@ class IdleRelease:
             if now - self._last_use < self.seconds or not self._release():
                 return False
         trim()  # the pages go back to the system, not to malloc's free lists
+        for file_part in self.files:
+            page_out(file_part)
         return True

@@ -5,14 +5,19 @@ own once started, and free pages are given back."""
 from __future__ import annotations
 
 import gc
+import hashlib
+import mmap
+import os
 import threading
 import time
 import weakref
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from bot import heap
+from tests.memory_pages import resident_bytes
 
 
 @pytest.fixture(autouse=True)
@@ -47,6 +52,23 @@ def test_a_started_process_frees_its_garbage_then_freezes_the_rest() -> None:
 
 def test_trim_answers_on_any_libc() -> None:
     assert heap.trim() in (True, False)
+
+
+def test_the_pages_of_a_mapped_file_are_given_back_and_read_again_when_touched(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "models.bin"
+    data = os.urandom(4 << 20)
+    with open(path, "wb") as f:
+        f.write(data)
+        os.fsync(f.fileno())  # clean pages, as a library's are
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as mapped:
+        assert hashlib.sha256(mapped).digest() == hashlib.sha256(data).digest()  # all read
+        assert resident_bytes(str(path)) >= 3 << 20
+        assert heap.page_out(str(path)) >= 4 << 20
+        assert resident_bytes(str(path)) < 1 << 20
+        assert hashlib.sha256(mapped).digest() == hashlib.sha256(data).digest()  # unchanged
+    assert heap.page_out("/no/such/file") == 0
 
 
 class Loaded:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from bot.messages import language
 from bot.messages.language import clean, detect_item_language, detect_language, language_scores
+from tests.memory_pages import resident_bytes
 
 CORPUS = Path(__file__).parent / "data" / "language_corpus.jsonl"
 ACCURACY_FLOOR = 0.95  # measured: 0.955 with the low-accuracy models (README, Benchmarks)
@@ -151,4 +152,16 @@ def test_the_models_are_unloaded_once_idle_and_loaded_again_when_needed() -> Non
     assert language._detector.cache_info().currsize >= 1
     assert language.unload_idle(used + language.IDLE_UNLOAD_SECONDS)
     assert language._detector.cache_info().currsize == 0
+    assert detect_item_language(title, body, ("en", "fr", "nl", "de")) == "fr"
+
+
+def test_the_pages_of_linguas_library_go_back_with_its_models() -> None:
+    """lingua's models ship inside its library file, read in full when they are loaded: once
+    dropped, those pages leave the process too (bot/heap.page_out)."""
+    title, body = "La carte reste vide", "Quand j'ouvre la carte du quartier, rien ne s'affiche."
+    assert detect_item_language(title, body, ("en", "fr", "nl", "de")) == "fr"
+    loaded = resident_bytes(language.LINGUA_LIBRARY)
+    assert loaded > 2 << 20
+    assert language.unload_idle(time.monotonic() + language.IDLE_UNLOAD_SECONDS)
+    assert resident_bytes(language.LINGUA_LIBRARY) < loaded / 2
     assert detect_item_language(title, body, ("en", "fr", "nl", "de")) == "fr"

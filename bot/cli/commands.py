@@ -177,7 +177,9 @@ def build_parser(*, serve_only: bool = False) -> argparse.ArgumentParser:
 
     cfg = sub.add_parser("config", help="repository configuration")
     cfgsub = cfg.add_subparsers(dest="config_command", required=True)
-    chk = cfgsub.add_parser("check", help="validate a .github/veilleur.yml file")
+    chk = cfgsub.add_parser(
+        "check", help="validate a .github/veilleur.yml file (.gitlab/veilleur.yml on GitLab)"
+    )
     chk.add_argument("file", help="path of the veilleur.yml file to check")
     chk.set_defaults(func=cmd_config_check)
 

@@ -82,6 +82,7 @@ def _is_prose(token: str) -> bool:
 # The models (~12 MB) are dropped after this long without a guess, and loaded again (0.05 s)
 # by the next one: new outside contributions come minutes or days apart.
 IDLE_UNLOAD_SECONDS = 60.0
+LINGUA_LIBRARY = "/lingua/lingua."  # lingua.cpython-311-x86_64-linux-gnu.so and the like
 
 
 def _unload() -> bool:
@@ -94,7 +95,8 @@ def _unload() -> bool:
     return True
 
 
-_models = heap.IdleRelease(IDLE_UNLOAD_SECONDS, _unload)
+# lingua's models are read from its library file: its pages go back with them.
+_models = heap.IdleRelease(IDLE_UNLOAD_SECONDS, _unload, files=(LINGUA_LIBRARY,))
 
 
 def unload_idle(now: float) -> bool:
