@@ -15,7 +15,9 @@ its children is read from /proc at start and at the end, per process: RSS, PSS (
 page divided among the processes that map it: the worker is forked from the web process and
 shares its modules' pages) and USS (pages of that process alone). `--settle SECONDS`: also
 read once the service has been left idle that long after the last delivery (what it holds
-between bursts: idle language models are unloaded after 60 s).
+between bursts: idle language models are unloaded after 60 s). With root, also the service's
+own pages (each physical page any of its processes maps, counted once) and, of those, the
+anonymous ones (heaps and stacks), from /proc/PID/pagemap.
 Results: a Markdown table on stdout, bench/results/memory.json.
 """
 
@@ -91,10 +93,12 @@ def memory(pid: int) -> list[dict[str, object]]:
     return rows
 
 
-def frames(pid: int) -> set[int]:
-    """The physical pages a process maps (page frame numbers from /proc/PID/pagemap)."""
-    out: set[int] = set()
-    present, pfn_mask = 1 << 63, (1 << 55) - 1
+def frames(pid: int) -> tuple[set[int], set[int]]:
+    """The physical pages a process maps (page frame numbers from /proc/PID/pagemap): those
+    of files (and shared memory), and the anonymous ones (its heaps and stacks)."""
+    files: set[int] = set()
+    anonymous: set[int] = set()
+    present, file_page, pfn_mask = 1 << 63, 1 << 61, (1 << 55) - 1
     with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/pagemap", "rb") as pagemap:
         for line in maps:
             span, *rest = line.split()
@@ -105,25 +109,34 @@ def frames(pid: int) -> set[int]:
             data = pagemap.read((end - start) // PAGE * 8)
             for (entry,) in struct.iter_unpack("<Q", data):
                 if entry & present:
-                    out.add(entry & pfn_mask)
-    return out
+                    (files if entry & file_page else anonymous).add(entry & pfn_mask)
+    return files, anonymous
 
 
-def unique_mb(pid: int) -> float | None:
-    """The service's own footprint: each physical page any of its processes maps, once.
+def own_pages(pid: int) -> tuple[float | None, float | None]:
+    """The service's own footprint: each physical page any of its processes maps, once; and
+    of it, the anonymous pages (what RAM must hold: the kernel can drop a clean file page and
+    read it again, not these without swap).
 
     PSS divides a shared library's pages among every process on the machine that maps it
     (this benchmark's own forge imports the same libraries, and so may a test run nearby), so
     it moves with what else runs; this does not. Reading page frames needs root (else they
     read as 0): None then."""
-    pages: set[int] = set()
+    files: set[int] = set()
+    anonymous: set[int] = set()
     for p in tree(pid):
         try:
-            pages |= frames(p)
+            f, a = frames(p)
         except (FileNotFoundError, ProcessLookupError):
             continue
-    pages.discard(0)
-    return round(len(pages) * PAGE / 2**20, 1) if pages else None
+        files |= f
+        anonymous |= a
+    files.discard(0)
+    anonymous.discard(0)
+    if not files and not anonymous:
+        return None, None
+    mb = PAGE / 2**20
+    return round(len(files | anonymous) * mb, 1), round(len(anonymous) * mb, 1)
 
 
 def stored(db: Path) -> int:
@@ -195,7 +208,7 @@ def main() -> None:
         warm_up(forge, city, db, not args.no_worker)
         forge.webhook_url = None
         time.sleep(2)
-        start, unique_start = memory(server.pid), unique_mb(server.pid)
+        start, (unique_start, anon_start) = memory(server.pid), own_pages(server.pid)
         started = time.monotonic()
         while (n := stored(db)) < args.deliveries:
             seconds = max(3, min(30, (args.deliveries - n) // 2000))
@@ -209,12 +222,13 @@ def main() -> None:
                 raise SystemExit("no delivery stored: " + (tmp / "serve.log").read_text()[-2000:])
         sent_seconds = time.monotonic() - started
         time.sleep(2)
-        end, unique_end = memory(server.pid), unique_mb(server.pid)
+        end, (unique_end, anon_end) = memory(server.pid), own_pages(server.pid)
         settled: list[dict[str, object]] | None = None
         unique_settled: float | None = None
+        anon_settled: float | None = None
         if args.settle:
             time.sleep(max(0.0, args.settle - 2))
-            settled, unique_settled = memory(server.pid), unique_mb(server.pid)
+            settled, (unique_settled, anon_settled) = memory(server.pid), own_pages(server.pid)
     finally:
         server.terminate()
         server.wait(60)
@@ -234,6 +248,8 @@ def main() -> None:
         "uss_mb_end": round(sum(r["uss_mb"] for r in end), 1),
         "unique_mb_start": unique_start,
         "unique_mb_end": unique_end,
+        "anonymous_mb_start": anon_start,
+        "anonymous_mb_end": anon_end,
     }
     if settled is not None:
         result |= {
@@ -241,6 +257,7 @@ def main() -> None:
             "settled": settled,
             "pss_mb_settled": round(sum(r["pss_mb"] for r in settled), 1),
             "unique_mb_settled": unique_settled,
+            "anonymous_mb_settled": anon_settled,
         }
     name = "memory-no-worker.json" if args.no_worker else "memory.json"
     (HERE / "results" / name).write_text(json.dumps(result, indent=1))
@@ -262,6 +279,10 @@ def main() -> None:
     print(
         f"service's own pages, each once (start, end{', idle' if settled else ''}):"
         f" {unique_start}, {unique_end}{f', {unique_settled}' if settled else ''} MB"
+    )
+    print(
+        "of which anonymous (heaps, stacks: what RAM must hold):"
+        f" {anon_start}, {anon_end}{f', {anon_settled}' if settled else ''} MB"
     )
 
 
