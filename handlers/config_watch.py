@@ -22,11 +22,10 @@ from bot.effects.actions import Action, CreateCheckRun, UpsertIssue, marker
 from bot.forge.names import (
     CONFIG_PATH,
     is_org_config_repo,
-    org_config_repo,
+    override_file_name,
     owner_of,
     repo_file_name,
 )
-from bot.messages.overrides import OVERRIDES_DIR
 from bot.messages.templating import Renderer, T
 
 NAME = "config_watch"
@@ -101,10 +100,12 @@ def error_issue(
 
 
 def override_errors(org: str, renderer: Renderer) -> list[ConfigError]:
-    """The org's template overrides that fell back to the packaged templates, as config errors."""
+    """The org's template overrides that fell back to the packaged templates, as config errors,
+    each named where it was read (a GitLab group's `.gitlab/veilleur/templates`, or the earlier
+    `.github/veilleur/templates`)."""
     return [
         ConfigError(
-            file=f"{org_config_repo(org)}/{OVERRIDES_DIR}/{failure.file}",
+            file=override_file_name(org, failure.file, renderer.origin),
             line=failure.line,
             column=None,
             path="",

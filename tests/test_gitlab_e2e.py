@@ -16,6 +16,7 @@ from tests.forge_sites import PROJECT, GitLabSite
 from tests.harness import City
 
 C = City()
+CONFIG_ERROR = "Veilleur configuration error"
 ON_GITLAB = pytest.mark.parametrize("site", ["gitlab"], indirect=True)
 
 
@@ -80,3 +81,48 @@ def test_a_new_projects_history_is_imported_when_it_is_first_seen(site: GitLabSi
     assert len(items) == 121
     assert sum(1 for i in items if i.kind == "pull") == 30
     assert site.harness.failures() == []
+
+
+GROUP_FILES = "paris/gitlab-profile"  # the group's own files (bot.forge.names.org_config_repo)
+WELCOME_FR = "veilleur/templates/fr/welcome_issue.md.j2"
+
+
+def open_french_issue(site: GitLabSite) -> str:
+    """The welcome of a French issue from outside the group."""
+    n = site.open_issue(
+        C.citizen_fr, "La carte ne s'affiche pas", "La carte des équipements ne s'affiche pas."
+    )
+    assert site.harness.failures() == []
+    (welcome,) = [c for c in site.bot_comments(n) if "veilleur:welcome" in c]
+    return welcome
+
+
+@ON_GITLAB
+def test_a_group_overrides_a_template_in_its_gitlab_profile(site: GitLabSite) -> None:
+    """GitLab's place, beside the group's `.gitlab/veilleur.yml`, is read before the earlier."""
+    site.world.add_project(
+        GROUP_FILES,
+        files={
+            f".gitlab/{WELCOME_FR}": "Bienvenue à Paris, {{ author }} ! {{ 6 * 7 }}\n",
+            f".github/{WELCOME_FR}": "Ancien accueil\n",
+        },
+    )
+    assert "Bienvenue à Paris, camille ! 42" in open_french_issue(site)
+
+
+@ON_GITLAB
+def test_a_group_keeps_its_overrides_at_the_earlier_place(site: GitLabSite) -> None:
+    """Without `.gitlab/veilleur/templates`, the group's `.github/veilleur/templates` is read."""
+    site.world.add_project(GROUP_FILES, files={f".github/{WELCOME_FR}": "Coucou {{ author }} !\n"})
+    assert "Coucou camille !" in open_french_issue(site)
+
+
+@ON_GITLAB
+@pytest.mark.parametrize("place", [".gitlab", ".github"])
+def test_a_broken_group_override_is_named_where_it_is(site: GitLabSite, place: str) -> None:
+    site.world.add_project(GROUP_FILES, files={f"{place}/{WELCOME_FR}": "Salut\n{{ 1/0 }}\n"})
+    assert "Salut" not in open_french_issue(site)  # the packaged welcome, instead
+    project = site.world.projects[PROJECT]
+    (issue,) = [i for i in project.issues.values() if i["title"] == CONFIG_ERROR]
+    where = f"{site.host}/{GROUP_FILES}/{place}/{WELCOME_FR}:2"
+    assert where in issue["description"] and "division by zero" in issue["description"]

@@ -124,3 +124,26 @@ async def test_a_push_of_the_config_drops_the_cached_one() -> None:
     _, _, p = await normalise("gitlab/push", push, HOST, Authors())
     assert loader.on_push(p)
     loader.invalidate_org.assert_called_once_with(f"{HOST}/city")
+
+
+@pytest.mark.parametrize("place", [".gitlab/veilleur/templates", ".github/veilleur/templates"])
+async def test_a_push_of_a_group_template_override_drops_the_groups_files(place: str) -> None:
+    """At GitLab's place or at the earlier one, a changed override in the group's
+    gitlab-profile drops the group's cached files (its configuration and its overrides)."""
+    from unittest.mock import MagicMock
+
+    from bot.config.loader import ConfigLoader
+
+    push = example("push/push.json")
+    project = push["project"]
+    assert isinstance(project, dict)
+    push["ref"] = f"refs/heads/{project['default_branch']}"
+    project["path_with_namespace"] = "city/gitlab-profile"
+    push["commits"] = [
+        {"added": [f"{place}/fr/welcome_issue.md.j2"], "modified": [], "removed": []}
+    ]
+    _, _, p = await normalise("gitlab/push", push, HOST, Authors())
+    loader = ConfigLoader.__new__(ConfigLoader)
+    loader.invalidate, loader.invalidate_org = MagicMock(), MagicMock()  # type: ignore[method-assign]
+    assert loader.on_push(p)
+    loader.invalidate_org.assert_called_once_with(f"{HOST}/city")

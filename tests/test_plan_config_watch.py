@@ -146,5 +146,11 @@ def test_a_broken_override_of_a_gitlab_group_names_its_gitlab_profile() -> None:
     renderer.render(T.STALE_CLOSE, "en", author="x")
     (error,) = config_watch.override_errors("gitlab.example.org/utrecht", renderer)
     assert error.file == (
+        "gitlab.example.org/utrecht/gitlab-profile/.gitlab/veilleur/templates/en/stale_close.md.j2"
+    )
+    earlier = Renderer(overrides=renderer.overrides, origin=".github/veilleur/templates")
+    earlier.render(T.STALE_CLOSE, "en", author="x")  # read at the earlier place: named there
+    (error,) = config_watch.override_errors("gitlab.example.org/utrecht", earlier)
+    assert error.file == (
         "gitlab.example.org/utrecht/gitlab-profile/.github/veilleur/templates/en/stale_close.md.j2"
     )

@@ -17,6 +17,10 @@ GITLAB_ORG_REPO = "gitlab-profile"
 # and where GitLab keeps it (bot/gitlab/client.py reads `.github/veilleur.yml` there).
 CONFIG_PATH = ".github/veilleur.yml"
 GITLAB_CONFIG_PATH = ".gitlab/veilleur.yml"
+# An organisation's template overrides (`<lang>/<name>.md.j2`) in its own repository: asked for
+# at the canonical place, kept by a GitLab group in `.gitlab/` beside its Veilleur file.
+OVERRIDES_DIR = ".github/veilleur/templates"
+GITLAB_OVERRIDES_DIR = ".gitlab/veilleur/templates"
 # Forges that number merge requests apart from issues (GitLab: `#7` and `!7`) store a merge
 # request at this base plus its own number, so that (repository, number) stays one item.
 PULL_NUMBER_BASE = 1_000_000_000
@@ -94,3 +98,15 @@ def org_file_name(org: str) -> str:
     """How an organisation's (group's) Veilleur file is named to users: the repository it lives
     in (`org_config_repo`: `org/.github`, a GitLab group's `gitlab-profile`) and its path there."""
     return f"{org_config_repo(org)}/{config_path(org)}"
+
+
+def overrides_dir(org: str) -> str:
+    """Where the forge of `org` keeps the organisation's template overrides (GitLab's unless
+    the group still has them at the earlier place, which `Forge.place_of` tells)."""
+    return GITLAB_OVERRIDES_DIR if is_qualified_owner(org) else OVERRIDES_DIR
+
+
+def override_file_name(org: str, file: str, folder: str | None = None) -> str:
+    """How an organisation's template override (`fr/welcome_issue.md.j2`) is named to users: the
+    repository it lives in, the folder it was read from (else the forge's), and the file."""
+    return f"{org_config_repo(org)}/{folder or overrides_dir(org)}/{file}"

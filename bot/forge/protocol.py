@@ -44,6 +44,12 @@ class Forge(Protocol):
         """Entries (`name`, `path`, `type`); [] when absent. `keep`: as `get_file`'s."""
         ...
 
+    def place_of(self, repo: str, path: str) -> str:
+        """Where the forge keeps what is asked for at the canonical `path`, as last read: the
+        path a maintainer edits, which messages name (GitLab: `.gitlab/…`, or an earlier
+        place it fell back to, bot/gitlab/client.py `EARLIER`)."""
+        ...
+
     async def community_profile(self, repo: str) -> dict[str, Any] | None:
         """`files` present (contributing, code of conduct, …), or None when unknown."""
         ...

@@ -319,6 +319,10 @@ class GitHubAPI:
 
         return list(await self._contents(repo, path, None, entries, keep))
 
+    def place_of(self, repo: str, path: str) -> str:
+        """GitHub keeps every file at its canonical place."""
+        return path
+
     async def _contents(
         self,
         repo: str,

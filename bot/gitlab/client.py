@@ -2,7 +2,8 @@
 
 Repository names are host-qualified (`gitlab.example.org/group/project`); the host is this
 instance's and is stripped before each call. Well-known files asked for at their canonical
-place are read at GitLab's (see `WELL_KNOWN`). Notes are updated through the issue or merge
+place are read at GitLab's (see `WELL_KNOWN`; a group's template overrides at their earlier
+place while GitLab's is absent, see `EARLIER`). Notes are updated through the issue or merge
 request they belong to, which the client learns when it lists or posts them.
 """
 
@@ -15,7 +16,11 @@ from urllib.parse import quote
 
 from bot.forge import Forge, RepoName
 from bot.forge.errors import ForgeRequestFailed
-from bot.forge.names import GITLAB_CONFIG_PATH
+from bot.forge.names import (
+    GITLAB_CONFIG_PATH,
+    GITLAB_OVERRIDES_DIR,
+    OVERRIDES_DIR,
+)
 from bot.gitlab import shapes
 from bot.gitlab.codeowners import CODEOWNERS_PATHS, GitLabCodeOwners, parse_gitlab_codeowners
 from bot.gitlab.numbers import split
@@ -25,7 +30,11 @@ from bot.gitlab.transport import Transport, is_ambiguous, status_of
 WELL_KNOWN = {
     ".github/veilleur.yml": GITLAB_CONFIG_PATH,
     ".github/ISSUE_TEMPLATE": ".gitlab/issue_templates",
+    OVERRIDES_DIR: GITLAB_OVERRIDES_DIR,
 }
+# Canonical directories read at their canonical place itself when GitLab's does not exist:
+# groups that put their template overrides there before Veilleur read `.gitlab/` keep them.
+EARLIER = frozenset({OVERRIDES_DIR})
 COMMUNITY_FILES = {"contributing": "CONTRIBUTING.md", "code_of_conduct_file": "CODE_OF_CONDUCT.md"}
 
 
@@ -35,6 +44,10 @@ def gitlab_path(path: str) -> str:
         if path == canonical or path.startswith(canonical + "/"):
             return own + path[len(canonical) :]
     return path
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder + "/")
 
 
 def _id(path: str) -> str:
@@ -50,6 +63,7 @@ class GitLabAPI:
         self._users: dict[str, dict[str, Any] | None] = {}
         self._branches: dict[str, str] = {}
         self._notes: dict[int, tuple[str, int]] = {}  # note id -> (project path, item number)
+        self._earlier: set[tuple[str, str]] = set()  # (repo, `EARLIER` folder) read there
         self.own_login: str | None = None
 
     async def whoami(self) -> str | None:
@@ -128,7 +142,7 @@ class GitLabAPI:
         self, repo: str, path: str, ref: str | None = None, *, keep: bool = False
     ) -> str | None:
         """`keep` changes nothing here: every read asks GitLab for the file."""
-        path = gitlab_path(path)
+        path = self.place_of(repo, path)
         try:
             branch = await self._ref(repo, ref)
         except ValueError:
@@ -141,12 +155,30 @@ class GitLabAPI:
         raw = base64.b64decode(data.get("content") or "")
         return raw.decode("utf-8", "replace")
 
-    async def list_dir(self, repo: str, path: str, *, keep: bool = False) -> list[dict[str, Any]]:
-        gl_path = gitlab_path(path)
-        rows = await self.http.pages(
-            f"{self._p(repo)}/repository/tree",
-            {"path": gl_path, "ref": await self._ref(repo, None)},
+    def place_of(self, repo: str, path: str) -> str:
+        """GitLab's place of a canonical path (`gitlab_path`), or the canonical place itself
+        under an `EARLIER` folder that was last listed there."""
+        if any(_under(path, f) for r, f in self._earlier if r == repo.lower()):
+            return path
+        return gitlab_path(path)
+
+    async def _tree(self, repo: str, path: str) -> list[dict[str, Any]]:
+        return await self.http.pages(
+            f"{self._p(repo)}/repository/tree", {"path": path, "ref": await self._ref(repo, None)}
         )
+
+    async def list_dir(self, repo: str, path: str, *, keep: bool = False) -> list[dict[str, Any]]:
+        """An `EARLIER` folder is listed at GitLab's place, else at its earlier one, and what is
+        under it is then read where it was found (`place_of`)."""
+        if path in EARLIER:
+            self._earlier.discard((repo.lower(), path))
+            rows = await self._tree(repo, gitlab_path(path))
+            if not rows:
+                rows = await self._tree(repo, path)
+                if rows:
+                    self._earlier.add((repo.lower(), path))
+        else:
+            rows = await self._tree(repo, self.place_of(repo, path))
         kinds = {"blob": "file", "tree": "dir"}
         # Paths are told back at the canonical place they were asked for.
         return [

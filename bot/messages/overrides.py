@@ -1,7 +1,8 @@
 """Organisation template overrides, read from the org's own repository and cached.
 
 Files live at `.github/veilleur/templates/<lang>/<name>.md.j2` in the org's own repository
-(`bot.forge.names.org_config_repo`: `<org>/.github`, a GitLab group's `gitlab-profile`). A push to
+(`bot.forge.names.org_config_repo`: `<org>/.github`, a GitLab group's `gitlab-profile`, where
+they are at `.gitlab/veilleur/templates`: the GitLab client maps the place). A push to
 that repository drops the cache (with the org config), otherwise it expires after the TTL
 (VEILLEUR_CONFIG_REFETCH_SECONDS). In another process, the push shows when the org config is
 read again (`ConfigLoader.org_reads`): the overrides are read again on their next use.
@@ -15,11 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock
-from bot.forge.names import org_config_repo, owner_of
+from bot.forge.names import OVERRIDES_DIR, org_config_repo, owner_of
 from bot.messages.templating import SUFFIX, Renderer
 
 log = logging.getLogger(__name__)
-OVERRIDES_DIR = ".github/veilleur/templates"
 
 
 class TemplateOverrides:
@@ -44,14 +44,17 @@ class TemplateOverrides:
         hit, reads = self._cache.get(org), self.org_reads(org)
         if hit and self.clock.now() - hit[0] < self.ttl and hit[1] == reads:
             return hit[2]
+        files, origin = {}, None
         try:
             files = await self._fetch(api, org_config_repo(org))
+            # where the forge kept them (GitLab: `.gitlab/…`, or the earlier `.github/…`)
+            origin = api.place_of(org_config_repo(org), OVERRIDES_DIR) if files else None
         except Exception:
             log.warning(
                 "template overrides of %s unavailable; using packaged ones", org, exc_info=True
             )
             files = {}
-        renderer = self.base.with_overrides(files) if files else self.base
+        renderer = self.base.with_overrides(files, origin) if files else self.base
         # Read after the fetch: an org read running beside it (triage gathers both) is as recent.
         self._cache[org] = (self.clock.now(), self.org_reads(org), renderer)
         return renderer

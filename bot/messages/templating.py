@@ -280,7 +280,10 @@ class Renderer:
     """Renders named templates in a language, with optional organisation overrides."""
 
     def __init__(
-        self, templates_dir: Path | str | None = None, overrides: Mapping[str, str] | None = None
+        self,
+        templates_dir: Path | str | None = None,
+        overrides: Mapping[str, str] | None = None,
+        origin: str | None = None,
     ) -> None:
         if templates_dir is None:
             from bot.resources import templates_dir as packaged
@@ -288,6 +291,8 @@ class Renderer:
             templates_dir = packaged()
         self.templates_dir = Path(templates_dir)
         self.failures: dict[str, OverrideFailure] = {}  # overrides that fell back, by file
+        # The folder the overrides were read from, as the forge names it: errors name it.
+        self.origin = origin
         self.overrides = {k: v for k, v in (overrides or {}).items() if _OVERRIDE_KEY.match(k)}
         for ignored in set(overrides or {}) - set(self.overrides):
             log.warning(
@@ -316,8 +321,8 @@ class Renderer:
         self.env.globals.update(ref=ref, link=link, mention=mention, code=code, url=url)
         self.env.globals["range"] = _bounded_range
 
-    def with_overrides(self, overrides: Mapping[str, str]) -> Renderer:
-        return Renderer(self.templates_dir, overrides)
+    def with_overrides(self, overrides: Mapping[str, str], origin: str | None = None) -> Renderer:
+        return Renderer(self.templates_dir, overrides, origin)
 
     def render(self, name: str, lang: str, **data: Any) -> RenderResult:
         langs = [lang] if lang == FALLBACK_LANGUAGE else [lang, FALLBACK_LANGUAGE]
