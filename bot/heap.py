@@ -50,8 +50,8 @@ MADV_PAGEOUT = 21
 def page_out(file_part: str) -> int:
     """Give back the resident pages of the files this process maps whose path contains
     `file_part`: a library read in full while in use (lingua's models ship inside its library
-    file, ~4 MB of it stays resident after the models are dropped; ~19 MB with lingua 2.2 on
-    Python 3.12+). The bytes advised; 0 where madvise or the advice is missing."""
+    file, ~4 MB of it stays resident after the models are dropped; ~19 MB with lingua 2.2).
+    The bytes advised; 0 where madvise or the advice is missing."""
     libc = _libc()
     if libc is None or not hasattr(libc, "madvise"):
         return 0

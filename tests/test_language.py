@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from packaging.requirements import Requirement
 
 from bot.messages import language
 from bot.messages.language import clean, detect_item_language, detect_language, language_scores
@@ -165,3 +167,21 @@ def test_the_pages_of_linguas_library_go_back_with_its_models() -> None:
     assert language.unload_idle(time.monotonic() + language.IDLE_UNLOAD_SECONDS)
     assert resident_bytes(language.LINGUA_LIBRARY) < loaded / 2
     assert detect_item_language(title, body, ("en", "fr", "nl", "de")) == "fr"
+
+
+@pytest.mark.parametrize("python", ["3.11", "3.12", "3.13", "3.14"])
+def test_lingua_2_2_is_kept_out_where_2_1_has_wheels(python: str) -> None:
+    """lingua 2.2.0 lets one English word decide a French text ("Feature request : webhook"
+    of the corpus above is read as German): the project asks for 2.1 on every Python it has
+    wheels for (3.11 to 3.13), 2.2 only beyond."""
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    wanted = [
+        r
+        for r in map(Requirement, pyproject["project"]["dependencies"])
+        if r.name == "lingua-language-detector"
+        and (r.marker is None or r.marker.evaluate({"python_version": python}))
+    ]
+    assert len(wanted) == 1
+    with_wheels_of_2_1 = python in ("3.11", "3.12", "3.13")
+    assert wanted[0].specifier.contains("2.1.1") == with_wheels_of_2_1
+    assert wanted[0].specifier.contains("2.2.0") != with_wheels_of_2_1
