@@ -17,7 +17,10 @@ shares its modules' pages) and USS (pages of that process alone). `--settle SECO
 read once the service has been left idle that long after the last delivery (what it holds
 between bursts: idle language models are unloaded after 60 s). With root, also the service's
 own pages (each physical page any of its processes maps, counted once) and, of those, the
-anonymous ones (heaps and stacks), from /proc/PID/pagemap.
+anonymous ones (heaps and stacks), from /proc/PID/pagemap; and what the worker's anonymous
+pages are against the web process it was forked from (still shared, its own allocations, or
+copies, with how many of those differ from the web's page in only a few words: the reference
+counts that reading an object writes), from pagemap and /proc/PID/mem.
 Results: a Markdown table on stdout, bench/results/memory.json.
 """
 
@@ -33,6 +36,7 @@ import time
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -53,6 +57,7 @@ WARM_UP = [  # (citizen attribute, title, body): one new issue per language, by 
 
 
 KEYS = generate_app_keypair()
+COPY_FEW_WORDS = 8  # a copy "differs in a few words": fewer than 8 of a page's 512
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -68,8 +73,16 @@ def tree(pid: int) -> list[int]:
     return out
 
 
-def memory(pid: int) -> list[dict[str, object]]:
-    rows = []
+class Row(TypedDict):
+    pid: int
+    cmd: str
+    rss_mb: float
+    pss_mb: float
+    uss_mb: float
+
+
+def memory(pid: int) -> list[Row]:
+    rows: list[Row] = []
     for p in tree(pid):
         try:
             cmd = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:80]
@@ -137,6 +150,55 @@ def own_pages(pid: int) -> tuple[float | None, float | None]:
         return None, None
     mb = PAGE / 2**20
     return round(len(files | anonymous) * mb, 1), round(len(anonymous) * mb, 1)
+
+
+def anonymous_frames(pid: int) -> dict[int, int]:
+    """The present anonymous pages of a process: virtual address -> page frame number."""
+    out: dict[int, int] = {}
+    present, file_page, pfn_mask = 1 << 63, 1 << 61, (1 << 55) - 1
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/pagemap", "rb") as pagemap:
+        for line in maps:
+            span, *rest = line.split()
+            if rest[-1] == "[vsyscall]":
+                continue
+            start, end = (int(x, 16) for x in span.split("-"))
+            pagemap.seek(start // PAGE * 8)
+            data = pagemap.read((end - start) // PAGE * 8)
+            for i, (entry,) in enumerate(struct.iter_unpack("<Q", data)):
+                if entry & present and not entry & file_page and entry & pfn_mask:
+                    out[start + i * PAGE] = entry & pfn_mask
+    return out
+
+
+def worker_copies(web: int, worker: int) -> dict[str, float] | None:
+    """What the forked worker's anonymous pages are, against the web process it was forked
+    from: still shared (one physical page), at an address of neither before (its own
+    allocations), or copies (the same address, another page: written by either process after
+    the fork), and of the copies, those whose content is the web's but for a few 8-byte
+    words (a reference count written by merely reading an object copies its whole page) or
+    identical (written, then set back). Needs root (None otherwise)."""
+    a, b = anonymous_frames(web), anonymous_frames(worker)
+    if not a or not b:
+        return None
+    copies = [v for v, frame in b.items() if v in a and a[v] != frame]
+    identical = few = 0
+    with open(f"/proc/{web}/mem", "rb") as web_mem, open(f"/proc/{worker}/mem", "rb") as own:
+        for v in copies:
+            web_mem.seek(v)
+            own.seek(v)
+            x, y = memoryview(web_mem.read(PAGE)).cast("Q"), memoryview(own.read(PAGE)).cast("Q")
+            differ = sum(1 for i, j in zip(x, y, strict=True) if i != j)
+            identical += differ == 0
+            few += 0 < differ < COPY_FEW_WORDS
+    mb = PAGE / 2**20
+    return {
+        "anonymous_mb": round(len(b) * mb, 1),
+        "shared_mb": round(sum(1 for v, f in b.items() if a.get(v) == f) * mb, 1),
+        "own_allocations_mb": round(sum(1 for v in b if v not in a) * mb, 1),
+        "copies_mb": round(len(copies) * mb, 1),
+        "copies_identical_mb": round(identical * mb, 1),
+        "copies_few_words_mb": round(few * mb, 1),
+    }
 
 
 def stored(db: Path) -> int:
@@ -223,18 +285,20 @@ def main() -> None:
         sent_seconds = time.monotonic() - started
         time.sleep(2)
         end, (unique_end, anon_end) = memory(server.pid), own_pages(server.pid)
-        settled: list[dict[str, object]] | None = None
+        settled: list[Row] | None = None
         unique_settled: float | None = None
         anon_settled: float | None = None
         if args.settle:
             time.sleep(max(0.0, args.settle - 2))
             settled, (unique_settled, anon_settled) = memory(server.pid), own_pages(server.pid)
+        workers = [r["pid"] for r in (settled or end)[1:] if "bot.cli" in r["cmd"]]
+        copies = worker_copies(server.pid, workers[0]) if workers else None
     finally:
         server.terminate()
         server.wait(60)
         log.close()
         forge_server.__exit__(None, None, None)
-    result = {
+    result: dict[str, object] = {
         "date": datetime.now(UTC).isoformat(),
         "deliveries": stored(db),
         "worker": not args.no_worker,
@@ -259,6 +323,8 @@ def main() -> None:
             "unique_mb_settled": unique_settled,
             "anonymous_mb_settled": anon_settled,
         }
+    if copies is not None:
+        result["worker_pages"] = copies
     name = "memory-no-worker.json" if args.no_worker else "memory.json"
     (HERE / "results" / name).write_text(json.dumps(result, indent=1))
     print("| process | RSS start (MB) | PSS start | RSS end | PSS end | USS end |")
@@ -284,6 +350,15 @@ def main() -> None:
         "of which anonymous (heaps, stacks: what RAM must hold):"
         f" {anon_start}, {anon_end}{f', {anon_settled}' if settled else ''} MB"
     )
+
+    if copies is not None:
+        print(
+            f"the worker's anonymous pages ({copies['anonymous_mb']} MB): shared with the web"
+            f" process {copies['shared_mb']}, its own allocations"
+            f" {copies['own_allocations_mb']}, copies of the web process's pages"
+            f" {copies['copies_mb']} (identical {copies['copies_identical_mb']}, differing in"
+            f" fewer than {COPY_FEW_WORDS} of 512 words {copies['copies_few_words_mb']})"
+        )
 
 
 if __name__ == "__main__":
