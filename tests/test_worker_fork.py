@@ -69,8 +69,8 @@ def test_the_forked_worker_handles_deliveries_and_dies_with_the_web_process(
         assert b"\0-OO\0" in cmdline(serve.pid), cmdline(serve.pid)
         writers = [p for p in children(serve.pid) if b"writer_main" in cmdline(p)]
         assert len(writers) == 1 and b"\0-OO\0" in cmdline(writers[0])
-        # Intake first when the cores are short (bench/drain.py).
-        assert niceness(worker) == niceness(serve.pid) + WORKER_NICENESS
+        # Intake first when the cores are short (bench/drain.py); 19 is the lowest priority.
+        assert niceness(worker) == min(19, niceness(serve.pid) + WORKER_NICENESS)
         forge.webhook_url = f"{url}/webhooks/github"
         forge.scenario.install(city.org)
         n = forge.scenario.open_issue(city.repo, city.citizen_fr, "Carte", "La carte est vide.")

@@ -49,8 +49,10 @@ _GUID_BYTES = 80  # X-GitHub-Delivery is at most 64 characters (bot/intake/endpo
 _CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
 # The worker runs at a lower CPU priority than the web and writer processes: when the cores
 # are short, accepting webhooks (GitHub gives up after 10 s) comes before draining the
-# backlog, which only waits. Measured by bench/drain.py (README, Benchmarks).
-WORKER_NICENESS = 10
+# backlog, which only waits. The lowest priority there is: against +10, intake while the worker
+# drained went from 0.80-0.83 to 0.87-0.93 of `--no-worker`, the worker draining as fast
+# (bench/drain.py, interleaved runs; README, Benchmarks).
+WORKER_NICENESS = 19
 
 
 class WorkerProcess:
