@@ -71,6 +71,13 @@ def test_the_forked_worker_handles_deliveries_and_dies_with_the_web_process(
         assert len(writers) == 1 and b"\0-OO\0" in cmdline(writers[0])
         # Intake first when the cores are short (bench/drain.py); 19 is the lowest priority.
         assert niceness(worker) == min(19, niceness(serve.pid) + WORKER_NICENESS)
+        # ...and preempted by them as soon as they wake (SCHED_IDLE), its threads too.
+        assert os.sched_getscheduler(worker) == os.SCHED_IDLE
+        assert all(
+            os.sched_getscheduler(int(t.name)) == os.SCHED_IDLE
+            for t in Path(f"/proc/{worker}/task").iterdir()
+        )
+        assert os.sched_getscheduler(serve.pid) == os.SCHED_OTHER
         forge.webhook_url = f"{url}/webhooks/github"
         forge.scenario.install(city.org)
         n = forge.scenario.open_issue(city.repo, city.citizen_fr, "Carte", "La carte est vide.")

@@ -49,9 +49,12 @@ _GUID_BYTES = 80  # X-GitHub-Delivery is at most 64 characters (bot/intake/endpo
 _CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
 # The worker runs at a lower CPU priority than the web and writer processes: when the cores
 # are short, accepting webhooks (GitHub gives up after 10 s) comes before draining the
-# backlog, which only waits. The lowest priority there is: against +10, intake while the worker
-# drained went from 0.80-0.83 to 0.87-0.93 of `--no-worker`, the worker draining as fast
-# (bench/drain.py, interleaved runs; README, Benchmarks).
+# backlog, which only waits. On Linux it is a SCHED_IDLE process: a web or writer process
+# that wakes up takes its core at once, which a low niceness alone does not promise. Intake
+# while the worker drained (bench/drain.py, interleaved runs; README, Benchmarks): 0.80-0.89
+# of `--no-worker` at niceness +10, 0.87-0.93 at +19, 0.91 and 0.95 as SCHED_IDLE (p99 13-16 ms
+# against 16-24), the worker draining at 14-19 deliveries/s instead of 18-19. Elsewhere, and
+# where SCHED_IDLE is refused, the niceness alone.
 WORKER_NICENESS = 19
 
 
@@ -223,6 +226,8 @@ def worker_main(
         signal.set_wakeup_fd(-1)
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICENESS)
+    with contextlib.suppress(OSError, AttributeError):  # Linux only; inherited by its threads
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     from bot import logs
     from bot.clock import SystemClock
     from bot.periodic import start_scheduler
