@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypedDict
@@ -106,11 +107,10 @@ def memory(pid: int) -> list[Row]:
     return rows
 
 
-def frames(pid: int) -> tuple[set[int], set[int]]:
-    """The physical pages a process maps (page frame numbers from /proc/PID/pagemap): those
-    of files (and shared memory), and the anonymous ones (its heaps and stacks)."""
-    files: set[int] = set()
-    anonymous: set[int] = set()
+def present_pages(pid: int) -> Iterator[tuple[int, int, bool]]:
+    """Each page a process has in memory, from /proc/PID/pagemap: (virtual address, page
+    frame number, whether a file's or shared memory's). Frame numbers read as 0 without
+    root: none then."""
     present, file_page, pfn_mask = 1 << 63, 1 << 61, (1 << 55) - 1
     with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/pagemap", "rb") as pagemap:
         for line in maps:
@@ -120,9 +120,18 @@ def frames(pid: int) -> tuple[set[int], set[int]]:
             start, end = (int(x, 16) for x in span.split("-"))
             pagemap.seek(start // PAGE * 8)
             data = pagemap.read((end - start) // PAGE * 8)
-            for (entry,) in struct.iter_unpack("<Q", data):
-                if entry & present:
-                    (files if entry & file_page else anonymous).add(entry & pfn_mask)
+            for i, (entry,) in enumerate(struct.iter_unpack("<Q", data)):
+                if entry & present and entry & pfn_mask:
+                    yield start + i * PAGE, entry & pfn_mask, bool(entry & file_page)
+
+
+def frames(pid: int) -> tuple[set[int], set[int]]:
+    """The physical pages a process maps: those of files (and shared memory), and the
+    anonymous ones (its heaps and stacks)."""
+    files: set[int] = set()
+    anonymous: set[int] = set()
+    for _, frame, of_file in present_pages(pid):
+        (files if of_file else anonymous).add(frame)
     return files, anonymous
 
 
@@ -144,8 +153,6 @@ def own_pages(pid: int) -> tuple[float | None, float | None]:
             continue
         files |= f
         anonymous |= a
-    files.discard(0)
-    anonymous.discard(0)
     if not files and not anonymous:
         return None, None
     mb = PAGE / 2**20
@@ -154,20 +161,7 @@ def own_pages(pid: int) -> tuple[float | None, float | None]:
 
 def anonymous_frames(pid: int) -> dict[int, int]:
     """The present anonymous pages of a process: virtual address -> page frame number."""
-    out: dict[int, int] = {}
-    present, file_page, pfn_mask = 1 << 63, 1 << 61, (1 << 55) - 1
-    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/pagemap", "rb") as pagemap:
-        for line in maps:
-            span, *rest = line.split()
-            if rest[-1] == "[vsyscall]":
-                continue
-            start, end = (int(x, 16) for x in span.split("-"))
-            pagemap.seek(start // PAGE * 8)
-            data = pagemap.read((end - start) // PAGE * 8)
-            for i, (entry,) in enumerate(struct.iter_unpack("<Q", data)):
-                if entry & present and not entry & file_page and entry & pfn_mask:
-                    out[start + i * PAGE] = entry & pfn_mask
-    return out
+    return {address: frame for address, frame, of_file in present_pages(pid) if not of_file}
 
 
 def worker_copies(web: int, worker: int) -> dict[str, float] | None:
