@@ -145,11 +145,11 @@ def create_app(
         app.state.worker_process = supervised
         app.state.scheduler = None
         app.state.runtime = None  # set on the worker loop, once built
-        if worker:
-            await asyncio.to_thread(worker.start)
-        if supervised:
-            await supervised.start()
         try:
+            if worker and not await asyncio.to_thread(worker.start):
+                raise RuntimeError("the worker did not start (the reason is logged above)")
+            if supervised:
+                await supervised.start()
             yield
         finally:
             if supervised:

@@ -57,6 +57,13 @@ GITHUB_RETRIES = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+WORKER_RESTARTS = Counter(
+    "veilleur_worker_restarts_total",
+    "Worker processes started again, by reason: overrun (killed past the time limit),"
+    " not_started (no runtime within the time limit), exited.",
+    ["reason"],
+    registry=REGISTRY,
+)
 DELIVERY_LATENCY = Histogram(
     "veilleur_delivery_latency_seconds",
     "From receipt of a webhook to the end of its processing (done, failed or dead).",

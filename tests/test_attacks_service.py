@@ -108,9 +108,14 @@ def looping_services(settings: Any, engine: Any, clock: Any) -> dict[str, Any]:
 
 
 def served_in_process_mode(
-    forge: Forge, forge_settings: Any, tmp_path: Path, **overrides: Any
+    forge: Forge,
+    forge_settings: Any,
+    tmp_path: Path,
+    services: Any = looping_services,
+    **overrides: Any,
 ) -> tuple[Any, Any]:
-    """The app as `veilleur serve` builds it (worker process), with `looping_services`."""
+    """The app as `veilleur serve` builds it (worker process), with `looping_services`
+    unless told other `services`; `overrides`: settings."""
     from bot.app import create_app
     from bot.settings import Settings
     from bot.sim import ThreadedServer
@@ -124,7 +129,7 @@ def served_in_process_mode(
         log_format="text",
     )
     values.update(overrides)
-    app = create_app(Settings(**values), worker_process=True, services=looping_services)
+    app = create_app(Settings(**values), worker_process=True, services=services)
     server = ThreadedServer(app, lifespan="on").start(timeout=60)
     forge.webhook_url = f"{server.url}/webhooks/github"
     return app, server

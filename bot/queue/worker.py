@@ -60,13 +60,21 @@ class EmbeddedWorker:
     def dispatcher(self) -> Dispatcher | None:
         return self.runtime.dispatcher if self.runtime is not None else None
 
-    def start(self) -> None:
+    def start(self, timeout: float = 30.0) -> bool:
+        """Start the loop's thread; whether it is ready within `timeout`. False when its
+        runtime could not be built (the thread ended: its error is logged) or took longer."""
         released = deliveries.release_stale(self.engine, self.clock.now(), everything=True)
         if released:
             log.info("re-queued %d deliveries left in progress by a previous run", released)
-        self._thread = threading.Thread(target=self._thread_main, name="worker", daemon=True)
-        self._thread.start()
-        self.ready.wait(timeout=30)
+        thread = self._thread = threading.Thread(
+            target=self._thread_main, name="worker", daemon=True
+        )
+        thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.ready.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
+            if not thread.is_alive() or time.monotonic() >= deadline:
+                return False
+        return True
 
     def wake(self) -> None:
         """Thread-safe nudge from intake: a delivery was stored."""
@@ -92,7 +100,11 @@ class EmbeddedWorker:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        runtime, cleanup = await self.make_runtime()
+        try:
+            runtime, cleanup = await self.make_runtime()
+        except Exception:
+            log.exception("the worker cannot start: its runtime could not be built")
+            return
         self.runtime = runtime
         dispatcher = runtime.dispatcher
         if self.on_loop_start:

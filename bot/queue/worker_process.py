@@ -37,6 +37,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot import heap
+from bot import prometheus as metrics
 from bot.queue import deliveries
 from bot.settings import Settings
 from bot.storage.models import Delivery, DeliveryStatus
@@ -56,6 +57,14 @@ _CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
 # against 16-24), the worker draining at 14-19 deliveries/s instead of 18-19. Elsewhere, and
 # where SCHED_IDLE is refused, the niceness alone.
 WORKER_NICENESS = 19
+# A worker that could not start, or ended, is started again after a pause that doubles while
+# each one fails within STABLE_SECONDS of its start (1, 2, 4... s, at most MAX_PAUSE_SECONDS):
+# a database or a configuration broken for an hour costs a few dozen attempts and log lines,
+# not several a second.
+STABLE_SECONDS = 60.0
+MAX_PAUSE_SECONDS = 60.0
+# Beyond the worker's own limit to become ready (the handler time limit), before it is killed.
+READY_MARGIN_SECONDS = 5.0
 
 
 class WorkerProcess:
@@ -87,6 +96,9 @@ class WorkerProcess:
         self._watch: asyncio.Task[None] | None = None
         self._stopping = False
         self.restarts = 0
+        self._spawned_at = 0.0
+        self._became_ready = False
+        self._quick_failures = 0
 
     # -- web process side ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -136,15 +148,21 @@ class WorkerProcess:
         if self._ctx.get_start_method() == "fork":
             heap.before_fork()
         proc.start()
+        self._spawned_at = time.monotonic()
         wake_r.close()  # the worker sees EOF, and exits, when this process is gone
         ready_w.close()
         self._proc, self._wake = proc, wake_w
-        if not ready_r.poll(60):
-            log.error("the worker process did not become ready within 60 s")
-        else:
-            with contextlib.suppress(EOFError):
-                ready_r.recv_bytes()
+        limit = self.settings.handler_time_limit_seconds + READY_MARGIN_SECONDS
+        self._became_ready = False
+        if ready_r.poll(limit):
+            with contextlib.suppress(EOFError):  # EOF: it ended before it was ready
+                self._became_ready = ready_r.recv_bytes() == b"ready"
         ready_r.close()
+        if not self._became_ready:
+            log.error("the worker process did not start within %g s; stopped", limit)
+            proc.kill()  # whatever it waits for: the supervisor starts another
+            proc.join(10)
+            return
         self.wake()  # deliveries stored while it started
 
     def _terminate(self, grace: float) -> None:
@@ -171,8 +189,23 @@ class WorkerProcess:
             if guid and time.monotonic() - self.started.value > limit:
                 await asyncio.to_thread(self._kill_overrun, guid, limit)
             elif proc is not None and not proc.is_alive() and not self._stopping:
-                log.error("the worker process exited (code %s); restarting it", proc.exitcode)
-                await asyncio.to_thread(self._restart)
+                pause = self._pause()
+                reason = "exited" if self._became_ready else "not_started"
+                log.error(
+                    "the worker process %s (code %s); starting another in %g s",
+                    "exited" if self._became_ready else "could not start",
+                    proc.exitcode,
+                    pause,
+                )
+                await asyncio.sleep(pause)
+                if not self._stopping:
+                    await asyncio.to_thread(self._restart, reason)
+
+    def _pause(self) -> float:
+        """Seconds to wait before starting another worker: doubling while they fail early."""
+        lived = time.monotonic() - self._spawned_at
+        self._quick_failures = self._quick_failures + 1 if lived < STABLE_SECONDS else 1
+        return float(min(MAX_PAUSE_SECONDS, 2 ** (self._quick_failures - 1)))
 
     def _kill_overrun(self, guid: str, limit: float) -> None:
         proc = self._proc
@@ -193,12 +226,13 @@ class WorkerProcess:
                 base_seconds=self.settings.retry_base_seconds,
             )
             log.error("delivery %s %s: %s", guid, status, reason)
-        self._restart()
+        self._restart("overrun")
 
-    def _restart(self) -> None:
+    def _restart(self, reason: str) -> None:
         if self._wake is not None:
             self._wake.close()
         self.restarts += 1
+        metrics.WORKER_RESTARTS.labels(reason=reason).inc()
         self._spawn()
 
 
@@ -256,7 +290,11 @@ def worker_main(
         ),
         on_delivery=running,
     )
-    worker.start()
+    if not worker.start(timeout=settings.handler_time_limit_seconds):
+        # Alive but idle, it would leave every delivery waiting: the supervisor starts another.
+        log.error("the worker did not start within %g s", settings.handler_time_limit_seconds)
+        logging.shutdown()
+        os._exit(1)
     ready.send_bytes(b"ready")
     ready.close()
     heap.after_start()
