@@ -152,3 +152,32 @@ def test_the_writer_starts_an_oversized_log_over_once_readers_move_on(
     _, frames, _ = reader.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     assert 0 < frames * 4096 < grown / 10  # (journal_size_limit cuts the file past 64 MiB)
     writer.close()
+
+
+def test_after_looking_at_the_log_a_locked_database_still_fails_fast(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log's bound sets a short wait for its checkpoint; the write wait after it is the
+    writer's own again (then 503), not SQLite's 30 s."""
+    import sqlite3
+    import time
+
+    from bot.intake import sqlite_writer as intake_sqlite
+    from bot.storage import sqlite_pragmas
+
+    monkeypatch.setattr(sqlite_pragmas, "WAL_SIZE_LIMIT_BYTES", 1)
+    monkeypatch.setattr(sqlite_pragmas, "WRITE_WAIT_SECONDS", 0.5)
+    monkeypatch.setattr(intake_sqlite, "WAL_CHECK_EVERY", 1)
+    path = tmp_path / "w.db"
+    upgrade(f"sqlite:///{path}")
+    writer = SqliteGroupWriter(str(path))
+    writer.write([row("first")])  # the log is past its bound: the checkpoint is asked for
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the file
+    started = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        writer.write([row("second")])
+    assert time.monotonic() - started < 3
+    other.execute("ROLLBACK")
+    assert writer.write([row("third")]) == [Stored.NEW]
+    writer.close()

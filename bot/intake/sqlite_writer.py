@@ -56,11 +56,11 @@ class SqliteGroupWriter:
     Intake never waits longer than that for a reader."""
 
     def __init__(self, path: str, *, bound_wal: bool = True) -> None:
-        wait = sqlite_pragmas.WRITE_WAIT_SECONDS  # then 503: GitHub delivers again
+        self.wait = sqlite_pragmas.WRITE_WAIT_SECONDS  # then 503: GitHub delivers again
         self.conn = sqlite3.connect(
-            path, timeout=wait, isolation_level=None, cached_statements=CACHED_STATEMENTS
+            path, timeout=self.wait, isolation_level=None, cached_statements=CACHED_STATEMENTS
         )
-        sqlite_pragmas.apply(self.conn, wait)
+        sqlite_pragmas.apply(self.conn, self.wait)
         self.conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self._seq_last = 0
         self._wal = f"{path}-wal"
@@ -123,7 +123,7 @@ class SqliteGroupWriter:
         except sqlite3.OperationalError as exc:  # busy: a reader is in the log; next time
             log.debug("WAL restart deferred: %s", exc)
         finally:
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA busy_timeout={int(self.wait * 1000)}")  # 503 past it
 
     def _next_seq(self) -> int:
         seq = max(time.time_ns() // 1000, self._seq_last + 1)
