@@ -148,7 +148,7 @@ def main() -> None:
         sys.exit(1)
 
 
-def replay(h: Harness, city: Any, args: argparse.Namespace) -> dict[str, object]:
+def replay(h: Harness, city: Any, args: argparse.Namespace) -> dict[str, Any]:
     forge, repo, scen = h.forge, city.repo, h.forge.scenario
     scen.install(city.org)
     h.wait()
@@ -211,8 +211,8 @@ def replay(h: Harness, city: Any, args: argparse.Namespace) -> dict[str, object]
             print("new issue by a new person:", *reqs, sep="\n  ")
     for d in returning:
         known.add(h, d)
-    for d in h.sent_since(sent0):  # every event by a person, each with its own requests
-        by_people.add(h, [d])
+    for one in h.sent_since(sent0):  # every event by a person, each with its own requests
+        by_people.add(h, [one])
     return {
         "new_issue_new_person": new.mean(),
         "new_issue_new_person_each": new.each,

@@ -20,8 +20,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -38,11 +40,11 @@ from bot.storage.models import Delivery, DeliveryStatus  # noqa: E402
 PG_URL = os.environ.get("VEILLEUR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 S = DeliveryStatus
-TABLE = Delivery.__table__
+TABLE = Delivery.__table__  # type: ignore[attr-defined]
 ARGS = argparse.Namespace(dir=None)
 
 
-def database(kind: str) -> tuple[str, object]:
+def database(kind: str) -> tuple[str, Callable[[], None]]:
     if kind == "sqlite":
         path = Path(tempfile.mkdtemp(dir=ARGS.dir)) / "claim.db"
         return f"sqlite:///{path}", lambda: None
@@ -139,7 +141,7 @@ def timed_claims(engine, n: int, claim) -> list[float]:
     return out
 
 
-def run_one(kind: str, size: int, layout: str, args: argparse.Namespace) -> dict[str, object]:
+def run_one(kind: str, size: int, layout: str, args: argparse.Namespace) -> dict[str, Any]:
     url, drop = database(kind)
     try:
         upgrade(url)
@@ -147,7 +149,7 @@ def run_one(kind: str, size: int, layout: str, args: argparse.Namespace) -> dict
         fill(engine, size, layout)
         finds = timed_finds(engine, args.claims)
         after = timed_claims(engine, args.claims, lambda: _guid(engine))
-        result: dict[str, object] = {
+        result: dict[str, Any] = {
             "db": kind,
             "pending": size,
             "layout": layout,

@@ -55,7 +55,7 @@ CONFIG = VeilleurConfig.model_validate(
     }
 )
 BODY = "Thanks for the report. " * 8
-ITEMS, TIMELINE = Item.__table__, TimelineEntry.__table__
+ITEMS, TIMELINE = Item.__table__, TimelineEntry.__table__  # type: ignore[attr-defined]
 
 
 class World:
@@ -186,13 +186,13 @@ def generate(url: str, items: int, repos: int, orgs: int, seed: int = 7) -> dict
     names = [f"org-{k % orgs}/repo-{k:03d}" for k in range(repos)]
     counts = {"items": 0, "entries": 0}
     with engine.begin() as conn:
-        conn.execute(Repository.__table__.insert(), [
+        conn.execute(Repository.__table__.insert(), [  # type: ignore[attr-defined]
             {"id": k + 1, "installation_id": 1, "full_name": r, "owner": r.split("/")[0],
              "default_branch": "main", "added_at": NOW - timedelta(days=400)}
             for k, r in enumerate(names)
         ])  # fmt: skip
         config = CONFIG.model_dump_json(by_alias=True)
-        conn.execute(ConfigRecord.__table__.insert(), [
+        conn.execute(ConfigRecord.__table__.insert(), [  # type: ignore[attr-defined]
             {"repo_full_name": r.lower(), "fetched_at": NOW, "valid_json": config} for r in names
         ])  # fmt: skip
     start = NOW - timedelta(days=365)

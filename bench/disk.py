@@ -30,7 +30,7 @@ from bot.intake.rows import DeliveryRow  # noqa: E402
 from bot.intake.sqlite_writer import SqliteGroupWriter, sqlite_timestamp  # noqa: E402
 from bot.privacy.retention import purge  # noqa: E402
 from bot.runtime import default_handlers  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.settings import load_settings  # noqa: E402
 from bot.storage.db import make_engine  # noqa: E402
 from bot.storage.migrate import upgrade  # noqa: E402
 from bot.storage.reclaim import on_disk  # noqa: E402
@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=100_000)
     parser.add_argument("--dir", default=None)
     args = parser.parse_args()
-    days = Settings().payload_retention_days
+    days = load_settings().payload_retention_days
     path = str(Path(tempfile.mkdtemp(dir=args.dir)) / "disk.db")
     upgrade(f"sqlite:///{path}")
     fill_s = fill(path, args.deliveries)

@@ -25,6 +25,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -69,7 +70,8 @@ def bare_app():  # same stack, no work: read the body, answer 202
 def serve(kind: str, port: int, workers: int) -> None:
     import uvicorn
 
-    opts = {"host": "127.0.0.1", "port": port, "workers": workers, "factory": True}
+    opts: dict[str, Any] = {"host": "127.0.0.1", "port": port, "workers": workers}
+    opts["factory"] = True
     opts |= {"loop": "uvloop", "http": "httptools", "log_level": "warning", "access_log": False}
     uvicorn.run(f"intake:{kind}_app", app_dir=str(HERE), **opts)
 

@@ -64,8 +64,8 @@ def run(bound: bool, args: argparse.Namespace, payloads: list[bytes]) -> dict[st
         threading.Thread(target=reader, args=(path, args.hold, i * args.hold / args.readers, stop))
         for i in range(args.readers)
     ]
-    for t in threads:
-        t.start()
+    for thread in threads:
+        thread.start()
     latencies, largest, rows, i = [], 0, 0, 0
     wal = Path(f"{path}-wal")
     end = time.monotonic() + args.seconds
@@ -84,8 +84,8 @@ def run(bound: bool, args: argparse.Namespace, payloads: list[bytes]) -> dict[st
         rows += len(group)
         largest = max(largest, wal.stat().st_size)
     stop.set()
-    for t in threads:
-        t.join()
+    for thread in threads:
+        thread.join()
     writer.close()
     latencies.sort()
     return {
