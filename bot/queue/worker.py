@@ -41,6 +41,7 @@ class EmbeddedWorker:
         on_loop_start: Callable[[asyncio.AbstractEventLoop, Runtime], Any] | None = None,
         idle_poll_seconds: float = 1.0,
         on_delivery: Callable[[str | None], None] | None = None,
+        pace: Callable[[float], float] | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -48,6 +49,9 @@ class EmbeddedWorker:
         self.on_loop_start = on_loop_start
         self.idle_poll_seconds = idle_poll_seconds
         self.on_delivery = on_delivery  # told which delivery runs (None: idle); a supervisor
+        # After a delivery that took `took` seconds, the seconds to wait before the next one
+        # (IntakePacing under `veilleur serve`: webhooks come first).
+        self.pace = pace
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -116,7 +120,10 @@ class EmbeddedWorker:
                 # the wait below never sleeps through a nudge.
                 self._wake.clear()
                 try:
+                    started = time.monotonic()
                     worked = await self.run_once(dispatcher)
+                    if worked and self.pace is not None:
+                        await asyncio.sleep(self.pace(time.monotonic() - started))
                 except Exception as exc:  # database unreachable: keep the thread, try again
                     log.error("worker cannot reach the database: %s", exc)
                     worked = False

@@ -28,6 +28,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.sharedctypes import Synchronized, SynchronizedString
@@ -57,6 +58,16 @@ _CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
 # against 16-24), the worker draining at 14-19 deliveries/s instead of 18-19. Elsewhere, and
 # where SCHED_IDLE is refused, the niceness alone.
 WORKER_NICENESS = 19
+# While webhooks are arriving (the web process nudged within INTAKE_BUSY_SECONDS), the worker
+# waits after each delivery as long as that delivery took (at most MAX_PACE_SECONDS): it uses
+# at most half the time it could, and fewer of its commits hold the database while the intake
+# writer waits for it. bench/drain.py, paced and not, interleaved (README, Benchmarks): intake
+# 0.90-0.98 of `--no-worker` in five invocations against 0.88-0.93 in four, the intake writer
+# waiting for the write lock 0.55-0.69 s of 15 against 0.83-1.09, p99 13.0-17.2 ms against
+# 16.0-17.6; the worker drained 9-10.5 deliveries/s during the burst against 9-18, and at full
+# speed once it is over.
+INTAKE_BUSY_SECONDS = 0.1
+MAX_PACE_SECONDS = 1.0
 # A worker that could not start, or ended, is started again after a pause that doubles while
 # each one fails within STABLE_SECONDS of its start (1, 2, 4... s, at most MAX_PAUSE_SECONDS):
 # a database or a configuration broken for an hour costs a few dozen attempts and log lines,
@@ -65,6 +76,23 @@ STABLE_SECONDS = 60.0
 MAX_PAUSE_SECONDS = 60.0
 # Beyond the worker's own limit to become ready (the handler time limit), before it is killed.
 READY_MARGIN_SECONDS = 5.0
+
+
+class IntakePacing:
+    """The worker's pause after a delivery: as long as it took while intake is busy, else none.
+    `seen()` is called on each nudge from the web process (a delivery was stored)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.last_seen = -INTAKE_BUSY_SECONDS
+
+    def seen(self) -> None:
+        self.last_seen = self.clock()
+
+    def __call__(self, took: float) -> float:
+        if self.clock() - self.last_seen >= INTAKE_BUSY_SECONDS:
+            return 0.0
+        return min(took, MAX_PACE_SECONDS)
 
 
 class WorkerProcess:
@@ -276,6 +304,7 @@ def worker_main(
     engine = make_engine(settings.database_url)
     clock = SystemClock()
     schedulers: list[Any] = []
+    pacing = IntakePacing()
 
     def running(guid: str | None) -> None:
         started.value = time.monotonic()
@@ -289,6 +318,7 @@ def worker_main(
             start_scheduler(settings, engine, clock, runtime)
         ),
         on_delivery=running,
+        pace=pacing,
     )
     if not worker.start(timeout=settings.handler_time_limit_seconds):
         # Alive but idle, it would leave every delivery waiting: the supervisor starts another.
@@ -306,6 +336,7 @@ def worker_main(
             except (EOFError, OSError):  # the web process is gone (even SIGKILL): so are we
                 os._exit(0)
             nudged.value = 0
+            pacing.seen()
             worker.wake()
 
     threading.Thread(target=nudges, name="nudges", daemon=True).start()
