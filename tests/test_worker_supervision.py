@@ -49,42 +49,6 @@ def hanging_once_services(settings: Any, engine: Any, clock: Any) -> dict[str, A
     return default_services(settings, engine, clock)
 
 
-def test_a_worker_silent_before_it_builds_anything_is_killed_and_replaced(
-    forge: Forge,
-    forge_settings: Any,
-    city: City,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """The first worker hangs before its own time limit applies (opening its database): the
-    supervisor's limit kills it."""
-    import bot.storage.db
-
-    MARKERS["dir"] = tmp_path
-    web, real = os.getpid(), bot.storage.db.make_engine
-
-    def make_engine(*args: Any, **kwargs: Any) -> Any:
-        if os.getpid() != web and first_start("silent"):
-            while True:
-                time.sleep(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(bot.storage.db, "make_engine", make_engine)
-    app, server = served_in_process_mode(
-        forge, forge_settings, tmp_path, handler_time_limit_seconds=5
-    )
-    try:
-        forge.scenario.install(city.org)
-        n = forge.scenario.open_issue(city.repo, city.citizen_en, "Map", "The map is broken.")
-        assert welcomed(forge, city, n, 30), "no worker handled the new issue"
-        assert app.state.worker_process.restarts >= 1
-        assert "the worker process did not start within 10 s; stopped" in caplog.text
-    finally:
-        forge.webhook_url = None
-        server.stop()
-
-
 def always_failing_services(settings: Any, engine: Any, clock: Any) -> dict[str, Any]:
     (MARKERS["dir"] / "attempts").open("a").write("x")
     raise RuntimeError("this worker can never start")
@@ -117,6 +81,42 @@ def test_a_worker_that_cannot_start_is_replaced_and_the_next_one_works(
         assert supervisor.restarts >= 1
         metrics = httpx.get(f"{server.url}/metrics", timeout=5).text
         assert 'veilleur_worker_restarts_total{reason="not_started"}' in metrics
+    finally:
+        forge.webhook_url = None
+        server.stop()
+
+
+def test_a_worker_silent_before_it_builds_anything_is_killed_and_replaced(
+    forge: Forge,
+    forge_settings: Any,
+    city: City,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The first worker hangs before its own time limit applies (opening its database): the
+    supervisor's limit kills it."""
+    import bot.storage.db
+
+    MARKERS["dir"] = tmp_path
+    web, real = os.getpid(), bot.storage.db.make_engine
+
+    def make_engine(*args: Any, **kwargs: Any) -> Any:
+        if os.getpid() != web and first_start("silent"):
+            while True:
+                time.sleep(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bot.storage.db, "make_engine", make_engine)
+    app, server = served_in_process_mode(
+        forge, forge_settings, tmp_path, handler_time_limit_seconds=5
+    )
+    try:
+        forge.scenario.install(city.org)
+        n = forge.scenario.open_issue(city.repo, city.citizen_en, "Map", "The map is broken.")
+        assert welcomed(forge, city, n, 30), "no worker handled the new issue"
+        assert app.state.worker_process.restarts >= 1
+        assert "the worker process did not start within 10 s; stopped" in caplog.text
     finally:
         forge.webhook_url = None
         server.stop()

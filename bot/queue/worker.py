@@ -75,7 +75,7 @@ class EmbeddedWorker:
         )
         thread.start()
         deadline = time.monotonic() + timeout
-        while not self.ready.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
+        while not self.ready.wait(0.1):
             if not thread.is_alive() or time.monotonic() >= deadline:
                 return False
         return True
@@ -119,15 +119,15 @@ class EmbeddedWorker:
                 # Clear before looking: a delivery stored while we look sets it again, so
                 # the wait below never sleeps through a nudge.
                 self._wake.clear()
+                started = time.monotonic()
                 try:
-                    started = time.monotonic()
                     worked = await self.run_once(dispatcher)
-                    if worked and self.pace is not None:
-                        await asyncio.sleep(self.pace(time.monotonic() - started))
                 except Exception as exc:  # database unreachable: keep the thread, try again
                     log.error("worker cannot reach the database: %s", exc)
                     worked = False
                     await asyncio.sleep(self.idle_poll_seconds)
+                if worked and self.pace is not None:
+                    await asyncio.sleep(self.pace(time.monotonic() - started))
                 if not worked:
                     self._release_stale()
                     try:

@@ -187,8 +187,9 @@ class WorkerProcess:
                 self._became_ready = ready_r.recv_bytes() == b"ready"
         ready_r.close()
         if not self._became_ready:
-            log.error("the worker process did not start within %g s; stopped", limit)
-            proc.kill()  # whatever it waits for: the supervisor starts another
+            if proc.is_alive():  # whatever it waits for: the supervisor starts another
+                log.error("the worker process did not start within %g s; stopped", limit)
+                proc.kill()
             proc.join(10)
             return
         self.wake()  # deliveries stored while it started
@@ -220,8 +221,8 @@ class WorkerProcess:
                 pause = self._pause()
                 reason = "exited" if self._became_ready else "not_started"
                 log.error(
-                    "the worker process %s (code %s); starting another in %g s",
-                    "exited" if self._became_ready else "could not start",
+                    "the worker process ended (%s, code %s); starting another in %g s",
+                    reason,
                     proc.exitcode,
                     pause,
                 )
