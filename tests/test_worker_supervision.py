@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.prometheus import REGISTRY
+from bot.queue import worker_process
 from bot.sim import Forge
 from tests.harness import City, Harness  # noqa: F401
 from tests.test_attacks_service import served_in_process_mode
@@ -49,9 +51,24 @@ def hanging_once_services(settings: Any, engine: Any, clock: Any) -> dict[str, A
     return default_services(settings, engine, clock)
 
 
+def slow_once_services(settings: Any, engine: Any, clock: Any) -> dict[str, Any]:
+    """The first worker's runtime takes 4 s to build (a loaded host), then builds."""
+    from bot.app import default_services
+
+    if first_start("slow"):
+        time.sleep(4)
+    return default_services(settings, engine, clock)
+
+
 def always_failing_services(settings: Any, engine: Any, clock: Any) -> dict[str, Any]:
     (MARKERS["dir"] / "attempts").open("a").write("x")
     raise RuntimeError("this worker can never start")
+
+
+def not_started() -> float:
+    """Workers started again so far because one did not start (this test process's counter)."""
+    value = REGISTRY.get_sample_value("veilleur_worker_restarts_total", {"reason": "not_started"})
+    return value or 0.0
 
 
 def welcomed(forge: Forge, city: City, number: int, seconds: float) -> bool:
@@ -67,9 +84,15 @@ def welcomed(forge: Forge, city: City, number: int, seconds: float) -> bool:
 
 @pytest.mark.parametrize("services", [failing_once_services, hanging_once_services])
 def test_a_worker_that_cannot_start_is_replaced_and_the_next_one_works(
-    services: Any, forge: Forge, forge_settings: Any, city: City, tmp_path: Path
+    services: Any,
+    forge: Forge,
+    forge_settings: Any,
+    city: City,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     MARKERS["dir"] = tmp_path
+    monkeypatch.setattr(worker_process, "MIN_START_SECONDS", 0.0)  # the handler limit: 3 s
     app, server = served_in_process_mode(
         forge, forge_settings, tmp_path, handler_time_limit_seconds=3, services=services
     )
@@ -108,6 +131,7 @@ def test_a_worker_silent_before_it_builds_anything_is_killed_and_replaced(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(bot.storage.db, "make_engine", make_engine)
+    monkeypatch.setattr(worker_process, "MIN_START_SECONDS", 0.0)  # the handler limit: 5 s
     app, server = served_in_process_mode(
         forge, forge_settings, tmp_path, handler_time_limit_seconds=5
     )
@@ -117,6 +141,27 @@ def test_a_worker_silent_before_it_builds_anything_is_killed_and_replaced(
         assert welcomed(forge, city, n, 30), "no worker handled the new issue"
         assert app.state.worker_process.restarts >= 1
         assert "the worker process did not start within 10 s; stopped" in caplog.text
+    finally:
+        forge.webhook_url = None
+        server.stop()
+
+
+def test_a_short_handler_limit_still_gives_a_slow_worker_time_to_start(
+    forge: Forge, forge_settings: Any, city: City, tmp_path: Path
+) -> None:
+    """A handler limit of 2 s is for deliveries: a worker whose start takes 4 s is waited for
+    (MIN_START_SECONDS), not killed and started again and again."""
+    MARKERS["dir"] = tmp_path
+    before = not_started()
+    app, server = served_in_process_mode(
+        forge, forge_settings, tmp_path, handler_time_limit_seconds=2, services=slow_once_services
+    )
+    try:
+        assert (tmp_path / "slow").exists()  # the first worker was the slow one
+        forge.scenario.install(city.org)
+        n = forge.scenario.open_issue(city.repo, city.citizen_en, "Map", "The map is broken.")
+        assert welcomed(forge, city, n, 60), "no worker handled the new issue"
+        assert not_started() == before
     finally:
         forge.webhook_url = None
         server.stop()

@@ -74,8 +74,17 @@ MAX_PACE_SECONDS = 1.0
 # not several a second.
 STABLE_SECONDS = 60.0
 MAX_PAUSE_SECONDS = 60.0
-# Beyond the worker's own limit to become ready (the handler time limit), before it is killed.
+# A new worker has as long as a handler to become ready (`start_limit`), and at least
+# MIN_START_SECONDS: building its runtime took 0.9 s on an idle 2-core machine, and a handler
+# limit of a few seconds must not have a loaded host kill every worker before it is ready.
+MIN_START_SECONDS = 30.0
+# Beyond the worker's own limit to become ready, before the supervisor kills it.
 READY_MARGIN_SECONDS = 5.0
+
+
+def start_limit(settings: Settings) -> float:
+    """Seconds a new worker has to become ready."""
+    return max(settings.handler_time_limit_seconds, MIN_START_SECONDS)
 
 
 class IntakePacing:
@@ -180,7 +189,7 @@ class WorkerProcess:
         wake_r.close()  # the worker sees EOF, and exits, when this process is gone
         ready_w.close()
         self._proc, self._wake = proc, wake_w
-        limit = self.settings.handler_time_limit_seconds + READY_MARGIN_SECONDS
+        limit = start_limit(self.settings) + READY_MARGIN_SECONDS
         self._became_ready = False
         if ready_r.poll(limit):
             with contextlib.suppress(EOFError):  # EOF: it ended before it was ready
@@ -321,9 +330,9 @@ def worker_main(
         on_delivery=running,
         pace=pacing,
     )
-    if not worker.start(timeout=settings.handler_time_limit_seconds):
+    if not worker.start(timeout=start_limit(settings)):
         # Alive but idle, it would leave every delivery waiting: the supervisor starts another.
-        log.error("the worker did not start within %g s", settings.handler_time_limit_seconds)
+        log.error("the worker did not start within %g s", start_limit(settings))
         logging.shutdown()
         os._exit(1)
     ready.send_bytes(b"ready")
