@@ -13,6 +13,9 @@ from pydantic import ValidationError
 
 from bot.config.schema import Ospo
 from bot.digest.compute import compute_digest
+from bot.digest.render import email_data, render_digest
+from bot.messages.templating import Renderer, T
+from bot.resources import templates_dir
 from bot.sim.gitlab import GitLabServer, GitLabWorld
 from bot.sim.gitlab import items as gl
 from bot.web.access import known_repos
@@ -118,10 +121,23 @@ def test_the_ospo_digest_covers_its_gitlab_member(
     assert {(C.repo, "Carte"), (gent, "Kaart laadt niet")} <= waiting
     repos = {r["repo"] for r in digest["repositories"]}
     assert {C.repo, gent} <= repos
+    assert digest["scope"] == {"members": [f"127.0.0.1/{GENT}"], "members_left_out": 0}
+    text = " ".join(rendered_digest(h).split())
+    assert f"Also covers the repositories of 127.0.0.1/{GENT} (`ospo.members`" in text
+    assert "Not included" not in text
+    assert f"Also covers the repositories of 127.0.0.1/{GENT} (<code>ospo.members</code>" in text
     # Gent's own digest is Gent's alone: membership is one way
     week_later = h.clock.now() + timedelta(days=7)
     alone = compute_digest(h.engine, f"127.0.0.1/{GENT}", None, now=week_later).to_json()
     assert {w["repo"] for w in alone["waiting"]} == {gent}
+
+
+def rendered_digest(h: Harness, lang: str = "en") -> str:
+    """Paris's digest of the story's week, as its issue (Markdown), its mail and its HTML
+    report say it."""
+    digest = compute_digest(h.engine, C.org, None, now=h.clock.now() + timedelta(days=7))
+    mail = Renderer(templates_dir()).render(T.DIGEST_EMAIL, lang, **email_data(digest))
+    return render_digest(digest, "md", lang) + mail.text + render_digest(digest, "html", lang)
 
 
 def test_a_repository_cannot_add_members_to_its_ospo(
@@ -209,6 +225,13 @@ def test_a_member_that_has_not_consented_is_left_out_everywhere(
     digest = story(h, forge, gitlab_world)
     gent = f"127.0.0.1/{PROJECT}"
     assert {w["repo"] for w in digest["waiting"]} == {C.repo}
+    # the digest says its scope is short of one listed owner, without naming it: it may be
+    # published where anybody reads it (the doctor and signed-in pages name it, below)
+    assert digest["scope"] == {"members": [], "members_left_out": 1}
+    text = " ".join(rendered_digest(h).split())
+    assert text.count("Not included, for not naming this organisation in their own") == 3
+    assert "1 owner listed in `ospo.members` (`veilleur doctor` names them)" in text
+    assert GENT not in text and "Also covers" not in text
     assert not [r for r in digest["repositories"] if r["repo"].startswith("127.0.0.1/")]
     h.clock.set(h.clock.now() + timedelta(days=8))
     web = TestClient(h.app)

@@ -97,6 +97,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
         period_end="2025-03-02",
         totals={"new": 5, "answered": 3, "overdue": 1, "waiting": 2},
         items=[ROW],
+        members=["ville-de-lyon"],
+        members_left_out=2,
     ),
     T.DAILY_REMINDER: dict(person="bob", day="2025-03-03", items=[ROW]),
     T.DAILY_NOTE: dict(author="alice", people=["bob"]),

@@ -368,7 +368,7 @@ def _compute(
 ) -> Digest:
     now = (now or datetime.now(UTC)).astimezone(UTC)
     with _timed(timings, "configs"):
-        owners, cfgs = ospo_configs(engine, org, configs)  # the org and its OSPO members
+        owners, cfgs, refused = ospo_configs(engine, org, configs)  # the org, its members
         tz = cfgs.rules(org_config_repo(org)).calendar.tz
     local_weeks = digest_weeks(week, now, tz)
     weeks = [(w, a.astimezone(UTC), b.astimezone(UTC)) for w, a, b in local_weeks]
@@ -423,6 +423,7 @@ def _compute(
         result.attention = _attention(engine, owners, start, end, bots, cfgs, repos)
     result.start, result.end = local_weeks[-1][1], local_weeks[-1][2]  # shown in local time
     result.attention_decisions = decisions
+    result.members, result.members_left_out = list(owners[1:]), len(refused)
     if result.retention is not None:
         kept = result.retention
         kept.cohort_start, kept.cohort_end = (

@@ -168,6 +168,10 @@ class Digest:
     # What the attention budget switched to daily or held (bot/digest/attention_log.py).
     attention_decisions: list[dict[str, Any]] = field(default_factory=list)
     attention: dict[str, Any] | None = None  # bot/digest/attention.py: how much Veilleur said
+    # An OSPO's digest: the members it covers, and how many listed owners it leaves out for
+    # want of their consent (bot/digest/ospo.py; counted, not named: it may be published).
+    members: list[str] = field(default_factory=list)
+    members_left_out: int = 0
 
     def to_json(self) -> dict[str, Any]:
         def enc(value: Any) -> Any:
@@ -182,6 +186,7 @@ class Digest:
         return {
             "org": self.org,
             "week": self.week,
+            "scope": {"members": list(self.members), "members_left_out": self.members_left_out},
             "period": {"start": enc(self.start), "end": enc(self.end)},
             "generated_at": enc(self.generated_at),
             "metrics": {

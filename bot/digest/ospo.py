@@ -11,7 +11,8 @@ configuration names the OSPO in `ospo.shared_with` (its own file only too), so n
 can pull another's repositories and contributors into its digest and pages on its own say.
 `member_owners` applies that rule, and every consumer (digest, dashboard pages and counts,
 people checks, published digests) goes through it; `refused_members` names the listed owners
-left out for want of consent (`veilleur doctor`, the OSPO's dashboard page).
+left out for want of consent (`veilleur doctor`, the OSPO's dashboard page); the digest
+counts them without naming them, since it may be published where anybody reads it.
 """
 
 from __future__ import annotations
@@ -92,14 +93,14 @@ def refusal_note(org: str, member: str) -> str:
 
 def ospo_configs(
     engine: Engine, org: str, configs: ConfigSource = None
-) -> tuple[tuple[str, ...], OrgConfigs]:
-    """The owners of `org`'s view (`org` first, then its members) and the configurations
+) -> tuple[tuple[str, ...], OrgConfigs, tuple[str, ...]]:
+    """The owners of `org`'s view (`org` first, then its members), the configurations
     of their repositories (each member's repositories keep their own stored configuration;
-    the OSPO's stays the default)."""
+    the OSPO's stays the default), and the listed owners left out for want of consent."""
     stored = None if isinstance(configs, VeilleurConfig) else stored_configs(engine, org)
     cfgs = OrgConfigs(org, configs, stored)
-    members = member_owners(engine, org, cfgs.default)
+    members, refused = partition_members(engine, org, cfgs.default)
     if stored is not None:
         for member in members:
             cfgs.add_stored(stored_configs(engine, member))
-    return (org, *members), cfgs
+    return (org, *members), cfgs, refused

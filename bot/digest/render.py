@@ -61,6 +61,8 @@ def view(d: Digest, lang: str, limit: int | None = None) -> dict[str, Any]:
     return {
         "org": d.org,
         "week": d.week,
+        "members": list(d.members),
+        "members_left_out": d.members_left_out,
         "period_start": l10n.day(d.start.date(), lang),
         "period_end": l10n.day(last_day, lang),
         "generated_at": l10n.stamp(d.generated_at, lang),
@@ -211,7 +213,10 @@ def csv_rows(d: Digest) -> list[tuple[str, str, str, Any]]:
         "waiting": len(d.waiting),
         "overdue": sum(w.overdue for w in d.waiting),
         "new_contributors": len(d.new_contributors),
+        "members_left_out": d.members_left_out,
     })  # fmt: skip
+    for member in d.members:
+        add("members", member, {"included": True})
     for w in d.waiting:
         add("waiting", item_ref(w.repo, w.number), asdict(w), skip=("repo", "number"))
     for c in d.new_contributors:
@@ -273,6 +278,8 @@ def email_data(d: Digest, limit: int = ISSUE_LIMIT) -> dict[str, Any]:
     answered = round((d.ttfr_outside.within_sla_share or 0.0) * d.ttfr_outside.items)
     return {
         "scope": d.org,
+        "members": list(d.members),
+        "members_left_out": d.members_left_out,
         "period_start": d.start.date().isoformat(),
         "period_end": (d.end - timedelta(microseconds=1)).date().isoformat(),
         "totals": {

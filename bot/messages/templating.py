@@ -36,7 +36,8 @@ Template data (what callers pass; items are mappings or objects with these attri
 - welcome_*: also answer_by (an instant on the repository's clock, or None), shown with
   `long_date(answer_by)`: "Tuesday, 15 July 2026, 14:00"
 - digest_email: scope, period_start, period_end, totals ({new, answered, overdue, waiting}),
-  items (as waiting_list); sets `title`
+  items (as waiting_list), members (an OSPO's members covered), members_left_out (how many
+  listed owners are not, for want of consent); sets `title`
 
 Every template also gets `bot.messages.l10n.template_helpers` for its language: `plural(n, one=...,
 other=..., many=...)` (CLDR categories, `{n}` in each form), `number`, `percent`, `day`,
