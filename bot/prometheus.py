@@ -60,7 +60,7 @@ GITHUB_RETRIES = Counter(
 WORKER_RESTARTS = Counter(
     "veilleur_worker_restarts_total",
     "Worker processes started again, by reason: overrun (killed past the time limit),"
-    " not_started (no runtime within the time limit), exited.",
+    " not_started (no runtime within its start limit), exited.",
     ["reason"],
     registry=REGISTRY,
 )

@@ -330,9 +330,10 @@ def worker_main(
         on_delivery=running,
         pace=pacing,
     )
-    if not worker.start(timeout=start_limit(settings)):
+    limit = start_limit(settings)
+    if not worker.start(timeout=limit):
         # Alive but idle, it would leave every delivery waiting: the supervisor starts another.
-        log.error("the worker did not start within %g s", start_limit(settings))
+        log.error("the worker did not start within %g s", limit)
         logging.shutdown()
         os._exit(1)
     ready.send_bytes(b"ready")
