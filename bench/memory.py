@@ -1,7 +1,7 @@
 """Memory benchmark: `veilleur serve` (every process) at start and after N deliveries.
 
     .venv/bin/python bench/memory.py [--deliveries 100000] [--connections 16] [--no-worker]
-                                     [--settle SECONDS]
+                                     [--settle SECONDS] [--budget MB]
 
 Starts the real `veilleur serve` (SQLite file, writer process, worker process unless
 `--no-worker`) against the simulated forge (in this process, over HTTP, seeded with the test
@@ -21,6 +21,9 @@ anonymous ones (heaps and stacks), from /proc/PID/pagemap; and what the worker's
 pages are against the web process it was forked from (still shared, its own allocations, or
 copies, with how many of those differ from the web's page in only a few words: the reference
 counts that reading an object writes), from pagemap and /proc/PID/mem.
+`--budget MB` (default `BUDGET_MB`): the service's own pages must stay within it at every
+reading (start, end, idle); the run says whether they did, and exits with status 1 if not
+(not checked without root, where own pages cannot be read).
 Results: a Markdown table on stdout, bench/results/memory.json.
 """
 
@@ -58,6 +61,11 @@ WARM_UP = [  # (citizen attribute, title, body): one new issue per language, by 
 
 
 KEYS = generate_app_keypair()
+# What `veilleur serve` may hold, all its processes, in own pages (each physical page once):
+# the three-process shape measured 171-178 MB after 70 s idle and up to 186 MB at the end of a
+# burst (Python 3.11). Issue #13 asked 150 MB; the README's Memory paragraph says why the
+# shape that would reach it (the worker as a thread) is not the one shipped.
+BUDGET_MB = 190.0
 COPY_FEW_WORDS = 8  # a copy "differs in a few words": fewer than 8 of a page's 512
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -159,6 +167,13 @@ def own_pages(pid: int) -> tuple[float | None, float | None]:
     return round(len(files | anonymous) * mb, 1), round(len(anonymous) * mb, 1)
 
 
+def within_budget(readings: list[float | None], budget: float) -> bool | None:
+    """Whether every reading of own pages is at most `budget` MB; None if one could not be read."""
+    if any(r is None for r in readings):
+        return None
+    return all(r is not None and r <= budget for r in readings)
+
+
 def anonymous_frames(pid: int) -> dict[int, int]:
     """The present anonymous pages of a process: virtual address -> page frame number."""
     return {address: frame for address, frame, of_file in present_pages(pid) if not of_file}
@@ -225,6 +240,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--no-worker", action="store_true")
     parser.add_argument("--settle", type=float, default=0.0, help="idle seconds, then measure")
+    parser.add_argument("--budget", type=float, default=BUDGET_MB, help="own pages, MB, at most")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
     forge = Forge(FrozenClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)), app_key=KEYS)
@@ -319,6 +335,9 @@ def main() -> None:
         }
     if copies is not None:
         result["worker_pages"] = copies
+    readings = [unique_start, unique_end] + ([unique_settled] if settled is not None else [])
+    within = within_budget(readings, args.budget)
+    result |= {"budget_mb": args.budget, "within_budget": within}
     name = "memory-no-worker.json" if args.no_worker else "memory.json"
     (HERE / "results" / name).write_text(json.dumps(result, indent=1))
     print("| process | RSS start (MB) | PSS start | RSS end | PSS end | USS end |")
@@ -353,6 +372,13 @@ def main() -> None:
             f" {copies['copies_mb']} (identical {copies['copies_identical_mb']}, differing in"
             f" fewer than {COPY_FEW_WORDS} of 512 words {copies['copies_few_words_mb']})"
         )
+    if within is None:
+        print(f"budget ({args.budget:g} MB of own pages): not checked, own pages need root")
+    else:
+        verdict = "within" if within else "OVER"
+        print(f"budget ({args.budget:g} MB of own pages at every reading): {verdict}")
+        if not within:
+            raise SystemExit(1)
 
 
 if __name__ == "__main__":
