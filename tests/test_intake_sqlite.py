@@ -181,3 +181,57 @@ def test_after_looking_at_the_log_a_locked_database_still_fails_fast(
     other.execute("ROLLBACK")
     assert writer.write([row("third")]) == [Stored.NEW]
     writer.close()
+
+
+def test_readers_that_never_all_pause_still_let_the_writer_start_the_log_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two readers whose transactions overlap (each 0.3 s, staggered): a short wait never finds
+    them both gone, so past URGENT_FACTOR times the limit the writer waits for the ones that
+    started before its checkpoint, and the log starts over instead of growing without end."""
+    import sqlite3
+    import threading
+
+    from bot.intake import sqlite_writer as intake_sqlite
+    from bot.storage import sqlite_pragmas
+
+    limit = 256 * 1024  # the log's bound, and the size a log that starts over is cut back to
+    monkeypatch.setattr(sqlite_pragmas, "WAL_SIZE_LIMIT_BYTES", limit)
+    pragmas = [p for p in sqlite_pragmas.PRAGMAS if "journal_size_limit" not in p]
+    pragmas.append(f"PRAGMA journal_size_limit={limit}")
+    monkeypatch.setattr(sqlite_pragmas, "PRAGMAS", tuple(pragmas))
+    monkeypatch.setattr(intake_sqlite, "WAL_CHECK_EVERY", 1)
+    path = tmp_path / "w.db"
+    upgrade(f"sqlite:///{path}")
+    writer = SqliteGroupWriter(str(path))
+    stop = threading.Event()
+
+    def read(delay: float) -> None:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        stop.wait(delay)
+        while not stop.is_set():
+            conn.execute("BEGIN")
+            conn.execute("SELECT count(*) FROM deliveries").fetchone()
+            stop.wait(0.3)
+            conn.execute("COMMIT")
+        conn.close()
+
+    readers = [threading.Thread(target=read, args=(d,)) for d in (0.0, 0.15)]
+    for t in readers:
+        t.start()
+    big = bytes(range(256)) * 64  # 16 kB that lz4 cannot shrink much
+    wal, largest = tmp_path / "w.db-wal", 0
+    try:
+        stop.wait(0.3)  # both readers in
+        for g in range(120):  # ~15 MB written: 60 times the limit
+            writer.write([DeliveryRow(f"g{g}-{i}", "issues", None, 1, "o/r", 1, T0, big)
+                          for i in range(8)])  # fmt: skip
+            largest = max(largest, wal.stat().st_size)
+    finally:
+        stop.set()
+        for t in readers:
+            t.join()
+    assert writer.restarts >= 2  # each time the log passed the urgent size
+    # bounded: past the urgent size by at most what is written between two looks (one group)
+    assert largest < intake_sqlite.URGENT_FACTOR * limit + 2 * 8 * len(big)
+    writer.close()
