@@ -9,7 +9,8 @@ the log over while some reader uses it. Run once with the writer's bound (a REST
 checkpoint that waits 50 ms past `WAL_SIZE_LIMIT_BYTES`, up to 1.5 s past four times it) and
 once without; reports the largest WAL seen, its size at the end, the database size, the
 checkpoints that started the log over (and the longer waits asked for), and group-commit
-latencies (p50/p99/max: what intake waits). Results: a Markdown table on stdout, bench/results/wal.json.
+latencies (p50/p99/max: what intake waits). Results: a Markdown table on stdout,
+bench/results/wal.json.
 
 Processed payloads' retention (issue #18, `VEILLEUR_PAYLOAD_RETENTION_DAYS`) is the other
 half of a bounded disk: bench/disk.py.
