@@ -118,7 +118,17 @@ def test_5000_webhooks_two_replicas_four_workers_one_killed(
         in_flight[:] = [str(g) for (g,) in rows]
         return bool(in_flight)
 
-    wait_until(holding, 90, "the first worker never held a delivery in progress", procs)
+    # Frozen first (SIGSTOP), so what it holds cannot change between the look and the kill: a
+    # delivery it finished in between was not one the others had to take over.
+    victim_proc, deadline = procs.procs["w0"], time.monotonic() + 90
+    while True:
+        wait_until(holding, 90, "the first worker never held a delivery in progress", procs)
+        victim_proc.send_signal(signal.SIGSTOP)
+        time.sleep(0.3)  # a commit it had already sent lands
+        if holding() or time.monotonic() > deadline:
+            break
+        victim_proc.send_signal(signal.SIGCONT)
+    assert in_flight, "the first worker was never stopped while holding a delivery"
     procs.kill("w0", signal.SIGKILL)
 
     statuses = sender.result()
