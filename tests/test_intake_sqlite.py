@@ -81,7 +81,7 @@ def test_same_rows_and_outcomes_as_the_sqlalchemy_writer(tmp_path: Path) -> None
 WRITER_MODULES = {
     "bot", "bot.intake", "bot.intake.rows", "bot.intake.wire", "bot.intake.writer_main",
     "bot.intake.sqlite_writer", "bot.storage", "bot.storage.payloads",
-    "bot.storage.sqlite_pragmas", "bot.logs",
+    "bot.storage.sqlite_pragmas", "bot.storage.log_bound", "bot.logs",
 }  # fmt: skip
 
 
@@ -127,11 +127,10 @@ def test_the_writer_starts_an_oversized_log_over_once_readers_move_on(
 ) -> None:
     import sqlite3
 
-    from bot.intake import sqlite_writer as intake_sqlite
-    from bot.storage import sqlite_pragmas
+    from bot.storage import log_bound, sqlite_pragmas
 
     monkeypatch.setattr(sqlite_pragmas, "WAL_SIZE_LIMIT_BYTES", 256 * 1024)
-    monkeypatch.setattr(intake_sqlite, "WAL_CHECK_EVERY", 1)
+    monkeypatch.setattr(log_bound, "WAL_CHECK_EVERY", 1)
     path = tmp_path / "w.db"
     upgrade(f"sqlite:///{path}")
     writer = SqliteGroupWriter(str(path))
@@ -142,12 +141,13 @@ def test_the_writer_starts_an_oversized_log_over_once_readers_move_on(
     for g in range(40):
         writer.write([DeliveryRow(f"g{g}-{i}", "issues", None, 1, "o/r", 1, T0, big)
                       for i in range(8)])  # fmt: skip
-    assert writer.restarts == 0  # the reader pins the log: nothing to do without waiting on it
+    assert writer.log_bound is not None
+    assert writer.log_bound.restarts == 0  # the reader pins the log: nothing to do but wait
     grown = (tmp_path / "w.db-wal").stat().st_size
     assert grown > 256 * 1024
     reader.execute("COMMIT")
     writer.write([row("after")])
-    assert writer.restarts == 1
+    assert writer.log_bound.restarts == 1
     writer.write([row("next")])  # the log starts over from its beginning
     _, frames, _ = reader.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     assert 0 < frames * 4096 < grown / 10  # (journal_size_limit cuts the file past 64 MiB)
@@ -162,12 +162,11 @@ def test_after_looking_at_the_log_a_locked_database_still_fails_fast(
     import sqlite3
     import time
 
-    from bot.intake import sqlite_writer as intake_sqlite
-    from bot.storage import sqlite_pragmas
+    from bot.storage import log_bound, sqlite_pragmas
 
     monkeypatch.setattr(sqlite_pragmas, "WAL_SIZE_LIMIT_BYTES", 1)
     monkeypatch.setattr(sqlite_pragmas, "WRITE_WAIT_SECONDS", 0.5)
-    monkeypatch.setattr(intake_sqlite, "WAL_CHECK_EVERY", 1)
+    monkeypatch.setattr(log_bound, "WAL_CHECK_EVERY", 1)
     path = tmp_path / "w.db"
     upgrade(f"sqlite:///{path}")
     writer = SqliteGroupWriter(str(path))
@@ -183,27 +182,34 @@ def test_after_looking_at_the_log_a_locked_database_still_fails_fast(
     writer.close()
 
 
+@pytest.mark.parametrize("kind", ["process", "thread"])
 def test_readers_that_never_all_pause_still_let_the_writer_start_the_log_over(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
     """Two readers whose transactions overlap (each 0.3 s, staggered): a short wait never finds
     them both gone, so past URGENT_FACTOR times the limit the writer waits for the ones that
-    started before its checkpoint, and the log starts over instead of growing without end."""
+    started before its checkpoint, and the log starts over instead of growing without end.
+    Both writers a SQLite file can have: the writer process's and the web process's thread's
+    (`VEILLEUR_INTAKE_WRITER=thread`)."""
     import sqlite3
     import threading
 
-    from bot.intake import sqlite_writer as intake_sqlite
-    from bot.storage import sqlite_pragmas
+    from bot.storage import log_bound, sqlite_pragmas
 
     limit = 256 * 1024  # the log's bound, and the size a log that starts over is cut back to
     monkeypatch.setattr(sqlite_pragmas, "WAL_SIZE_LIMIT_BYTES", limit)
     pragmas = [p for p in sqlite_pragmas.PRAGMAS if "journal_size_limit" not in p]
     pragmas.append(f"PRAGMA journal_size_limit={limit}")
     monkeypatch.setattr(sqlite_pragmas, "PRAGMAS", tuple(pragmas))
-    monkeypatch.setattr(intake_sqlite, "WAL_CHECK_EVERY", 1)
+    monkeypatch.setattr(log_bound, "WAL_CHECK_EVERY", 1)
     path = tmp_path / "w.db"
     upgrade(f"sqlite:///{path}")
-    writer = SqliteGroupWriter(str(path))
+    writer = (
+        SqliteGroupWriter(str(path))
+        if kind == "process"
+        else GroupWriter.for_url(f"sqlite:///{path}")
+    )
+    assert writer.log_bound is not None
     stop = threading.Event()
 
     def read(delay: float) -> None:
@@ -231,7 +237,7 @@ def test_readers_that_never_all_pause_still_let_the_writer_start_the_log_over(
         stop.set()
         for t in readers:
             t.join()
-    assert writer.restarts >= 2  # each time the log passed the urgent size
+    assert writer.log_bound.restarts >= 2  # each time the log passed the urgent size
     # bounded: past the urgent size by at most what is written between two looks (one group)
-    assert largest < intake_sqlite.URGENT_FACTOR * limit + 2 * 8 * len(big)
+    assert largest < log_bound.URGENT_FACTOR * limit + 2 * 8 * len(big)
     writer.close()

@@ -9,13 +9,13 @@ the two row for row.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import time
 from datetime import UTC, datetime
 
 from bot.intake.rows import DeliveryRow, Stored
 from bot.storage import payloads, sqlite_pragmas
+from bot.storage.log_bound import LogBound
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +34,6 @@ def sqlite_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-WAL_CHECK_EVERY = 64  # groups between two looks at the log's size (one stat call)
-RESTART_WAIT_MS = 50  # the longest a RESTART checkpoint waits for readers to move on
-RESTART_RETRY_SECONDS = 0.01  # between two tries of the checkpoint within that wait
-# Readers whose transactions overlap (the worker's, the dashboard's) may never all pause within
-# RESTART_WAIT_MS, and the log then grows without end (bench/wal.py --hold 0.5: 1.8 GB in 20 s).
-# Past this many times its limit, the writer waits longer: for the readers that started before
-# the checkpoint, then for those that started while it copied the log back (later ones read the
-# database file), so about two reader transactions. Intake waits at most URGENT_WAIT_MS, and
-# after a wait that did not start the log over, not again for URGENT_EVERY_SECONDS.
-URGENT_FACTOR = 4
-URGENT_WAIT_MS = 1500
-URGENT_EVERY_SECONDS = 5.0
 # Prepared statements kept by the connection. Each group size is a statement of its own (one
 # VALUES list of n rows), and one of hundreds of rows holds hundreds of KB: sqlite3's default
 # of 128 grew the writer by 40 MB on varied sizes. Re-preparing costs far less than a commit.
@@ -56,16 +44,9 @@ CACHE_KIB = 512
 
 
 class SqliteGroupWriter:
-    """Writes groups of rows, each in one transaction, like `GroupWriter`, on one connection.
-
-    Keeps the write-ahead log bounded: SQLite's automatic checkpoints copy the log back but
-    can only start it over once no reader uses it, so readers that never all pause (worker,
-    dashboard, digest) let it grow. Past `WAL_SIZE_LIMIT_BYTES`, the writer asks for a RESTART
-    checkpoint that waits at most `RESTART_WAIT_MS` for readers: it either starts the log
-    over, which `journal_size_limit` then cuts back, or gives up and tries again later. Past
-    `URGENT_FACTOR` times the limit it waits up to `URGENT_WAIT_MS` (a pause of intake well
-    within GitHub's 10 s, rather than a log without bound); after such a wait in vain, not
-    again for `URGENT_EVERY_SECONDS`."""
+    """Writes groups of rows, each in one transaction, like `GroupWriter`, on one connection,
+    and keeps the write-ahead log bounded (bot/storage/log_bound.py; off for bench/wal.py's
+    comparison)."""
 
     def __init__(self, path: str, *, bound_wal: bool = True) -> None:
         self.wait = sqlite_pragmas.WRITE_WAIT_SECONDS  # then 503: GitHub delivers again
@@ -75,12 +56,7 @@ class SqliteGroupWriter:
         sqlite_pragmas.apply(self.conn, self.wait)
         self.conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self._seq_last = 0
-        self._wal = f"{path}-wal"
-        self._groups = 0
-        self.bound_wal = bound_wal
-        self.restarts = 0  # checkpoints that started the log over (bench/wal.py)
-        self.urgent_waits = 0  # the longer waits asked for, past URGENT_FACTOR times the limit
-        self._next_urgent = 0.0  # monotonic time before which no longer wait is asked for
+        self.log_bound = LogBound(path) if bound_wal else None
 
     def close(self) -> None:
         self.conn.close()
@@ -107,9 +83,8 @@ class SqliteGroupWriter:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        self._groups += 1
-        if self.bound_wal and self._groups % WAL_CHECK_EVERY == 0:
-            self._bound_wal()
+        if self.log_bound is not None and self.log_bound.due():
+            self.log_bound.look(conn)
         outcomes = [""] * len(rows)
         for i, outcome in zip(order, written, strict=True):
             outcomes[i] = outcome
@@ -122,46 +97,6 @@ class SqliteGroupWriter:
         except Exception as exc:
             log.error("storing %d deliveries failed: %s", len(rows), exc)
             return [exc] * len(rows)
-
-    def _bound_wal(self) -> None:
-        limit = sqlite_pragmas.WAL_SIZE_LIMIT_BYTES
-        try:
-            size = os.path.getsize(self._wal)
-        except OSError:
-            return
-        if size <= limit:
-            return
-        now = time.monotonic()
-        urgent = size > URGENT_FACTOR * limit and now >= self._next_urgent
-        if urgent:
-            self.urgent_waits += 1
-            log.info("write-ahead log at %d MB: waiting for its readers", size // 2**20)
-        restarted = self._restart_log((URGENT_WAIT_MS if urgent else RESTART_WAIT_MS) / 1000)
-        self.restarts += restarted
-        if urgent and not restarted:  # a reader holds on: intake does not wait again soon
-            self._next_urgent = now + URGENT_EVERY_SECONDS
-
-    def _restart_log(self, wait_seconds: float) -> bool:
-        """Ask for a RESTART checkpoint, again every `RESTART_RETRY_SECONDS` until it starts
-        the log over or `wait_seconds` have passed. Each try gives up at once when a reader is
-        in the way: SQLite's own busy wait retries one lock, not the whole checkpoint, and
-        under overlapping readers it failed for 1.5 s where retrying succeeded in 0.5 s."""
-        conn = self.conn
-        conn.execute("PRAGMA busy_timeout=0")
-        deadline = time.monotonic() + wait_seconds
-        try:
-            while True:
-                try:
-                    busy, _, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
-                    if not busy:
-                        return True
-                except sqlite3.OperationalError as exc:  # busy: a reader is in the log
-                    log.debug("WAL restart deferred: %s", exc)
-                if time.monotonic() + RESTART_RETRY_SECONDS > deadline:
-                    return False
-                time.sleep(RESTART_RETRY_SECONDS)
-        finally:
-            conn.execute(f"PRAGMA busy_timeout={int(self.wait * 1000)}")  # 503 past it
 
     def _next_seq(self) -> int:
         seq = max(time.time_ns() // 1000, self._seq_last + 1)

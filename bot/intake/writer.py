@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -23,7 +24,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.intake.rows import MAX_GROUP, DeliveryRow, Stored
 from bot.storage import payloads
-from bot.storage.db import WRITE_WAIT_SECONDS, make_engine
+from bot.storage.db import WRITE_WAIT_SECONDS, make_engine, sqlite_file
+from bot.storage.log_bound import LogBound
 from bot.storage.models import Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,8 @@ class GroupWriter:
         self.in_transaction = in_transaction
         self._owns_engine = False
         self._seq_last = 0
+        path = sqlite_file(engine.url.render_as_string(hide_password=False))
+        self.log_bound = LogBound(path) if path else None  # a SQLite file's log, bounded
         insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
         table = Delivery.__table__  # type: ignore[attr-defined]
         # RETURNING, not rowcount: SQLAlchemy 2.1 gives rowcount -1 for INSERT on psycopg.
@@ -111,6 +115,9 @@ class GroupWriter:
                 ]
                 outcomes = in_receipt_order(written)
                 self._also(conn, rows, outcomes)
+        if self.log_bound is not None and self.log_bound.due():
+            with self.engine.connect() as conn:
+                self.log_bound.look(cast(sqlite3.Connection, conn.connection.dbapi_connection))
         return outcomes
 
     def write_or_fail(self, rows: list[DeliveryRow]) -> list[str | Exception]:
