@@ -14,7 +14,7 @@ from sqlalchemy import text, update
 
 from bot.intake.rows import DeliveryRow, Stored
 from bot.intake.sqlite_writer import SqliteGroupWriter
-from bot.intake.writer import GroupWriter
+from bot.intake.writer import DeliveryWriter, GroupWriter
 from bot.storage.db import make_engine
 from bot.storage.migrate import upgrade
 from bot.storage.models import Delivery
@@ -207,7 +207,7 @@ def test_readers_that_never_all_pause_still_let_the_writer_start_the_log_over(
     writer = (
         SqliteGroupWriter(str(path))
         if kind == "process"
-        else GroupWriter.for_url(f"sqlite:///{path}")
+        else DeliveryWriter(make_engine(f"sqlite:///{path}")).group  # the thread's writer
     )
     assert writer.log_bound is not None
     stop = threading.Event()

@@ -47,13 +47,17 @@ class GroupWriter:
         self,
         engine: Engine,
         in_transaction: InTransaction | None = None,
+        *,
+        bound_log: bool = False,
     ) -> None:
+        """`bound_log`: a writer that lives as long as intake keeps a SQLite file's log bounded
+        (bot/storage/log_bound.py); a one-off writer (`Runtime.receive`) need not look."""
         self.engine = engine
         self.in_transaction = in_transaction
         self._owns_engine = False
         self._seq_last = 0
-        path = sqlite_file(engine.url.render_as_string(hide_password=False))
-        self.log_bound = LogBound(path) if path else None  # a SQLite file's log, bounded
+        path = sqlite_file(engine.url.render_as_string(hide_password=False)) if bound_log else None
+        self.log_bound = LogBound(path) if path else None
         insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
         table = Delivery.__table__  # type: ignore[attr-defined]
         # RETURNING, not rowcount: SQLAlchemy 2.1 gives rowcount -1 for INSERT on psycopg.
@@ -79,7 +83,8 @@ class GroupWriter:
     @classmethod
     def for_url(cls, url: str) -> GroupWriter:
         """A writer with a small pool of its own (the writer process)."""
-        writer = cls(make_engine(url, pool_size=2, busy_timeout_seconds=WRITE_WAIT_SECONDS))
+        engine = make_engine(url, pool_size=2, busy_timeout_seconds=WRITE_WAIT_SECONDS)
+        writer = cls(engine, bound_log=True)
         writer._owns_engine = True
         return writer
 
@@ -224,7 +229,7 @@ class DeliveryWriter:
         on_stored: Callable[[], None] | None = None,
         in_transaction: InTransaction | None = None,
     ) -> None:
-        self.group = GroupWriter(engine, in_transaction)
+        self.group = GroupWriter(engine, in_transaction, bound_log=True)
         self.on_stored = on_stored
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
